@@ -1,0 +1,225 @@
+//! Enumerations and the per-call `sdrt_generate_params`.
+
+use std::ffi::{c_char, c_void};
+
+use super::read_versioned;
+use crate::error::{Error, Result};
+use crate::pipeline::GenerateParams;
+use crate::rng::Generator;
+use crate::scheduler::{PredictionType, SchedulerKind};
+
+/// Execution providers (`sdrt_pipeline_options.provider`, `sdrt_pipeline_info.provider`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sdrt_provider {
+    /// CoreML if the loaded ONNX Runtime has it, else CUDA if it has it, else CPU.
+    SDRT_PROVIDER_AUTO = 0,
+    /// ONNX Runtime's CPU provider.
+    SDRT_PROVIDER_CPU = 1,
+    /// Apple CoreML (Neural Engine / GPU / CPU).
+    SDRT_PROVIDER_COREML = 2,
+    /// NVIDIA CUDA.
+    SDRT_PROVIDER_CUDA = 3,
+}
+
+/// Schedulers (`sdrt_generate_params.scheduler`). The numbers are stable. Schedulers not built
+/// yet in this version return `SDRT_ERROR_UNSUPPORTED` from `sdrt_pipeline_generate`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sdrt_scheduler {
+    /// The scheduler named in the model's `scheduler/scheduler_config.json`.
+    SDRT_SCHEDULER_DEFAULT = 0,
+    /// diffusers' PNDMScheduler ("pndm").
+    SDRT_SCHEDULER_PNDM = 1,
+    /// DDIMScheduler ("ddim"), planned.
+    SDRT_SCHEDULER_DDIM = 2,
+    /// EulerDiscreteScheduler ("euler"), planned.
+    SDRT_SCHEDULER_EULER = 3,
+    /// EulerAncestralDiscreteScheduler ("euler-a"), planned.
+    SDRT_SCHEDULER_EULER_ANCESTRAL = 4,
+    /// DPMSolverMultistepScheduler, dpmsolver++ order 2 ("dpm++2m"), planned.
+    SDRT_SCHEDULER_DPMPP_2M = 5,
+    /// The same with Karras sigmas ("dpm++2m-karras"), planned.
+    SDRT_SCHEDULER_DPMPP_2M_KARRAS = 6,
+    /// DPMSolverMultistepScheduler, sde-dpmsolver++ ("dpm++2m-sde"), planned.
+    SDRT_SCHEDULER_DPMPP_2M_SDE = 7,
+    /// LMSDiscreteScheduler ("lms"), planned.
+    SDRT_SCHEDULER_LMS = 8,
+    /// HeunDiscreteScheduler ("heun"), planned.
+    SDRT_SCHEDULER_HEUN = 9,
+    /// UniPCMultistepScheduler ("unipc"), planned.
+    SDRT_SCHEDULER_UNIPC = 10,
+    /// LCMScheduler ("lcm"), planned.
+    SDRT_SCHEDULER_LCM = 11,
+    /// DDPMScheduler ("ddpm"), planned.
+    SDRT_SCHEDULER_DDPM = 12,
+}
+
+/// Random generators (`sdrt_generate_params.generator`). Room is left for more.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sdrt_generator {
+    /// `numpy.random.RandomState(seed).randn(count, C, h/8, w/8)` in float64, cast to float32:
+    /// what diffusers' ONNX pipelines draw. Seeds must fit in 32 bits.
+    SDRT_GENERATOR_NUMPY = 0,
+    /// `torch.randn` with a CPU `torch.Generator` (planned; `SDRT_ERROR_UNSUPPORTED` for now).
+    SDRT_GENERATOR_TORCH = 1,
+}
+
+/// What the model predicts (`sdrt_pipeline_info.prediction_type`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sdrt_prediction_type {
+    /// Noise (SD 1.x, SD 2 base).
+    SDRT_PREDICTION_EPSILON = 0,
+    /// Velocity (SD 2.1 768).
+    SDRT_PREDICTION_V = 1,
+    /// The denoised sample.
+    SDRT_PREDICTION_SAMPLE = 2,
+}
+
+/// Progress callback, called on the thread running `sdrt_pipeline_generate` after each
+/// denoising step with the number of steps done and the total (the UNet evaluations, which
+/// for PNDM is `steps + 1`). Return non-zero to continue, 0 to cancel (the call then returns
+/// `SDRT_ERROR_CANCELLED`). Must not throw or call `sdrt_pipeline_generate` on the same pipeline.
+pub type sdrt_progress_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, step: u32, total_steps: u32) -> i32>;
+
+/// One text-to-image request. Fill with `sdrt_generate_params_init`, then set fields. The
+/// struct only grows at the end, guarded by `struct_size`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sdrt_generate_params {
+    /// `sizeof(sdrt_generate_params)`, set by `sdrt_generate_params_init`.
+    pub struct_size: u32,
+    /// Image width in pixels, a multiple of 8; 0 = the model's native size.
+    pub width: u32,
+    /// Image height in pixels, a multiple of 8; 0 = the model's native size.
+    pub height: u32,
+    /// Denoising steps, 1..=num_train_timesteps (default 50, as diffusers).
+    pub steps: u32,
+    /// Classifier-free guidance scale (default 7.5); <= 1 skips the negative-prompt pass.
+    pub guidance: f32,
+    /// `sdrt_scheduler` (default `SDRT_SCHEDULER_DEFAULT`).
+    pub scheduler: u32,
+    /// Seed (default 0). The numpy generator takes 0..=4294967295.
+    pub seed: u64,
+    /// `sdrt_generator` (default `SDRT_GENERATOR_NUMPY`).
+    pub generator: u32,
+    /// Images to generate from one generator stream, 1..=64 (default 1).
+    pub count: u32,
+    /// The prompt, UTF-8, NUL-terminated; NULL = "". Longer than 75 CLIP tokens is truncated.
+    /// Borrowed for the duration of the call.
+    pub prompt: *const c_char,
+    /// The negative prompt, or NULL for none (""). Borrowed for the duration of the call.
+    pub negative_prompt: *const c_char,
+    /// Progress callback, or NULL.
+    pub progress: sdrt_progress_callback,
+    /// Passed unchanged to `progress`.
+    pub progress_user_data: *mut c_void,
+}
+
+pub(crate) const GENERATE_PARAMS_V1: usize = std::mem::size_of::<sdrt_generate_params>();
+
+impl Default for sdrt_generate_params {
+    fn default() -> Self {
+        let d = GenerateParams::default();
+        sdrt_generate_params {
+            struct_size: GENERATE_PARAMS_V1 as u32,
+            width: 0,
+            height: 0,
+            steps: d.steps as u32,
+            guidance: d.guidance,
+            scheduler: sdrt_scheduler::SDRT_SCHEDULER_DEFAULT as u32,
+            seed: 0,
+            generator: sdrt_generator::SDRT_GENERATOR_NUMPY as u32,
+            count: 1,
+            prompt: std::ptr::null(),
+            negative_prompt: std::ptr::null(),
+            progress: None,
+            progress_user_data: std::ptr::null_mut(),
+        }
+    }
+}
+
+/// Fills `params` with defaults and sets `struct_size`. NULL is ignored. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_generate_params_init(params: *mut sdrt_generate_params) {
+    if !params.is_null() {
+        // SAFETY: non-null pointer to caller-owned storage of this type.
+        unsafe { params.write(sdrt_generate_params::default()) };
+    }
+}
+
+/// Maps a C scheduler number; `None` means the model's default.
+pub(crate) fn scheduler_from_c(v: u32) -> Result<Option<SchedulerKind>> {
+    let name = match v {
+        0 => return Ok(None),
+        1 => "pndm",
+        2 => "ddim",
+        3 => "euler",
+        4 => "euler-a",
+        5 => "dpm++2m",
+        6 => "dpm++2m-karras",
+        7 => "dpm++2m-sde",
+        8 => "lms",
+        9 => "heun",
+        10 => "unipc",
+        11 => "lcm",
+        12 => "ddpm",
+        _ => return Err(Error::invalid(format!("unknown scheduler {v}"))),
+    };
+    SchedulerKind::parse(name).map(Some)
+}
+
+/// The C number of a scheduler.
+pub(crate) fn scheduler_to_c(k: Option<SchedulerKind>) -> u32 {
+    match k {
+        None => sdrt_scheduler::SDRT_SCHEDULER_DEFAULT as u32,
+        Some(SchedulerKind::Pndm) => sdrt_scheduler::SDRT_SCHEDULER_PNDM as u32,
+    }
+}
+
+pub(crate) fn prediction_to_c(p: PredictionType) -> u32 {
+    (match p {
+        PredictionType::Epsilon => sdrt_prediction_type::SDRT_PREDICTION_EPSILON,
+        PredictionType::VPrediction => sdrt_prediction_type::SDRT_PREDICTION_V,
+        PredictionType::Sample => sdrt_prediction_type::SDRT_PREDICTION_SAMPLE,
+    }) as u32
+}
+
+/// Reads and validates the C params into engine params (strings copied).
+pub(crate) unsafe fn read_generate_params(
+    p: *const sdrt_generate_params,
+) -> Result<(GenerateParams, sdrt_progress_callback, *mut c_void)> {
+    // SAFETY: documented contract of sdrt_pipeline_generate.
+    let c = unsafe {
+        read_versioned(
+            p,
+            sdrt_generate_params::default(),
+            GENERATE_PARAMS_V1,
+            "params",
+        )?
+    };
+    // SAFETY: borrowed C strings, documented.
+    let prompt = unsafe { super::opt_str(c.prompt, "params->prompt")? }.unwrap_or_default();
+    let negative_prompt = unsafe { super::opt_str(c.negative_prompt, "params->negative_prompt")? };
+    let generator = match c.generator {
+        0 => Generator::Numpy,
+        1 => Generator::Torch,
+        v => return Err(Error::invalid(format!("unknown generator {v}"))),
+    };
+    let params = GenerateParams {
+        prompt,
+        negative_prompt,
+        width: c.width as usize,
+        height: c.height as usize,
+        steps: c.steps as usize,
+        guidance: c.guidance,
+        seed: c.seed,
+        scheduler: scheduler_from_c(c.scheduler)?,
+        generator,
+        count: c.count as usize,
+    };
+    Ok((params, c.progress, c.progress_user_data))
+}

@@ -1,0 +1,333 @@
+//! `sdrt_pipeline`: create, query, generate, cancel, free.
+
+use std::ffi::{c_char, CString};
+use std::path::PathBuf;
+
+use super::images::{images_into_raw, sdrt_images};
+use super::params::{
+    prediction_to_c, read_generate_params, scheduler_to_c, sdrt_generate_params, sdrt_provider,
+};
+use super::status::sdrt_status;
+use super::{guard, non_null, opt_str, read_versioned, write_versioned};
+use crate::error::{Error, Result};
+use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::runtime::{CoreMlComputeUnits, CoreMlOptions, Provider};
+
+/// A loaded model (opaque). Create with `sdrt_pipeline_create`, free with `sdrt_pipeline_free`.
+pub struct sdrt_pipeline {
+    _private: [u8; 0],
+}
+
+struct Handle {
+    pipeline: Pipeline,
+    scheduler_class: CString,
+}
+
+/// CoreML compute units (`sdrt_pipeline_options.coreml_compute_units`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sdrt_coreml_compute_units {
+    /// CPU, GPU and Neural Engine.
+    SDRT_COREML_ALL = 0,
+    /// CPU and GPU.
+    SDRT_COREML_CPU_AND_GPU = 1,
+    /// CPU and Neural Engine.
+    SDRT_COREML_CPU_AND_NEURAL_ENGINE = 2,
+    /// CPU only.
+    SDRT_COREML_CPU_ONLY = 3,
+}
+
+/// How to load a pipeline. Fill with `sdrt_pipeline_options_init`, then set fields. The struct
+/// only grows at the end, guarded by `struct_size`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sdrt_pipeline_options {
+    /// `sizeof(sdrt_pipeline_options)`, set by `sdrt_pipeline_options_init`.
+    pub struct_size: u32,
+    /// `sdrt_provider` to run on (default `SDRT_PROVIDER_AUTO`).
+    pub provider: u32,
+    /// Non-zero: a requested provider missing from the loaded ONNX Runtime is an error
+    /// (`SDRT_ERROR_PROVIDER_UNAVAILABLE`). Zero (default): a logged fallback to CPU.
+    pub strict_provider: u32,
+    /// `sdrt_coreml_compute_units` (default `SDRT_COREML_ALL`).
+    pub coreml_compute_units: u32,
+    /// Non-zero (default): CoreML MLProgram format; zero: NeuralNetwork.
+    pub coreml_ml_program: u32,
+    /// Non-zero: CoreML requires static input shapes; the free dimensions are pinned to
+    /// `static_width` x `static_height` and `static_count` images, and generate calls must use
+    /// exactly those. Default 0.
+    pub coreml_static_shapes: u32,
+    /// Width for static shapes; 0 = native.
+    pub static_width: u32,
+    /// Height for static shapes; 0 = native.
+    pub static_height: u32,
+    /// Images per call for static shapes; 0 = 1.
+    pub static_count: u32,
+    /// CUDA device ordinal (default 0).
+    pub cuda_device_id: i32,
+    /// Threads per graph for ONNX Runtime's intra-op pool; 0 (default) = ONNX Runtime's choice.
+    pub intra_op_threads: u32,
+    /// Folder for CoreML's compiled-model cache (UTF-8), or NULL for none. Copied.
+    pub coreml_cache_dir: *const c_char,
+}
+
+const PIPELINE_OPTIONS_V1: usize = std::mem::size_of::<sdrt_pipeline_options>();
+
+impl Default for sdrt_pipeline_options {
+    fn default() -> Self {
+        sdrt_pipeline_options {
+            struct_size: PIPELINE_OPTIONS_V1 as u32,
+            provider: sdrt_provider::SDRT_PROVIDER_AUTO as u32,
+            strict_provider: 0,
+            coreml_compute_units: sdrt_coreml_compute_units::SDRT_COREML_ALL as u32,
+            coreml_ml_program: 1,
+            coreml_static_shapes: 0,
+            static_width: 0,
+            static_height: 0,
+            static_count: 0,
+            cuda_device_id: 0,
+            intra_op_threads: 0,
+            coreml_cache_dir: std::ptr::null(),
+        }
+    }
+}
+
+/// Fills `options` with defaults and sets `struct_size`. NULL is ignored. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_pipeline_options_init(options: *mut sdrt_pipeline_options) {
+    if !options.is_null() {
+        // SAFETY: non-null pointer to caller-owned storage of this type.
+        unsafe { options.write(sdrt_pipeline_options::default()) };
+    }
+}
+
+pub(crate) fn provider_from_c(v: u32) -> Result<Provider> {
+    Ok(match v {
+        0 => Provider::Auto,
+        1 => Provider::Cpu,
+        2 => Provider::CoreMl,
+        3 => Provider::Cuda,
+        _ => return Err(Error::invalid(format!("unknown provider {v}"))),
+    })
+}
+
+fn provider_to_c(p: Provider) -> u32 {
+    (match p {
+        Provider::Auto => sdrt_provider::SDRT_PROVIDER_AUTO,
+        Provider::Cpu => sdrt_provider::SDRT_PROVIDER_CPU,
+        Provider::CoreMl => sdrt_provider::SDRT_PROVIDER_COREML,
+        Provider::Cuda => sdrt_provider::SDRT_PROVIDER_CUDA,
+    }) as u32
+}
+
+unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<PipelineOptions> {
+    let o = if options.is_null() {
+        sdrt_pipeline_options::default()
+    } else {
+        // SAFETY: documented contract.
+        unsafe {
+            read_versioned(
+                options,
+                sdrt_pipeline_options::default(),
+                PIPELINE_OPTIONS_V1,
+                "options",
+            )?
+        }
+    };
+    let compute_units = match o.coreml_compute_units {
+        0 => CoreMlComputeUnits::All,
+        1 => CoreMlComputeUnits::CpuAndGpu,
+        2 => CoreMlComputeUnits::CpuAndNeuralEngine,
+        3 => CoreMlComputeUnits::CpuOnly,
+        v => return Err(Error::invalid(format!("unknown coreml_compute_units {v}"))),
+    };
+    // SAFETY: borrowed C string, documented.
+    let cache = unsafe { opt_str(o.coreml_cache_dir, "options->coreml_cache_dir")? };
+    Ok(PipelineOptions {
+        provider: provider_from_c(o.provider)?,
+        strict_provider: o.strict_provider != 0,
+        coreml: CoreMlOptions {
+            compute_units,
+            ml_program: o.coreml_ml_program != 0,
+            cache_dir: cache.map(PathBuf::from),
+            static_shapes: o.coreml_static_shapes != 0,
+        },
+        cuda_device_id: o.cuda_device_id,
+        intra_op_threads: o.intra_op_threads as usize,
+        static_width: o.static_width as usize,
+        static_height: o.static_height as usize,
+        static_count: o.static_count as usize,
+    })
+}
+
+/// Loads the model folder `model_dir` (UTF-8 path to an `optimum-cli export onnx` folder)
+/// and writes a new pipeline to `*out`. `options` may be NULL for defaults. Initializes the
+/// runtime with defaults if `sdrt_runtime_init` was not called.
+///
+/// Ownership: the caller owns `*out` and frees it with `sdrt_pipeline_free`. `*out` is written
+/// only on success. Thread-safe; loading takes seconds for real models.
+/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL, bad option), `SDRT_ERROR_MODEL_NOT_FOUND`,
+/// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
+/// `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode).
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_pipeline_create(
+    model_dir: *const c_char,
+    options: *const sdrt_pipeline_options,
+    out: *mut *mut sdrt_pipeline,
+) -> sdrt_status {
+    guard(|| {
+        non_null(out, "out")?;
+        non_null(model_dir, "model_dir")?;
+        // SAFETY: borrowed C string / options, documented.
+        let dir = unsafe { opt_str(model_dir, "model_dir")? }.unwrap_or_default();
+        let opts = unsafe { read_options(options)? };
+        let pipeline = Pipeline::load(std::path::Path::new(&dir), &opts)?;
+        let scheduler_class =
+            CString::new(pipeline.info().default_scheduler_class).unwrap_or_default();
+        let handle = Box::new(Handle {
+            pipeline,
+            scheduler_class,
+        });
+        // SAFETY: out is non-null (checked).
+        unsafe { *out = Box::into_raw(handle) as *mut sdrt_pipeline };
+        Ok(())
+    })
+}
+
+/// Frees a pipeline. NULL is a no-op. No other call on this pipeline may be running or start
+/// afterwards (cancel and wait for `sdrt_pipeline_generate` to return first). Images already
+/// returned stay valid.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_pipeline_free(pipeline: *mut sdrt_pipeline) {
+    if pipeline.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: created by sdrt_pipeline_create and not yet freed (contract).
+        drop(unsafe { Box::from_raw(pipeline as *mut Handle) });
+    });
+}
+
+unsafe fn handle<'a>(p: *const sdrt_pipeline) -> Result<&'a Handle> {
+    non_null(p, "pipeline")?;
+    // SAFETY: a live pipeline from sdrt_pipeline_create (contract).
+    Ok(unsafe { &*(p as *const Handle) })
+}
+
+/// What a pipeline loaded. Set `struct_size` (via `sdrt_pipeline_info_init`) before calling
+/// `sdrt_pipeline_get_info`; only grows at the end.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sdrt_pipeline_info {
+    /// `sizeof(sdrt_pipeline_info)`.
+    pub struct_size: u32,
+    /// Native image width in pixels (UNet sample size times the VAE factor).
+    pub native_width: u32,
+    /// Native image height in pixels.
+    pub native_height: u32,
+    /// `sdrt_prediction_type` from the scheduler config.
+    pub prediction_type: u32,
+    /// `sdrt_scheduler` the model folder names, or `SDRT_SCHEDULER_DEFAULT` when that
+    /// scheduler is not built in this version (see `default_scheduler_class`).
+    pub default_scheduler: u32,
+    /// `sdrt_provider` the sessions really run on (never `SDRT_PROVIDER_AUTO`).
+    pub provider: u32,
+    /// The diffusers class name in `scheduler_config.json`, e.g. "PNDMScheduler". Owned by
+    /// the pipeline; valid until `sdrt_pipeline_free`.
+    pub default_scheduler_class: *const c_char,
+}
+
+const PIPELINE_INFO_V1: usize = std::mem::size_of::<sdrt_pipeline_info>();
+
+/// Zeroes `info` and sets `struct_size`. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_pipeline_info_init(info: *mut sdrt_pipeline_info) {
+    if !info.is_null() {
+        // SAFETY: non-null pointer to caller-owned storage of this type.
+        unsafe {
+            info.write(sdrt_pipeline_info {
+                struct_size: PIPELINE_INFO_V1 as u32,
+                native_width: 0,
+                native_height: 0,
+                prediction_type: 0,
+                default_scheduler: 0,
+                provider: 0,
+                default_scheduler_class: std::ptr::null(),
+            })
+        };
+    }
+}
+
+/// Writes what `pipeline` loaded to `*info` (whose `struct_size` the caller set).
+/// Thread-safe. Errors: `SDRT_ERROR_INVALID_ARGUMENT` for NULL or a too-small `struct_size`.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_pipeline_get_info(
+    pipeline: *const sdrt_pipeline,
+    info: *mut sdrt_pipeline_info,
+) -> sdrt_status {
+    guard(|| {
+        // SAFETY: documented contract.
+        let h = unsafe { handle(pipeline)? };
+        let i = h.pipeline.info();
+        let value = sdrt_pipeline_info {
+            struct_size: PIPELINE_INFO_V1 as u32,
+            native_width: i.native_width as u32,
+            native_height: i.native_height as u32,
+            prediction_type: prediction_to_c(i.prediction_type),
+            default_scheduler: scheduler_to_c(i.default_scheduler),
+            provider: provider_to_c(i.provider),
+            default_scheduler_class: h.scheduler_class.as_ptr(),
+        };
+        // SAFETY: documented contract.
+        unsafe { write_versioned(info, value, PIPELINE_INFO_V1, "info") }
+    })
+}
+
+/// Generates `params->count` images and writes them to `*out`.
+///
+/// Ownership: the caller owns `*out` and frees it with `sdrt_images_free`; written only on
+/// success. Strings in `params` are borrowed for the call.
+/// Threads: safe to call from several threads on one pipeline; calls are serialized (one
+/// runs at a time, the others wait). The progress callback runs on the calling thread.
+/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL, width/height not a multiple of 8, steps 0,
+/// count 0 or > 64, seed too large for the generator, non-finite guidance),
+/// `SDRT_ERROR_UNSUPPORTED` (a planned scheduler or generator), `SDRT_ERROR_CANCELLED`,
+/// `SDRT_ERROR_INFERENCE`.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_pipeline_generate(
+    pipeline: *mut sdrt_pipeline,
+    params: *const sdrt_generate_params,
+    out: *mut *mut sdrt_images,
+) -> sdrt_status {
+    guard(|| {
+        non_null(out, "out")?;
+        // SAFETY: documented contract.
+        let h = unsafe { handle(pipeline)? };
+        let (p, cb, user_data) = unsafe { read_generate_params(params)? };
+        let mut progress = |step: usize, total: usize| -> bool {
+            match cb {
+                // SAFETY: the header's contract for the callback.
+                Some(f) => unsafe { f(user_data, step as u32, total as u32) != 0 },
+                None => true,
+            }
+        };
+        let images = h.pipeline.generate(&p, Some(&mut progress))?;
+        // SAFETY: out is non-null (checked).
+        unsafe { *out = images_into_raw(images) };
+        Ok(())
+    })
+}
+
+/// Cancels every `sdrt_pipeline_generate` running or waiting on `pipeline`; they return
+/// `SDRT_ERROR_CANCELLED` promptly (ONNX Runtime stops the graph in flight). Calls started
+/// after this returns are not affected. Callable from any thread, including a progress
+/// callback. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_pipeline_cancel(pipeline: *mut sdrt_pipeline) {
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: documented contract.
+        if let Ok(h) = unsafe { handle(pipeline) } {
+            h.pipeline.cancel();
+        }
+    });
+}

@@ -1,0 +1,138 @@
+//! Process-wide runtime: loading ONNX Runtime, logging.
+
+use std::ffi::{c_char, c_void, CString};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use once_cell::sync::OnceCell;
+
+use super::status::sdrt_status;
+use super::{guard, opt_str, read_versioned};
+use crate::runtime::{self, LogLevel, RuntimeOptions};
+
+/// Log levels for `sdrt_runtime_options.log_level` and the log callback.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sdrt_log_level {
+    /// No messages.
+    SDRT_LOG_OFF = 0,
+    /// Failures.
+    SDRT_LOG_ERROR = 1,
+    /// Fallbacks and other surprises (the default).
+    SDRT_LOG_WARN = 2,
+    /// What was loaded and chosen.
+    SDRT_LOG_INFO = 3,
+    /// Details, including ONNX Runtime's verbose output.
+    SDRT_LOG_DEBUG = 4,
+}
+
+/// Receives log messages. `level` is an `sdrt_log_level`; `message` is UTF-8, NUL-terminated
+/// and valid only during the call. Called from any thread, including ONNX Runtime's own, and
+/// possibly from several at once: it must be thread-safe and must not call back into sdrt or
+/// throw.
+pub type sdrt_log_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, message: *const c_char)>;
+
+/// Options for `sdrt_runtime_init`. Fill with `sdrt_runtime_options_init` first; the struct only
+/// grows at the end, guarded by `struct_size`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sdrt_runtime_options {
+    /// `sizeof(sdrt_runtime_options)`, set by `sdrt_runtime_options_init`.
+    pub struct_size: u32,
+    /// `sdrt_log_level`: messages above it are dropped. Default `SDRT_LOG_WARN`.
+    pub log_level: u32,
+    /// Path of the ONNX Runtime shared library (UTF-8), or NULL to search `$SDRT_ORT_LIBRARY`,
+    /// `$ORT_DYLIB_PATH`, the folder of libsdrt, then the system. Copied; may be freed after
+    /// the call.
+    pub ort_library_path: *const c_char,
+    /// Log callback, or NULL for none. Process-wide: ONNX Runtime's environment is.
+    pub log_callback: sdrt_log_callback,
+    /// Passed unchanged to `log_callback`; must stay valid until the callback is replaced.
+    pub log_user_data: *mut c_void,
+}
+
+const RUNTIME_OPTIONS_V1: usize = std::mem::size_of::<sdrt_runtime_options>();
+
+impl Default for sdrt_runtime_options {
+    fn default() -> Self {
+        sdrt_runtime_options {
+            struct_size: RUNTIME_OPTIONS_V1 as u32,
+            log_level: sdrt_log_level::SDRT_LOG_WARN as u32,
+            ort_library_path: std::ptr::null(),
+            log_callback: None,
+            log_user_data: std::ptr::null_mut(),
+        }
+    }
+}
+
+/// Fills `options` with defaults and sets `struct_size`. NULL is ignored. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_runtime_options_init(options: *mut sdrt_runtime_options) {
+    if !options.is_null() {
+        // SAFETY: non-null pointer to caller-owned storage of this type.
+        unsafe { options.write(sdrt_runtime_options::default()) };
+    }
+}
+
+struct CLogger {
+    callback: unsafe extern "C" fn(*mut c_void, u32, *const c_char),
+    user_data: *mut c_void,
+}
+// SAFETY: the header requires the callback and its user_data to be usable from any thread.
+unsafe impl Send for CLogger {}
+unsafe impl Sync for CLogger {}
+
+impl CLogger {
+    fn call(&self, level: LogLevel, msg: &str) {
+        let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: the header's contract for the callback.
+        unsafe { (self.callback)(self.user_data, level as u32, c.as_ptr()) };
+    }
+}
+
+/// Loads ONNX Runtime and sets logging. Optional: `sdrt_pipeline_create` initializes with
+/// defaults when this was never called. `options` may be NULL for defaults.
+///
+/// Calling it again is allowed: logging is updated; asking for a different ONNX Runtime
+/// library than the one loaded fails with `SDRT_ERROR_ALREADY_INITIALIZED`.
+/// Errors: `SDRT_ERROR_RUNTIME_UNAVAILABLE` when no usable library (>= 1.31) is found; the
+/// message lists every path tried. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_runtime_init(options: *const sdrt_runtime_options) -> sdrt_status {
+    guard(|| {
+        let o = if options.is_null() {
+            sdrt_runtime_options::default()
+        } else {
+            // SAFETY: documented contract: a struct filled by sdrt_runtime_options_init.
+            unsafe { read_versioned(options, sdrt_runtime_options::default(), 8, "options")? }
+        };
+        // SAFETY: borrowed C string, documented.
+        let path = unsafe { opt_str(o.ort_library_path, "options->ort_library_path")? };
+        let callback: Option<runtime::LogFn> = o.log_callback.map(|cb| {
+            let logger = CLogger {
+                callback: cb,
+                user_data: o.log_user_data,
+            };
+            Arc::new(move |level: LogLevel, msg: &str| logger.call(level, msg)) as runtime::LogFn
+        });
+        runtime::set_logger(callback, LogLevel::from_u32(o.log_level));
+        runtime::init(&RuntimeOptions {
+            ort_library: path.map(PathBuf::from),
+        })?;
+        Ok(())
+    })
+}
+
+/// The loaded ONNX Runtime's version (e.g. `"1.31.1"`), or NULL before the runtime is
+/// initialized. Static once non-NULL; do not free. Any thread.
+#[no_mangle]
+pub extern "C" fn sdrt_runtime_ort_version() -> *const c_char {
+    static VERSION: OnceCell<CString> = OnceCell::new();
+    super::guard_value(std::ptr::null(), || match runtime::get() {
+        Some(rt) => VERSION
+            .get_or_init(|| CString::new(rt.version()).unwrap_or_default())
+            .as_ptr(),
+        None => std::ptr::null(),
+    })
+}

@@ -1,0 +1,34 @@
+//! Random number generators that reproduce the reference implementations bit for bit.
+
+mod numpy;
+
+pub use numpy::NumpyRandomState;
+
+/// Which generator draws the initial latents (and any per-step noise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Generator {
+    /// `numpy.random.RandomState(seed).randn(...)`, float64 cast to float32; 32-bit seeds.
+    #[default]
+    Numpy,
+    /// `torch.randn(..., generator=torch.Generator("cpu").manual_seed(seed))` (not built yet).
+    Torch,
+}
+
+impl Generator {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Generator::Numpy => "numpy",
+            Generator::Torch => "torch",
+        }
+    }
+
+    /// Parses `numpy | torch`.
+    pub fn parse(s: &str) -> Option<Generator> {
+        match s {
+            "numpy" => Some(Generator::Numpy),
+            "torch" => Some(Generator::Torch),
+            _ => None,
+        }
+    }
+}

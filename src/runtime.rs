@@ -1,0 +1,487 @@
+//! ONNX Runtime loading, the process-wide environment, logging, and execution providers.
+//!
+//! ONNX Runtime is loaded at run time, never linked. [`init`] tries, in order: the path given
+//! in [`RuntimeOptions::ort_library`], `$SDRT_ORT_LIBRARY`, `$ORT_DYLIB_PATH`, the folder that
+//! holds libsdrt itself, then the system's library search. The first library that loads and is
+//! at least version 1.31 wins; the error lists every place tried.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use once_cell::sync::OnceCell;
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Severity of a log message, most severe first. `Off` disables logging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// No messages.
+    Off = 0,
+    /// Failures.
+    Error = 1,
+    /// Fallbacks and other surprises.
+    Warn = 2,
+    /// What was loaded and chosen.
+    Info = 3,
+    /// Details for debugging.
+    Debug = 4,
+}
+
+impl LogLevel {
+    /// Converts the C API's number; out-of-range numbers are clamped to `Debug`.
+    pub fn from_u32(v: u32) -> LogLevel {
+        match v {
+            0 => LogLevel::Off,
+            1 => LogLevel::Error,
+            2 => LogLevel::Warn,
+            3 => LogLevel::Info,
+            _ => LogLevel::Debug,
+        }
+    }
+}
+
+/// A log sink: receives every message at or above the configured level, from any thread.
+pub type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
+struct LogSink {
+    callback: Option<LogFn>,
+    level: LogLevel,
+}
+
+static LOG: RwLock<LogSink> = RwLock::new(LogSink {
+    callback: None,
+    level: LogLevel::Warn,
+});
+
+/// Sends a message to the configured log callback (and to the `log` crate for Rust hosts).
+pub fn log(level: LogLevel, message: &str) {
+    match level {
+        LogLevel::Off => return,
+        LogLevel::Error => log::error!("{message}"),
+        LogLevel::Warn => log::warn!("{message}"),
+        LogLevel::Info => log::info!("{message}"),
+        LogLevel::Debug => log::debug!("{message}"),
+    }
+    let sink = LOG.read();
+    if level <= sink.level {
+        if let Some(cb) = &sink.callback {
+            cb(level, message);
+        }
+    }
+}
+
+/// Sets the process-wide log callback and level. Takes effect immediately, also for ONNX
+/// Runtime's own messages once the runtime is initialized.
+pub fn set_logger(callback: Option<LogFn>, level: LogLevel) {
+    {
+        let mut sink = LOG.write();
+        sink.callback = callback;
+        sink.level = level;
+    }
+    if let Some(rt) = RUNTIME.get() {
+        rt.env.set_log_level(ort_level(level));
+    }
+}
+
+fn ort_level(level: LogLevel) -> ort::logging::LogLevel {
+    match level {
+        LogLevel::Off | LogLevel::Error => ort::logging::LogLevel::Error,
+        LogLevel::Warn => ort::logging::LogLevel::Warning,
+        LogLevel::Info => ort::logging::LogLevel::Info,
+        LogLevel::Debug => ort::logging::LogLevel::Verbose,
+    }
+}
+
+/// Options for [`init`].
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Explicit path to the ONNX Runtime shared library; tried first.
+    pub ort_library: Option<PathBuf>,
+}
+
+/// The loaded ONNX Runtime and its one environment, shared by every pipeline in the process.
+pub struct Runtime {
+    pub(crate) env: ort::environment::Environment,
+    library: PathBuf,
+    version: String,
+    providers: Vec<String>,
+}
+
+impl Runtime {
+    /// The path of the ONNX Runtime library that was loaded.
+    pub fn library_path(&self) -> &Path {
+        &self.library
+    }
+
+    /// ONNX Runtime's version, e.g. `1.31.1`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Execution providers compiled into the loaded ONNX Runtime, e.g. `CPUExecutionProvider`.
+    pub fn available_providers(&self) -> &[String] {
+        &self.providers
+    }
+
+    /// Whether ONNX Runtime was built with the provider of this name.
+    pub fn has_provider(&self, name: &str) -> bool {
+        self.providers.iter().any(|p| p == name)
+    }
+}
+
+static RUNTIME: OnceCell<Runtime> = OnceCell::new();
+static INIT_LOCK: Mutex<()> = Mutex::new(());
+
+/// The runtime if [`init`] has succeeded.
+pub fn get() -> Option<&'static Runtime> {
+    RUNTIME.get()
+}
+
+/// Loads ONNX Runtime (once per process) and returns the shared runtime.
+///
+/// Calling it again after success returns the same runtime; it is an
+/// [`ErrorKind::AlreadyInitialized`] error only when a different library path is requested.
+pub fn init(options: &RuntimeOptions) -> Result<&'static Runtime> {
+    let _guard = INIT_LOCK.lock();
+    if let Some(rt) = RUNTIME.get() {
+        if let Some(p) = &options.ort_library {
+            if !same_file(p, &rt.library) {
+                return Err(Error::new(
+                    ErrorKind::AlreadyInitialized,
+                    format!(
+                        "ONNX Runtime is already loaded from {}; cannot switch to {} in the same process",
+                        rt.library.display(),
+                        p.display()
+                    ),
+                ));
+            }
+        }
+        return Ok(rt);
+    }
+    let rt = load(options)?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// Returns the runtime, initializing it with default options when needed.
+pub fn get_or_init() -> Result<&'static Runtime> {
+    match RUNTIME.get() {
+        Some(rt) => Ok(rt),
+        None => init(&RuntimeOptions::default()),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// File name of the ONNX Runtime library on this platform.
+pub fn ort_library_name() -> &'static str {
+    if cfg!(target_os = "windows") {
+        "onnxruntime.dll"
+    } else if cfg!(target_os = "macos") {
+        "libonnxruntime.dylib"
+    } else {
+        "libonnxruntime.so"
+    }
+}
+
+/// The candidate paths, in the order they are tried, with where each came from.
+fn candidates(options: &RuntimeOptions) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    if let Some(p) = &options.ort_library {
+        out.push(("runtime options".to_string(), p.clone()));
+    }
+    for var in ["SDRT_ORT_LIBRARY", "ORT_DYLIB_PATH"] {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            out.push((format!("${var}"), PathBuf::from(v)));
+        }
+    }
+    if let Some(dir) = own_directory() {
+        let p = dir.join(ort_library_name());
+        if p.exists() {
+            out.push(("next to libsdrt".to_string(), p));
+        }
+        if cfg!(target_os = "linux") {
+            let p = dir.join("libonnxruntime.so.1");
+            if p.exists() {
+                out.push(("next to libsdrt".to_string(), p));
+            }
+        }
+    }
+    out.push((
+        "system library search".to_string(),
+        PathBuf::from(ort_library_name()),
+    ));
+    if cfg!(target_os = "linux") {
+        out.push((
+            "system library search".to_string(),
+            PathBuf::from("libonnxruntime.so.1"),
+        ));
+    }
+    out
+}
+
+/// The folder holding the binary that contains sdrt (libsdrt, or the executable it is linked into).
+#[cfg(unix)]
+fn own_directory() -> Option<PathBuf> {
+    // SAFETY: dladdr only reads the address; a zeroed Dl_info is a valid out-parameter.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        let addr = own_directory as *const libc::c_void;
+        if libc::dladdr(addr, &mut info) != 0 && !info.dli_fname.is_null() {
+            let name = std::ffi::CStr::from_ptr(info.dli_fname);
+            let path = PathBuf::from(name.to_string_lossy().into_owned());
+            let path = path.canonicalize().unwrap_or(path);
+            return path.parent().map(Path::to_path_buf);
+        }
+    }
+    None
+}
+
+#[cfg(not(unix))]
+fn own_directory() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+}
+
+fn load(options: &RuntimeOptions) -> Result<Runtime> {
+    let mut tried = Vec::new();
+    for (origin, path) in candidates(options) {
+        // ort reads `current_exe()` for relative paths; keep any panic inside this loop.
+        let attempt = std::panic::catch_unwind(|| ort::init_from(&path));
+        match attempt {
+            Ok(Ok(builder)) => {
+                let logger: ort::logging::LoggerFunction =
+                    Arc::new(|level, category, _id, _location, message| {
+                        let level = match level {
+                            ort::logging::LogLevel::Verbose => LogLevel::Debug,
+                            ort::logging::LogLevel::Info => LogLevel::Info,
+                            ort::logging::LogLevel::Warning => LogLevel::Warn,
+                            _ => LogLevel::Error,
+                        };
+                        log(level, &format!("onnxruntime [{category}] {message}"));
+                    });
+                let env = builder
+                    .with_name("sdrt")
+                    .with_logger(logger)
+                    .build()
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::RuntimeUnavailable,
+                            format!(
+                                "ONNX Runtime loaded from {} but its environment failed: {e}",
+                                path.display()
+                            ),
+                        )
+                    })?;
+                env.set_log_level(ort_level(LOG.read().level));
+                let version = version_from_build_info(ort::info());
+                let providers = available_providers();
+                let rt = Runtime {
+                    env,
+                    library: path.clone(),
+                    version,
+                    providers,
+                };
+                log(
+                    LogLevel::Info,
+                    &format!(
+                        "loaded ONNX Runtime {} from {} ({origin}); providers: {}",
+                        rt.version,
+                        path.display(),
+                        rt.providers.join(", ")
+                    ),
+                );
+                return Ok(rt);
+            }
+            Ok(Err(e)) => tried.push(format!("{} ({origin}): {e}", path.display())),
+            Err(_) => tried.push(format!("{} ({origin}): loader panicked", path.display())),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::RuntimeUnavailable,
+        format!(
+            "could not load ONNX Runtime >= 1.31 (set SDRT_ORT_LIBRARY or the runtime options' \
+             library path; `tools/fetch_ort.sh` downloads one). Tried: {}",
+            tried.join("; ")
+        ),
+    ))
+}
+
+fn version_from_build_info(info: &str) -> String {
+    // "ORT Build Info: git-branch=rel-1.31.1, git-commit-id=..., ..."
+    info.split(',')
+        .find_map(|part| part.trim().strip_prefix("ORT Build Info: git-branch=rel-"))
+        .map(str::to_string)
+        .unwrap_or_else(|| "1.31+".to_string())
+}
+
+fn available_providers() -> Vec<String> {
+    use ort::ep::ExecutionProvider;
+    let mut out = vec!["CPUExecutionProvider".to_string()];
+    if ort::ep::CoreML::is_available().unwrap_or(false) {
+        out.push(ort::ep::CoreML::NAME.to_string());
+    }
+    if ort::ep::CUDA::is_available().unwrap_or(false) {
+        out.push(ort::ep::CUDA::NAME.to_string());
+    }
+    out
+}
+
+/// Execution provider requested for a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Provider {
+    /// CoreML where available, else CUDA where available, else CPU.
+    #[default]
+    Auto,
+    /// ONNX Runtime's CPU provider.
+    Cpu,
+    /// Apple's CoreML provider.
+    CoreMl,
+    /// NVIDIA CUDA provider.
+    Cuda,
+}
+
+impl Provider {
+    /// The name used by the command line and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Auto => "auto",
+            Provider::Cpu => "cpu",
+            Provider::CoreMl => "coreml",
+            Provider::Cuda => "cuda",
+        }
+    }
+
+    /// Parses `auto | cpu | coreml | cuda`.
+    pub fn parse(s: &str) -> Option<Provider> {
+        match s {
+            "auto" => Some(Provider::Auto),
+            "cpu" => Some(Provider::Cpu),
+            "coreml" => Some(Provider::CoreMl),
+            "cuda" => Some(Provider::Cuda),
+            _ => None,
+        }
+    }
+
+    fn ort_name(self) -> &'static str {
+        use ort::ep::ExecutionProvider;
+        match self {
+            Provider::CoreMl => ort::ep::CoreML::NAME,
+            Provider::Cuda => ort::ep::CUDA::NAME,
+            _ => "CPUExecutionProvider",
+        }
+    }
+}
+
+/// CoreML compute units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CoreMlComputeUnits {
+    /// CPU, GPU and Neural Engine.
+    #[default]
+    All,
+    /// CPU and GPU.
+    CpuAndGpu,
+    /// CPU and Neural Engine.
+    CpuAndNeuralEngine,
+    /// CPU only.
+    CpuOnly,
+}
+
+/// CoreML provider settings.
+#[derive(Debug, Clone, Default)]
+pub struct CoreMlOptions {
+    /// Which compute units CoreML may use.
+    pub compute_units: CoreMlComputeUnits,
+    /// Use the MLProgram format (else NeuralNetwork).
+    pub ml_program: bool,
+    /// Where CoreML caches compiled models; `None` for no cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Require static input shapes; the pipeline pins free dimensions to the configured
+    /// width, height and batch.
+    pub static_shapes: bool,
+}
+
+/// Resolves which provider a pipeline will use, applying the fallback rule.
+pub fn resolve_provider(rt: &Runtime, requested: Provider, strict: bool) -> Result<Provider> {
+    let chosen = match requested {
+        Provider::Auto => {
+            if rt.has_provider(Provider::CoreMl.ort_name()) {
+                Provider::CoreMl
+            } else if rt.has_provider(Provider::Cuda.ort_name()) {
+                Provider::Cuda
+            } else {
+                Provider::Cpu
+            }
+        }
+        Provider::Cpu => Provider::Cpu,
+        p => {
+            if rt.has_provider(p.ort_name()) {
+                p
+            } else if strict {
+                return Err(Error::new(
+                    ErrorKind::ProviderUnavailable,
+                    format!(
+                        "execution provider '{}' ({}) is not in the loaded ONNX Runtime {} ({}); available: {}",
+                        p.name(),
+                        p.ort_name(),
+                        rt.version,
+                        rt.library.display(),
+                        rt.providers.join(", ")
+                    ),
+                ));
+            } else {
+                log(
+                    LogLevel::Warn,
+                    &format!(
+                        "execution provider '{}' is not in the loaded ONNX Runtime; falling back to cpu",
+                        p.name()
+                    ),
+                );
+                Provider::Cpu
+            }
+        }
+    };
+    Ok(chosen)
+}
+
+/// Builds the provider list for a session builder.
+pub(crate) fn execution_providers(
+    provider: Provider,
+    coreml: &CoreMlOptions,
+    cuda_device: i32,
+) -> Vec<ort::ep::ExecutionProviderDispatch> {
+    match provider {
+        Provider::CoreMl => {
+            use ort::ep::coreml::{ComputeUnits, ModelFormat};
+            let units = match coreml.compute_units {
+                CoreMlComputeUnits::All => ComputeUnits::All,
+                CoreMlComputeUnits::CpuAndGpu => ComputeUnits::CPUAndGPU,
+                CoreMlComputeUnits::CpuAndNeuralEngine => ComputeUnits::CPUAndNeuralEngine,
+                CoreMlComputeUnits::CpuOnly => ComputeUnits::CPUOnly,
+            };
+            let mut ep = ort::ep::CoreML::default()
+                .with_compute_units(units)
+                .with_model_format(if coreml.ml_program {
+                    ModelFormat::MLProgram
+                } else {
+                    ModelFormat::NeuralNetwork
+                })
+                .with_static_input_shapes(coreml.static_shapes);
+            if let Some(dir) = &coreml.cache_dir {
+                ep = ep.with_model_cache_dir(dir.display());
+            }
+            vec![ep.build().error_on_failure()]
+        }
+        Provider::Cuda => vec![ort::ep::CUDA::default()
+            .with_device_id(cuda_device)
+            .build()
+            .error_on_failure()],
+        _ => Vec::new(),
+    }
+}

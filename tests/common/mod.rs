@@ -1,0 +1,127 @@
+//! Shared helpers for the integration tests: ONNX Runtime setup, fixture paths, goldens.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture() -> PathBuf {
+    root().join("tests/fixtures/tiny-sd2")
+}
+
+pub fn goldens() -> PathBuf {
+    root().join("tests/goldens")
+}
+
+/// The ONNX Runtime library for tests: `$SDRT_ORT_LIBRARY`, else `.ort/` (fetched by
+/// `tools/fetch_ort.sh` on first use).
+pub fn ort_library() -> PathBuf {
+    static FETCH: Once = Once::new();
+    if let Some(p) = std::env::var_os("SDRT_ORT_LIBRARY").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let lib = root().join(".ort").join(sdrt::runtime::ort_library_name());
+    FETCH.call_once(|| {
+        if !lib.exists() {
+            let status = Command::new("bash")
+                .arg(root().join("tools/fetch_ort.sh"))
+                .status()
+                .expect("run tools/fetch_ort.sh");
+            assert!(status.success(), "tools/fetch_ort.sh failed");
+        }
+    });
+    lib
+}
+
+/// Initializes the runtime once per test binary.
+pub fn init_runtime() -> &'static sdrt::runtime::Runtime {
+    sdrt::runtime::init(&sdrt::RuntimeOptions {
+        ort_library: Some(ort_library()),
+    })
+    .expect("ONNX Runtime loads")
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Decodes a PNG golden to (width, height, RGB8).
+pub fn read_png(path: &Path) -> (usize, usize, Vec<u8>) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
+    (img.width() as usize, img.height() as usize, img.into_raw())
+}
+
+/// Max and mean absolute difference in 0..255 units.
+pub fn diff_stats(a: &[u8], b: &[u8]) -> (u8, f64) {
+    assert_eq!(a.len(), b.len(), "image sizes differ");
+    let mut max = 0u8;
+    let mut sum = 0u64;
+    for (&x, &y) in a.iter().zip(b) {
+        let d = x.abs_diff(y);
+        max = max.max(d);
+        sum += d as u64;
+    }
+    (max, sum as f64 / a.len() as f64)
+}
+
+/// The images tolerance of the project: max |diff| <= 2 and mean |diff| <= 0.15.
+pub fn assert_close(name: &str, got: &[u8], want: &[u8]) {
+    let (max, mean) = diff_stats(got, want);
+    assert!(
+        max <= 2 && mean <= 0.15,
+        "{name}: max |diff| {max} (limit 2), mean |diff| {mean:.4} (limit 0.15)"
+    );
+}
+
+/// One case of `tests/goldens/images.json`.
+#[derive(Debug, Clone)]
+pub struct ImageCase {
+    pub name: String,
+    pub prompt: String,
+    pub negative_prompt: Option<String>,
+    pub width: usize,
+    pub height: usize,
+    pub steps: usize,
+    pub guidance: f32,
+    pub seed: u64,
+    pub count: usize,
+    pub files: Vec<PathBuf>,
+}
+
+pub fn image_cases() -> Vec<ImageCase> {
+    let v = read_json(&goldens().join("images.json"));
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| ImageCase {
+            name: c["name"].as_str().unwrap().to_string(),
+            prompt: c["prompt"].as_str().unwrap().to_string(),
+            negative_prompt: c["negative_prompt"].as_str().map(str::to_string),
+            width: c["width"].as_u64().unwrap() as usize,
+            height: c["height"].as_u64().unwrap() as usize,
+            steps: c["steps"].as_u64().unwrap() as usize,
+            guidance: c["guidance"].as_f64().unwrap() as f32,
+            seed: c["seed"].as_u64().unwrap(),
+            count: c["count"].as_u64().unwrap() as usize,
+            files: c["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| goldens().join(f.as_str().unwrap()))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The folder cargo puts example binaries and the cdylib in (target/<profile>).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
