@@ -304,31 +304,3 @@ impl Scheduler for Pndm {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sd2_config() -> SchedulerConfig {
-        SchedulerConfig {
-            beta_start: 0.00085,
-            beta_end: 0.012,
-            beta_schedule: "scaled_linear".into(),
-            skip_prk_steps: true,
-            steps_offset: 1,
-            ..SchedulerConfig::default()
-        }
-    }
-
-    #[test]
-    fn leading_timesteps_repeat_the_second_to_last() {
-        // diffusers: PNDMScheduler(skip_prk_steps=True, steps_offset=1).set_timesteps(10)
-        // gives [901, 801, 801, 701, 601, 501, 401, 301, 201, 101, 1].
-        let p = Pndm::new(&sd2_config(), 10).unwrap();
-        let ts: Vec<i64> = p.timesteps().iter().map(|&t| t as i64).collect();
-        assert_eq!(
-            ts,
-            vec![901, 801, 801, 701, 601, 501, 401, 301, 201, 101, 1]
-        );
-    }
-}

@@ -1,0 +1,187 @@
+//! `generate`: text to image on the command line, the first thing a user runs.
+//!
+//! ```text
+//! cargo run --release --example generate -- --prompt "a lighthouse at dusk" --output out.png
+//! ```
+//! Without `--model` it uses the bundled tiny fixture (random weights: the image is noise with
+//! structure, but every step of the real pipeline runs). ONNX Runtime is found as the library
+//! documents (`SDRT_ORT_LIBRARY`, ...); `tools/generate.sh` fetches it and sets that for you.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use sdrt::{GenerateParams, Generator, Pipeline, PipelineOptions, Provider, SchedulerKind};
+
+const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-prompt TEXT]
+                [--width W] [--height H] [--steps N] [--guidance G] [--seed S]
+                [--rng numpy|torch] [--scheduler NAME] [--count N]
+                [--init-image PNG] [--strength F] [--mask PNG]
+                [--provider auto|cpu|coreml|cuda] [--output PATH]
+
+  --model DIR        model folder from `optimum-cli export onnx` (default: bundled tiny fixture)
+  --prompt TEXT      what to draw (default: empty)
+  --negative-prompt  what to steer away from
+  --width, --height  pixels, multiples of 8 (default: the model's native size)
+  --steps N          denoising steps (default 50)
+  --guidance G       classifier-free guidance scale (default 7.5; <= 1 disables it)
+  --seed S           seed (default 0; 0..4294967295 for numpy)
+  --rng numpy|torch  random generator (default numpy)
+  --scheduler NAME   pndm (default: the model's)
+  --count N          images from one seed (default 1)
+  --provider P       execution provider (default auto)
+  --output PATH      PNG path (default out.png; with --count N > 1: <stem>-<i>.<ext>)";
+
+struct Args {
+    model: PathBuf,
+    params: GenerateParams,
+    provider: Provider,
+    output: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-sd2");
+    let mut params = GenerateParams::default();
+    let mut provider = Provider::Auto;
+    let mut output = PathBuf::from("out.png");
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
+            v.parse()
+                .map_err(|_| format!("{flag}: '{v}' is not a valid number"))
+        }
+        match flag.as_str() {
+            "--model" => model = PathBuf::from(value()?),
+            "--prompt" => params.prompt = value()?,
+            "--negative-prompt" => params.negative_prompt = Some(value()?),
+            "--width" => params.width = num(&flag, value()?)?,
+            "--height" => params.height = num(&flag, value()?)?,
+            "--steps" => params.steps = num(&flag, value()?)?,
+            "--guidance" => params.guidance = num(&flag, value()?)?,
+            "--seed" => params.seed = num(&flag, value()?)?,
+            "--count" => params.count = num(&flag, value()?)?,
+            "--rng" => {
+                let v = value()?;
+                params.generator = Generator::parse(&v)
+                    .ok_or_else(|| format!("--rng: '{v}' is not numpy or torch"))?;
+            }
+            "--scheduler" => {
+                params.scheduler = Some(SchedulerKind::parse(&value()?).map_err(|e| e.to_string())?)
+            }
+            "--provider" => {
+                let v = value()?;
+                provider = Provider::parse(&v)
+                    .ok_or_else(|| format!("--provider: '{v}' is not auto, cpu, coreml or cuda"))?;
+            }
+            "--output" => output = PathBuf::from(value()?),
+            "--init-image" | "--strength" | "--mask" => {
+                return Err(format!(
+                    "{flag}: image-to-image and inpainting are not built yet (text-to-image only)"
+                ))
+            }
+            other => return Err(format!("unknown flag '{other}'\n\n{USAGE}")),
+        }
+    }
+    Ok(Args {
+        model,
+        params,
+        provider,
+        output,
+    })
+}
+
+/// `out.png` -> `out-<i>.png` when several images are written.
+fn output_path(base: &Path, index: usize, count: usize) -> PathBuf {
+    if count == 1 {
+        return base.to_path_buf();
+    }
+    let stem = base.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
+    let name = match base.extension().and_then(|e| e.to_str()) {
+        Some(ext) => format!("{stem}-{index}.{ext}"),
+        None => format!("{stem}-{index}"),
+    };
+    base.with_file_name(name)
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    if args.params.generator == Generator::Torch {
+        return Err("--rng torch is not built yet; use --rng numpy".into());
+    }
+    sdrt::runtime::set_logger(
+        Some(std::sync::Arc::new(|_, msg: &str| eprintln!("sdrt: {msg}"))),
+        sdrt::runtime::LogLevel::Warn,
+    );
+    let started = Instant::now();
+    let options = PipelineOptions {
+        provider: args.provider,
+        ..PipelineOptions::default()
+    };
+    let pipeline = Pipeline::load(&args.model, &options).map_err(|e| e.to_string())?;
+    let loaded = started.elapsed();
+    let info = pipeline.info();
+    eprintln!(
+        "model {} ({}x{} native, {}, {}) on {} in {:.2}s",
+        args.model.display(),
+        info.native_width,
+        info.native_height,
+        info.prediction_type.name(),
+        info.default_scheduler_class,
+        info.provider.name(),
+        loaded.as_secs_f64()
+    );
+
+    let tty = std::io::stderr().is_terminal();
+    let gen_started = Instant::now();
+    let mut progress = |step: usize, total: usize| {
+        if tty {
+            eprint!("\rstep {step}/{total}");
+            if step == total {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
+        }
+        true
+    };
+    let images = pipeline
+        .generate(&args.params, Some(&mut progress))
+        .map_err(|e| e.to_string())?;
+    let took = gen_started.elapsed();
+    let count = images.images.len();
+    for (i, pixels) in images.images.iter().enumerate() {
+        let path = output_path(&args.output, i, count);
+        image::save_buffer(
+            &path,
+            pixels,
+            images.width as u32,
+            images.height as u32,
+            image::ColorType::Rgb8,
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("{}", path.display());
+    }
+    eprintln!(
+        "generated {count} image(s) of {}x{} in {:.2}s (model load {:.2}s)",
+        images.width,
+        images.height,
+        took.as_secs_f64(),
+        loaded.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("generate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
