@@ -12,9 +12,9 @@ use parking_lot::Mutex;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::session::{float_value, int_value, load_session, FloatTensor, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
-use crate::rng::{Generator, NumpyRandomState};
+use crate::rng::{Generator, NoiseSource, NumpyRandomState};
 use crate::runtime::{self, CoreMlOptions, LogLevel, Provider};
-use crate::scheduler::{self, PredictionType, SchedulerKind};
+use crate::scheduler::{self, PredictionType, SchedulerKind, SchedulerOverrides, TimestepSpacing};
 use crate::tokenizer::ClipTokenizer;
 
 /// The largest image side accepted, in pixels.
@@ -84,6 +84,12 @@ pub struct GenerateParams {
     pub generator: Generator,
     /// Images to produce from one generator stream.
     pub count: usize,
+    /// Replaces the model config's prediction type (for models whose config is wrong).
+    pub prediction_type: Option<PredictionType>,
+    /// Replaces the model config's timestep spacing.
+    pub timestep_spacing: Option<TimestepSpacing>,
+    /// DDIM's eta (0 = deterministic); ignored by other schedulers.
+    pub eta: f32,
 }
 
 impl Default for GenerateParams {
@@ -99,6 +105,9 @@ impl Default for GenerateParams {
             scheduler: None,
             generator: Generator::Numpy,
             count: 1,
+            prediction_type: None,
+            timestep_spacing: None,
+            eta: 0.0,
         }
     }
 }
@@ -196,8 +205,8 @@ impl Pipeline {
                 started.elapsed().as_secs_f64(),
                 nw,
                 nh,
-                config.scheduler.prediction_type.name(),
-                config.scheduler.class_name
+                config.prediction_type.name(),
+                config.scheduler.class_name()
             ),
         );
         Ok(Pipeline {
@@ -218,8 +227,8 @@ impl Pipeline {
         PipelineInfo {
             native_width: w,
             native_height: h,
-            prediction_type: self.config.scheduler.prediction_type,
-            default_scheduler_class: self.config.scheduler.class_name.clone(),
+            prediction_type: self.config.prediction_type,
+            default_scheduler_class: self.config.scheduler.class_name().to_string(),
             default_scheduler: self.config.default_scheduler,
             provider: self.provider,
         }
@@ -260,11 +269,15 @@ impl Pipeline {
                 return Err(Error::invalid(format!("{name} {v} exceeds {MAX_SIDE}")));
             }
         }
-        if p.steps == 0 || p.steps > self.config.scheduler.num_train_timesteps {
+        let t = self.config.scheduler.num_train_timesteps()?;
+        if p.steps == 0 || p.steps > t {
             return Err(Error::invalid(format!(
-                "steps must be between 1 and {}, got {}",
-                self.config.scheduler.num_train_timesteps, p.steps
+                "steps must be between 1 and {t}, got {}",
+                p.steps
             )));
+        }
+        if !p.eta.is_finite() || p.eta < 0.0 {
+            return Err(Error::invalid(format!("eta must be >= 0, got {}", p.eta)));
         }
         if !p.guidance.is_finite() {
             return Err(Error::invalid("guidance must be a finite number"));
@@ -303,8 +316,8 @@ impl Pipeline {
             Some(k) => k,
             None => {
                 return Err(Error::unsupported(format!(
-                    "the model's scheduler {} is not built yet; choose one explicitly (pndm)",
-                    self.config.scheduler.class_name
+                    "the model's scheduler {} is not supported; choose one explicitly",
+                    self.config.scheduler.class_name()
                 )))
             }
         };
@@ -341,7 +354,12 @@ impl Pipeline {
                 }
             }
         }
-        let mut sched = scheduler::create(kind, &self.config.scheduler, params.steps)?;
+        let overrides = SchedulerOverrides {
+            prediction_type: params.prediction_type,
+            timestep_spacing: params.timestep_spacing,
+            eta: params.eta,
+        };
+        let mut sched = scheduler::create(kind, &self.config.scheduler, params.steps, &overrides)?;
 
         let mut graphs = self.graphs.lock();
         let run = Arc::new(RunOptions::new()?);
@@ -419,10 +437,15 @@ impl Pipeline {
         };
         let (lh, lw) = (height / f, width / f);
         let latent_len = count * channels * lh * lw;
-        let mut rng = NumpyRandomState::new(params.seed as u32);
+        let mut rng: Box<dyn NoiseSource> = match params.generator {
+            Generator::Numpy => Box::new(NumpyRandomState::new(params.seed as u32)),
+            Generator::Torch => {
+                return Err(Error::unsupported("the torch generator is not built yet"))
+            }
+        };
         let sigma = sched.init_noise_sigma();
         let mut latents: Vec<f32> = rng
-            .randn_f32(latent_len)
+            .randn(latent_len)
             .into_iter()
             .map(|x| x * sigma)
             .collect();
@@ -479,7 +502,7 @@ impl Pipeline {
             } else {
                 guided.copy_from_slice(&noise.data);
             }
-            sched.step(&guided, i, &mut latents)?;
+            sched.step(&guided, i, &mut latents, rng.as_mut())?;
             if let Some(cb) = progress.as_mut() {
                 if !cb(i + 1, total) {
                     self.cancel_epoch.fetch_add(1, Ordering::SeqCst);

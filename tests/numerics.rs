@@ -3,7 +3,7 @@
 mod common;
 
 use sdrt::rng::NumpyRandomState;
-use sdrt::scheduler::{self, SchedulerConfig, SchedulerKind};
+use sdrt::scheduler::{self, BetaDefaults, SchedulerConfig, SchedulerKind, SchedulerOverrides};
 
 #[test]
 fn numpy_randn_matches_to_the_last_bit() {
@@ -52,7 +52,13 @@ fn pndm_timesteps_match_diffusers() {
             .iter()
             .map(|x| x.as_f64().unwrap())
             .collect();
-        let s = scheduler::create(SchedulerKind::Pndm, &config, steps).unwrap();
+        let s = scheduler::create(
+            SchedulerKind::Pndm,
+            &config,
+            steps,
+            &SchedulerOverrides::default(),
+        )
+        .unwrap();
         assert_eq!(s.timesteps(), want.as_slice(), "{steps} steps");
     }
 }
@@ -75,7 +81,7 @@ fn pndm_trajectories_match_diffusers() {
                 .collect()
         };
         let ac: Vec<u32> = config
-            .alphas_cumprod()
+            .alphas_cumprod(BetaDefaults::LINEAR)
             .unwrap()
             .iter()
             .map(|x| x.to_bits())
@@ -87,7 +93,13 @@ fn pndm_trajectories_match_diffusers() {
         );
 
         let steps = var["steps"].as_u64().unwrap() as usize;
-        let mut s = scheduler::create(SchedulerKind::Pndm, &config, steps).unwrap();
+        let mut s = scheduler::create(
+            SchedulerKind::Pndm,
+            &config,
+            steps,
+            &SchedulerOverrides::default(),
+        )
+        .unwrap();
         let want_t: Vec<f64> = var["timesteps"]
             .as_array()
             .unwrap()
@@ -97,7 +109,13 @@ fn pndm_trajectories_match_diffusers() {
         assert_eq!(s.timesteps(), want_t.as_slice(), "{name}: timesteps");
         let mut sample = randn(7);
         for (i, want) in var["sample_bits"].as_array().unwrap().iter().enumerate() {
-            s.step(&randn(1000 + i as u32), i, &mut sample).unwrap();
+            s.step(
+                &randn(1000 + i as u32),
+                i,
+                &mut sample,
+                &mut NumpyRandomState::new(0),
+            )
+            .unwrap();
             for (&g, w) in sample.iter().zip(bits(want)) {
                 let w = f32::from_bits(w);
                 // torch's float32 sqrt (used for the step's scalar coefficients) is not
@@ -119,6 +137,7 @@ fn pndm_trajectories_match_diffusers() {
         SchedulerKind::Pndm,
         &config,
         var["steps"].as_u64().unwrap() as usize,
+        &SchedulerOverrides::default(),
     )
     .unwrap();
     let mut sample = randn(7);
@@ -128,7 +147,8 @@ fn pndm_trajectories_match_diffusers() {
             .iter()
             .map(|x| x * (1.0 + 1e-5))
             .collect();
-        s.step(&out, i, &mut sample).unwrap();
+        s.step(&out, i, &mut sample, &mut NumpyRandomState::new(0))
+            .unwrap();
         for (&g, w) in sample.iter().zip(want.as_array().unwrap()) {
             let w = f32::from_bits(w.as_u64().unwrap() as u32);
             detected |= (g - w).abs() > TOLERANCE * w.abs().max(1.0);

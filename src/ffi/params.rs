@@ -176,7 +176,10 @@ pub(crate) fn scheduler_from_c(v: u32) -> Result<Option<SchedulerKind>> {
 pub(crate) fn scheduler_to_c(k: Option<SchedulerKind>) -> u32 {
     match k {
         None => sdrt_scheduler::SDRT_SCHEDULER_DEFAULT as u32,
-        Some(SchedulerKind::Pndm) => sdrt_scheduler::SDRT_SCHEDULER_PNDM as u32,
+        Some(k) => SchedulerKind::ALL
+            .iter()
+            .position(|&x| x == k)
+            .map_or(0, |i| i as u32 + 1),
     }
 }
 
@@ -220,6 +223,7 @@ pub(crate) unsafe fn read_generate_params(
         scheduler: scheduler_from_c(c.scheduler)?,
         generator,
         count: c.count as usize,
+        ..GenerateParams::default()
     };
     Ok((params, c.progress, c.progress_user_data))
 }

@@ -5,7 +5,7 @@ pub mod session;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::scheduler::{SchedulerConfig, SchedulerKind};
+use crate::scheduler::{PredictionType, SchedulerConfig, SchedulerKind};
 
 /// Paths of a model folder's parts.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct ModelConfig {
     pub scheduler: SchedulerConfig,
     /// The scheduler class the folder names, when sdrt implements it.
     pub default_scheduler: Option<SchedulerKind>,
+    /// The config's `prediction_type`.
+    pub prediction_type: PredictionType,
     /// VAE `scaling_factor` (0.18215 when absent).
     pub vae_scaling_factor: f32,
     /// Pixels per latent cell: `2 ** (len(vae block_out_channels) - 1)`, 8 for SD.
@@ -110,7 +112,8 @@ impl ModelFolder {
                 ))
             }
         };
-        let default_scheduler = SchedulerKind::from_class_name(&scheduler.class_name);
+        let default_scheduler = SchedulerKind::from_config(&scheduler);
+        let prediction_type = scheduler.prediction_type()?;
 
         let vae = read_json_opt(&self.root.join("vae_decoder").join("config.json"))?;
         let vae_scaling_factor = vae
@@ -150,6 +153,7 @@ impl ModelFolder {
         Ok(ModelConfig {
             scheduler,
             default_scheduler,
+            prediction_type,
             vae_scaling_factor,
             vae_scale_factor,
             unet_sample_size,

@@ -4,6 +4,19 @@ mod numpy;
 
 pub use numpy::NumpyRandomState;
 
+/// A stream of standard normals: the initial latents come first, then each stochastic
+/// scheduler step's noise, in diffusers' order.
+pub trait NoiseSource {
+    /// The next `count` standard normals as float32, in C order of the tensor they fill.
+    fn randn(&mut self, count: usize) -> Vec<f32>;
+}
+
+impl NoiseSource for NumpyRandomState {
+    fn randn(&mut self, count: usize) -> Vec<f32> {
+        self.randn_f32(count)
+    }
+}
+
 /// Which generator draws the initial latents (and any per-step noise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Generator {

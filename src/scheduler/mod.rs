@@ -1,47 +1,171 @@
 //! Noise schedulers, one file each, sharing the [`Scheduler`] trait. Each reproduces the
 //! diffusers class of the same name, including its float32 arithmetic where that matters.
+//!
+//! A scheduler is built the way diffusers builds `<Class>.from_config(model_config, **extra)`:
+//! it reads the keys it knows from `scheduler_config.json` and takes its own class's default
+//! for the keys the file does not have (so the same file gives DDIM `timestep_spacing`
+//! "leading" where it gives Euler "linspace", when the file says nothing).
 
+mod ddim;
+mod ddpm;
+mod dpm_multistep;
+mod euler;
+mod euler_ancestral;
+mod heun;
+mod lcm;
+mod lms;
 mod pndm;
+mod unipc;
 
-pub use pndm::Pndm;
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::rng::NoiseSource;
 
-/// Scheduler names the pipeline knows.
+/// Scheduler names the pipeline knows. The C API numbers them in this order from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchedulerKind {
-    /// diffusers' `PNDMScheduler`.
+    /// `PNDMScheduler` ("pndm").
     Pndm,
+    /// `DDIMScheduler` ("ddim").
+    Ddim,
+    /// `EulerDiscreteScheduler` ("euler").
+    Euler,
+    /// `EulerAncestralDiscreteScheduler` ("euler-a").
+    EulerAncestral,
+    /// `DPMSolverMultistepScheduler`, dpmsolver++, order 2 ("dpm++2m").
+    DpmPp2m,
+    /// The same with `use_karras_sigmas` ("dpm++2m-karras").
+    DpmPp2mKarras,
+    /// `DPMSolverMultistepScheduler`, sde-dpmsolver++, order 2 ("dpm++2m-sde").
+    DpmPp2mSde,
+    /// `LMSDiscreteScheduler` ("lms").
+    Lms,
+    /// `HeunDiscreteScheduler` ("heun").
+    Heun,
+    /// `UniPCMultistepScheduler` ("unipc").
+    UniPc,
+    /// `LCMScheduler` ("lcm"), for latent-consistency models.
+    Lcm,
+    /// `DDPMScheduler` ("ddpm").
+    Ddpm,
 }
 
 impl SchedulerKind {
+    /// Every scheduler, in C API order.
+    pub const ALL: [SchedulerKind; 12] = [
+        SchedulerKind::Pndm,
+        SchedulerKind::Ddim,
+        SchedulerKind::Euler,
+        SchedulerKind::EulerAncestral,
+        SchedulerKind::DpmPp2m,
+        SchedulerKind::DpmPp2mKarras,
+        SchedulerKind::DpmPp2mSde,
+        SchedulerKind::Lms,
+        SchedulerKind::Heun,
+        SchedulerKind::UniPc,
+        SchedulerKind::Lcm,
+        SchedulerKind::Ddpm,
+    ];
+
     /// The name used by the C API docs and `generate --scheduler`.
     pub fn name(self) -> &'static str {
         match self {
             SchedulerKind::Pndm => "pndm",
+            SchedulerKind::Ddim => "ddim",
+            SchedulerKind::Euler => "euler",
+            SchedulerKind::EulerAncestral => "euler-a",
+            SchedulerKind::DpmPp2m => "dpm++2m",
+            SchedulerKind::DpmPp2mKarras => "dpm++2m-karras",
+            SchedulerKind::DpmPp2mSde => "dpm++2m-sde",
+            SchedulerKind::Lms => "lms",
+            SchedulerKind::Heun => "heun",
+            SchedulerKind::UniPc => "unipc",
+            SchedulerKind::Lcm => "lcm",
+            SchedulerKind::Ddpm => "ddpm",
         }
     }
 
-    /// Parses a scheduler name. Names of schedulers that are planned but not built yet return
-    /// an `Unsupported` error; unknown names an `InvalidArgument` error.
+    /// The diffusers class.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            SchedulerKind::Pndm => "PNDMScheduler",
+            SchedulerKind::Ddim => "DDIMScheduler",
+            SchedulerKind::Euler => "EulerDiscreteScheduler",
+            SchedulerKind::EulerAncestral => "EulerAncestralDiscreteScheduler",
+            SchedulerKind::DpmPp2m | SchedulerKind::DpmPp2mKarras | SchedulerKind::DpmPp2mSde => {
+                "DPMSolverMultistepScheduler"
+            }
+            SchedulerKind::Lms => "LMSDiscreteScheduler",
+            SchedulerKind::Heun => "HeunDiscreteScheduler",
+            SchedulerKind::UniPc => "UniPCMultistepScheduler",
+            SchedulerKind::Lcm => "LCMScheduler",
+            SchedulerKind::Ddpm => "DDPMScheduler",
+        }
+    }
+
+    /// Parses a scheduler name (`pndm`, `ddim`, `euler`, `euler-a`, `dpm++2m`,
+    /// `dpm++2m-karras`, `dpm++2m-sde`, `lms`, `heun`, `unipc`, `lcm`, `ddpm`).
     pub fn parse(s: &str) -> Result<SchedulerKind> {
-        match s {
-            "pndm" => Ok(SchedulerKind::Pndm),
-            "ddim" | "euler" | "euler-a" | "dpm++2m" | "dpm++2m-karras" | "dpm++2m-sde" | "lms"
-            | "heun" | "unipc" | "lcm" | "ddpm" => Err(Error::unsupported(format!(
-                "scheduler '{s}' is not built yet; available: pndm"
-            ))),
-            _ => Err(Error::invalid(format!(
-                "unknown scheduler '{s}'; available: pndm"
-            ))),
-        }
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+                Error::invalid(format!(
+                    "unknown scheduler '{s}'; available: {}",
+                    names.join(", ")
+                ))
+            })
     }
 
-    /// Maps a diffusers class name from `scheduler_config.json`.
-    pub fn from_class_name(class: &str) -> Option<SchedulerKind> {
-        match class {
-            "PNDMScheduler" => Some(SchedulerKind::Pndm),
-            _ => None,
+    /// The scheduler a model folder names: its class, refined by the config for
+    /// `DPMSolverMultistepScheduler`. `None` for classes sdrt does not implement.
+    pub fn from_config(config: &SchedulerConfig) -> Option<SchedulerKind> {
+        let class = config.class_name();
+        if class == "DPMSolverMultistepScheduler" {
+            let algo = config.str_or("algorithm_type", "dpmsolver++").ok()?;
+            let karras = config.bool_or("use_karras_sigmas", false).ok()?;
+            let order = config.usize_or("solver_order", 2).ok()?;
+            return match (algo.as_str(), karras, order) {
+                ("dpmsolver++", false, 2) => Some(SchedulerKind::DpmPp2m),
+                ("dpmsolver++", true, 2) => Some(SchedulerKind::DpmPp2mKarras),
+                ("sde-dpmsolver++", false, 2) => Some(SchedulerKind::DpmPp2mSde),
+                _ => None,
+            };
+        }
+        Self::ALL.iter().copied().find(|k| {
+            k.class_name() == class
+                && !matches!(
+                    k,
+                    SchedulerKind::DpmPp2m
+                        | SchedulerKind::DpmPp2mKarras
+                        | SchedulerKind::DpmPp2mSde
+                )
+        })
+    }
+
+    /// The config keys this name sets on top of the model's config, as
+    /// `from_config(config, **extra)` does.
+    fn extra_config(self) -> Vec<(&'static str, Value)> {
+        match self {
+            SchedulerKind::DpmPp2m => vec![
+                ("algorithm_type", "dpmsolver++".into()),
+                ("solver_order", 2.into()),
+                ("use_karras_sigmas", false.into()),
+            ],
+            SchedulerKind::DpmPp2mKarras => vec![
+                ("algorithm_type", "dpmsolver++".into()),
+                ("solver_order", 2.into()),
+                ("use_karras_sigmas", true.into()),
+            ],
+            SchedulerKind::DpmPp2mSde => vec![
+                ("algorithm_type", "sde-dpmsolver++".into()),
+                ("solver_order", 2.into()),
+                ("use_karras_sigmas", false.into()),
+            ],
+            _ => Vec::new(),
         }
     }
 }
@@ -67,7 +191,8 @@ impl PredictionType {
         }
     }
 
-    fn parse(s: &str) -> Result<PredictionType> {
+    /// Parses the diffusers spelling.
+    pub fn parse(s: &str) -> Result<PredictionType> {
         match s {
             "epsilon" => Ok(PredictionType::Epsilon),
             "v_prediction" => Ok(PredictionType::VPrediction),
@@ -80,7 +205,7 @@ impl PredictionType {
 /// How inference timesteps are spread over the training range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestepSpacing {
-    /// Evenly spaced, including both ends, rounded.
+    /// Evenly spaced, including both ends.
     Linspace,
     /// Multiples of `T / steps` from 0, plus `steps_offset`.
     Leading,
@@ -89,7 +214,17 @@ pub enum TimestepSpacing {
 }
 
 impl TimestepSpacing {
-    fn parse(s: &str) -> Result<TimestepSpacing> {
+    /// The diffusers spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimestepSpacing::Linspace => "linspace",
+            TimestepSpacing::Leading => "leading",
+            TimestepSpacing::Trailing => "trailing",
+        }
+    }
+
+    /// Parses the diffusers spelling.
+    pub fn parse(s: &str) -> Result<TimestepSpacing> {
         match s {
             "linspace" => Ok(TimestepSpacing::Linspace),
             "leading" => Ok(TimestepSpacing::Leading),
@@ -99,134 +234,163 @@ impl TimestepSpacing {
     }
 }
 
-/// The fields of `scheduler_config.json` sdrt reads, with diffusers' defaults.
-#[derive(Debug, Clone)]
+/// A parsed `scheduler_config.json`. Keys are read on demand with the reading scheduler's
+/// own defaults; JSON `null` counts as absent, as in diffusers.
+#[derive(Debug, Clone, Default)]
 pub struct SchedulerConfig {
-    /// `_class_name`, e.g. `PNDMScheduler`.
-    pub class_name: String,
-    /// `num_train_timesteps` (1000).
-    pub num_train_timesteps: usize,
-    /// `beta_start` (0.0001).
-    pub beta_start: f64,
-    /// `beta_end` (0.02).
-    pub beta_end: f64,
-    /// `beta_schedule` (`linear`).
-    pub beta_schedule: String,
-    /// `trained_betas`, overriding the schedule when present.
-    pub trained_betas: Option<Vec<f64>>,
-    /// `skip_prk_steps` (false).
-    pub skip_prk_steps: bool,
-    /// `set_alpha_to_one` (false).
-    pub set_alpha_to_one: bool,
-    /// `steps_offset` (0).
-    pub steps_offset: usize,
-    /// `prediction_type` (epsilon).
-    pub prediction_type: PredictionType,
-    /// `timestep_spacing` (leading).
-    pub timestep_spacing: TimestepSpacing,
+    map: Map<String, Value>,
 }
 
-impl Default for SchedulerConfig {
-    fn default() -> Self {
-        SchedulerConfig {
-            class_name: "PNDMScheduler".into(),
-            num_train_timesteps: 1000,
-            beta_start: 0.0001,
-            beta_end: 0.02,
-            beta_schedule: "linear".into(),
-            trained_betas: None,
-            skip_prk_steps: false,
-            set_alpha_to_one: false,
-            steps_offset: 0,
-            prediction_type: PredictionType::Epsilon,
-            timestep_spacing: TimestepSpacing::Leading,
-        }
-    }
+fn type_error(key: &str, want: &str, v: &Value) -> Error {
+    Error::model(format!(
+        "scheduler config: '{key}' should be {want}, got {v}"
+    ))
 }
 
 impl SchedulerConfig {
-    /// Reads a parsed `scheduler_config.json`, keeping defaults for missing keys.
-    pub fn from_json(v: &serde_json::Value) -> Result<SchedulerConfig> {
-        let mut c = SchedulerConfig::default();
-        let obj = v
+    /// Reads a parsed `scheduler_config.json`.
+    pub fn from_json(v: &Value) -> Result<SchedulerConfig> {
+        let map = v
             .as_object()
-            .ok_or_else(|| Error::model("scheduler_config.json is not a JSON object"))?;
-        let num = |k: &str| obj.get(k).and_then(serde_json::Value::as_f64);
-        let boolean = |k: &str| obj.get(k).and_then(serde_json::Value::as_bool);
-        let string = |k: &str| obj.get(k).and_then(serde_json::Value::as_str);
-        if let Some(s) = string("_class_name") {
-            c.class_name = s.to_string();
-        }
-        if let Some(n) = num("num_train_timesteps") {
-            if !(1.0..=1_000_000.0).contains(&n) || n.fract() != 0.0 {
-                return Err(Error::model(format!(
-                    "num_train_timesteps {n} is out of range"
-                )));
-            }
-            c.num_train_timesteps = n as usize;
-        }
-        if let Some(n) = num("beta_start") {
-            c.beta_start = n;
-        }
-        if let Some(n) = num("beta_end") {
-            c.beta_end = n;
-        }
-        if let Some(s) = string("beta_schedule") {
-            c.beta_schedule = s.to_string();
-        }
-        if let Some(arr) = obj
-            .get("trained_betas")
-            .and_then(serde_json::Value::as_array)
-        {
-            let betas: Option<Vec<f64>> = arr.iter().map(serde_json::Value::as_f64).collect();
-            let betas = betas.ok_or_else(|| Error::model("trained_betas must be numbers"))?;
-            if betas.len() != c.num_train_timesteps {
-                return Err(Error::model(format!(
-                    "trained_betas has {} values, num_train_timesteps is {}",
-                    betas.len(),
-                    c.num_train_timesteps
-                )));
-            }
-            c.trained_betas = Some(betas);
-        }
-        if let Some(b) = boolean("skip_prk_steps") {
-            c.skip_prk_steps = b;
-        }
-        if let Some(b) = boolean("set_alpha_to_one") {
-            c.set_alpha_to_one = b;
-        }
-        if let Some(n) = num("steps_offset") {
-            if !(0.0..=1_000_000.0).contains(&n) {
-                return Err(Error::model(format!("steps_offset {n} is out of range")));
-            }
-            c.steps_offset = n as usize;
-        }
-        if let Some(s) = string("prediction_type") {
-            c.prediction_type = PredictionType::parse(s)?;
-        }
-        if let Some(s) = string("timestep_spacing") {
-            c.timestep_spacing = TimestepSpacing::parse(s)?;
-        }
+            .ok_or_else(|| Error::model("scheduler_config.json is not a JSON object"))?
+            .clone();
+        let c = SchedulerConfig { map };
+        // Validate what every scheduler relies on.
+        c.num_train_timesteps()?;
+        c.prediction_type()?;
+        c.timestep_spacing(TimestepSpacing::Leading)?;
         Ok(c)
     }
 
-    /// `alphas_cumprod` as diffusers computes it: betas in float32 (torch.linspace), the
-    /// cumulative product accumulated in double and stored as float32 (torch's CPU cumprod).
-    pub fn alphas_cumprod(&self) -> Result<Vec<f32>> {
-        let n = self.num_train_timesteps;
-        let betas: Vec<f32> = if let Some(b) = &self.trained_betas {
+    /// Sets a key, as a keyword argument to `from_config` would.
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.map.insert(key.to_string(), value);
+    }
+
+    /// `_class_name` (empty when absent).
+    pub fn class_name(&self) -> &str {
+        self.map
+            .get("_class_name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// A number, or `default`.
+    pub fn f64_or(&self, key: &str, default: f64) -> Result<f64> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.as_f64().ok_or_else(|| type_error(key, "a number", v)),
+        }
+    }
+
+    /// A non-negative integer, or `default`.
+    pub fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_u64()
+                .filter(|&n| n <= 1_000_000)
+                .map(|n| n as usize)
+                .ok_or_else(|| type_error(key, "an integer in 0..=1000000", v)),
+        }
+    }
+
+    /// A boolean, or `default`.
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| type_error(key, "true or false", v)),
+        }
+    }
+
+    /// A string, or `default`.
+    pub fn str_or(&self, key: &str, default: &str) -> Result<String> {
+        match self.get(key) {
+            None => Ok(default.to_string()),
+            Some(v) => v
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| type_error(key, "a string", v)),
+        }
+    }
+
+    /// A list of numbers, if present.
+    pub fn f64_list(&self, key: &str) -> Result<Option<Vec<f64>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => {
+                let arr = v.as_array().ok_or_else(|| type_error(key, "a list", v))?;
+                arr.iter()
+                    .map(|x| {
+                        x.as_f64()
+                            .ok_or_else(|| type_error(key, "a list of numbers", v))
+                    })
+                    .collect::<Result<Vec<f64>>>()
+                    .map(Some)
+            }
+        }
+    }
+
+    /// `num_train_timesteps` (default 1000), at least 2.
+    pub fn num_train_timesteps(&self) -> Result<usize> {
+        let n = self.usize_or("num_train_timesteps", 1000)?;
+        if n < 2 {
+            return Err(Error::model(format!(
+                "num_train_timesteps {n} is too small"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// `prediction_type` (default epsilon).
+    pub fn prediction_type(&self) -> Result<PredictionType> {
+        PredictionType::parse(&self.str_or("prediction_type", "epsilon")?)
+    }
+
+    /// `timestep_spacing`, or the reading class's `default`.
+    pub fn timestep_spacing(&self, default: TimestepSpacing) -> Result<TimestepSpacing> {
+        match self.get("timestep_spacing") {
+            None => Ok(default),
+            Some(v) => TimestepSpacing::parse(
+                v.as_str()
+                    .ok_or_else(|| type_error("timestep_spacing", "a string", v))?,
+            ),
+        }
+    }
+
+    /// The betas as diffusers' schedulers compute them (float32), from `trained_betas` or
+    /// `beta_schedule` with the class's default start/end/schedule, then
+    /// `rescale_betas_zero_snr` when set.
+    pub fn betas(&self, defaults: BetaDefaults) -> Result<Vec<f32>> {
+        let n = self.num_train_timesteps()?;
+        let betas: Vec<f32> = if let Some(b) = self.f64_list("trained_betas")? {
+            if b.len() != n {
+                return Err(Error::model(format!(
+                    "trained_betas has {} values, num_train_timesteps is {n}",
+                    b.len()
+                )));
+            }
             b.iter().map(|&x| x as f32).collect()
         } else {
-            match self.beta_schedule.as_str() {
-                "linear" => linspace_f32(self.beta_start as f32, self.beta_end as f32, n),
-                "scaled_linear" => linspace_f32(
-                    self.beta_start.sqrt() as f32,
-                    self.beta_end.sqrt() as f32,
-                    n,
-                )
-                .into_iter()
-                .map(|x| x * x)
-                .collect(),
+            let start = self.f64_or("beta_start", defaults.start)?;
+            let end = self.f64_or("beta_end", defaults.end)?;
+            if !(start.is_finite() && end.is_finite() && start >= 0.0 && end < 1.0) {
+                return Err(Error::model(format!(
+                    "beta_start {start} / beta_end {end} are out of range"
+                )));
+            }
+            match self.str_or("beta_schedule", defaults.schedule)?.as_str() {
+                "linear" => linspace_f32(start as f32, end as f32, n),
+                "scaled_linear" => linspace_f32(start.sqrt() as f32, end.sqrt() as f32, n)
+                    .into_iter()
+                    .map(|x| x * x)
+                    .collect(),
                 "squaredcos_cap_v2" => betas_for_alpha_bar_cosine(n),
                 other => {
                     return Err(Error::model(format!(
@@ -235,15 +399,50 @@ impl SchedulerConfig {
                 }
             }
         };
-        let mut acc = 1.0f64;
-        Ok(betas
-            .iter()
-            .map(|&b| {
-                acc *= (1.0f32 - b) as f64;
-                acc as f32
-            })
-            .collect())
+        if self.bool_or("rescale_betas_zero_snr", false)? {
+            Ok(rescale_zero_terminal_snr(&betas))
+        } else {
+            Ok(betas)
+        }
     }
+
+    /// `alphas_cumprod` from [`SchedulerConfig::betas`]: torch's CPU `cumprod`, which
+    /// accumulates in double and stores float32.
+    pub fn alphas_cumprod(&self, defaults: BetaDefaults) -> Result<Vec<f32>> {
+        Ok(cumprod(&self.betas(defaults)?))
+    }
+}
+
+/// A class's defaults for the beta keys.
+#[derive(Debug, Clone, Copy)]
+pub struct BetaDefaults {
+    /// `beta_start`.
+    pub start: f64,
+    /// `beta_end`.
+    pub end: f64,
+    /// `beta_schedule`.
+    pub schedule: &'static str,
+}
+
+impl BetaDefaults {
+    /// Most classes: 0.0001 .. 0.02, linear.
+    pub const LINEAR: BetaDefaults = BetaDefaults {
+        start: 0.0001,
+        end: 0.02,
+        schedule: "linear",
+    };
+}
+
+/// `cumprod(1 - betas)` accumulated in double, stored as float32 (torch CPU).
+pub(crate) fn cumprod(betas: &[f32]) -> Vec<f32> {
+    let mut acc = 1.0f64;
+    betas
+        .iter()
+        .map(|&b| {
+            acc *= (1.0f32 - b) as f64;
+            acc as f32
+        })
+        .collect()
 }
 
 /// `torch.linspace(start, end, steps, dtype=torch.float32)`, including torch's two-sided
@@ -267,6 +466,30 @@ pub(crate) fn linspace_f32(start: f32, end: f32, steps: usize) -> Vec<f32> {
         .collect()
 }
 
+/// `np.linspace(start, stop, num)` in float64 (the last element is `stop` exactly).
+pub(crate) fn np_linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
+    match num {
+        0 => Vec::new(),
+        1 => vec![start],
+        _ => {
+            let div = (num - 1) as f64;
+            let delta = stop - start;
+            let step = delta / div;
+            let mut v: Vec<f64> = (0..num)
+                .map(|i| {
+                    if step == 0.0 {
+                        (i as f64 / div) * delta + start
+                    } else {
+                        i as f64 * step + start
+                    }
+                })
+                .collect();
+            v[num - 1] = stop;
+            v
+        }
+    }
+}
+
 /// diffusers' `betas_for_alpha_bar` with the cosine transform, computed in double as Python
 /// does, then stored as float32.
 fn betas_for_alpha_bar_cosine(n: usize) -> Vec<f32> {
@@ -284,36 +507,106 @@ fn betas_for_alpha_bar_cosine(n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// diffusers' `rescale_zero_terminal_snr` (arXiv 2305.08891, Algorithm 1), in float32 as
+/// torch computes it.
+fn rescale_zero_terminal_snr(betas: &[f32]) -> Vec<f32> {
+    let alphas_bar_sqrt: Vec<f32> = cumprod(betas).iter().map(|a| a.sqrt()).collect();
+    let first = alphas_bar_sqrt[0];
+    let last = *alphas_bar_sqrt.last().unwrap_or(&0.0);
+    let scaled: Vec<f32> = alphas_bar_sqrt
+        .iter()
+        .map(|&a| (a - last) * first / (first - last))
+        .collect();
+    let alphas_bar: Vec<f32> = scaled.iter().map(|a| a * a).collect();
+    let mut alphas = Vec::with_capacity(alphas_bar.len());
+    alphas.push(alphas_bar[0]);
+    for w in alphas_bar.windows(2) {
+        alphas.push(w[1] / w[0]);
+    }
+    alphas.iter().map(|a| 1.0 - a).collect()
+}
+
+/// Per-call settings on top of the model's config.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchedulerOverrides {
+    /// Replaces the config's `prediction_type` (for models whose config is wrong).
+    pub prediction_type: Option<PredictionType>,
+    /// Replaces the config's `timestep_spacing`.
+    pub timestep_spacing: Option<TimestepSpacing>,
+    /// DDIM's `eta` (0 = deterministic DDIM); ignored by other schedulers.
+    pub eta: f32,
+}
+
 /// A scheduler instance for one generation: `set_timesteps` has been applied.
 pub trait Scheduler: Send {
-    /// The timesteps to run the UNet at, in order.
+    /// The timesteps to run the UNet at, one per UNet evaluation, in order (as the float32
+    /// values diffusers passes, widened to f64).
     fn timesteps(&self) -> &[f64];
     /// The factor the initial noise is scaled by.
     fn init_noise_sigma(&self) -> f32;
-    /// Scales the UNet input for timestep index `i` (identity for most schedulers).
-    fn scale_model_input(&self, sample: &mut [f32], i: usize);
-    /// Advances `sample` (in place) given the guided model output for timestep index `i`.
-    fn step(&mut self, model_output: &[f32], i: usize, sample: &mut [f32]) -> Result<()>;
+    /// Scales the UNet input for evaluation `i` in place (identity for most schedulers).
+    fn scale_model_input(&mut self, sample: &mut [f32], i: usize);
+    /// Advances `sample` in place given the guided model output of evaluation `i`.
+    /// Stochastic schedulers draw their noise from `noise` (standard normals, as many as the
+    /// sample has elements), in diffusers' order.
+    fn step(
+        &mut self,
+        model_output: &[f32],
+        i: usize,
+        sample: &mut [f32],
+        noise: &mut dyn NoiseSource,
+    ) -> Result<()>;
 }
 
-/// Creates the scheduler of `kind` for `steps` inference steps.
+/// Creates the scheduler of `kind` for `steps` inference steps, from the model's config with
+/// the per-call overrides applied.
 pub fn create(
     kind: SchedulerKind,
     config: &SchedulerConfig,
     steps: usize,
+    overrides: &SchedulerOverrides,
 ) -> Result<Box<dyn Scheduler>> {
+    let mut config = config.clone();
+    for (k, v) in kind.extra_config() {
+        config.set(k, v);
+    }
+    if let Some(p) = overrides.prediction_type {
+        config.set("prediction_type", p.name().into());
+    }
+    if let Some(s) = overrides.timestep_spacing {
+        config.set("timestep_spacing", s.name().into());
+    }
+    let t = config.num_train_timesteps()?;
     if steps == 0 {
         return Err(Error::invalid("steps must be at least 1"));
     }
-    if steps > config.num_train_timesteps {
+    if steps > t {
         return Err(Error::invalid(format!(
-            "steps ({steps}) cannot exceed the model's num_train_timesteps ({})",
-            config.num_train_timesteps
+            "steps ({steps}) cannot exceed the model's num_train_timesteps ({t})"
         )));
     }
-    match kind {
-        SchedulerKind::Pndm => Ok(Box::new(Pndm::new(config, steps)?)),
+    if !overrides.eta.is_finite() || overrides.eta < 0.0 {
+        return Err(Error::invalid(format!(
+            "eta {} must be >= 0",
+            overrides.eta
+        )));
     }
+    Ok(match kind {
+        SchedulerKind::Pndm => Box::new(pndm::Pndm::new(&config, steps)?),
+        SchedulerKind::Ddim => Box::new(ddim::Ddim::new(&config, steps, overrides.eta)?),
+        SchedulerKind::Euler => Box::new(euler::Euler::new(&config, steps)?),
+        SchedulerKind::EulerAncestral => {
+            Box::new(euler_ancestral::EulerAncestral::new(&config, steps)?)
+        }
+        SchedulerKind::DpmPp2m | SchedulerKind::DpmPp2mKarras | SchedulerKind::DpmPp2mSde => {
+            Box::new(dpm_multistep::DpmMultistep::new(&config, steps)?)
+        }
+        SchedulerKind::Lms => Box::new(lms::Lms::new(&config, steps)?),
+        SchedulerKind::Heun => Box::new(heun::Heun::new(&config, steps)?),
+        SchedulerKind::UniPc => Box::new(unipc::UniPc::new(&config, steps)?),
+        SchedulerKind::Lcm => Box::new(lcm::Lcm::new(&config, steps)?),
+        SchedulerKind::Ddpm => Box::new(ddpm::Ddpm::new(&config, steps)?),
+    })
 }
 
 #[cfg(test)]
@@ -329,9 +622,18 @@ mod tests {
     }
 
     #[test]
+    fn names_round_trip() {
+        for k in SchedulerKind::ALL {
+            assert_eq!(SchedulerKind::parse(k.name()).unwrap(), k);
+        }
+        assert!(SchedulerKind::parse("nope").is_err());
+    }
+
+    #[test]
     fn rejects_zero_and_too_many_steps() {
         let c = SchedulerConfig::default();
-        assert!(create(SchedulerKind::Pndm, &c, 0).is_err());
-        assert!(create(SchedulerKind::Pndm, &c, 1001).is_err());
+        let o = SchedulerOverrides::default();
+        assert!(create(SchedulerKind::Pndm, &c, 0, &o).is_err());
+        assert!(create(SchedulerKind::Pndm, &c, 1001, &o).is_err());
     }
 }

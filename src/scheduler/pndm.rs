@@ -2,8 +2,9 @@
 //! multistep), including `skip_prk_steps`, `set_alpha_to_one`, `steps_offset`, all three
 //! timestep spacings, and epsilon / v-prediction models.
 
-use super::{PredictionType, Scheduler, SchedulerConfig, TimestepSpacing};
+use super::{BetaDefaults, PredictionType, Scheduler, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
+use crate::rng::NoiseSource;
 
 /// PNDM state for one generation.
 pub struct Pndm {
@@ -23,8 +24,9 @@ pub struct Pndm {
 
 /// The base timesteps `_timesteps` of `set_timesteps`, ascending.
 fn base_timesteps(config: &SchedulerConfig, steps: usize) -> Result<Vec<i64>> {
-    let t = config.num_train_timesteps;
-    let v: Vec<i64> = match config.timestep_spacing {
+    let t = config.num_train_timesteps()?;
+    let steps_offset = config.usize_or("steps_offset", 0)?;
+    let v: Vec<i64> = match config.timestep_spacing(TimestepSpacing::Leading)? {
         TimestepSpacing::Linspace => {
             let stop = (t - 1) as f64;
             let delta = if steps > 1 {
@@ -47,7 +49,7 @@ fn base_timesteps(config: &SchedulerConfig, steps: usize) -> Result<Vec<i64>> {
         TimestepSpacing::Leading => {
             let ratio = (t / steps) as i64;
             (0..steps as i64)
-                .map(|i| i * ratio + config.steps_offset as i64)
+                .map(|i| i * ratio + steps_offset as i64)
                 .collect()
         }
         TimestepSpacing::Trailing => {
@@ -69,8 +71,7 @@ fn base_timesteps(config: &SchedulerConfig, steps: usize) -> Result<Vec<i64>> {
     if let Some(&last) = v.last() {
         if last >= t as i64 || v.iter().any(|&x| x < 0) {
             return Err(Error::invalid(format!(
-                "{steps} steps with steps_offset {} give timestep {last}, outside 0..{t}",
-                config.steps_offset
+                "{steps} steps with steps_offset {steps_offset} give timestep {last}, outside 0..{t}"
             )));
         }
     }
@@ -80,15 +81,22 @@ fn base_timesteps(config: &SchedulerConfig, steps: usize) -> Result<Vec<i64>> {
 impl Pndm {
     /// `PNDMScheduler.from_config(config)` followed by `set_timesteps(steps)`.
     pub fn new(config: &SchedulerConfig, steps: usize) -> Result<Pndm> {
-        let alphas_cumprod = config.alphas_cumprod()?;
-        let final_alpha_cumprod = if config.set_alpha_to_one {
+        let alphas_cumprod = config.alphas_cumprod(BetaDefaults::LINEAR)?;
+        let skip_prk = config.bool_or("skip_prk_steps", false)?;
+        let prediction = config.prediction_type()?;
+        if prediction == PredictionType::Sample {
+            return Err(Error::unsupported(
+                "PNDM supports prediction_type epsilon and v_prediction, not sample",
+            ));
+        }
+        let final_alpha_cumprod = if config.bool_or("set_alpha_to_one", false)? {
             1.0
         } else {
             alphas_cumprod[0]
         };
         let base = base_timesteps(config, steps)?;
-        let step_ratio = (config.num_train_timesteps / steps) as i64;
-        let (prk, plms): (Vec<i64>, Vec<i64>) = if config.skip_prk_steps {
+        let step_ratio = (config.num_train_timesteps()? / steps) as i64;
+        let (prk, plms): (Vec<i64>, Vec<i64>) = if skip_prk {
             // concat(_timesteps[:-1], _timesteps[-2:-1], _timesteps[-1:])[::-1]
             let n = base.len();
             let mut v: Vec<i64> = base[..n.saturating_sub(1)].to_vec();
@@ -126,8 +134,8 @@ impl Pndm {
         Ok(Pndm {
             alphas_cumprod,
             final_alpha_cumprod,
-            prediction: config.prediction_type,
-            skip_prk: config.skip_prk_steps,
+            prediction,
+            skip_prk,
             step_ratio,
             prk_timesteps: prk,
             timesteps,
@@ -170,11 +178,6 @@ impl Pndm {
         let diff = a_prev - a_t;
         let v = self.prediction == PredictionType::VPrediction;
         let (sa, sb) = (a_t.sqrt(), b_t.sqrt());
-        if self.prediction == PredictionType::Sample {
-            return Err(Error::unsupported(
-                "PNDM supports prediction_type epsilon and v_prediction, not sample",
-            ));
-        }
         for ((o, &s), &m) in out.iter_mut().zip(sample).zip(model_output) {
             let m = if v { sa * m + sb * s } else { m };
             *o = sample_coeff * s - diff * m / denom;
@@ -289,9 +292,15 @@ impl Scheduler for Pndm {
         1.0
     }
 
-    fn scale_model_input(&self, _sample: &mut [f32], _i: usize) {}
+    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
 
-    fn step(&mut self, model_output: &[f32], i: usize, sample: &mut [f32]) -> Result<()> {
+    fn step(
+        &mut self,
+        model_output: &[f32],
+        i: usize,
+        sample: &mut [f32],
+        _noise: &mut dyn NoiseSource,
+    ) -> Result<()> {
         let t = *self
             .timesteps
             .get(i)
