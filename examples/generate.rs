@@ -12,13 +12,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use sdrt::{GenerateParams, Generator, Pipeline, PipelineOptions, Provider, SchedulerKind};
+use sdrt::scheduler::TimestepSpacing;
+use sdrt::{
+    GenerateParams, Generator, Pipeline, PipelineOptions, PredictionType, Provider, SchedulerKind,
+};
 
 const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-prompt TEXT]
                 [--width W] [--height H] [--steps N] [--guidance G] [--seed S]
                 [--rng numpy|torch] [--scheduler NAME] [--count N]
                 [--init-image PNG] [--strength F] [--mask PNG]
                 [--provider auto|cpu|coreml|cuda] [--output PATH]
+                [--eta F] [--prediction-type epsilon|v_prediction|sample]
+                [--timestep-spacing leading|trailing|linspace]
 
   --model DIR        model folder from `optimum-cli export onnx` (default: bundled tiny fixture)
   --prompt TEXT      what to draw (default: empty)
@@ -27,11 +32,16 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
   --steps N          denoising steps (default 50)
   --guidance G       classifier-free guidance scale (default 7.5; <= 1 disables it)
   --seed S           seed (default 0; 0..4294967295 for numpy)
-  --rng numpy|torch  random generator (default numpy)
-  --scheduler NAME   pndm (default: the model's)
+  --rng numpy|torch  random generator (default numpy): numpy.random.RandomState, or
+                     torch.Generator('cpu') as diffusers' pipelines use with a CPU generator
+  --scheduler NAME   pndm, ddim, euler, euler-a, dpm++2m, dpm++2m-karras, dpm++2m-sde,
+                     lms, heun, unipc, lcm, ddpm (default: the model's)
   --count N          images from one seed (default 1)
   --provider P       execution provider (default auto)
-  --output PATH      PNG path (default out.png; with --count N > 1: <stem>-<i>.<ext>)";
+  --output PATH      PNG path (default out.png; with --count N > 1: <stem>-<i>.<ext>)
+  --eta F            DDIM's eta (default 0)
+  --prediction-type  override the model config's prediction type
+  --timestep-spacing override the model config's timestep spacing";
 
 struct Args {
     model: PathBuf,
@@ -80,6 +90,15 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or_else(|| format!("--provider: '{v}' is not auto, cpu, coreml or cuda"))?;
             }
             "--output" => output = PathBuf::from(value()?),
+            "--eta" => params.eta = num(&flag, value()?)?,
+            "--prediction-type" => {
+                params.prediction_type =
+                    Some(PredictionType::parse(&value()?).map_err(|e| e.to_string())?)
+            }
+            "--timestep-spacing" => {
+                params.timestep_spacing =
+                    Some(TimestepSpacing::parse(&value()?).map_err(|e| e.to_string())?)
+            }
             "--init-image" | "--strength" | "--mask" => {
                 return Err(format!(
                     "{flag}: image-to-image and inpainting are not built yet (text-to-image only)"
@@ -111,9 +130,6 @@ fn output_path(base: &Path, index: usize, count: usize) -> PathBuf {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    if args.params.generator == Generator::Torch {
-        return Err("--rng torch is not built yet; use --rng numpy".into());
-    }
     sdrt::runtime::set_logger(
         Some(std::sync::Arc::new(|_, msg: &str| eprintln!("sdrt: {msg}"))),
         sdrt::runtime::LogLevel::Warn,

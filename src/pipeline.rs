@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::session::{float_value, int_value, load_session, FloatTensor, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
-use crate::rng::{Generator, NoiseSource, NumpyRandomState};
+use crate::rng::{Generator, NoiseSource, NumpyRandomState, TorchGenerator};
 use crate::runtime::{self, CoreMlOptions, LogLevel, Provider};
 use crate::scheduler::{self, PredictionType, SchedulerKind, SchedulerOverrides, TimestepSpacing};
 use crate::tokenizer::ClipTokenizer;
@@ -297,11 +297,7 @@ impl Pipeline {
                     )));
                 }
             }
-            Generator::Torch => {
-                return Err(Error::unsupported(
-                    "the torch generator is not built yet; use the numpy generator",
-                ))
-            }
+            Generator::Torch => {}
         }
         if let Some((sw, sh, sn)) = self.static_shape {
             if (width, height, p.count) != (sw, sh, sn) {
@@ -439,9 +435,7 @@ impl Pipeline {
         let latent_len = count * channels * lh * lw;
         let mut rng: Box<dyn NoiseSource> = match params.generator {
             Generator::Numpy => Box::new(NumpyRandomState::new(params.seed as u32)),
-            Generator::Torch => {
-                return Err(Error::unsupported("the torch generator is not built yet"))
-            }
+            Generator::Torch => Box::new(TorchGenerator::new(params.seed)),
         };
         let sigma = sched.init_noise_sigma();
         let mut latents: Vec<f32> = rng

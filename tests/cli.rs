@@ -29,8 +29,9 @@ fn run(args: &[&str]) -> Output {
 fn reproduces_the_goldens_through_the_command_line() {
     let dir = std::env::temp_dir().join(format!("sdrt-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let fixture = common::fixture();
     for case in common::image_cases() {
+        let model = case.model.to_str().unwrap().to_string();
+        let scheduler = case.scheduler.clone();
         let out = dir.join(format!("{}.png", case.name));
         let (w, h, steps, g, seed, n) = (
             case.width.to_string(),
@@ -66,6 +67,13 @@ fn reproduces_the_goldens_through_the_command_line() {
             "--output",
             out.to_str().unwrap(),
         ];
+        let eta = case.eta.to_string();
+        if case.eta != 0.0 {
+            args.extend(["--eta", eta.as_str()]);
+        }
+        if let Some(s) = &scheduler {
+            args.extend(["--scheduler", s.as_str()]);
+        }
         if let Some(neg) = &case.negative_prompt {
             args.extend(["--negative-prompt", neg.as_str()]);
         }
@@ -103,7 +111,9 @@ fn unbuilt_features_fail_loudly() {
         &["--init-image", "x.png"],
         &["--strength", "0.5"],
         &["--mask", "m.png"],
-        &["--scheduler", "euler"],
+        &["--eta", "-1", "--steps", "1"],
+        &["--prediction-type", "x0"],
+        &["--timestep-spacing", "random"],
         &["--scheduler", "no-such"],
         &["--width", "65", "--steps", "1"],
         &["--model", "/nonexistent"],

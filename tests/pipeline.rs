@@ -13,6 +13,12 @@ fn pipeline() -> Pipeline {
 
 fn params(case: &common::ImageCase) -> GenerateParams {
     GenerateParams {
+        scheduler: case
+            .scheduler
+            .as_deref()
+            .map(|s| sdrt::SchedulerKind::parse(s).unwrap()),
+        generator: sdrt::Generator::parse(&case.generator).unwrap(),
+        eta: case.eta,
         prompt: case.prompt.clone(),
         negative_prompt: case.negative_prompt.clone(),
         width: case.width,
@@ -27,11 +33,17 @@ fn params(case: &common::ImageCase) -> GenerateParams {
 
 #[test]
 fn reproduces_every_golden_image() {
-    let p = pipeline();
+    common::init_runtime();
+    let mut pipelines: std::collections::HashMap<std::path::PathBuf, Pipeline> = Default::default();
     let cases = common::image_cases();
     assert!(cases.len() >= 8);
     for case in &cases {
-        let images = p.generate(&params(case), None).unwrap();
+        let p = pipelines.entry(case.model.clone()).or_insert_with(|| {
+            Pipeline::load(&case.model, &PipelineOptions::default()).expect("fixture loads")
+        });
+        let images = p
+            .generate(&params(case), None)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
         assert_eq!((images.width, images.height), (case.width, case.height));
         assert_eq!(images.images.len(), case.count, "{}", case.name);
         for (i, file) in case.files.iter().enumerate() {
@@ -159,12 +171,12 @@ fn bad_input_is_an_error_not_a_crash() {
             ErrorKind::InvalidArgument,
         ),
         (
-            "torch rng",
+            "negative eta",
             GenerateParams {
-                generator: sdrt::Generator::Torch,
+                eta: -0.5,
                 ..base.clone()
             },
-            ErrorKind::Unsupported,
+            ErrorKind::InvalidArgument,
         ),
     ];
     for (name, params, kind) in cases {

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -103,6 +104,116 @@ def generate(pipe, prompt, negative, width, height, steps, guidance, seed, count
     return (images * 255).round().astype("uint8")
 
 
+# Scheduler x generator cases, each through optimum's pipeline with
+# `pipe.scheduler = <Class>.from_config(pipe.scheduler.config, **extra)`.
+# name, model, scheduler, generator, prompt, negative, width, height, steps, guidance, seed, count, eta
+def scheduler_image_cases():
+    from make_scheduler_goldens import CLASSES
+
+    cases = []
+    for k, sched in enumerate(CLASSES):
+        slug = sched.replace("+", "p")
+        cases += [
+            (f"{slug}_numpy_1", "tiny-sd2", sched, "numpy", "a red apple", None, 64, 64, 1, 7.5, 100 + k, 1, 0.0),
+            (f"{slug}_numpy_5", "tiny-sd2", sched, "numpy", "a snowy mountain village", "blurry", 64, 64, 5, 7.5, 200 + k, 1, 0.0),
+            (f"{slug}_torch_4", "tiny-sd2", sched, "torch", "a castle in the clouds", None, 64, 64, 4, 6.0, 300 + k, 1, 0.0),
+        ]
+    cases += [
+        ("ddim_numpy_eta", "tiny-sd2", "ddim", "numpy", "a fox in the forest", None, 64, 64, 6, 7.5, 17, 1, 0.5),
+        ("ddim_torch_eta", "tiny-sd2", "ddim", "torch", "a fox in the forest", None, 64, 64, 5, 7.5, 18, 1, 1.0),
+        ("eulera_numpy_count2", "tiny-sd2", "euler-a", "numpy", "two cats", None, 64, 64, 4, 7.5, 21, 2, 0.0),
+        ("eulera_torch_count2", "tiny-sd2", "euler-a", "torch", "two cats", None, 64, 64, 4, 7.5, 22, 2, 0.0),
+        ("euler_torch_wide", "tiny-sd2", "euler", "torch", "a wide beach", None, 96, 64, 3, 7.5, 2**40 + 5, 1, 0.0),
+        ("dpmpp2msde_torch_noguidance", "tiny-sd2", "dpm++2m-sde", "torch", "a bridge", None, 64, 64, 5, 1.0, 23, 1, 0.0),
+        ("v_default_numpy_5", "tiny-sd2-v", None, "numpy", "a violin on a chair", None, 64, 64, 5, 7.5, 31, 1, 0.0),
+        ("v_default_torch_4", "tiny-sd2-v", None, "torch", "a violin on a chair", "dark", 64, 64, 4, 7.5, 32, 1, 0.0),
+        ("v_euler_numpy_5", "tiny-sd2-v", "euler", "numpy", "a sailboat", None, 64, 64, 5, 7.5, 33, 1, 0.0),
+        ("v_dpmpp2mkarras_torch_6", "tiny-sd2-v", "dpm++2m-karras", "torch", "a sailboat", None, 64, 64, 6, 7.5, 34, 1, 0.0),
+        ("v_eulera_torch_3", "tiny-sd2-v", "euler-a", "torch", "a sailboat", None, 64, 64, 3, 7.5, 35, 1, 0.0),
+        ("v_pndm_numpy_4", "tiny-sd2-v", "pndm", "numpy", "a sailboat", None, 64, 64, 4, 7.5, 36, 1, 0.0),
+    ]
+    return cases
+
+
+def generate_with(pipe, base_config, sched, generator, prompt, negative, width, height, steps,
+                  guidance, seed, count, eta):
+    """One image case with any scheduler and either generator.
+
+    numpy: latents from RandomState(seed) (float64 -> float32), and every randn_tensor call
+    of the scheduler (stochastic steps) continues that same stream. torch: a CPU
+    torch.Generator seeded with `seed` passed to the pipeline, which draws the latents and
+    then each step's noise, in diffusers' order.
+    """
+    import diffusers
+    from make_scheduler_goldens import CLASSES
+
+    if sched is not None:
+        class_name, extra = CLASSES[sched]
+        pipe.scheduler = getattr(diffusers, class_name).from_config(base_config, **extra)
+    else:
+        pipe.scheduler = type(pipe.scheduler).from_config(base_config)
+    module = sys.modules[type(pipe.scheduler).__module__]
+    original = getattr(module, "randn_tensor", None)
+    kwargs = {}
+    if generator == "numpy":
+        rs = np.random.RandomState(seed)
+        lat = rs.randn(count, 4, height // 8, width // 8).astype(np.float32)
+        kwargs["latents"] = torch.from_numpy(lat)
+        if original is not None:
+            module.randn_tensor = lambda shape, *a, **k: torch.from_numpy(rs.randn(*shape).astype(np.float32))
+    else:
+        kwargs["generator"] = torch.Generator("cpu").manual_seed(seed)
+    try:
+        out = pipe(
+            prompt=prompt,
+            negative_prompt=negative,
+            width=width,
+            height=height,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            num_images_per_prompt=count,
+            eta=eta,
+            output_type="np",
+            **kwargs,
+        ).images
+    finally:
+        if original is not None:
+            module.randn_tensor = original
+    images = np.asarray(out)
+    assert images.shape == (count, height, width, 3), images.shape
+    return (images * 255).round().astype("uint8")
+
+
+def make_scheduler_images():
+    from PIL import Image
+    from optimum.onnxruntime import ORTStableDiffusionPipeline
+
+    pipes = {}
+    entries = []
+    for case in scheduler_image_cases():
+        name, model, sched, gen, prompt, neg, w, h, steps, g, seed, count, eta = case
+        if model not in pipes:
+            pipe = ORTStableDiffusionPipeline.from_pretrained(
+                str(FIXTURE.parent / model), provider="CPUExecutionProvider")
+            pipe.set_progress_bar_config(disable=True)
+            pipes[model] = (pipe, pipe.scheduler.config)
+        pipe, base_config = pipes[model]
+        imgs = generate_with(pipe, base_config, sched, gen, prompt, neg, w, h, steps, g, seed, count, eta)
+        files = []
+        for i in range(count):
+            fname = f"images/{name}.png" if count == 1 else f"images/{name}-{i}.png"
+            Image.fromarray(imgs[i]).save(GOLDENS / fname, optimize=False)
+            files.append(fname)
+        entries.append({
+            "name": name, "model": model, "prompt": prompt, "negative_prompt": neg,
+            "width": w, "height": h, "steps": steps, "guidance": g, "seed": seed,
+            "count": count, "scheduler": sched, "generator": gen, "eta": eta, "files": files,
+        })
+        f = imgs.astype(np.float64)
+        print(f"  {name:28s} {type(pipe.scheduler).__name__:32s} mean={f.mean():.1f} std={f.std():.1f}")
+    return entries
+
+
 def make_images():
     from PIL import Image
     from optimum.onnxruntime import ORTStableDiffusionPipeline
@@ -138,15 +249,21 @@ def make_images():
             "seed": seed,
             "count": count,
             "scheduler": "pndm",
+            "generator": "numpy",
+            "eta": 0.0,
+            "model": "tiny-sd2",
             "files": files,
         })
         f = imgs.astype(np.float64)
         print(f"  {name:18s} {w}x{h} steps={steps} g={g} seed={seed} count={count}: "
               f"mean={f.mean():.1f} std={f.std():.1f}")
+    entries += make_scheduler_images()
     write_json(GOLDENS / "images.json", entries, indent=2)
 
     # PNGs must decode to exactly the arrays.
     for e in entries:
+        if e["name"] not in results:
+            continue
         for i, fname in enumerate(e["files"]):
             back = np.asarray(Image.open(GOLDENS / fname).convert("RGB"))
             assert np.array_equal(back, results[e["name"]][i]), fname

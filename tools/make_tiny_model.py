@@ -315,6 +315,9 @@ def describe_onnx(out: Path):
 
 
 def main():
+    if "--v-copy-only" in sys.argv:
+        make_v_copy()
+        return
     experiment = "--experiment" in sys.argv
     with tempfile.TemporaryDirectory() as td:
         td = Path(td)
@@ -368,6 +371,7 @@ def main():
         "onnxruntime": onnxruntime.__version__,
     }
     write_readme(info, torch_stats, ort_stats, versions)
+    make_v_copy()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"fixture total: {total} bytes")
     for p in sorted(OUT.rglob("*")):
@@ -429,6 +433,46 @@ def write_readme(info, torch_stats, ort_stats, versions):
         lines.append(f"- {k} {v}")
     lines.append("")
     (OUT / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+V_OUT = OUT.parent / "tiny-sd2-v"
+
+# What stabilityai/stable-diffusion-2-1 (768, v-prediction) ships as scheduler_config.json.
+SD21_V_SCHEDULER = {
+    "_class_name": "DDIMScheduler",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction",
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "trained_betas": None,
+}
+
+
+def make_v_copy():
+    """tests/fixtures/tiny-sd2-v: the same graphs (symbolic links, no copies) with the
+    scheduler config of SD 2.1-768: DDIM, v_prediction."""
+    if V_OUT.exists():
+        shutil.rmtree(V_OUT)
+    V_OUT.mkdir(parents=True)
+    for part in ["text_encoder", "unet", "vae_decoder", "vae_encoder", "tokenizer"]:
+        (V_OUT / part).symlink_to(Path("..") / OUT.name / part)
+    index = json.loads((OUT / "model_index.json").read_text())
+    index["scheduler"] = ["diffusers", "DDIMScheduler"]
+    (V_OUT / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    (V_OUT / "scheduler").mkdir()
+    (V_OUT / "scheduler" / "scheduler_config.json").write_text(
+        json.dumps(SD21_V_SCHEDULER, indent=2) + "\n")
+    (V_OUT / "README.md").write_text(
+        "# tiny-sd2-v\n\nThe tiny-sd2 graphs (symbolic links) with Stable Diffusion 2.1-768's\n"
+        "scheduler config: DDIMScheduler, `prediction_type: v_prediction`. The weights were not\n"
+        "trained for v-prediction (they are random); the fixture exercises the arithmetic.\n"
+        "Made by `python tools/make_tiny_model.py` (or `--v-copy-only`).\n")
+    print("wrote", V_OUT.relative_to(REPO))
 
 
 def fmt_stat(v):

@@ -1,8 +1,10 @@
 //! Random number generators that reproduce the reference implementations bit for bit.
 
 mod numpy;
+mod torch;
 
 pub use numpy::NumpyRandomState;
+pub use torch::TorchGenerator;
 
 /// A stream of standard normals: the initial latents come first, then each stochastic
 /// scheduler step's noise, in diffusers' order.
@@ -23,7 +25,8 @@ pub enum Generator {
     /// `numpy.random.RandomState(seed).randn(...)`, float64 cast to float32; 32-bit seeds.
     #[default]
     Numpy,
-    /// `torch.randn(..., generator=torch.Generator("cpu").manual_seed(seed))` (not built yet).
+    /// `torch.randn(..., generator=torch.Generator("cpu").manual_seed(seed))` in float32, as
+    /// diffusers' pipelines draw with a CPU generator; 64-bit seeds.
     Torch,
 }
 
@@ -43,5 +46,11 @@ impl Generator {
             "torch" => Some(Generator::Torch),
             _ => None,
         }
+    }
+}
+
+impl NoiseSource for TorchGenerator {
+    fn randn(&mut self, count: usize) -> Vec<f32> {
+        TorchGenerator::randn(self, count)
     }
 }

@@ -92,6 +92,13 @@ pub struct ImageCase {
     pub guidance: f32,
     pub seed: u64,
     pub count: usize,
+    /// Model folder under tests/fixtures.
+    pub model: PathBuf,
+    /// sdrt scheduler name; `None` = the model's default.
+    pub scheduler: Option<String>,
+    /// `numpy` or `torch`.
+    pub generator: String,
+    pub eta: f32,
     pub files: Vec<PathBuf>,
 }
 
@@ -110,6 +117,12 @@ pub fn image_cases() -> Vec<ImageCase> {
             guidance: c["guidance"].as_f64().unwrap() as f32,
             seed: c["seed"].as_u64().unwrap(),
             count: c["count"].as_u64().unwrap() as usize,
+            model: root()
+                .join("tests/fixtures")
+                .join(c["model"].as_str().unwrap_or("tiny-sd2")),
+            scheduler: c["scheduler"].as_str().map(str::to_string),
+            generator: c["generator"].as_str().unwrap_or("numpy").to_string(),
+            eta: c["eta"].as_f64().unwrap_or(0.0) as f32,
             files: c["files"]
                 .as_array()
                 .unwrap()
