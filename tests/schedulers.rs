@@ -21,8 +21,15 @@ use sdrt::scheduler::{self, SchedulerConfig, SchedulerKind, SchedulerOverrides};
 /// amplifies those differences get a wider bound below, each with its reason.
 const DEFAULT_ULPS: f32 = 16.0;
 
-fn ulps_for(_scheduler: &str) -> f32 {
-    DEFAULT_ULPS
+fn ulps_for(scheduler: &str) -> f32 {
+    match scheduler {
+        // sigma_up and sigma_down are square roots of differences; a one-ulp difference in
+        // torch's sqrt carries forward as an absolute error while the sample shrinks toward
+        // |x| ~ 1 (measured worst: 17 ulps; 0 against goldens made with a correctly rounded
+        // sqrt).
+        "euler-a" => 32.0,
+        _ => DEFAULT_ULPS,
+    }
 }
 
 fn bits(v: &serde_json::Value) -> Vec<u32> {

@@ -64,12 +64,20 @@ EXTRA = {
         ("alpha_one_clip_5", {"set_alpha_to_one": True, "clip_sample": True}, 5, 0.0),
         ("zero_snr_trailing_5", {"rescale_betas_zero_snr": True, "timestep_spacing": "trailing",
                                  "prediction_type": "v_prediction"}, 5, 0.0),
+        ("sample_prediction_eta_0.7_5", {"prediction_type": "sample"}, 5, 0.7),
+        ("clip_range_2_eta_0.3_7", {"clip_sample": True, "clip_sample_range": 2.0}, 7, 0.3),
+        ("cosine_betas_8", {"beta_schedule": "squaredcos_cap_v2"}, 8, 0.0),
     ],
     "euler": [
         ("zero_snr_trailing_5", {"rescale_betas_zero_snr": True, "timestep_spacing": "trailing",
                                  "prediction_type": "v_prediction"}, 5, 0.0),
         ("karras_6", {"use_karras_sigmas": True}, 6, 0.0),
         ("final_sigma_min_4", {"final_sigmas_type": "sigma_min"}, 4, 0.0),
+        ("sample_prediction_5", {"prediction_type": "sample"}, 5, 0.0),
+        ("log_linear_6", {"interpolation_type": "log_linear"}, 6, 0.0),
+        ("exponential_final_sigma_min_5", {"use_exponential_sigmas": True,
+                                           "final_sigmas_type": "sigma_min"}, 5, 0.0),
+        ("continuous_epsilon_5", {"timestep_type": "continuous"}, 5, 0.0),
     ],
     "euler-a": [("v_prediction_trailing_5", {"prediction_type": "v_prediction", "timestep_spacing": "trailing"}, 5, 0.0)],
     "dpm++2m": [("final_sigma_min_6", {"final_sigmas_type": "sigma_min"}, 6, 0.0),
@@ -80,9 +88,18 @@ EXTRA = {
     "heun": [("heun_karras_5", {"use_karras_sigmas": True}, 5, 0.0)],
     "unipc": [("unipc_20", {}, 20, 0.0), ("unipc_bh1_6", {"solver_type": "bh1"}, 6, 0.0)],
     "lcm": [("lcm_4", {"original_inference_steps": 50}, 4, 0.0),
-            ("lcm_trailing_2", {"timestep_spacing": "trailing"}, 2, 0.0)],
+            ("lcm_trailing_2", {"timestep_spacing": "trailing"}, 2, 0.0),
+            ("lcm_sample_prediction_4", {"prediction_type": "sample"}, 4, 0.0),
+            ("lcm_clip_1.5_6", {"clip_sample": True, "clip_sample_range": 1.5}, 6, 0.0),
+            ("lcm_original_100_8", {"original_inference_steps": 100}, 8, 0.0),
+            ("lcm_timestep_scaling_5", {"timestep_scaling": 3.5}, 5, 0.0)],
     "ddpm": [("ddpm_fixed_large_5", {"variance_type": "fixed_large"}, 5, 0.0),
-             ("ddpm_clip_4", {"clip_sample": True}, 4, 0.0)],
+             ("ddpm_clip_4", {"clip_sample": True}, 4, 0.0),
+             ("ddpm_fixed_small_log_6", {"variance_type": "fixed_small_log"}, 6, 0.0),
+             ("ddpm_sample_prediction_4", {"prediction_type": "sample"}, 4, 0.0),
+             ("ddpm_v_prediction_no_clip_trailing_8", {"prediction_type": "v_prediction",
+                                                      "clip_sample": False,
+                                                      "timestep_spacing": "trailing"}, 8, 0.0)],
 }
 
 SHAPE = (1, 4, 2, 3)
@@ -112,6 +129,17 @@ def patch_noise(module_name: str, noise: NumpyNoise):
         mod.randn_tensor = noise
 
 
+def jsonable(v):
+    """Strict JSON: non-finite floats (e.g. lambda_min_clipped = -inf) become strings."""
+    if isinstance(v, float) and not np.isfinite(v):
+        return str(v)
+    if isinstance(v, dict):
+        return {k: jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    return v
+
+
 def run_variant(name: str, base: dict, changes: dict, steps: int, eta: float, noise_seed: int = 99):
     class_name, extra = CLASSES[name]
     cls = getattr(diffusers, class_name)
@@ -138,7 +166,7 @@ def run_variant(name: str, base: dict, changes: dict, steps: int, eta: float, no
         sample_bits.append(bits(sample))
     return {
         "config": config,
-        "resolved_config": {k: v for k, v in dict(sched.config).items() if not k.startswith("_")},
+        "resolved_config": jsonable({k: v for k, v in dict(sched.config).items() if not k.startswith("_")}),
         "steps": steps,
         "eta": eta,
         "noise_seed": noise_seed,
@@ -160,7 +188,8 @@ def main(names):
             variants.append(v)
         doc = {"scheduler": name, "class": CLASSES[name][0], "variants": variants}
         path = OUT / f"{name.replace('+', 'p')}.json"
-        path.write_text(json.dumps(doc, indent=None, sort_keys=False) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(doc, indent=None, sort_keys=False, allow_nan=False) + "\n",
+                        encoding="utf-8")
         print(f"{path.relative_to(ROOT)}: {len(variants)} variants")
 
 
