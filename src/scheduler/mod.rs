@@ -609,35 +609,6 @@ pub fn create(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn linspace_hits_both_ends_exactly() {
-        let v = linspace_f32(0.1, 0.7, 7);
-        assert_eq!(v[0], 0.1);
-        assert_eq!(v[6], 0.7);
-        assert_eq!(v.len(), 7);
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for k in SchedulerKind::ALL {
-            assert_eq!(SchedulerKind::parse(k.name()).unwrap(), k);
-        }
-        assert!(SchedulerKind::parse("nope").is_err());
-    }
-
-    #[test]
-    fn rejects_zero_and_too_many_steps() {
-        let c = SchedulerConfig::default();
-        let o = SchedulerOverrides::default();
-        assert!(create(SchedulerKind::Pndm, &c, 0, &o).is_err());
-        assert!(create(SchedulerKind::Pndm, &c, 1001, &o).is_err());
-    }
-}
-
 /// diffusers' `_sigma_to_t`: the fractional training timestep of `sigma`, interpolating the
 /// float32 `log_sigmas` (ascending with `t`) as numpy does: `log(max(sigma, 1e-10))` and the
 /// weight in float64, except `low - high`, which numpy subtracts in float32.
@@ -670,4 +641,33 @@ pub(crate) fn karras_sigmas(sigma_min: f64, sigma_max: f64, steps: usize) -> Vec
         .iter()
         .map(|r| (max_inv_rho + r * (min_inv_rho - max_inv_rho)).powf(rho))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linspace_hits_both_ends_exactly() {
+        let v = linspace_f32(0.1, 0.7, 7);
+        assert_eq!(v[0], 0.1);
+        assert_eq!(v[6], 0.7);
+        assert_eq!(v.len(), 7);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for k in SchedulerKind::ALL {
+            assert_eq!(SchedulerKind::parse(k.name()).unwrap(), k);
+        }
+        assert!(SchedulerKind::parse("nope").is_err());
+    }
+
+    #[test]
+    fn rejects_zero_and_too_many_steps() {
+        let c = SchedulerConfig::default();
+        let o = SchedulerOverrides::default();
+        assert!(create(SchedulerKind::Pndm, &c, 0, &o).is_err());
+        assert!(create(SchedulerKind::Pndm, &c, 1001, &o).is_err());
+    }
 }
