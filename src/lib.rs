@@ -5,13 +5,20 @@
 
 #![warn(missing_docs)]
 
+/// cbindgen:ignore
 pub mod error;
 pub mod ffi;
+/// cbindgen:ignore
 pub mod model;
+/// cbindgen:ignore
 pub mod pipeline;
+/// cbindgen:ignore
 pub mod rng;
+/// cbindgen:ignore
 pub mod runtime;
+/// cbindgen:ignore
 pub mod scheduler;
+/// cbindgen:ignore
 pub mod tokenizer;
 
 pub use error::{Error, ErrorKind, Result};

@@ -499,7 +499,7 @@ impl Pipeline {
             sched.step(&guided, i, &mut latents, rng.as_mut())?;
             if let Some(cb) = progress.as_mut() {
                 if !cb(i + 1, total) {
-                    self.cancel_epoch.fetch_add(1, Ordering::SeqCst);
+                    // Cancels this call only; other calls waiting on the pipeline go on.
                     return Err(cancelled());
                 }
             }

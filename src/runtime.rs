@@ -280,7 +280,8 @@ fn load(options: &RuntimeOptions) -> Result<Runtime> {
                         )
                     })?;
                 env.set_log_level(ort_level(LOG.read().level));
-                let version = version_from_build_info(ort::info());
+                let version =
+                    loaded_version(&path).unwrap_or_else(|| version_from_build_info(ort::info()));
                 let providers = available_providers();
                 let rt = Runtime {
                     env,
@@ -311,6 +312,45 @@ fn load(options: &RuntimeOptions) -> Result<Runtime> {
             tried.join("; ")
         ),
     ))
+}
+
+/// ONNX Runtime's own `OrtGetApiBase()->GetVersionString()` of the library just loaded (found
+/// again with `RTLD_NOLOAD`, so nothing new is loaded).
+#[cfg(unix)]
+fn loaded_version(path: &Path) -> Option<String> {
+    use std::ffi::{CStr, CString};
+    use std::os::unix::ffi::OsStrExt;
+    let name = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: dlopen with RTLD_NOLOAD only returns a handle to an already-loaded library (a
+    // reference we release below); the symbol is ORT's documented entry point, and the
+    // version string it returns is static.
+    unsafe {
+        let handle = libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+        if handle.is_null() {
+            return None;
+        }
+        let sym = libc::dlsym(handle, c"OrtGetApiBase".as_ptr());
+        let version = if sym.is_null() {
+            None
+        } else {
+            let get_base: unsafe extern "C" fn() -> *const ort::sys::OrtApiBase =
+                std::mem::transmute(sym);
+            let base = get_base();
+            if base.is_null() {
+                None
+            } else {
+                let v = ((*base).GetVersionString)();
+                (!v.is_null()).then(|| CStr::from_ptr(v).to_string_lossy().into_owned())
+            }
+        };
+        libc::dlclose(handle);
+        version
+    }
+}
+
+#[cfg(not(unix))]
+fn loaded_version(_path: &Path) -> Option<String> {
+    None
 }
 
 fn version_from_build_info(info: &str) -> String {

@@ -79,6 +79,15 @@ fn guidance_change_is_detected_by_the_tolerance() {
 }
 
 #[test]
+fn runtime_reports_the_loaded_onnx_runtime() {
+    let rt = common::init_runtime();
+    // tools/fetch_ort.sh pins 1.31.1; the version comes from ORT's GetVersionString.
+    assert_eq!(rt.version(), "1.31.1");
+    assert!(rt.has_provider("CPUExecutionProvider"));
+    assert!(rt.library_path().exists());
+}
+
+#[test]
 fn info_reports_the_fixture() {
     let p = pipeline();
     let info = p.info();

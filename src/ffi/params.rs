@@ -6,7 +6,7 @@ use super::read_versioned;
 use crate::error::{Error, Result};
 use crate::pipeline::GenerateParams;
 use crate::rng::Generator;
-use crate::scheduler::{PredictionType, SchedulerKind};
+use crate::scheduler::{PredictionType, SchedulerKind, TimestepSpacing};
 
 /// Execution providers (`sdrt_pipeline_options.provider`, `sdrt_pipeline_info.provider`).
 #[repr(u32)]
@@ -22,8 +22,9 @@ pub enum sdrt_provider {
     SDRT_PROVIDER_CUDA = 3,
 }
 
-/// Schedulers (`sdrt_generate_params.scheduler`). The numbers are stable. Schedulers not built
-/// yet in this version return `SDRT_ERROR_UNSUPPORTED` from `sdrt_pipeline_generate`.
+/// Schedulers (`sdrt_generate_params.scheduler`), each reproducing the diffusers class named.
+/// The numbers are stable. A scheduler a library version does not build returns
+/// `SDRT_ERROR_UNSUPPORTED` from `sdrt_pipeline_generate`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum sdrt_scheduler {
@@ -31,27 +32,27 @@ pub enum sdrt_scheduler {
     SDRT_SCHEDULER_DEFAULT = 0,
     /// diffusers' PNDMScheduler ("pndm").
     SDRT_SCHEDULER_PNDM = 1,
-    /// DDIMScheduler ("ddim"), planned.
+    /// DDIMScheduler ("ddim").
     SDRT_SCHEDULER_DDIM = 2,
-    /// EulerDiscreteScheduler ("euler"), planned.
+    /// EulerDiscreteScheduler ("euler").
     SDRT_SCHEDULER_EULER = 3,
-    /// EulerAncestralDiscreteScheduler ("euler-a"), planned.
+    /// EulerAncestralDiscreteScheduler ("euler-a").
     SDRT_SCHEDULER_EULER_ANCESTRAL = 4,
-    /// DPMSolverMultistepScheduler, dpmsolver++ order 2 ("dpm++2m"), planned.
+    /// DPMSolverMultistepScheduler, dpmsolver++ order 2 ("dpm++2m").
     SDRT_SCHEDULER_DPMPP_2M = 5,
-    /// The same with Karras sigmas ("dpm++2m-karras"), planned.
+    /// The same with Karras sigmas ("dpm++2m-karras").
     SDRT_SCHEDULER_DPMPP_2M_KARRAS = 6,
-    /// DPMSolverMultistepScheduler, sde-dpmsolver++ ("dpm++2m-sde"), planned.
+    /// DPMSolverMultistepScheduler, sde-dpmsolver++ ("dpm++2m-sde").
     SDRT_SCHEDULER_DPMPP_2M_SDE = 7,
-    /// LMSDiscreteScheduler ("lms"), planned.
+    /// LMSDiscreteScheduler ("lms").
     SDRT_SCHEDULER_LMS = 8,
-    /// HeunDiscreteScheduler ("heun"), planned.
+    /// HeunDiscreteScheduler ("heun").
     SDRT_SCHEDULER_HEUN = 9,
-    /// UniPCMultistepScheduler ("unipc"), planned.
+    /// UniPCMultistepScheduler ("unipc").
     SDRT_SCHEDULER_UNIPC = 10,
-    /// LCMScheduler ("lcm"), planned.
+    /// LCMScheduler ("lcm").
     SDRT_SCHEDULER_LCM = 11,
-    /// DDPMScheduler ("ddpm"), planned.
+    /// DDPMScheduler ("ddpm").
     SDRT_SCHEDULER_DDPM = 12,
 }
 
@@ -60,22 +61,47 @@ pub enum sdrt_scheduler {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum sdrt_generator {
     /// `numpy.random.RandomState(seed).randn(count, C, h/8, w/8)` in float64, cast to float32:
-    /// what diffusers' ONNX pipelines draw. Seeds must fit in 32 bits.
+    /// what diffusers' ONNX pipelines draw. Seeds must fit in 32 bits. Stochastic schedulers
+    /// (euler-a, dpm++2m-sde, ddpm, lcm, ddim with eta > 0) then draw each step's noise,
+    /// `randn(count, C, h/8, w/8)`, from the same RandomState, continuing after the initial
+    /// latents, at the points where diffusers draws it. diffusers has no reference for this
+    /// pairing; this order is fixed so that a seed gives the same image in every release.
     SDRT_GENERATOR_NUMPY = 0,
-    /// `torch.randn` with a CPU `torch.Generator` (planned; `SDRT_ERROR_UNSUPPORTED` for now).
+    /// `torch.randn(..., generator=torch.Generator("cpu").manual_seed(seed))` in float32, as
+    /// diffusers' pipelines draw with a CPU generator: the initial latents first, then each
+    /// stochastic step's noise, in diffusers' order. Any 64-bit seed (torch uses its low 32
+    /// bits). Bit-exact with torch on x86-64 CPUs with AVX2 (torch's vectorized kernel).
     SDRT_GENERATOR_TORCH = 1,
 }
 
-/// What the model predicts (`sdrt_pipeline_info.prediction_type`).
+/// What the model predicts (`sdrt_pipeline_info.prediction_type`, and the per-call override
+/// `sdrt_generate_params.prediction_type`).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum sdrt_prediction_type {
+    /// As the model's `scheduler_config.json` says (only meaningful as an override).
+    SDRT_PREDICTION_DEFAULT = 0,
     /// Noise (SD 1.x, SD 2 base).
-    SDRT_PREDICTION_EPSILON = 0,
+    SDRT_PREDICTION_EPSILON = 1,
     /// Velocity (SD 2.1 768).
-    SDRT_PREDICTION_V = 1,
+    SDRT_PREDICTION_V = 2,
     /// The denoised sample.
-    SDRT_PREDICTION_SAMPLE = 2,
+    SDRT_PREDICTION_SAMPLE = 3,
+}
+
+/// How inference timesteps are spread (`sdrt_generate_params.timestep_spacing`), diffusers'
+/// `timestep_spacing`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sdrt_timestep_spacing {
+    /// As the model's `scheduler_config.json` says, else the scheduler class's default.
+    SDRT_TIMESTEP_SPACING_DEFAULT = 0,
+    /// "leading": multiples of T / steps plus `steps_offset` (SD 1.x / 2.x configs).
+    SDRT_TIMESTEP_SPACING_LEADING = 1,
+    /// "trailing": down from T (what SD-Turbo and zero-SNR models need).
+    SDRT_TIMESTEP_SPACING_TRAILING = 2,
+    /// "linspace": evenly over 0..T-1.
+    SDRT_TIMESTEP_SPACING_LINSPACE = 3,
 }
 
 /// Progress callback, called on the thread running `sdrt_pipeline_generate` after each
@@ -117,15 +143,28 @@ pub struct sdrt_generate_params {
     pub progress: sdrt_progress_callback,
     /// Passed unchanged to `progress`.
     pub progress_user_data: *mut c_void,
+    /// DDIM's `eta` (default 0: deterministic DDIM; 1: DDPM-like noise). Ignored by other
+    /// schedulers. Must be >= 0.
+    pub eta: f32,
+    /// `sdrt_prediction_type` overriding the model config's (default
+    /// `SDRT_PREDICTION_DEFAULT`): for exports whose config is wrong, e.g. an SD 2.1-768
+    /// folder that says epsilon.
+    pub prediction_type: u32,
+    /// `sdrt_timestep_spacing` overriding the model config's (default
+    /// `SDRT_TIMESTEP_SPACING_DEFAULT`), e.g. trailing for SD-Turbo.
+    pub timestep_spacing: u32,
 }
 
-pub(crate) const GENERATE_PARAMS_V1: usize = std::mem::size_of::<sdrt_generate_params>();
+/// Size of the first published layout: the smallest `struct_size` accepted. Fixed at the end of
+/// its last field, so it stays put when fields are appended (`*_init` writes the full size).
+pub(crate) const GENERATE_PARAMS_V1: usize =
+    std::mem::offset_of!(sdrt_generate_params, timestep_spacing) + std::mem::size_of::<u32>();
 
 impl Default for sdrt_generate_params {
     fn default() -> Self {
         let d = GenerateParams::default();
         sdrt_generate_params {
-            struct_size: GENERATE_PARAMS_V1 as u32,
+            struct_size: std::mem::size_of::<sdrt_generate_params>() as u32,
             width: 0,
             height: 0,
             steps: d.steps as u32,
@@ -138,6 +177,9 @@ impl Default for sdrt_generate_params {
             negative_prompt: std::ptr::null(),
             progress: None,
             progress_user_data: std::ptr::null_mut(),
+            eta: 0.0,
+            prediction_type: sdrt_prediction_type::SDRT_PREDICTION_DEFAULT as u32,
+            timestep_spacing: sdrt_timestep_spacing::SDRT_TIMESTEP_SPACING_DEFAULT as u32,
         }
     }
 }
@@ -223,7 +265,21 @@ pub(crate) unsafe fn read_generate_params(
         scheduler: scheduler_from_c(c.scheduler)?,
         generator,
         count: c.count as usize,
-        ..GenerateParams::default()
+        eta: c.eta,
+        prediction_type: match c.prediction_type {
+            0 => None,
+            1 => Some(PredictionType::Epsilon),
+            2 => Some(PredictionType::VPrediction),
+            3 => Some(PredictionType::Sample),
+            v => return Err(Error::invalid(format!("unknown prediction_type {v}"))),
+        },
+        timestep_spacing: match c.timestep_spacing {
+            0 => None,
+            1 => Some(TimestepSpacing::Leading),
+            2 => Some(TimestepSpacing::Trailing),
+            3 => Some(TimestepSpacing::Linspace),
+            v => return Err(Error::invalid(format!("unknown timestep_spacing {v}"))),
+        },
     };
     Ok((params, c.progress, c.progress_user_data))
 }

@@ -71,12 +71,14 @@ pub struct sdrt_pipeline_options {
     pub coreml_cache_dir: *const c_char,
 }
 
-const PIPELINE_OPTIONS_V1: usize = std::mem::size_of::<sdrt_pipeline_options>();
+/// The first published layout's size (see `GENERATE_PARAMS_V1`).
+const PIPELINE_OPTIONS_V1: usize = std::mem::offset_of!(sdrt_pipeline_options, coreml_cache_dir)
+    + std::mem::size_of::<*const c_char>();
 
 impl Default for sdrt_pipeline_options {
     fn default() -> Self {
         sdrt_pipeline_options {
-            struct_size: PIPELINE_OPTIONS_V1 as u32,
+            struct_size: std::mem::size_of::<sdrt_pipeline_options>() as u32,
             provider: sdrt_provider::SDRT_PROVIDER_AUTO as u32,
             strict_provider: 0,
             coreml_compute_units: sdrt_coreml_compute_units::SDRT_COREML_ALL as u32,
@@ -166,7 +168,8 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
 ///
 /// Ownership: the caller owns `*out` and frees it with `sdrt_pipeline_free`. `*out` is written
 /// only on success. Thread-safe; loading takes seconds for real models.
-/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL, bad option), `SDRT_ERROR_MODEL_NOT_FOUND`,
+/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `model_dir` or `out`, a path that is not UTF-8,
+/// `struct_size` too small, an unknown enum value), `SDRT_ERROR_MODEL_NOT_FOUND`,
 /// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
 /// `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode).
 #[no_mangle]
@@ -237,16 +240,18 @@ pub struct sdrt_pipeline_info {
     pub default_scheduler_class: *const c_char,
 }
 
-const PIPELINE_INFO_V1: usize = std::mem::size_of::<sdrt_pipeline_info>();
+/// The first published layout's size (see `GENERATE_PARAMS_V1`).
+const PIPELINE_INFO_V1: usize = std::mem::offset_of!(sdrt_pipeline_info, default_scheduler_class)
+    + std::mem::size_of::<*const c_char>();
 
-/// Zeroes `info` and sets `struct_size`. NULL is ignored.
+/// Zeroes `info` and sets `struct_size`. NULL is ignored. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_info_init(info: *mut sdrt_pipeline_info) {
     if !info.is_null() {
         // SAFETY: non-null pointer to caller-owned storage of this type.
         unsafe {
             info.write(sdrt_pipeline_info {
-                struct_size: PIPELINE_INFO_V1 as u32,
+                struct_size: std::mem::size_of::<sdrt_pipeline_info>() as u32,
                 native_width: 0,
                 native_height: 0,
                 prediction_type: 0,
@@ -270,7 +275,7 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
         let h = unsafe { handle(pipeline)? };
         let i = h.pipeline.info();
         let value = sdrt_pipeline_info {
-            struct_size: PIPELINE_INFO_V1 as u32,
+            struct_size: std::mem::size_of::<sdrt_pipeline_info>() as u32,
             native_width: i.native_width as u32,
             native_height: i.native_height as u32,
             prediction_type: prediction_to_c(i.prediction_type),
@@ -289,9 +294,11 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
 /// success. Strings in `params` are borrowed for the call.
 /// Threads: safe to call from several threads on one pipeline; calls are serialized (one
 /// runs at a time, the others wait). The progress callback runs on the calling thread.
-/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL, width/height not a multiple of 8, steps 0,
-/// count 0 or > 64, seed too large for the generator, non-finite guidance),
-/// `SDRT_ERROR_UNSUPPORTED` (a planned scheduler or generator), `SDRT_ERROR_CANCELLED`,
+/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL, `struct_size` too small, width/height not a
+/// multiple of 8 or above 4096, steps 0 or above the model's training steps, count 0 or > 64,
+/// seed too large for the generator, non-finite guidance, an unknown scheduler or generator
+/// number, a prompt that is not UTF-8),
+/// `SDRT_ERROR_UNSUPPORTED` (a scheduler or generator this build lacks), `SDRT_ERROR_CANCELLED`,
 /// `SDRT_ERROR_INFERENCE`.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_generate(

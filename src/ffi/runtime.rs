@@ -8,6 +8,7 @@ use once_cell::sync::OnceCell;
 
 use super::status::sdrt_status;
 use super::{guard, opt_str, read_versioned};
+use crate::error::Error;
 use crate::runtime::{self, LogLevel, RuntimeOptions};
 
 /// Log levels for `sdrt_runtime_options.log_level` and the log callback.
@@ -48,16 +49,20 @@ pub struct sdrt_runtime_options {
     pub ort_library_path: *const c_char,
     /// Log callback, or NULL for none. Process-wide: ONNX Runtime's environment is.
     pub log_callback: sdrt_log_callback,
-    /// Passed unchanged to `log_callback`; must stay valid until the callback is replaced.
+    /// Passed unchanged to `log_callback`; must stay valid until a later successful
+    /// `sdrt_runtime_init` replaces the callback (once that call returns, the old callback is
+    /// never called again).
     pub log_user_data: *mut c_void,
 }
 
-const RUNTIME_OPTIONS_V1: usize = std::mem::size_of::<sdrt_runtime_options>();
+/// The first published layout's size (see `GENERATE_PARAMS_V1` in params.rs).
+const RUNTIME_OPTIONS_V1: usize =
+    std::mem::offset_of!(sdrt_runtime_options, log_user_data) + std::mem::size_of::<*mut c_void>();
 
 impl Default for sdrt_runtime_options {
     fn default() -> Self {
         sdrt_runtime_options {
-            struct_size: RUNTIME_OPTIONS_V1 as u32,
+            struct_size: std::mem::size_of::<sdrt_runtime_options>() as u32,
             log_level: sdrt_log_level::SDRT_LOG_WARN as u32,
             ort_library_path: std::ptr::null(),
             log_callback: None,
@@ -95,9 +100,13 @@ impl CLogger {
 /// defaults when this was never called. `options` may be NULL for defaults.
 ///
 /// Calling it again is allowed: logging is updated; asking for a different ONNX Runtime
-/// library than the one loaded fails with `SDRT_ERROR_ALREADY_INITIALIZED`.
-/// Errors: `SDRT_ERROR_RUNTIME_UNAVAILABLE` when no usable library (>= 1.31) is found; the
-/// message lists every path tried. Thread-safe.
+/// library than the one loaded fails with `SDRT_ERROR_ALREADY_INITIALIZED` and leaves the
+/// logging settings as they were. On the first call the logging settings apply before the
+/// library is searched, so the callback sees the attempt even when it fails.
+/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (`struct_size` too small, unknown `log_level`,
+/// path not UTF-8), `SDRT_ERROR_RUNTIME_UNAVAILABLE` when no usable library (>= 1.31) is
+/// found (the message lists every path tried), `SDRT_ERROR_ALREADY_INITIALIZED`.
+/// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_runtime_init(options: *const sdrt_runtime_options) -> sdrt_status {
     guard(|| {
@@ -105,8 +114,18 @@ pub unsafe extern "C" fn sdrt_runtime_init(options: *const sdrt_runtime_options)
             sdrt_runtime_options::default()
         } else {
             // SAFETY: documented contract: a struct filled by sdrt_runtime_options_init.
-            unsafe { read_versioned(options, sdrt_runtime_options::default(), 8, "options")? }
+            unsafe {
+                read_versioned(
+                    options,
+                    sdrt_runtime_options::default(),
+                    RUNTIME_OPTIONS_V1,
+                    "options",
+                )?
+            }
         };
+        if o.log_level > sdrt_log_level::SDRT_LOG_DEBUG as u32 {
+            return Err(Error::invalid(format!("unknown log_level {}", o.log_level)));
+        }
         // SAFETY: borrowed C string, documented.
         let path = unsafe { opt_str(o.ort_library_path, "options->ort_library_path")? };
         let callback: Option<runtime::LogFn> = o.log_callback.map(|cb| {
@@ -116,10 +135,19 @@ pub unsafe extern "C" fn sdrt_runtime_init(options: *const sdrt_runtime_options)
             };
             Arc::new(move |level: LogLevel, msg: &str| logger.call(level, msg)) as runtime::LogFn
         });
-        runtime::set_logger(callback, LogLevel::from_u32(o.log_level));
-        runtime::init(&RuntimeOptions {
+        let level = LogLevel::from_u32(o.log_level);
+        let rt_options = RuntimeOptions {
             ort_library: path.map(PathBuf::from),
-        })?;
+        };
+        if runtime::get().is_some() {
+            // Already loaded: fail on a different library before touching the logger, so a
+            // failed call changes nothing.
+            runtime::init(&rt_options)?;
+            runtime::set_logger(callback, level);
+        } else {
+            runtime::set_logger(callback, level);
+            runtime::init(&rt_options)?;
+        }
         Ok(())
     })
 }

@@ -28,7 +28,8 @@ pub enum sdrt_status {
     SDRT_ERROR_INFERENCE = 7,
     /// The generation was cancelled (progress callback or `sdrt_pipeline_cancel`).
     SDRT_ERROR_CANCELLED = 8,
-    /// The requested feature is not built in this version (e.g. a scheduler still planned).
+    /// The requested feature is not built in this version (e.g. the model names a scheduler
+    /// class sdrt does not implement, and no scheduler was chosen).
     SDRT_ERROR_UNSUPPORTED = 9,
     /// A file could not be read or written.
     SDRT_ERROR_IO = 10,
@@ -62,7 +63,8 @@ thread_local! {
 /// Records `e` as this thread's last error and returns its status.
 pub(crate) fn set_last_error(e: &Error) -> sdrt_status {
     let msg = CString::new(e.message().replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|m| *m.borrow_mut() = msg);
+    // try_with: during thread teardown the slot may be gone; never panic across the ABI.
+    let _ = LAST_ERROR.try_with(|m| *m.borrow_mut() = msg);
     sdrt_status::from_kind(e.kind())
 }
 
@@ -93,5 +95,7 @@ pub extern "C" fn sdrt_status_str(status: u32) -> *const c_char {
 /// sdrt call on the same thread; do not free it. Successful calls leave it unchanged.
 #[no_mangle]
 pub extern "C" fn sdrt_last_error_message() -> *const c_char {
-    LAST_ERROR.with(|m| m.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|m| m.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
 }

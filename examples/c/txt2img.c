@@ -1,0 +1,319 @@
+/*
+ * txt2img: text-to-image through the sdrt C API alone, the same job as the Rust example.
+ *
+ *   txt2img MODEL_DIR OUTPUT_PREFIX [--prompt T] [--negative-prompt T] [--width W]
+ *           [--height H] [--steps N] [--guidance G] [--seed S] [--count N]
+ *           [--scheduler NAME] [--generator numpy|torch] [--eta F]
+ *           [--prediction-type epsilon|v_prediction|sample]
+ *           [--timestep-spacing leading|trailing|linspace]
+ *           [--provider auto|cpu|coreml|cuda] [--ort-library PATH]
+ *
+ * Scheduler names: default (the model's), pndm, ddim, euler, euler-a, dpm++2m,
+ * dpm++2m-karras, dpm++2m-sde, lms, heun, unipc, lcm, ddpm.
+ *
+ * Writes each image as binary PPM (P6) to OUTPUT_PREFIX-<i>.ppm, i = 0..count-1. ONNX Runtime
+ * is found through --ort-library, $SDRT_ORT_LIBRARY, $ORT_DYLIB_PATH, the folder of libsdrt,
+ * then the system. Exit status: 0 on success, 1 when sdrt fails, 2 on a usage error.
+ *
+ * Build (from the repository root, after `cargo build`):
+ *   cc -std=c11 -Wall -Wextra -pedantic -Iinclude examples/c/txt2img.c \
+ *      -Ltarget/debug -lsdrt -Wl,-rpath,"$PWD/target/debug" -o txt2img
+ */
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sdrt.h"
+
+static void usage(FILE *to) {
+    fprintf(to,
+            "usage: txt2img MODEL_DIR OUTPUT_PREFIX [--prompt T] [--negative-prompt T]\n"
+            "               [--width W] [--height H] [--steps N] [--guidance G] [--seed S]\n"
+            "               [--count N] [--scheduler NAME] [--generator numpy|torch]\n"
+            "               [--eta F] [--prediction-type epsilon|v_prediction|sample]\n"
+            "               [--timestep-spacing leading|trailing|linspace]\n"
+            "               [--provider auto|cpu|coreml|cuda] [--ort-library PATH]\n");
+}
+
+/* Scheduler names in sdrt_scheduler order (SDRT_SCHEDULER_DEFAULT = 0, PNDM = 1, ...). */
+static const char *const SCHEDULERS[] = {
+    "default", "pndm", "ddim", "euler", "euler-a", "dpm++2m", "dpm++2m-karras",
+    "dpm++2m-sde", "lms", "heun", "unipc", "lcm", "ddpm",
+};
+
+_Static_assert(sizeof SCHEDULERS / sizeof SCHEDULERS[0] == SDRT_SCHEDULER_DDPM + 1,
+               "one name per sdrt_scheduler");
+
+static int parse_scheduler(const char *text, uint32_t *out) {
+    uint32_t i;
+    for (i = 0; i < (uint32_t)(sizeof SCHEDULERS / sizeof SCHEDULERS[0]); i++) {
+        if (strcmp(text, SCHEDULERS[i]) == 0) {
+            *out = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Parses a whole decimal number in [0, max]; returns 0 on failure. */
+static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
+    char *end = NULL;
+    unsigned long long v;
+    if (text[0] == '\0' || text[0] == '-' || text[0] == '+') {
+        return 0;
+    }
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max) {
+        return 0;
+    }
+    *out = (uint64_t)v;
+    return 1;
+}
+
+static int parse_u32(const char *text, uint32_t *out) {
+    uint64_t v;
+    if (!parse_u64(text, UINT32_MAX, &v)) {
+        return 0;
+    }
+    *out = (uint32_t)v;
+    return 1;
+}
+
+static int parse_float(const char *text, float *out) {
+    char *end = NULL;
+    double v;
+    errno = 0;
+    v = strtod(text, &end);
+    if (text[0] == '\0' || errno != 0 || *end != '\0' || !isfinite(v)) {
+        return 0;
+    }
+    *out = (float)v;
+    return 1;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC) {
+        return 0.0;
+    }
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* sdrt_progress_callback: runs on the thread that called sdrt_pipeline_generate. */
+static int32_t on_progress(void *user_data, uint32_t step, uint32_t total_steps) {
+    const double *started = (const double *)user_data;
+    fprintf(stderr, "step %u/%u (%.2fs)\n", step, total_steps, now_seconds() - *started);
+    return 1; /* continue */
+}
+
+static int fail(const char *what, sdrt_status status) {
+    fprintf(stderr, "txt2img: %s failed: %s: %s\n", what, sdrt_status_str(status),
+            sdrt_last_error_message());
+    return 1;
+}
+
+static int write_ppm(const char *path, const uint8_t *rgb, uint32_t width, uint32_t height) {
+    size_t size = (size_t)width * (size_t)height * 3u;
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        fprintf(stderr, "txt2img: cannot open %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    if (fprintf(f, "P6\n%u %u\n255\n", width, height) < 0 || fwrite(rgb, 1, size, f) != size) {
+        fprintf(stderr, "txt2img: cannot write %s: %s\n", path, strerror(errno));
+        fclose(f);
+        return 0;
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "txt2img: cannot close %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    const char *model_dir;
+    const char *prefix;
+    const char *ort_library = NULL;
+    sdrt_runtime_options runtime_options;
+    sdrt_pipeline_options pipeline_options;
+    sdrt_generate_params params;
+    sdrt_pipeline_info info;
+    sdrt_pipeline *pipeline = NULL;
+    sdrt_images *images = NULL;
+    sdrt_status status;
+    double started;
+    double loaded;
+    uint32_t i;
+    int arg;
+    int exit_code = 0;
+
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc < 3) {
+        usage(stderr);
+        return 2;
+    }
+    model_dir = argv[1];
+    prefix = argv[2];
+
+    /* Defaults first: the struct may have grown since this program was written. */
+    sdrt_pipeline_options_init(&pipeline_options);
+    sdrt_generate_params_init(&params);
+
+    for (arg = 3; arg < argc; arg++) {
+        const char *name = argv[arg];
+        const char *value;
+        int ok = 1;
+        if (arg + 1 >= argc) {
+            fprintf(stderr, "txt2img: %s needs a value\n", name);
+            usage(stderr);
+            return 2;
+        }
+        value = argv[++arg];
+        if (strcmp(name, "--prompt") == 0) {
+            params.prompt = value;
+        } else if (strcmp(name, "--negative-prompt") == 0) {
+            params.negative_prompt = value;
+        } else if (strcmp(name, "--width") == 0) {
+            ok = parse_u32(value, &params.width);
+        } else if (strcmp(name, "--height") == 0) {
+            ok = parse_u32(value, &params.height);
+        } else if (strcmp(name, "--steps") == 0) {
+            ok = parse_u32(value, &params.steps);
+        } else if (strcmp(name, "--guidance") == 0) {
+            ok = parse_float(value, &params.guidance);
+        } else if (strcmp(name, "--seed") == 0) {
+            ok = parse_u64(value, UINT64_MAX, &params.seed);
+        } else if (strcmp(name, "--count") == 0) {
+            ok = parse_u32(value, &params.count);
+        } else if (strcmp(name, "--scheduler") == 0) {
+            ok = parse_scheduler(value, &params.scheduler);
+        } else if (strcmp(name, "--eta") == 0) {
+            ok = parse_float(value, &params.eta);
+        } else if (strcmp(name, "--prediction-type") == 0) {
+            if (strcmp(value, "epsilon") == 0) {
+                params.prediction_type = SDRT_PREDICTION_EPSILON;
+            } else if (strcmp(value, "v_prediction") == 0) {
+                params.prediction_type = SDRT_PREDICTION_V;
+            } else if (strcmp(value, "sample") == 0) {
+                params.prediction_type = SDRT_PREDICTION_SAMPLE;
+            } else {
+                ok = 0;
+            }
+        } else if (strcmp(name, "--timestep-spacing") == 0) {
+            if (strcmp(value, "leading") == 0) {
+                params.timestep_spacing = SDRT_TIMESTEP_SPACING_LEADING;
+            } else if (strcmp(value, "trailing") == 0) {
+                params.timestep_spacing = SDRT_TIMESTEP_SPACING_TRAILING;
+            } else if (strcmp(value, "linspace") == 0) {
+                params.timestep_spacing = SDRT_TIMESTEP_SPACING_LINSPACE;
+            } else {
+                ok = 0;
+            }
+        } else if (strcmp(name, "--generator") == 0) {
+            if (strcmp(value, "numpy") == 0) {
+                params.generator = SDRT_GENERATOR_NUMPY;
+            } else if (strcmp(value, "torch") == 0) {
+                params.generator = SDRT_GENERATOR_TORCH;
+            } else {
+                ok = 0;
+            }
+        } else if (strcmp(name, "--provider") == 0) {
+            if (strcmp(value, "auto") == 0) {
+                pipeline_options.provider = SDRT_PROVIDER_AUTO;
+            } else if (strcmp(value, "cpu") == 0) {
+                pipeline_options.provider = SDRT_PROVIDER_CPU;
+            } else if (strcmp(value, "coreml") == 0) {
+                pipeline_options.provider = SDRT_PROVIDER_COREML;
+            } else if (strcmp(value, "cuda") == 0) {
+                pipeline_options.provider = SDRT_PROVIDER_CUDA;
+            } else {
+                ok = 0;
+            }
+        } else if (strcmp(name, "--ort-library") == 0) {
+            ort_library = value;
+        } else {
+            fprintf(stderr, "txt2img: unknown option %s\n", name);
+            usage(stderr);
+            return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "txt2img: bad value for %s: '%s'\n", name, value);
+            return 2;
+        }
+    }
+
+    if (sdrt_abi_version() != SDRT_ABI_VERSION) {
+        fprintf(stderr, "txt2img: libsdrt ABI %u, header ABI %u\n", sdrt_abi_version(),
+                (unsigned)SDRT_ABI_VERSION);
+        return 1;
+    }
+
+    /* Optional: sdrt_pipeline_create would initialize the runtime with defaults. */
+    sdrt_runtime_options_init(&runtime_options);
+    runtime_options.ort_library_path = ort_library;
+    status = sdrt_runtime_init(&runtime_options);
+    if (status != SDRT_OK) {
+        return fail("loading ONNX Runtime", status);
+    }
+
+    started = now_seconds();
+    status = sdrt_pipeline_create(model_dir, &pipeline_options, &pipeline);
+    if (status != SDRT_OK) {
+        return fail("loading the model", status);
+    }
+    loaded = now_seconds();
+    sdrt_pipeline_info_init(&info);
+    status = sdrt_pipeline_get_info(pipeline, &info);
+    if (status != SDRT_OK) {
+        sdrt_pipeline_free(pipeline);
+        return fail("sdrt_pipeline_get_info", status);
+    }
+    fprintf(stderr, "sdrt %s, ONNX Runtime %s: loaded %s in %.2fs (native %ux%u, %s)\n",
+            sdrt_version(), sdrt_runtime_ort_version(), model_dir, loaded - started,
+            info.native_width, info.native_height, info.default_scheduler_class);
+
+    params.progress = on_progress;
+    params.progress_user_data = &loaded;
+    status = sdrt_pipeline_generate(pipeline, &params, &images);
+    if (status != SDRT_OK) {
+        sdrt_pipeline_free(pipeline);
+        return fail("generating", status);
+    }
+    fprintf(stderr, "generated %u image(s) of %ux%u in %.2fs\n", sdrt_images_count(images),
+            sdrt_images_width(images), sdrt_images_height(images), now_seconds() - loaded);
+
+    for (i = 0; i < sdrt_images_count(images); i++) {
+        /* Room for the prefix, "-", up to 10 digits, ".ppm" and the NUL. */
+        size_t size = strlen(prefix) + 16;
+        char *path = (char *)malloc(size);
+        if (path == NULL) {
+            fprintf(stderr, "txt2img: out of memory\n");
+            exit_code = 1;
+            break;
+        }
+        snprintf(path, size, "%s-%u.ppm", prefix, i);
+        if (sdrt_images_channels(images) != 3 ||
+            !write_ppm(path, sdrt_images_data(images, i), sdrt_images_width(images),
+                       sdrt_images_height(images))) {
+            free(path);
+            exit_code = 1;
+            break;
+        }
+        printf("%s\n", path);
+        free(path);
+    }
+
+    sdrt_images_free(images);
+    sdrt_pipeline_free(pipeline);
+    return exit_code;
+}

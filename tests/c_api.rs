@@ -1,0 +1,925 @@
+//! The C API from C and C++: the committed header is fresh, compiles cleanly as C11 and
+//! C++17 and agrees with the Rust layout; the cdylib exports only `sdrt_` functions; the C
+//! example reproduces every golden image; the C error-path suite passes, also under
+//! AddressSanitizer and valgrind.
+//!
+//! Needs `cc` and `c++` on PATH (gcc or clang); valgrind is used when installed.
+//! `SDRT_BLESS=1 cargo test --test c_api header_is_fresh` rewrites include/sdrt.h.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime};
+
+use sdrt::ffi::params::sdrt_generate_params;
+use sdrt::ffi::pipeline::{sdrt_pipeline_info, sdrt_pipeline_options};
+use sdrt::ffi::runtime::sdrt_runtime_options;
+
+const C_FLAGS: &[&str] = &[
+    "-std=c11",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-Wundef",
+    "-Wstrict-prototypes",
+    "-Wmissing-prototypes",
+];
+const CXX_FLAGS: &[&str] = &[
+    "-std=c++17",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-Wundef",
+];
+const ASAN_FLAGS: &[&str] = &["-fsanitize=address", "-fno-omit-frame-pointer", "-g"];
+
+fn header() -> PathBuf {
+    common::root().join("include/sdrt.h")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building and running the C programs
+
+/// libsdrt's shared library. `cargo test` builds the cdylib next to the test's own rlib in
+/// target/<profile>/deps/ without copying it up to target/<profile>/; that copy is used when
+/// it is newer than the sources, else `cargo build --lib` (same profile) makes one.
+fn cdylib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir = common::target_dir();
+        let name = format!(
+            "{}sdrt{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
+        let from_cargo_test = dir.join("deps").join(&name);
+        if is_fresh(&from_cargo_test) {
+            return from_cargo_test;
+        }
+        let lib = dir.join(&name);
+        if !is_fresh(&lib) {
+            let profile = dir.file_name().and_then(OsStr::to_str).unwrap_or("debug");
+            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cmd.current_dir(common::root()).args(["build", "--lib"]);
+            match profile {
+                "debug" => {}
+                "release" => {
+                    cmd.arg("--release");
+                }
+                other => {
+                    cmd.args(["--profile", other]);
+                }
+            }
+            eprintln!("building the cdylib: {cmd:?}");
+            let status = cmd.status().expect("run cargo build --lib");
+            assert!(status.success(), "cargo build --lib failed");
+        }
+        assert!(lib.exists(), "{} missing", lib.display());
+        lib
+    })
+}
+
+/// Whether `lib` exists and is newer than every file under src/ and Cargo.toml.
+fn is_fresh(lib: &Path) -> bool {
+    fn newest(path: &Path, acc: &mut SystemTime) {
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.is_dir() {
+                for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                    newest(&entry.path(), acc);
+                }
+            } else if let Ok(m) = meta.modified() {
+                *acc = (*acc).max(m);
+            }
+        }
+    }
+    let Ok(built) = std::fs::metadata(lib).and_then(|m| m.modified()) else {
+        return false;
+    };
+    let mut sources = SystemTime::UNIX_EPOCH;
+    newest(&common::root().join("src"), &mut sources);
+    newest(&common::root().join("Cargo.toml"), &mut sources);
+    built >= sources
+}
+
+/// Where the C programs are built: target/<profile>/c_api/.
+fn build_dir() -> PathBuf {
+    let dir = common::target_dir().join("c_api");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Lang {
+    C,
+    Cxx,
+}
+
+/// Compiles and links `sources` against include/ and libsdrt into target/<profile>/c_api/`name`.
+fn compile(name: &str, lang: Lang, sources: &[&str], extra: &[&str]) -> PathBuf {
+    let root = common::root();
+    let lib = cdylib();
+    let lib_dir = lib.parent().unwrap();
+    let out = build_dir().join(name);
+    let (compiler, flags) = match lang {
+        Lang::C => ("cc", C_FLAGS),
+        Lang::Cxx => ("c++", CXX_FLAGS),
+    };
+    let mut cmd = Command::new(compiler);
+    cmd.current_dir(&root)
+        .args(flags)
+        .args(extra)
+        .arg("-Iinclude")
+        .arg("-Itests/c")
+        .arg("-Iexamples/cpp")
+        .args(sources)
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg("-lsdrt")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .args(["-lpthread", "-lm"]);
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// A command for a built program: ONNX Runtime from the test setup, no inherited overrides.
+fn program(exe: &Path) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.current_dir(common::root())
+        .env("SDRT_ORT_LIBRARY", common::ort_library())
+        .env_remove("ORT_DYLIB_PATH")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(mut cmd: Command) -> Output {
+    let started = Instant::now();
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    eprintln!(
+        "{:?} -> {} in {:.1}s",
+        cmd.get_program(),
+        out.status,
+        started.elapsed().as_secs_f64()
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_success(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        out.status,
+        text(out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// a) The committed header is what cbindgen generates
+
+fn generate_header() -> Vec<u8> {
+    let root = common::root();
+    let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_crate(&root)
+        .generate()
+        .expect("cbindgen generates the header");
+    let mut out = Vec::new();
+    bindings.write(&mut out);
+    out
+}
+
+#[test]
+fn header_is_fresh() {
+    let generated = generate_header();
+    let path = header();
+    let committed = std::fs::read(&path).unwrap_or_default();
+    if generated == committed {
+        return;
+    }
+    if std::env::var_os("SDRT_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &generated).unwrap();
+        eprintln!("wrote {}", path.display());
+        return;
+    }
+    let generated = String::from_utf8_lossy(&generated).into_owned();
+    let committed = String::from_utf8_lossy(&committed).into_owned();
+    let (line, want, got) = generated
+        .lines()
+        .zip(committed.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+        .map(|(i, (a, b))| (i + 1, a.to_string(), b.to_string()))
+        .unwrap_or_else(|| {
+            (
+                generated.lines().count().min(committed.lines().count()) + 1,
+                "(length differs)".into(),
+                String::new(),
+            )
+        });
+    panic!(
+        "include/sdrt.h is stale (first difference at line {line}:\n  generated: {want}\n  \
+         committed: {got}).\nRegenerate it with\n  cbindgen --quiet --config cbindgen.toml \
+         --output include/sdrt.h .\nor\n  SDRT_BLESS=1 cargo test --test c_api header_is_fresh"
+    );
+}
+
+/// The names the header declares: (macros, types, enumerators, functions).
+struct Declared {
+    macros: Vec<String>,
+    types: Vec<String>,
+    constants: Vec<String>,
+    functions: Vec<String>,
+}
+
+fn strip_comments(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.find("*/").map_or("", |i| &r[i + 2..]);
+        } else if let Some(r) = rest.strip_prefix("//") {
+            rest = r.find('\n').map_or("", |i| &r[i..]);
+        } else {
+            let c = rest.chars().next().unwrap();
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+fn ident_before(s: &str) -> Option<String> {
+    let s = s.trim_end();
+    let start = s
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let id = &s[start..];
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+fn declared_names(src: &str) -> Declared {
+    let parse_error = |line: &str| -> String { panic!("cannot parse {line:?} in include/sdrt.h") };
+    let code = strip_comments(src);
+    let mut d = Declared {
+        macros: Vec::new(),
+        types: Vec::new(),
+        constants: Vec::new(),
+        functions: Vec::new(),
+    };
+    let mut in_enum = false;
+    for line in code.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("#define ") {
+            d.macros
+                .push(rest.split_whitespace().next().unwrap().to_string());
+        } else if t.starts_with('#') || t.is_empty() {
+        } else if let Some(rest) = t.strip_prefix("enum ") {
+            d.types
+                .push(rest.split_whitespace().next().unwrap().to_string());
+            in_enum = true;
+        } else if in_enum {
+            if t.starts_with('}') {
+                in_enum = false;
+            } else if let Some((name, _)) = t.split_once('=') {
+                d.constants.push(name.trim().to_string());
+            } else if t != "{" && !t.starts_with(':') {
+                d.constants.push(t.trim_end_matches(',').to_string());
+            }
+        } else if t.starts_with("typedef") {
+            if let Some(i) = t.find("(*") {
+                d.types.push(
+                    ident_before(&t[..t[i..].find(')').unwrap() + i])
+                        .unwrap_or_else(|| parse_error(line)),
+                );
+            } else {
+                if !t.ends_with('{') {
+                    // `typedef struct sdrt_x {` names the typedef at its closing brace.
+                    d.types.push(
+                        ident_before(t.trim_end_matches(';')).unwrap_or_else(|| parse_error(line)),
+                    );
+                }
+                if let Some(rest) = t.strip_prefix("typedef struct ") {
+                    d.types
+                        .push(rest.split_whitespace().next().unwrap().to_string());
+                }
+            }
+        } else if t.starts_with('}') && t.ends_with(';') && t.len() > 2 {
+            d.types
+                .push(ident_before(t.trim_end_matches(';')).unwrap_or_else(|| parse_error(line)));
+        } else if !line.starts_with(' ') && t.contains('(') && !t.starts_with("extern") {
+            d.functions.push(
+                ident_before(&t[..t.find('(').unwrap()]).unwrap_or_else(|| parse_error(line)),
+            );
+        }
+    }
+    d
+}
+
+#[test]
+fn header_declares_only_prefixed_names() {
+    let src = std::fs::read_to_string(header()).unwrap();
+    let d = declared_names(&src);
+    let mut bad = Vec::new();
+    for m in &d.macros {
+        if !m.starts_with("SDRT_") {
+            bad.push(format!("macro {m}"));
+        }
+    }
+    for t in &d.types {
+        if !t.starts_with("sdrt_") {
+            bad.push(format!("type {t}"));
+        }
+    }
+    for c in &d.constants {
+        if !c.starts_with("SDRT_") {
+            bad.push(format!("constant {c}"));
+        }
+    }
+    for f in &d.functions {
+        if !f.starts_with("sdrt_") {
+            bad.push(format!("function {f}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "include/sdrt.h declares unprefixed names (exclude them in cbindgen.toml's \
+         [export] exclude): {bad:?}"
+    );
+    // The parse found what it should.
+    for m in [
+        "SDRT_H",
+        "SDRT_VERSION_MAJOR",
+        "SDRT_VERSION_MINOR",
+        "SDRT_VERSION_PATCH",
+        "SDRT_ABI_VERSION",
+    ] {
+        assert!(d.macros.iter().any(|x| x == m), "{m} missing");
+    }
+    for t in [
+        "sdrt_status",
+        "sdrt_log_level",
+        "sdrt_provider",
+        "sdrt_coreml_compute_units",
+        "sdrt_scheduler",
+        "sdrt_generator",
+        "sdrt_prediction_type",
+        "sdrt_pipeline",
+        "sdrt_images",
+        "sdrt_generate_params",
+        "sdrt_pipeline_options",
+        "sdrt_pipeline_info",
+        "sdrt_runtime_options",
+        "sdrt_progress_callback",
+        "sdrt_log_callback",
+    ] {
+        assert!(
+            d.types.iter().any(|x| x == t),
+            "type {t} missing: {:?}",
+            d.types
+        );
+    }
+    assert!(d.constants.iter().any(|c| c == "SDRT_SCHEDULER_DDIM"));
+    assert!(d.functions.len() >= 20, "{:?}", d.functions);
+    // C++ hosts need the extern "C" guard.
+    assert!(src.contains("#ifdef __cplusplus\nextern \"C\" {"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// b) The header compiles as C11 and C++17 and agrees with Cargo.toml and the Rust layout
+
+/// The layout report the C and C++ header checks print, from the Rust definitions.
+fn rust_layout() -> String {
+    use std::mem::{offset_of, size_of};
+    let mut out = String::new();
+    macro_rules! size {
+        ($t:ident) => {
+            out += &format!("size {} {}\n", stringify!($t), size_of::<$t>());
+        };
+    }
+    macro_rules! field {
+        ($t:ident, $f:ident) => {
+            out += &format!(
+                "offset {}.{} {}\n",
+                stringify!($t),
+                stringify!($f),
+                offset_of!($t, $f)
+            );
+        };
+    }
+    size!(sdrt_runtime_options);
+    field!(sdrt_runtime_options, struct_size);
+    field!(sdrt_runtime_options, log_level);
+    field!(sdrt_runtime_options, ort_library_path);
+    field!(sdrt_runtime_options, log_callback);
+    field!(sdrt_runtime_options, log_user_data);
+    size!(sdrt_pipeline_options);
+    field!(sdrt_pipeline_options, struct_size);
+    field!(sdrt_pipeline_options, provider);
+    field!(sdrt_pipeline_options, strict_provider);
+    field!(sdrt_pipeline_options, coreml_compute_units);
+    field!(sdrt_pipeline_options, coreml_ml_program);
+    field!(sdrt_pipeline_options, coreml_static_shapes);
+    field!(sdrt_pipeline_options, static_width);
+    field!(sdrt_pipeline_options, static_height);
+    field!(sdrt_pipeline_options, static_count);
+    field!(sdrt_pipeline_options, cuda_device_id);
+    field!(sdrt_pipeline_options, intra_op_threads);
+    field!(sdrt_pipeline_options, coreml_cache_dir);
+    size!(sdrt_generate_params);
+    field!(sdrt_generate_params, struct_size);
+    field!(sdrt_generate_params, width);
+    field!(sdrt_generate_params, height);
+    field!(sdrt_generate_params, steps);
+    field!(sdrt_generate_params, guidance);
+    field!(sdrt_generate_params, scheduler);
+    field!(sdrt_generate_params, seed);
+    field!(sdrt_generate_params, generator);
+    field!(sdrt_generate_params, count);
+    field!(sdrt_generate_params, prompt);
+    field!(sdrt_generate_params, negative_prompt);
+    field!(sdrt_generate_params, progress);
+    field!(sdrt_generate_params, progress_user_data);
+    field!(sdrt_generate_params, eta);
+    field!(sdrt_generate_params, prediction_type);
+    field!(sdrt_generate_params, timestep_spacing);
+    size!(sdrt_pipeline_info);
+    field!(sdrt_pipeline_info, struct_size);
+    field!(sdrt_pipeline_info, native_width);
+    field!(sdrt_pipeline_info, native_height);
+    field!(sdrt_pipeline_info, prediction_type);
+    field!(sdrt_pipeline_info, default_scheduler);
+    field!(sdrt_pipeline_info, provider);
+    field!(sdrt_pipeline_info, default_scheduler_class);
+    out
+}
+
+#[test]
+fn header_compiles_as_c11_and_cpp17_and_matches_rust() {
+    let c = compile("header_check", Lang::C, &["tests/c/header_check.c"], &[]);
+    let cxx = compile(
+        "header_check_cpp",
+        Lang::Cxx,
+        &["tests/c/header_check_a.cpp", "tests/c/header_check_b.cpp"],
+        &[],
+    );
+    let c_out = run(program(&c));
+    assert_success("header_check", &c_out);
+    let cxx_out = run(program(&cxx));
+    assert_success("header_check_cpp (two C++ translation units)", &cxx_out);
+    let c_text = String::from_utf8(c_out.stdout).unwrap();
+    let cxx_text = String::from_utf8(cxx_out.stdout).unwrap();
+    assert_eq!(c_text, cxx_text, "C and C++ see different layouts");
+
+    // The version macros are Cargo.toml's version, and so is the library's answer.
+    let version = env!("CARGO_PKG_VERSION");
+    let abi = sdrt::ffi::version::SDRT_ABI_VERSION;
+    let mut lines = c_text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("macros {version} abi {abi}"),
+        "SDRT_VERSION_* / SDRT_ABI_VERSION in include/sdrt.h"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("library {version} abi {abi}"),
+        "sdrt_version() / sdrt_abi_version()"
+    );
+    // Every struct's size and every field's offset agree with the Rust definitions.
+    let layout: String = lines.map(|l| format!("{l}\n")).collect();
+    assert_eq!(
+        layout,
+        rust_layout(),
+        "C layout differs from the Rust #[repr(C)] structs"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// c) The cdylib exports the C API and nothing else
+
+#[test]
+#[cfg(target_os = "linux")]
+fn cdylib_exports_only_sdrt_functions() {
+    let lib = cdylib();
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(lib)
+        .output()
+        .expect("run nm");
+    assert_success("nm -D --defined-only", &out);
+    let mut exported = BTreeSet::new();
+    let mut other = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (kind, name) = match fields.as_slice() {
+            [_, kind, name] => (*kind, *name),
+            [kind, name] => (*kind, *name),
+            _ => continue,
+        };
+        if kind == "T" && name.starts_with("sdrt_") {
+            exported.insert(name.to_string());
+        } else {
+            other.push(line.to_string());
+        }
+    }
+    assert!(
+        other.is_empty(),
+        "{} exports symbols other than sdrt_* functions: {other:#?}",
+        lib.display()
+    );
+    let declared: BTreeSet<String> = declared_names(&std::fs::read_to_string(header()).unwrap())
+        .functions
+        .into_iter()
+        .collect();
+    assert_eq!(
+        exported, declared,
+        "exported functions (left) and header declarations (right) differ"
+    );
+
+    // ONNX Runtime is loaded at run time, never linked.
+    let out = Command::new("readelf")
+        .args(["-d"])
+        .arg(lib)
+        .output()
+        .expect("run readelf");
+    let dynamic = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !dynamic.contains("onnxruntime"),
+        "libsdrt links ONNX Runtime:\n{dynamic}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// d) The C example reproduces the golden images
+
+/// Reads a binary PPM (P6, maxval 255).
+fn read_ppm(path: &Path) -> (usize, usize, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(String::from_utf8_lossy(&bytes[start..i]).into_owned());
+    }
+    assert_eq!(fields[0], "P6", "{}", path.display());
+    assert_eq!(fields[3], "255", "{}", path.display());
+    let w: usize = fields[1].parse().unwrap();
+    let h: usize = fields[2].parse().unwrap();
+    let data = bytes[i + 1..].to_vec();
+    assert_eq!(data.len(), w * h * 3, "{}", path.display());
+    (w, h, data)
+}
+
+/// Command-line arguments for one golden case, or `None` when the C API cannot express it.
+fn case_args(case: &common::ImageCase, prefix: &Path) -> Option<Vec<String>> {
+    let mut args = vec![
+        case.model.display().to_string(),
+        prefix.display().to_string(),
+        "--prompt".into(),
+        case.prompt.clone(),
+        "--width".into(),
+        case.width.to_string(),
+        "--height".into(),
+        case.height.to_string(),
+        "--steps".into(),
+        case.steps.to_string(),
+        "--guidance".into(),
+        case.guidance.to_string(),
+        "--seed".into(),
+        case.seed.to_string(),
+        "--count".into(),
+        case.count.to_string(),
+        "--generator".into(),
+        case.generator.clone(),
+        "--scheduler".into(),
+        case.scheduler.clone().unwrap_or_else(|| "default".into()),
+    ];
+    if let Some(n) = &case.negative_prompt {
+        args.extend(["--negative-prompt".into(), n.clone()]);
+    }
+    if case.eta != 0.0 {
+        args.extend(["--eta".into(), case.eta.to_string()]);
+    }
+    Some(args)
+}
+
+/// Runs `exe` on every golden case it can express (a few processes at a time) and checks
+/// the images; returns how many were checked.
+fn check_goldens(
+    exe: &Path,
+    tag: &str,
+    cases: &[common::ImageCase],
+    env: &[(&str, &str)],
+) -> usize {
+    let out_dir = build_dir().join(format!("out-{tag}"));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut checked = 0;
+    // Three processes at a time: loading the model is most of each run.
+    let mut queue = cases.iter();
+    let mut running = std::collections::VecDeque::new();
+    loop {
+        while running.len() < 3 {
+            let Some(case) = queue.next() else { break };
+            let prefix = out_dir.join(&case.name);
+            let Some(args) = case_args(case, &prefix) else {
+                continue;
+            };
+            let mut cmd = program(exe);
+            cmd.args(&args).envs(env.iter().copied());
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            let child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+            running.push_back((case, prefix, child));
+        }
+        let Some((case, prefix, child)) = running.pop_front() else {
+            break;
+        };
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_success(&format!("{tag} {}", case.name), &out);
+        assert!(
+            stderr.contains("step 1/"),
+            "{}: no progress lines\n{}",
+            case.name,
+            text(&out)
+        );
+        for (i, golden) in case.files.iter().enumerate() {
+            let (w, h, got) = read_ppm(&PathBuf::from(format!("{}-{i}.ppm", prefix.display())));
+            let (gw, gh, want) = common::read_png(golden);
+            assert_eq!((w, h), (gw, gh), "{} #{i}", case.name);
+            common::assert_close(&format!("{tag} {} #{i}", case.name), &got, &want);
+            checked += 1;
+        }
+    }
+    eprintln!("{tag}: {checked} images match their goldens");
+    checked
+}
+
+#[test]
+fn c_txt2img_reproduces_every_golden_image() {
+    let exe = compile("txt2img", Lang::C, &["examples/c/txt2img.c"], &[]);
+    let cases = common::image_cases();
+    let checked = check_goldens(&exe, "txt2img", &cases, &[]);
+    let expected: usize = cases.iter().map(|c| c.files.len()).sum::<usize>();
+    assert_eq!(checked, expected, "every golden image through the C API");
+    assert!(checked >= 12, "only {checked} images checked");
+}
+
+#[test]
+fn cpp_wrapper_example_matches_goldens() {
+    let exe = compile("txt2img_cpp", Lang::Cxx, &["examples/cpp/txt2img.cpp"], &[]);
+    let cases: Vec<_> = common::image_cases()
+        .into_iter()
+        .filter(|c| ["negative_count3", "wide"].contains(&c.name.as_str()))
+        .collect();
+    assert_eq!(cases.len(), 2);
+    assert_eq!(check_goldens(&exe, "txt2img_cpp", &cases, &[]), 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// e) Error paths from C
+
+fn api_errors(extra: &[&str], tag: &str) -> PathBuf {
+    compile(tag, Lang::C, &["tests/c/api_errors.c"], extra)
+}
+
+fn suite_args() -> Vec<String> {
+    vec![
+        common::fixture().display().to_string(),
+        common::ort_library().display().to_string(),
+    ]
+}
+
+fn assert_suite_passed(what: &str, out: &Output) {
+    assert_success(what, out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(" checks, 0 failed"),
+        "{what}:\n{}",
+        text(out)
+    );
+}
+
+#[test]
+fn c_error_paths() {
+    let exe = api_errors(&[], "api_errors");
+    let mut cmd = program(&exe);
+    cmd.args(suite_args());
+    let out = run(cmd);
+    assert_suite_passed("api_errors", &out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The log callback saw both fallback warnings.
+    assert!(stdout.contains("2 fallback warnings"), "{}", text(&out));
+}
+
+/// Paths that must not exist, for the runtime-unavailable run.
+const NOWHERE: &str = "/nonexistent/sdrt-test";
+
+fn runtime_unavailable(exe: &Path) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.current_dir(common::root())
+        .arg("--runtime-unavailable")
+        .arg(format!("{NOWHERE}/options/libonnxruntime.so"))
+        .arg(common::fixture())
+        .env(
+            "SDRT_ORT_LIBRARY",
+            format!("{NOWHERE}/env-sdrt/libonnxruntime.so"),
+        )
+        .env(
+            "ORT_DYLIB_PATH",
+            format!("{NOWHERE}/env-ort/libonnxruntime.so"),
+        )
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("DYLD_LIBRARY_PATH")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn check_runtime_unavailable_output(out: &Output) {
+    assert_suite_passed("api_errors --runtime-unavailable", out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let message = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("MESSAGE "))
+        .expect("the program prints the message");
+    for tried in [
+        format!("{NOWHERE}/options/libonnxruntime.so (runtime options)"),
+        format!("{NOWHERE}/env-sdrt/libonnxruntime.so ($SDRT_ORT_LIBRARY)"),
+        format!("{NOWHERE}/env-ort/libonnxruntime.so ($ORT_DYLIB_PATH)"),
+        "(system library search)".to_string(),
+    ] {
+        assert!(
+            message.contains(&tried),
+            "message lacks {tried:?}: {message}"
+        );
+    }
+}
+
+#[test]
+fn c_runtime_unavailable_in_a_fresh_process() {
+    // Preconditions: nothing named libonnxruntime next to libsdrt, none on the system path.
+    let lib_dir = cdylib().parent().unwrap();
+    let next_to_lib: Vec<_> = std::fs::read_dir(lib_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("onnxruntime"))
+        .collect();
+    assert!(
+        next_to_lib.is_empty(),
+        "{} holds {next_to_lib:?}: the search would find it",
+        lib_dir.display()
+    );
+    if let Ok(out) = Command::new("ldconfig").arg("-p").output() {
+        if String::from_utf8_lossy(&out.stdout).contains("libonnxruntime") {
+            eprintln!("skipped: ONNX Runtime is installed system-wide (ldconfig -p)");
+            return;
+        }
+    }
+    let exe = api_errors(&[], "api_errors_unavailable");
+    let out = run(runtime_unavailable(&exe));
+    check_runtime_unavailable_output(&out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// f) Under AddressSanitizer and valgrind
+
+#[test]
+#[cfg(target_os = "linux")]
+fn c_programs_under_address_sanitizer() {
+    let asan_options = "detect_leaks=1:halt_on_error=1:abort_on_error=0";
+    let env = [("ASAN_OPTIONS", asan_options)];
+    let errors = api_errors(ASAN_FLAGS, "api_errors_asan");
+    let mut cmd = program(&errors);
+    cmd.args(suite_args()).envs(env);
+    let out = run(cmd);
+    assert_suite_passed("api_errors under ASan", &out);
+
+    let mut cmd = runtime_unavailable(&errors);
+    cmd.envs(env);
+    let out = run(cmd);
+    check_runtime_unavailable_output(&out);
+
+    let txt2img = compile(
+        "txt2img_asan",
+        Lang::C,
+        &["examples/c/txt2img.c"],
+        ASAN_FLAGS,
+    );
+    let cases: Vec<_> = common::image_cases()
+        .into_iter()
+        .filter(|c| ["negative_count3", "tall"].contains(&c.name.as_str()))
+        .collect();
+    assert_eq!(check_goldens(&txt2img, "txt2img_asan", &cases, &env), 4);
+}
+
+/// Suppressions for reports from outside sdrt: ONNX Runtime's self-overlapping memcpy while
+/// creating its environment, and glibc's loader reading whole words in strncmp.
+const VALGRIND_SUPPRESSIONS: &str = "\
+{
+   onnxruntime-self-overlapping-memcpy
+   Memcheck:Overlap
+   fun:__memcpy_chk
+   obj:*/libonnxruntime.so*
+}
+{
+   glibc-ld.so-is_dst-strncmp-word-reads
+   Memcheck:Addr8
+   fun:strncmp
+   fun:is_dst
+}
+";
+
+/// valgrind runs the error suite up to the first model load (about 10 s), since loading the
+/// model alone takes 30-40 s under valgrind; the model paths run under ASan above.
+/// `SDRT_TEST_VALGRIND=quick` adds one model load and a few generations (about a minute);
+/// `SDRT_TEST_VALGRIND=0` skips valgrind.
+#[test]
+#[cfg(target_os = "linux")]
+fn c_api_under_valgrind() {
+    let mode = std::env::var("SDRT_TEST_VALGRIND").unwrap_or_default();
+    let suite = match mode.as_str() {
+        "0" => {
+            eprintln!("skipped: SDRT_TEST_VALGRIND=0");
+            return;
+        }
+        "quick" => "--quick",
+        _ => "--no-model",
+    };
+    if Command::new("valgrind")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        eprintln!("skipped: valgrind is not installed");
+        return;
+    }
+    let exe = api_errors(&["-g"], "api_errors_valgrind");
+    let supp = build_dir().join("valgrind.supp");
+    std::fs::write(&supp, VALGRIND_SUPPRESSIONS).unwrap();
+    let valgrind_args = [
+        "-q".to_string(),
+        "--error-exitcode=99".to_string(),
+        "--leak-check=full".to_string(),
+        "--errors-for-leak-kinds=definite".to_string(),
+        "--show-possibly-lost=no".to_string(),
+        format!("--suppressions={}", supp.display()),
+    ];
+    let mut cmd = program(Path::new("valgrind"));
+    cmd.args(&valgrind_args)
+        .arg(&exe)
+        .arg(suite)
+        .args(suite_args());
+    let out = run(cmd);
+    assert_suite_passed(&format!("api_errors {suite} under valgrind"), &out);
+
+    let mut cmd = runtime_unavailable(&exe);
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_os_string()).collect();
+    let envs: BTreeMap<_, _> = cmd
+        .get_envs()
+        .map(|(k, v)| (k.to_os_string(), v.map(|v| v.to_os_string())))
+        .collect();
+    cmd = Command::new("valgrind");
+    cmd.current_dir(common::root())
+        .args(&valgrind_args)
+        .arg(&exe)
+        .args(args)
+        .stdin(Stdio::null());
+    for (k, v) in envs {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = run(cmd);
+    check_runtime_unavailable_output(&out);
+}
