@@ -577,7 +577,8 @@ fn scalar_timestep(
     let n: usize = shape.iter().product();
     use ort::value::TensorElementType as T;
     match info.elem {
-        T::Int64 | T::Int32 => int_value(info, shape, &vec![t.round() as i64; n]),
+        // Truncated, as optimum's `astype(int64)` does with fractional (Karras) timesteps.
+        T::Int64 | T::Int32 => int_value(info, shape, &vec![t.trunc() as i64; n]),
         _ => float_value(info, shape, &vec![t as f32; n]),
     }
 }

@@ -131,6 +131,13 @@ def scheduler_image_cases():
         ("v_dpmpp2mkarras_torch_6", "tiny-sd2-v", "dpm++2m-karras", "torch", "a sailboat", None, 64, 64, 6, 7.5, 34, 1, 0.0),
         ("v_eulera_torch_3", "tiny-sd2-v", "euler-a", "torch", "a sailboat", None, 64, 64, 3, 7.5, 35, 1, 0.0),
         ("v_pndm_numpy_4", "tiny-sd2-v", "pndm", "numpy", "a sailboat", None, 64, 64, 4, 7.5, 36, 1, 0.0),
+        # Older/converted export types: int64 [1] timestep, float16 VAE decoder.
+        ("legacy_pndm_numpy_10", "tiny-sd2-legacy", None, "numpy",
+         "a photo of an astronaut riding a horse on mars", None, 64, 64, 10, 7.5, 42, 1, 0.0),
+        ("legacy_eulera_torch_count2", "tiny-sd2-legacy", "euler-a", "torch", "two cats", "fog",
+         64, 64, 4, 7.5, 41, 2, 0.0),
+        ("legacy_heun_numpy_wide", "tiny-sd2-legacy", "heun", "numpy", "a long train", None,
+         96, 64, 3, 7.5, 43, 1, 0.0),
     ]
     return cases
 

@@ -318,6 +318,10 @@ def main():
     if "--v-copy-only" in sys.argv:
         make_v_copy()
         return
+    if "--legacy-copy-only" in sys.argv:
+        externalize(OUT)
+        make_legacy_copy()
+        return
     experiment = "--experiment" in sys.argv
     with tempfile.TemporaryDirectory() as td:
         td = Path(td)
@@ -342,6 +346,7 @@ def main():
         tj.unlink()
         print("removed tokenizer/tokenizer.json")
     inline_external_data(OUT)
+    externalize(OUT)
     normalize_configs(OUT)
     for p in sorted(OUT.rglob("*")):
         if p.is_file() and p.suffix in (".bin", ".safetensors", ".msgpack"):
@@ -372,6 +377,7 @@ def main():
     }
     write_readme(info, torch_stats, ort_stats, versions)
     make_v_copy()
+    make_legacy_copy()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"fixture total: {total} bytes")
     for p in sorted(OUT.rglob("*")):
@@ -473,6 +479,92 @@ def make_v_copy():
         "trained for v-prediction (they are random); the fixture exercises the arithmetic.\n"
         "Made by `python tools/make_tiny_model.py` (or `--v-copy-only`).\n")
     print("wrote", V_OUT.relative_to(REPO))
+
+
+EXTERNAL_PARTS = ["text_encoder"]
+LEGACY_OUT = OUT.parent / "tiny-sd2-legacy"
+
+
+def externalize(out: Path):
+    """Stores the text encoder's weights in `model.onnx_data` next to `model.onnx`, as optimum
+    writes real models' large graphs, so the tests load external data too; the graph is
+    unchanged."""
+    import onnx
+
+    for part in EXTERNAL_PARTS:
+        p = out / part / "model.onnx"
+        if (p.parent / "model.onnx_data").exists():
+            continue
+        m = onnx.load(str(p), load_external_data=True)
+        onnx.save_model(m, str(p), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="model.onnx_data", size_threshold=1024)
+        print("external data for", p.relative_to(REPO))
+
+
+def make_legacy_copy():
+    """tests/fixtures/tiny-sd2-legacy: the tiny-sd2 weights behind the input/output types of
+    older or converted exports, which sdrt must read from the ONNX metadata:
+    - unet: 1-D int64 `timestep` of shape [1] (older exports; Cast + Squeeze in front),
+    - vae_decoder: float16 throughout, inputs and outputs included (onnxruntime's float16
+      converter).
+    The other parts are symbolic links to tiny-sd2's (ONNX Runtime refuses external data
+    reached through a link, so a retyped text encoder would need its own 6 MB copy)."""
+    import onnx
+    from onnx import TensorProto, helper
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    if LEGACY_OUT.exists():
+        shutil.rmtree(LEGACY_OUT)
+    LEGACY_OUT.mkdir(parents=True)
+    for part in ["tokenizer", "scheduler", "vae_encoder", "text_encoder"]:
+        (LEGACY_OUT / part).symlink_to(Path("..") / OUT.name / part)
+    shutil.copy(OUT / "model_index.json", LEGACY_OUT / "model_index.json")
+
+    def retype_input(part, name, new_type, new_shape, nodes, inits=()):
+        src = OUT / part
+        dst = LEGACY_OUT / part
+        dst.mkdir()
+        shutil.copy(src / "config.json", dst / "config.json")
+        m = onnx.load(str(src / "model.onnx"))
+        g = m.graph
+        inp = next(i for i in g.input if i.name == name)
+        inner = name + "_sdrt_legacy"
+        for n in g.node:
+            n.input[:] = [inner if x == name else x for x in n.input]
+        new_inp = helper.make_tensor_value_info(name, new_type, new_shape)
+        idx = list(g.input).index(inp)
+        g.input.remove(inp)
+        g.input.insert(idx, new_inp)
+        for init in inits:
+            g.initializer.append(init)
+        for n in reversed(nodes(inner)):
+            g.node.insert(0, n)
+        onnx.save_model(m, str(dst / "model.onnx"))
+        onnx.checker.check_model(m)
+
+    retype_input(
+        "unet", "timestep", TensorProto.INT64, [1],
+        lambda inner: [
+            helper.make_node("Cast", ["timestep"], ["timestep_sdrt_float"], to=TensorProto.FLOAT),
+            helper.make_node("Squeeze", ["timestep_sdrt_float", "timestep_sdrt_axes"], [inner]),
+        ],
+        inits=[helper.make_tensor("timestep_sdrt_axes", TensorProto.INT64, [1], [0])],
+    )
+    vae = LEGACY_OUT / "vae_decoder"
+    vae.mkdir()
+    shutil.copy(OUT / "vae_decoder" / "config.json", vae / "config.json")
+    m = onnx.load(str(OUT / "vae_decoder" / "model.onnx"))
+    m16 = convert_float_to_float16(m, keep_io_types=False)
+    onnx.save_model(m16, str(vae / "model.onnx"))
+    (LEGACY_OUT / "README.md").write_text(
+        "# tiny-sd2-legacy\n\n"
+        "The tiny-sd2 weights behind input/output types of older or converted exports, which\n"
+        "sdrt must read from the ONNX metadata:\n\n"
+        "- unet: 1-D int64 `timestep` of shape [1] (older exports; Cast + Squeeze in front);\n"
+        "- vae_decoder: float16 throughout, inputs and outputs included.\n\n"
+        "The other parts are symbolic links to tiny-sd2's. Made by\n"
+        "`python tools/make_tiny_model.py` (or `--legacy-copy-only`).\n")
+    print("wrote", LEGACY_OUT.relative_to(REPO))
 
 
 def fmt_stat(v):
