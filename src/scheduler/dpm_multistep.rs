@@ -438,16 +438,6 @@ impl Scheduler for DpmMultistep {
         noise: &mut dyn NoiseSource,
     ) -> Result<()> {
         let n = self.timesteps.len();
-        if i >= n {
-            return Err(Error::invalid(format!("timestep index {i} out of range")));
-        }
-        if model_output.len() != sample.len() {
-            return Err(Error::invalid(format!(
-                "model output has {} values, the sample {}",
-                model_output.len(),
-                sample.len()
-            )));
-        }
         let idx = match self.step_index {
             Some(k) => k,
             None => multistep_index(&self.timesteps, self.timesteps[i]),

@@ -13,8 +13,8 @@
 
 use super::ddim::np_arange;
 use super::{
-    linspace_f32, np_linspace, BetaDefaults, PredictionType, Scheduler, SchedulerConfig,
-    TimestepSpacing,
+    karras_sigmas, linspace_f32, np_linspace, sigma_to_t, BetaDefaults, PredictionType, Scheduler,
+    SchedulerConfig, TimestepSpacing,
 };
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
@@ -136,26 +136,6 @@ pub(super) fn predict_x0(prediction: PredictionType, sigma: f32, s: f32, m: f32)
     }
 }
 
-/// `_sigma_to_t`: the fractional training timestep of `sigma`, interpolating `log_sigmas`
-/// (float32, ascending) in float64, except `low - high`, which numpy subtracts in float32.
-fn sigma_to_t(sigma: f64, log_sigmas: &[f32]) -> f64 {
-    let log_sigma = if sigma.is_nan() {
-        sigma
-    } else {
-        sigma.max(1e-10).ln()
-    };
-    // argmax(cumsum(dists >= 0)): the last index with log_sigma >= log_sigmas[j], or 0.
-    let low = log_sigmas
-        .iter()
-        .rposition(|&l| log_sigma - l as f64 >= 0.0)
-        .unwrap_or(0)
-        .min(log_sigmas.len() - 2);
-    let high = low + 1;
-    let (lo, hi) = (log_sigmas[low], log_sigmas[high]);
-    let w = ((lo as f64 - log_sigma) / (lo - hi) as f64).clamp(0.0, 1.0);
-    (1.0 - w) * low as f64 + w * high as f64
-}
-
 /// How the inference sigmas are respaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SigmaSpacing {
@@ -252,13 +232,7 @@ impl Euler {
             let sigma_min = config.f64_or("sigma_min", sigmas[sigmas.len() - 1])?;
             let sigma_max = config.f64_or("sigma_max", sigmas[0])?;
             sigmas = if respacing == SigmaSpacing::Karras {
-                let rho = 7.0f64;
-                let min_inv = sigma_min.powf(1.0 / rho);
-                let max_inv = sigma_max.powf(1.0 / rho);
-                np_linspace(0.0, 1.0, steps)
-                    .iter()
-                    .map(|r| (max_inv + r * (min_inv - max_inv)).powf(rho))
-                    .collect()
+                karras_sigmas(sigma_min, sigma_max, steps)
             } else {
                 np_linspace(sigma_max.ln(), sigma_min.ln(), steps)
                     .iter()
@@ -308,9 +282,6 @@ impl Scheduler for Euler {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        if i >= self.timesteps.len() {
-            return Err(Error::invalid(format!("timestep index {i} out of range")));
-        }
         // s_churn = 0: gamma = 0 and sigma_hat = sigma * 1.0 = sigma; no noise.
         let sigma = self.sigmas[i];
         let dt = self.sigmas[i + 1] - sigma;

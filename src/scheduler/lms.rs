@@ -289,16 +289,6 @@ impl Scheduler for Lms {
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
         let n = self.timesteps.len();
-        if i >= n {
-            return Err(Error::invalid(format!("timestep index {i} out of range")));
-        }
-        if model_output.len() != sample.len() {
-            return Err(Error::invalid(format!(
-                "model output has {} values, the sample {}",
-                model_output.len(),
-                sample.len()
-            )));
-        }
         let idx = self.index(i);
         if idx >= n {
             return Err(Error::invalid(format!(

@@ -591,7 +591,7 @@ pub fn create(
             overrides.eta
         )));
     }
-    Ok(match kind {
+    let inner: Box<dyn Scheduler> = match kind {
         SchedulerKind::Pndm => Box::new(pndm::Pndm::new(&config, steps)?),
         SchedulerKind::Ddim => Box::new(ddim::Ddim::new(&config, steps, overrides.eta)?),
         SchedulerKind::Euler => Box::new(euler::Euler::new(&config, steps)?),
@@ -606,7 +606,58 @@ pub fn create(
         SchedulerKind::UniPc => Box::new(unipc::UniPc::new(&config, steps)?),
         SchedulerKind::Lcm => Box::new(lcm::Lcm::new(&config, steps)?),
         SchedulerKind::Ddpm => Box::new(ddpm::Ddpm::new(&config, steps)?),
-    })
+    };
+    Ok(Box::new(Checked(inner)))
+}
+
+/// Checks the arguments every scheduler relies on once, so the implementations can index
+/// their tables by `i` directly.
+struct Checked(Box<dyn Scheduler>);
+
+impl Checked {
+    fn check(&self, i: usize, lengths: Option<(usize, usize)>) -> Result<()> {
+        let n = self.0.timesteps().len();
+        if i >= n {
+            return Err(Error::invalid(format!(
+                "timestep index {i} out of range (the scheduler has {n})"
+            )));
+        }
+        if let Some((output, sample)) = lengths {
+            if output != sample {
+                return Err(Error::invalid(format!(
+                    "model output has {output} values, the sample {sample}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Scheduler for Checked {
+    fn timesteps(&self) -> &[f64] {
+        self.0.timesteps()
+    }
+
+    fn init_noise_sigma(&self) -> f32 {
+        self.0.init_noise_sigma()
+    }
+
+    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
+        if self.check(i, None).is_ok() {
+            self.0.scale_model_input(sample, i);
+        }
+    }
+
+    fn step(
+        &mut self,
+        model_output: &[f32],
+        i: usize,
+        sample: &mut [f32],
+        noise: &mut dyn NoiseSource,
+    ) -> Result<()> {
+        self.check(i, Some((model_output.len(), sample.len())))?;
+        self.0.step(model_output, i, sample, noise)
+    }
 }
 
 /// diffusers' `_sigma_to_t`: the fractional training timestep of `sigma`, interpolating the
