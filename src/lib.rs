@@ -22,7 +22,7 @@ pub mod scheduler;
 pub mod tokenizer;
 
 pub use error::{Error, ErrorKind, Result};
-pub use pipeline::{GenerateParams, Images, Pipeline, PipelineInfo, PipelineOptions};
+pub use pipeline::{GenerateParams, Images, Pipeline, PipelineInfo, PipelineOptions, Timings};
 pub use rng::Generator;
 pub use runtime::{Provider, RuntimeOptions};
 pub use scheduler::{PredictionType, SchedulerKind};

@@ -121,6 +121,30 @@ pub struct Images {
     pub height: usize,
     /// One buffer of `width * height * 3` bytes per image.
     pub images: Vec<Vec<u8>>,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Wall-clock time of one `generate` call, and the part of it spent inside ONNX Runtime per
+/// graph; the rest (`total` minus the graphs) is sdrt's own work: tokenizing, random numbers,
+/// scheduler steps, tensor conversion and the RGB conversion.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// The whole call, from entry to the images.
+    pub total: std::time::Duration,
+    /// Inside the text encoder.
+    pub text_encoder: std::time::Duration,
+    /// Inside the UNet, all steps.
+    pub unet: std::time::Duration,
+    /// Inside the VAE decoder.
+    pub vae_decoder: std::time::Duration,
+}
+
+impl Timings {
+    /// Time spent inside ONNX Runtime.
+    pub fn onnx_runtime(&self) -> std::time::Duration {
+        self.text_encoder + self.unet + self.vae_decoder
+    }
 }
 
 impl Images {
@@ -171,7 +195,14 @@ impl Pipeline {
         let started = Instant::now();
         let eps = runtime::execution_providers(provider, &options.coreml, options.cuda_device_id);
         let load = |part: &str| -> Result<OnnxModel> {
-            let mut b = Session::builder(&rt.env)?;
+            // ort defaults to automatic EP selection (MaxEfficiency), which on macOS registers
+            // CoreML behind the caller's back and here changes CPU threading; sdrt registers the
+            // providers it was asked for, and nothing else. Idle intra-op threads do not spin:
+            // the three graphs run one after another, and a pool spinning after its graph
+            // finished takes cores from the next one (and from the host application).
+            let mut b = Session::builder(&rt.env)?
+                .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)?
+                .with_intra_op_spinning(false)?;
             if options.intra_op_threads > 0 {
                 b = b.with_intra_threads(options.intra_op_threads)?;
             }
@@ -327,27 +358,21 @@ impl Pipeline {
         params: &GenerateParams,
         progress: Option<Progress<'_>>,
     ) -> Result<Images> {
+        let started = Instant::now();
         let epoch = self.cancel_epoch.load(Ordering::SeqCst);
         let (width, height, kind) = self.validate(params)?;
-        let cond_ids = self.tokenizer.encode(&params.prompt)?;
-        let uncond_ids = self
-            .tokenizer
-            .encode(params.negative_prompt.as_deref().unwrap_or(""))?;
-        for (what, text) in [
-            ("prompt", Some(params.prompt.as_str())),
-            ("negative prompt", params.negative_prompt.as_deref()),
-        ] {
-            if let Some(text) = text {
-                let over = self.tokenizer.overflow(text)?;
-                if over > 0 {
-                    runtime::log(
-                        LogLevel::Warn,
-                        &format!(
-                            "{what} is {over} tokens longer than CLIP's {} and was truncated",
-                            self.tokenizer.max_length() - 2
-                        ),
-                    );
-                }
+        let negative = params.negative_prompt.as_deref().unwrap_or("");
+        let (cond_ids, cut) = self.tokenizer.encode_truncated(&params.prompt)?;
+        let (uncond_ids, cut_negative) = self.tokenizer.encode_truncated(negative)?;
+        for (what, cut) in [("prompt", cut), ("negative prompt", cut_negative)] {
+            if cut > 0 {
+                runtime::log(
+                    LogLevel::Warn,
+                    &format!(
+                        "{what} is {cut} tokens longer than CLIP's {} and was truncated",
+                        self.tokenizer.max_length() - 2
+                    ),
+                );
             }
         }
         let overrides = SchedulerOverrides {
@@ -372,7 +397,10 @@ impl Pipeline {
             progress,
         );
         *self.active_run.lock() = None;
-        result
+        result.map(|mut images| {
+            images.timings.total = started.elapsed();
+            images
+        })
     }
 
     fn cancelled(&self, epoch: u64) -> bool {
@@ -409,11 +437,14 @@ impl Pipeline {
         let cfg = params.guidance > 1.0;
 
         // Text encoder: prompt and negative prompt in separate batch-1 calls, as diffusers.
+        let mut timings = Timings::default();
         let cond = check(self.encode_text(&mut g.text_encoder, cond_ids, run))?;
+        timings.text_encoder += g.text_encoder.last_run();
         let hidden_shape = cond.shape.clone();
         let mut states: Vec<f32> = Vec::new();
         if cfg {
             let uncond = check(self.encode_text(&mut g.text_encoder, uncond_ids, run))?;
+            timings.text_encoder += g.text_encoder.last_run();
             for _ in 0..count {
                 states.extend_from_slice(&uncond.data);
             }
@@ -481,6 +512,7 @@ impl Pipeline {
                 ),
             ];
             let noise = check(g.unet.run(inputs, &[&out_name], run))?;
+            timings.unet += g.unet.last_run();
             if noise.data.len() != model_in.len() {
                 return Err(Error::model(format!(
                     "unet returned shape {:?}, expected {:?}",
@@ -523,6 +555,7 @@ impl Pipeline {
             &[&vae_out],
             run,
         ))?;
+        timings.vae_decoder = g.vae_decoder.last_run();
         if image.shape != [count, 3, height, width] {
             return Err(Error::model(format!(
                 "vae_decoder returned shape {:?}, expected {:?}",
@@ -534,6 +567,7 @@ impl Pipeline {
             width,
             height,
             images: to_rgb8(&image.data, count, width, height),
+            timings,
         })
     }
 

@@ -197,6 +197,11 @@ impl ClipTokenizer {
     /// `[BOS] ids[..max-2] [EOS] [PAD]...`, exactly `max_length` ids: prompts longer than the
     /// model's context are truncated as diffusers does.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.encode_truncated(text).map(|(ids, _)| ids)
+    }
+
+    /// [`ClipTokenizer::encode`] and how many content tokens were cut off (0 when it fits).
+    pub fn encode_truncated(&self, text: &str) -> Result<(Vec<u32>, usize)> {
         let ids = self.tokenize(text)?;
         let keep = ids.len().min(self.max_length - 2);
         let mut out = Vec::with_capacity(self.max_length);
@@ -204,7 +209,7 @@ impl ClipTokenizer {
         out.extend_from_slice(&ids[..keep]);
         out.push(self.eos);
         out.resize(self.max_length, self.pad);
-        Ok(out)
+        Ok((out, ids.len() - keep))
     }
 
     /// How many content tokens `text` has beyond what fits (0 when it fits).

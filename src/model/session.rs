@@ -27,6 +27,7 @@ pub struct IoInfo {
 pub struct OnnxModel {
     name: String,
     session: Session,
+    last_run: std::time::Duration,
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
 }
@@ -64,9 +65,15 @@ impl OnnxModel {
         Ok(OnnxModel {
             name: name.to_string(),
             session,
+            last_run: std::time::Duration::ZERO,
             inputs,
             outputs,
         })
+    }
+
+    /// How long the last `run` spent inside ONNX Runtime.
+    pub fn last_run(&self) -> std::time::Duration {
+        self.last_run
     }
 
     /// The graph's name (`unet`, `text_encoder`, ...).
@@ -104,10 +111,12 @@ impl OnnxModel {
         options: &RunOptions,
     ) -> Result<Vec<FloatTensor>> {
         let name = self.name.clone();
+        let started = std::time::Instant::now();
         let result = self
             .session
             .run_with_options(inputs, options)
             .map_err(|e| Error::new(ErrorKind::Inference, format!("{name}: {e}")))?;
+        self.last_run = started.elapsed();
         outputs
             .iter()
             .map(|o| {
