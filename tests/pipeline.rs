@@ -372,3 +372,117 @@ fn concurrent_generates_on_one_pipeline_match_sequential_ones() {
         common::assert_close("concurrent basic", &got.images[0], &want);
     }
 }
+
+/// A temporary copy of the fixture with one file replaced.
+fn fixture_with(tag: &str, file: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sdrt-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&common::fixture(), &dir);
+    std::fs::write(dir.join(file), contents).unwrap();
+    dir
+}
+
+#[test]
+fn broken_configs_are_errors_not_panics() {
+    common::init_runtime();
+    let sched = "scheduler/scheduler_config.json";
+    let cases: Vec<(&str, &str, String)> = vec![
+        ("sched-array", sched, "[]".into()),
+        ("sched-json", sched, "{not json".into()),
+        (
+            "sched-steps-type",
+            sched,
+            r#"{"_class_name": "PNDMScheduler", "num_train_timesteps": "many"}"#.into(),
+        ),
+        (
+            "sched-steps-1",
+            sched,
+            r#"{"_class_name": "PNDMScheduler", "num_train_timesteps": 1}"#.into(),
+        ),
+        (
+            "sched-prediction",
+            sched,
+            r#"{"_class_name": "PNDMScheduler", "prediction_type": "x0"}"#.into(),
+        ),
+        (
+            "sched-spacing",
+            sched,
+            r#"{"_class_name": "PNDMScheduler", "timestep_spacing": 3}"#.into(),
+        ),
+        (
+            "unet-sample-size",
+            "unet/config.json",
+            r#"{"sample_size": 0}"#.into(),
+        ),
+        (
+            "vae-scale",
+            "vae_decoder/config.json",
+            r#"{"scaling_factor": -1}"#.into(),
+        ),
+        (
+            "vae-blocks",
+            "vae_decoder/config.json",
+            r#"{"block_out_channels": []}"#.into(),
+        ),
+        ("vocab", "tokenizer/vocab.json", r#"{"a": 0"#.into()),
+        (
+            "merges",
+            "tokenizer/merges.txt",
+            "#version: 0.2\nzz</w> qq\n".into(),
+        ),
+        (
+            "tok-config",
+            "tokenizer/tokenizer_config.json",
+            "nope".into(),
+        ),
+    ];
+    for (tag, file, contents) in cases {
+        let dir = fixture_with(tag, file, &contents);
+        match Pipeline::load(&dir, &PipelineOptions::default()) {
+            Err(e) => assert!(
+                matches!(e.kind(), ErrorKind::ModelInvalid | ErrorKind::ModelNotFound),
+                "{tag}: {e}"
+            ),
+            Ok(p) => {
+                // Loading may succeed when the damage only shows at generation time.
+                let r = p.generate(
+                    &GenerateParams {
+                        prompt: "x".into(),
+                        steps: 2,
+                        ..GenerateParams::default()
+                    },
+                    None,
+                );
+                assert!(r.is_err(), "{tag}: a broken {file} went unnoticed");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    // Schedule keys that are wrong for one scheduler surface when it is built.
+    let dir = fixture_with(
+        "sched-betas",
+        sched,
+        r#"{"_class_name": "PNDMScheduler", "beta_schedule": "sigmoid", "trained_betas": null}"#,
+    );
+    let p = Pipeline::load(&dir, &PipelineOptions::default()).unwrap();
+    for kind in sdrt::SchedulerKind::ALL {
+        let err = p
+            .generate(
+                &GenerateParams {
+                    prompt: "x".into(),
+                    steps: 2,
+                    scheduler: Some(kind),
+                    ..GenerateParams::default()
+                },
+                None,
+            )
+            .expect_err(kind.name());
+        assert!(
+            matches!(err.kind(), ErrorKind::ModelInvalid | ErrorKind::Unsupported),
+            "{}: {err}",
+            kind.name()
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -107,3 +107,44 @@ fn missing_vocab_is_a_model_not_found_error() {
     assert_eq!(err.kind(), sdrt::ErrorKind::ModelNotFound);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn arbitrary_text_never_panics() {
+    // A deterministic stream of awkward strings: random code points from every plane, runs
+    // of whitespace, special-token fragments, very long inputs.
+    let tok = tokenizer();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let pieces = [
+        "<|endoftext|>",
+        "<|startoftext|>",
+        "</w>",
+        "!",
+        " ",
+        "\t\n",
+        "\u{200b}",
+        "'s",
+        "e\u{301}",
+    ];
+    for round in 0..1500 {
+        let len = (next() % if round % 100 == 0 { 5000 } else { 60 }) as usize;
+        let mut s = String::new();
+        for _ in 0..len {
+            let r = next();
+            if r % 5 == 0 {
+                s.push_str(pieces[(r >> 8) as usize % pieces.len()]);
+            } else if let Some(c) = char::from_u32((r >> 11) as u32 % 0x11_0000) {
+                s.push(c);
+            }
+        }
+        let ids = tok.encode(&s).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+        assert_eq!(ids.len(), 77);
+        assert_eq!(ids[0], 49406);
+        assert!(ids[1..].contains(&49407), "{s:?}: no EOS");
+    }
+}
