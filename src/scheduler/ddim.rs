@@ -100,12 +100,23 @@ pub(super) fn clip_range(config: &SchedulerConfig, default_clip: bool) -> Result
     }
 }
 
-/// Looks up evaluation `i`'s timestep.
-pub(super) fn timestep_at(timesteps: &[i64], i: usize) -> Result<i64> {
-    timesteps
-        .get(i)
-        .copied()
-        .ok_or_else(|| Error::invalid(format!("timestep index {i} out of range")))
+/// `pred_original_sample` of the alpha-based schedulers (DDIM, DDPM, LCM) from the model
+/// output `m` at sample `s`, with `sa`/`sb` the square roots of `alpha_prod_t` and
+/// `beta_prod_t`, in float32 as torch evaluates it.
+pub(super) fn alpha_x0(prediction: PredictionType, sa: f32, sb: f32, s: f32, m: f32) -> f32 {
+    match prediction {
+        PredictionType::Epsilon => (s - sb * m) / sa,
+        PredictionType::Sample => m,
+        PredictionType::VPrediction => sa * s - sb * m,
+    }
+}
+
+/// `clamp(x, -r, r)` when clipping is on (`r` from [`clip_range`], never negative or NaN).
+pub(super) fn clip(x: f32, range: Option<f32>) -> f32 {
+    match range {
+        Some(r) => x.clamp(-r, r),
+        None => x,
+    }
 }
 
 /// DDIM state for one generation.
@@ -165,7 +176,7 @@ impl Scheduler for Ddim {
         sample: &mut [f32],
         noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let t = timestep_at(&self.ts, i)?;
+        let t = self.ts[i];
         let prev_t = t - self.step_ratio;
         // All scalars are 0-dim float32 tensors in diffusers.
         let a_t = self.alphas_cumprod[t as usize];
@@ -182,15 +193,14 @@ impl Scheduler for Ddim {
         let dir_coeff = (1.0 - a_prev - std_dev * std_dev).sqrt();
         let sa_prev = a_prev.sqrt();
         for (s, &m) in sample.iter_mut().zip(model_output) {
-            let (x0, eps) = match self.prediction {
-                PredictionType::Epsilon => ((*s - sb * m) / sa, m),
-                PredictionType::Sample => (m, (*s - sa * m) / sb),
-                PredictionType::VPrediction => (sa * *s - sb * m, sa * m + sb * *s),
+            let x0 = alpha_x0(self.prediction, sa, sb, *s, m);
+            // The noise estimate is taken from the unclipped x0.
+            let eps = match self.prediction {
+                PredictionType::Epsilon => m,
+                PredictionType::Sample => (*s - sa * m) / sb,
+                PredictionType::VPrediction => sa * m + sb * *s,
             };
-            let x0 = match self.clip {
-                Some(r) => x0.clamp(-r, r),
-                None => x0,
-            };
+            let x0 = clip(x0, self.clip);
             *s = sa_prev * x0 + dir_coeff * eps;
         }
         if self.eta > 0.0 {

@@ -7,7 +7,7 @@
 //! channels), `fixed_large_log` (diffusers takes the square root of a logarithm there, which
 //! is NaN for every timestep), `thresholding`, and the `sigmoid` / `laplace` beta schedules.
 
-use super::ddim::{clip_range, integer_timesteps, reject_thresholding, timestep_at};
+use super::ddim::{alpha_x0, clip, clip_range, integer_timesteps, reject_thresholding};
 use super::{BetaDefaults, PredictionType, Scheduler, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
@@ -104,7 +104,7 @@ impl Scheduler for Ddpm {
         sample: &mut [f32],
         noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let t = timestep_at(&self.ts, i)?;
+        let t = self.ts[i];
         let prev_t = self.previous_timestep(t);
         // All scalars are 0-dim float32 tensors in diffusers.
         let a_t = self.alphas_cumprod[t as usize];
@@ -117,15 +117,7 @@ impl Scheduler for Ddpm {
         let x0_coeff = (a_prev.sqrt() * cur_beta) / b_t;
         let sample_coeff = cur_alpha.sqrt() * b_prev / b_t;
         for (s, &m) in sample.iter_mut().zip(model_output) {
-            let x0 = match self.prediction {
-                PredictionType::Epsilon => (*s - sb * m) / sa,
-                PredictionType::Sample => m,
-                PredictionType::VPrediction => sa * *s - sb * m,
-            };
-            let x0 = match self.clip {
-                Some(r) => x0.clamp(-r, r),
-                None => x0,
-            };
+            let x0 = clip(alpha_x0(self.prediction, sa, sb, *s, m), self.clip);
             *s = x0_coeff * x0 + sample_coeff * *s;
         }
         if t > 0 {

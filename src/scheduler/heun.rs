@@ -15,6 +15,7 @@
 //! Not supported (`Unsupported`): `use_exponential_sigmas`, `use_beta_sigmas`, and the "exp"
 //! beta schedule.
 
+use super::ddim::{clip, clip_range};
 use super::dpm_multistep::{check_first_index, reject_unsupported_flags};
 use super::euler::{
     float_timesteps, init_sigma, np_interp_arange, predict_x0, scale_by_sigma, train_sigmas,
@@ -100,11 +101,7 @@ impl Heun {
             }
         }
         sigmas.push(0.0);
-        let clip = if config.bool_or("clip_sample", false)? {
-            Some(config.f64_or("clip_sample_range", 1.0)? as f32)
-        } else {
-            None
-        };
+        let clip = clip_range(&config, false)?;
         let spacing = config.timestep_spacing(TimestepSpacing::Linspace)?;
         check_first_index(CLASS, &doubled, sigma_index)?;
         Ok(Heun {
@@ -160,13 +157,9 @@ impl Scheduler for Heun {
                 "Heun stepped past its last timestep ({n} evaluations)"
             )));
         }
-        let clip = self.clip;
+        let range = self.clip;
         let pred = |sigma_input: f32, s: f32, m: f32| {
-            let x0 = predict_x0(self.prediction, sigma_input, s, m);
-            match clip {
-                Some(r) => x0.clamp(-r, r),
-                None => x0,
-            }
+            clip(predict_x0(self.prediction, sigma_input, s, m), range)
         };
         match self.first.take() {
             None => {
@@ -201,5 +194,18 @@ impl Scheduler for Heun {
         }
         self.step_index = Some(idx + 1);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_negative_clip_range_is_a_config_error_not_a_panic() {
+        let v = serde_json::json!({"clip_sample": true, "clip_sample_range": -1.0});
+        let config = SchedulerConfig::from_json(&v).unwrap();
+        let err = Heun::new(&config, 3).err().unwrap();
+        assert_eq!(err.kind(), crate::ErrorKind::ModelInvalid);
     }
 }

@@ -8,7 +8,7 @@
 //! Stable Diffusion scheduler config (PNDM's, say) works; its own beta defaults are
 //! 0.00085 .. 0.012, scaled_linear.
 
-use super::ddim::{clip_range, reject_thresholding, timestep_at};
+use super::ddim::{alpha_x0, clip, clip_range, reject_thresholding};
 use super::{BetaDefaults, PredictionType, Scheduler, SchedulerConfig};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
@@ -86,7 +86,7 @@ impl Scheduler for Lcm {
         sample: &mut [f32],
         noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let t = timestep_at(&self.ts, i)?;
+        let t = self.ts[i];
         let last = i + 1 == self.ts.len();
         let prev_t = if last { t } else { self.ts[i + 1] };
         // All scalars are 0-dim float32 tensors in diffusers (prev_t is never negative, so
@@ -103,15 +103,7 @@ impl Scheduler for Lcm {
         let c_out = scaled / denom.sqrt();
         let (sa, sb) = (a_t.sqrt(), b_t.sqrt());
         for (s, &m) in sample.iter_mut().zip(model_output) {
-            let x0 = match self.prediction {
-                PredictionType::Epsilon => (*s - sb * m) / sa,
-                PredictionType::Sample => m,
-                PredictionType::VPrediction => sa * *s - sb * m,
-            };
-            let x0 = match self.clip {
-                Some(r) => x0.clamp(-r, r),
-                None => x0,
-            };
+            let x0 = clip(alpha_x0(self.prediction, sa, sb, *s, m), self.clip);
             *s = c_out * x0 + c_skip * *s;
         }
         if !last {

@@ -301,11 +301,7 @@ impl Scheduler for Pndm {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let t = *self
-            .timesteps
-            .get(i)
-            .ok_or_else(|| Error::invalid(format!("timestep index {i} out of range")))?
-            as i64;
+        let t = self.timesteps[i] as i64;
         if self.counter < self.prk_timesteps.len() && !self.skip_prk {
             self.step_prk(model_output, t, sample)
         } else {
