@@ -206,10 +206,11 @@ impl Pipeline {
             if options.intra_op_threads > 0 {
                 b = b.with_intra_threads(options.intra_op_threads)?;
             }
-            if let Some((w, h, n)) = static_shape {
-                for (dim, size) in static_dims(part, w, h, n, &config) {
-                    b = b.with_dimension_override(dim, size as i64)?;
-                }
+            let pinned = static_shape
+                .map(|shape| static_dims(part, shape, tokenizer.max_length(), &config))
+                .unwrap_or_default();
+            for &(dim, size) in &pinned {
+                b = b.with_dimension_override(dim, size as i64)?;
             }
             if !eps.is_empty() {
                 b = b.with_execution_providers(&eps).map_err(|e| {
@@ -220,7 +221,23 @@ impl Pipeline {
                 })?;
             }
             let session = load_session(b, &folder.onnx(part))?;
-            OnnxModel::new(part, session)
+            let model = OnnxModel::new(part, session)?;
+            // Overrides whose names the export does not use are silently ignored by ONNX
+            // Runtime; static shapes mean no free dimension may remain.
+            if !pinned.is_empty() {
+                if let Some(free) = model
+                    .inputs()
+                    .iter()
+                    .find(|i| i.shape.iter().any(|&d| d < 0))
+                {
+                    return Err(Error::model(format!(
+                        "{part}: input '{}' keeps free dimensions {:?} after pinning {:?} for \
+                         static shapes",
+                        free.name, free.symbols, pinned
+                    )));
+                }
+            }
+            Ok(model)
         };
         let graphs = Graphs {
             text_encoder: load("text_encoder")?,
@@ -331,6 +348,12 @@ impl Pipeline {
             Generator::Torch => {}
         }
         if let Some((sw, sh, sn)) = self.static_shape {
+            if p.guidance <= 1.0 {
+                return Err(Error::invalid(
+                    "this pipeline was loaded with static shapes, which assume classifier-free \
+                     guidance (guidance > 1)",
+                ));
+            }
             if (width, height, p.count) != (sw, sh, sn) {
                 return Err(Error::invalid(format!(
                     "this pipeline was loaded with static shapes {sw}x{sh}, {sn} image(s); \
@@ -618,26 +641,27 @@ fn scalar_timestep(
 }
 
 /// The free dimensions optimum's exporter names, pinned for static-shape providers.
+/// (The names are those of `optimum-cli export onnx`; the UNet batch assumes classifier-free
+/// guidance, which `validate` requires under static shapes.)
 fn static_dims(
     part: &str,
-    width: usize,
-    height: usize,
-    count: usize,
+    (width, height, count): (usize, usize, usize),
+    tokens: usize,
     config: &ModelConfig,
 ) -> Vec<(&'static str, usize)> {
     let f = config.vae_scale_factor;
     match part {
-        "text_encoder" => vec![("batch_size", 1), ("sequence_length", 77)],
+        "text_encoder" => vec![("batch_size", 1), ("sequence_length", tokens)],
         "unet" => vec![
             ("batch_size", 2 * count),
             ("height", height / f),
             ("width", width / f),
-            ("sequence_length", 77),
+            ("sequence_length", tokens),
         ],
         "vae_decoder" => vec![
             ("batch_size", count),
-            ("height_latent", height / f),
-            ("width_latent", width / f),
+            ("latent_height", height / f),
+            ("latent_width", width / f),
         ],
         _ => Vec::new(),
     }
