@@ -77,31 +77,10 @@ IMAGE_CASES = [
 ]
 
 
-def initial_latents(seed: int, count: int, width: int, height: int) -> np.ndarray:
-    # float64 draw in C order, then cast: what the Rust side must reproduce.
-    return np.random.RandomState(seed).randn(count, 4, height // 8, width // 8).astype(np.float32)
-
-
 def generate(pipe, prompt, negative, width, height, steps, guidance, seed, count, output_type="np"):
-    lat = initial_latents(seed, count, width, height)
-    out = pipe(
-        prompt=prompt,
-        negative_prompt=negative,
-        width=width,
-        height=height,
-        num_inference_steps=steps,
-        guidance_scale=guidance,
-        num_images_per_prompt=count,
-        latents=torch.from_numpy(lat),
-        output_type=output_type,
-    ).images
-    if output_type != "np":
-        return out
-    images = np.asarray(out)
-    assert images.shape == (count, height, width, 3), images.shape
-    # Same as diffusers VaeImageProcessor.numpy_to_pil (the image is already
-    # denormalised and clamped to [0, 1] by postprocess()).
-    return (images * 255).round().astype("uint8")
+    """A case of IMAGE_CASES: the model's own scheduler and numpy latents."""
+    return generate_with(pipe, pipe.scheduler.config, None, "numpy", prompt, negative, width,
+                         height, steps, guidance, seed, count, 0.0, output_type)
 
 
 # Scheduler x generator cases, each through optimum's pipeline with
@@ -143,7 +122,7 @@ def scheduler_image_cases():
 
 
 def generate_with(pipe, base_config, sched, generator, prompt, negative, width, height, steps,
-                  guidance, seed, count, eta):
+                  guidance, seed, count, eta, output_type="np"):
     """One image case with any scheduler and either generator.
 
     numpy: latents from RandomState(seed) (float64 -> float32), and every randn_tensor call
@@ -163,6 +142,7 @@ def generate_with(pipe, base_config, sched, generator, prompt, negative, width, 
     original = getattr(module, "randn_tensor", None)
     kwargs = {}
     if generator == "numpy":
+        # float64 draw in C order, then cast: what the Rust side must reproduce.
         rs = np.random.RandomState(seed)
         lat = rs.randn(count, 4, height // 8, width // 8).astype(np.float32)
         kwargs["latents"] = torch.from_numpy(lat)
@@ -180,14 +160,18 @@ def generate_with(pipe, base_config, sched, generator, prompt, negative, width, 
             guidance_scale=guidance,
             num_images_per_prompt=count,
             eta=eta,
-            output_type="np",
+            output_type=output_type,
             **kwargs,
         ).images
     finally:
         if original is not None:
             module.randn_tensor = original
+    if output_type != "np":
+        return out
     images = np.asarray(out)
     assert images.shape == (count, height, width, 3), images.shape
+    # Same as diffusers VaeImageProcessor.numpy_to_pil (the image is already
+    # denormalised and clamped to [0, 1] by postprocess()).
     return (images * 255).round().astype("uint8")
 
 
