@@ -57,6 +57,14 @@ impl Scheduler for EulerAncestral {
         self.init_noise_sigma
     }
 
+    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
+        super::add_noise_sigma(self.sigmas[i], original, noise)
+    }
+
+    fn alpha_bar(&self, i: usize) -> f64 {
+        super::alpha_bar_of_sigma(self.sigmas[i])
+    }
+
     fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
         if let Some(&sigma) = self.sigmas.get(i) {
             scale_by_sigma(sample, sigma);

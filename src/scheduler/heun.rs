@@ -133,6 +133,22 @@ impl Scheduler for Heun {
         self.init_noise_sigma
     }
 
+    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
+        super::add_noise_sigma(self.sigmas[i], original, noise)
+    }
+
+    fn alpha_bar(&self, i: usize) -> f64 {
+        super::alpha_bar_of_sigma(self.sigmas[i])
+    }
+
+    fn set_begin_index(&mut self, i: usize) {
+        self.step_index = Some(i);
+    }
+
+    fn order(&self) -> usize {
+        2
+    }
+
     fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
         if self.timesteps.is_empty() {
             return;

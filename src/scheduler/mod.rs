@@ -556,6 +556,72 @@ pub trait Scheduler: Send {
         sample: &mut [f32],
         noise: &mut dyn NoiseSource,
     ) -> Result<()>;
+    /// diffusers' `add_noise(original, noise, t)` at evaluation `i`'s timestep (the sigma at
+    /// the scheduler's step index `i` for sigma-based schedulers), in float32 as torch does.
+    /// `noise` has as many values as `original`.
+    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32>;
+    /// The cumulative alpha of evaluation `i`: the UNet input is
+    /// `sqrt(a) * x0 + sqrt(1 - a) * noise` (for sigma schedulers `a = 1 / (1 + sigma^2)`).
+    fn alpha_bar(&self, i: usize) -> f64;
+    /// diffusers' `order`: UNet evaluations per inference step (2 for Heun), which
+    /// image-to-image's `get_timesteps` multiplies the start step by.
+    fn order(&self) -> usize {
+        1
+    }
+    /// diffusers' `set_begin_index`: the first `step` will be evaluation `i` (image-to-image
+    /// starts part-way; schedulers that count steps internally start their counter there).
+    fn set_begin_index(&mut self, _i: usize) {}
+}
+
+/// `add_noise` of the DDPM family (PNDM, DDIM, DDPM, LCM):
+/// `alphas_cumprod[t] ** 0.5 * x + (1 - alphas_cumprod[t]) ** 0.5 * noise`.
+pub(crate) fn add_noise_alphas(
+    alphas_cumprod: &[f32],
+    t: f64,
+    original: &[f32],
+    noise: &[f32],
+) -> Vec<f32> {
+    let ab = alphas_cumprod[(t.max(0.0) as usize).min(alphas_cumprod.len() - 1)];
+    let a = ab.sqrt();
+    let b = (1.0 - ab).sqrt();
+    original
+        .iter()
+        .zip(noise)
+        .map(|(&x, &n)| a * x + b * n)
+        .collect()
+}
+
+/// `add_noise` of the Euler family (Euler, Euler ancestral, Heun, LMS): `x + noise * sigma`.
+pub(crate) fn add_noise_sigma(sigma: f32, original: &[f32], noise: &[f32]) -> Vec<f32> {
+    original
+        .iter()
+        .zip(noise)
+        .map(|(&x, &n)| x + n * sigma)
+        .collect()
+}
+
+/// `add_noise` of the multistep solvers (DPM-Solver, UniPC):
+/// `alpha_t * x + sigma_t * noise` with `alpha_t = 1 / (sigma^2 + 1) ** 0.5`,
+/// `sigma_t = sigma * alpha_t`.
+pub(crate) fn add_noise_alpha_sigma(sigma: f32, original: &[f32], noise: &[f32]) -> Vec<f32> {
+    let alpha_t = 1.0 / (sigma * sigma + 1.0).sqrt();
+    let sigma_t = sigma * alpha_t;
+    original
+        .iter()
+        .zip(noise)
+        .map(|(&x, &n)| alpha_t * x + sigma_t * n)
+        .collect()
+}
+
+/// `alphas_cumprod[t]` for a (possibly fractional) training timestep.
+pub(crate) fn alpha_bar_at(alphas_cumprod: &[f32], t: f64) -> f64 {
+    alphas_cumprod[(t.max(0.0) as usize).min(alphas_cumprod.len() - 1)] as f64
+}
+
+/// The cumulative alpha of a sigma: `1 / (1 + sigma^2)`.
+pub(crate) fn alpha_bar_of_sigma(sigma: f32) -> f64 {
+    let s = sigma as f64;
+    1.0 / (1.0 + s * s)
 }
 
 /// Creates the scheduler of `kind` for `steps` inference steps, from the model's config with
@@ -657,6 +723,26 @@ impl Scheduler for Checked {
     ) -> Result<()> {
         self.check(i, Some((model_output.len(), sample.len())))?;
         self.0.step(model_output, i, sample, noise)
+    }
+
+    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
+        // The pipeline passes matching lengths and indices it got from `timesteps`; an index
+        // past the end is clamped rather than trusted.
+        let i = i.min(self.0.timesteps().len().saturating_sub(1));
+        self.0.add_noise(original, noise, i)
+    }
+
+    fn alpha_bar(&self, i: usize) -> f64 {
+        let i = i.min(self.0.timesteps().len().saturating_sub(1));
+        self.0.alpha_bar(i)
+    }
+
+    fn order(&self) -> usize {
+        self.0.order()
+    }
+
+    fn set_begin_index(&mut self, i: usize) {
+        self.0.set_begin_index(i)
     }
 }
 

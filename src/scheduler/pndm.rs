@@ -292,6 +292,14 @@ impl Scheduler for Pndm {
         1.0
     }
 
+    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
+        super::add_noise_alphas(&self.alphas_cumprod, self.timesteps[i], original, noise)
+    }
+
+    fn alpha_bar(&self, i: usize) -> f64 {
+        super::alpha_bar_at(&self.alphas_cumprod, self.timesteps[i])
+    }
+
     fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
 
     fn step(

@@ -307,6 +307,18 @@ impl Scheduler for UniPc {
         1.0
     }
 
+    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
+        super::add_noise_alpha_sigma(self.sigmas[i], original, noise)
+    }
+
+    fn alpha_bar(&self, i: usize) -> f64 {
+        super::alpha_bar_of_sigma(self.sigmas[i])
+    }
+
+    fn set_begin_index(&mut self, i: usize) {
+        self.step_index = Some(i);
+    }
+
     fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
 
     fn step(
