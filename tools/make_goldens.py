@@ -21,6 +21,12 @@ Writes, deterministically:
       numpy legacy normal draws (RandomState(seed).randn) as float32 bit patterns.
   tests/goldens/pndm_timesteps.json
       diffusers' PNDMScheduler timesteps for the fixture's scheduler config.
+  tests/goldens/edit.json, edit/*.png, inputs/*.png, img2img_schedule.json,
+  add_noise_later.json, guidance_embedding.json, taesd.json, taesd/*.png, rescale_cfg.json
+      img2img / inpaint / turbo / guidance_rescale / LCM images and the scheduler-level
+      pieces behind them, TAESD previews (see tests/goldens/README.md). Only these (and the
+      README): `python tools/make_goldens.py --edit-only`, after
+      `python tools/make_tiny_model.py --edit-fixtures-only`.
 """
 
 from __future__ import annotations
@@ -591,6 +597,515 @@ def make_pndm_steps():
     print(f"pndm steps: {len(entries)} variants")
 
 
+# --------------------------------------------------------------------------
+# e) image editing, distilled models, previews (`--edit-only`)
+# --------------------------------------------------------------------------
+INPUTS = {
+    "inputs/init_64.png": (64, 64),
+    "inputs/init_96x64.png": (96, 64),
+}
+MASKS = {
+    "inputs/mask_64.png": (64, 64),
+    "inputs/mask_96x64.png": (96, 64),
+}
+
+
+def init_picture(w: int, h: int) -> np.ndarray:
+    """A deterministic RGB test picture with structure: gradients, a disc, a rectangle, a
+    triangle and a checkerboard patch (numpy only, no antialiasing)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.stack([x / (w - 1), y / (h - 1), 0.5 + 0.5 * np.sin(2 * np.pi * (x + y) / 32)], -1)
+    img[(x - 0.3 * w) ** 2 + (y - 0.35 * h) ** 2 <= (0.18 * h) ** 2] = [0.95, 0.85, 0.1]
+    img[(x >= 0.55 * w) & (x < 0.85 * w) & (y >= 0.55 * h) & (y < 0.8 * h)] = [0.1, 0.2, 0.8]
+    img[(y >= 0.6 * h) & (x >= 0.08 * w) & (x - 0.08 * w <= y - 0.6 * h)] = [0.8, 0.1, 0.3]
+    img[(x >= 0.7 * w) & (y < 0.3 * h) & (((x // 4) + (y // 4)) % 2 == 0)] = [1.0, 1.0, 1.0]
+    return (img * 255).round().astype(np.uint8)
+
+
+def mask_picture(w: int, h: int) -> np.ndarray:
+    """An 8-bit mask (white = repaint): a white disc with a ring of 127 (left half) / 128 (right
+    half) around it, a 128 block and a 127 block on the top rows, and a bottom strip whose
+    columns are 100, 127, 128 and 200 in turn (8 pixels each), so that both the full-size
+    binarization (>= 0.5) and the nearest-neighbour sampling at latent size see 127 and 128."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    m = np.zeros((h, w), np.uint8)
+    r2 = (x - 0.5 * w) ** 2 + (y - 0.5 * h) ** 2
+    ring = (r2 > (0.25 * h) ** 2) & (r2 <= (0.34 * h) ** 2)
+    m[ring & (x < 0.5 * w)] = 127
+    m[ring & (x >= 0.5 * w)] = 128
+    m[r2 <= (0.25 * h) ** 2] = 255
+    m[0:8, 0:16] = 128
+    m[0:8, 16:32] = 127
+    strip = np.array([100, 127, 128, 200], np.uint8)[(np.arange(w) // 8) % 4]
+    m[h - 8:, :] = strip[None, :]
+    return m
+
+
+def make_edit_inputs():
+    from PIL import Image
+
+    for fname, (w, h) in INPUTS.items():
+        (GOLDENS / fname).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(init_picture(w, h), "RGB").save(GOLDENS / fname, optimize=False)
+    for fname, (w, h) in MASKS.items():
+        Image.fromarray(mask_picture(w, h), "L").save(GOLDENS / fname, optimize=False)
+    for fname in list(INPUTS) + list(MASKS):
+        im = Image.open(GOLDENS / fname)
+        print(f"  {fname}: {im.mode} {im.size}")
+
+
+PIPELINES = {
+    "txt2img": "ORTStableDiffusionPipeline",
+    "img2img": "ORTStableDiffusionImg2ImgPipeline",
+    "inpaint": "ORTStableDiffusionInpaintPipeline",
+    "lcm": "ORTLatentConsistencyModelPipeline",
+}
+
+
+def edit_case(name, mode, model, prompt, seed, steps, guidance, *, scheduler=None, generator="torch",
+              negative=None, width=64, height=64, count=1, eta=0.0, init=None, mask=None,
+              strength=1.0, guidance_rescale=0.0, timestep_spacing=None):
+    return {
+        "name": name, "model": model, "prompt": prompt, "negative_prompt": negative,
+        "width": width, "height": height, "steps": steps, "guidance": guidance, "seed": seed,
+        "count": count, "scheduler": scheduler, "generator": generator, "eta": eta, "files": [],
+        "mode": mode, "pipeline": PIPELINES[mode], "init_image": init, "mask": mask,
+        "strength": strength, "guidance_rescale": guidance_rescale,
+        "timestep_spacing": timestep_spacing,
+    }
+
+
+def edit_cases():
+    I64, I96 = "inputs/init_64.png", "inputs/init_96x64.png"
+    M64, M96 = "inputs/mask_64.png", "inputs/mask_96x64.png"
+    c = []
+    # img2img (torch generator; width/height are the picture's).
+    seed = 600
+    for sched in ["pndm", "dpm++2m"]:
+        for steps, strength in [(5, 0.5), (6, 0.8), (6, 0.5), (5, 0.8)]:
+            slug = sched.replace("+", "p")
+            c.append(edit_case(f"i2i_{slug}_{steps}_s{strength}_count2", "img2img", "tiny-sd2",
+                               "an oil painting of a harbour", seed, steps, 7.5, scheduler=sched,
+                               count=2, init=I64, strength=strength,
+                               negative="blurry" if strength == 0.8 else None))
+            seed += 1
+    c += [
+        edit_case("i2i_eulera_6_s0.7", "img2img", "tiny-sd2", "a watercolor of a fox", 610, 6, 7.5,
+                  scheduler="euler-a", init=I64, strength=0.7),
+        edit_case("i2i_heun_5_s0.6", "img2img", "tiny-sd2", "a watercolor of a fox", 611, 5, 7.5,
+                  scheduler="heun", init=I64, strength=0.6),
+        edit_case("i2i_ddim_10_s0.3", "img2img", "tiny-sd2", "a pencil sketch of a house", 612, 10, 7.5,
+                  scheduler="ddim", init=I64, strength=0.3),
+        edit_case("i2i_lms_8_s0.75", "img2img", "tiny-sd2", "a pencil sketch of a house", 613, 8, 7.5,
+                  scheduler="lms", init=I64, strength=0.75),
+        edit_case("i2i_unipc_6_s0.6", "img2img", "tiny-sd2", "a neon city at night", 614, 6, 7.5,
+                  scheduler="unipc", init=I64, strength=0.6),
+        edit_case("i2i_dpmpp2m_wide_6_s0.75", "img2img", "tiny-sd2", "a wide desert road", 615, 6, 7.5,
+                  scheduler="dpm++2m", init=I96, strength=0.75, width=96, height=64),
+    ]
+    # inpaint: 4-channel UNet (tiny-sd2: diffusers blends after every step) and 9-channel.
+    for model, tag, other, base in [("tiny-sd2", "inp4", "euler", 700), ("tiny-sd2-inpaint", "inp9", "dpm++2m", 720)]:
+        oslug = other.replace("+", "p")
+        c += [
+            edit_case(f"{tag}_default_5_s1_count2", "inpaint", model, "a red balloon", base, 5, 7.5,
+                      count=2, init=I64, mask=M64, strength=1.0),
+            edit_case(f"{tag}_default_6_s0.75", "inpaint", model, "a red balloon", base + 1, 6, 7.5,
+                      init=I64, mask=M64, strength=0.75, negative="grey"),
+            edit_case(f"{tag}_{oslug}_5_s1", "inpaint", model, "a bunch of flowers", base + 2, 5, 7.5,
+                      scheduler=other, init=I64, mask=M64, strength=1.0),
+            edit_case(f"{tag}_{oslug}_6_s0.75_count2", "inpaint", model, "a bunch of flowers", base + 3, 6, 7.5,
+                      scheduler=other, count=2, init=I64, mask=M64, strength=0.75),
+            edit_case(f"{tag}_default_5_s1_noguidance", "inpaint", model, "a stone wall", base + 4, 5, 1.0,
+                      init=I64, mask=M64, strength=1.0),
+            edit_case(f"{tag}_default_wide_6_s0.75", "inpaint", model, "a boat on a lake", base + 5, 6, 7.5,
+                      init=I96, mask=M96, strength=0.75, width=96, height=64),
+        ]
+    # turbo-style txt2img: euler-a, trailing spacing, no CFG.
+    c += [
+        edit_case("turbo_eulera_trailing_1_g0_torch", "txt2img", "tiny-sd2", "a cup of coffee", 800, 1, 0.0,
+                  scheduler="euler-a", timestep_spacing="trailing"),
+        edit_case("turbo_eulera_trailing_4_g0_numpy", "txt2img", "tiny-sd2", "a cup of coffee", 801, 4, 0.0,
+                  scheduler="euler-a", generator="numpy", timestep_spacing="trailing"),
+        edit_case("turbo_eulera_trailing_1_g1_numpy", "txt2img", "tiny-sd2", "a cup of tea", 802, 1, 1.0,
+                  scheduler="euler-a", generator="numpy", timestep_spacing="trailing"),
+        edit_case("turbo_eulera_trailing_4_g1_torch_count2", "txt2img", "tiny-sd2", "a cup of tea", 803, 4, 1.0,
+                  scheduler="euler-a", count=2, timestep_spacing="trailing"),
+    ]
+    # guidance_rescale (txt2img only: the img2img / inpaint pipelines have no such argument).
+    c += [
+        edit_case("rescale_v_ddim_5_numpy", "txt2img", "tiny-sd2-v", "a golden retriever", 900, 5, 7.5,
+                  generator="numpy", guidance_rescale=0.7),
+        edit_case("rescale_v_ddim_5_torch", "txt2img", "tiny-sd2-v", "a golden retriever", 901, 5, 7.5,
+                  guidance_rescale=0.7, negative="cartoon"),
+        edit_case("rescale_v_ddim_trailing_4_torch", "txt2img", "tiny-sd2-v", "a golden retriever", 902, 4, 7.5,
+                  guidance_rescale=0.7, timestep_spacing="trailing"),
+        edit_case("rescale_v_ddim_5_noguidance_numpy", "txt2img", "tiny-sd2-v", "a golden retriever", 903, 5, 1.0,
+                  generator="numpy", guidance_rescale=0.7),
+        edit_case("rescale_eulera_4_torch", "txt2img", "tiny-sd2", "a snowy owl", 904, 4, 7.5,
+                  scheduler="euler-a", guidance_rescale=0.5),
+    ]
+    # LCM (tiny-lcm; the pipeline takes no negative prompt and no eta, never does CFG).
+    c += [
+        edit_case("lcm_4_g8_torch", "lcm", "tiny-lcm", "a portrait of an old sailor", 1000, 4, 8.0),
+        edit_case("lcm_1_g8_numpy", "lcm", "tiny-lcm", "a portrait of an old sailor", 1001, 1, 8.0,
+                  generator="numpy"),
+        edit_case("lcm_2_g1.5_torch_count2", "lcm", "tiny-lcm", "a basket of apples", 1002, 2, 1.5, count=2),
+        edit_case("lcm_4_g1.5_numpy_count2", "lcm", "tiny-lcm", "a basket of apples", 1003, 4, 1.5,
+                  generator="numpy", count=2),
+        edit_case("lcm_2_g8_numpy_wide", "lcm", "tiny-lcm", "a mountain panorama", 1004, 2, 8.0,
+                  generator="numpy", width=96, height=64),
+    ]
+    names = [e["name"] for e in c]
+    assert len(names) == len(set(names)), "duplicate case names"
+    return c
+
+
+def run_edit_case(pipe, sched_cls, base_config, e):
+    """One edit.json case through optimum's pipeline, as generate_with() does for images.json."""
+    import diffusers
+    from PIL import Image
+    from make_scheduler_goldens import CLASSES
+
+    over = {} if e["timestep_spacing"] is None else {"timestep_spacing": e["timestep_spacing"]}
+    if e["scheduler"] is not None:
+        class_name, extra = CLASSES[e["scheduler"]]
+        pipe.scheduler = getattr(diffusers, class_name).from_config(base_config, **extra, **over)
+    else:
+        pipe.scheduler = sched_cls.from_config(base_config, **over)
+    mode, count, w, h = e["mode"], e["count"], e["width"], e["height"]
+    kwargs = dict(prompt=e["prompt"], num_inference_steps=e["steps"], guidance_scale=e["guidance"],
+                  num_images_per_prompt=count, output_type="np")
+    if mode != "lcm":
+        kwargs.update(negative_prompt=e["negative_prompt"], eta=e["eta"])
+    else:
+        assert e["negative_prompt"] is None and e["eta"] == 0.0
+    if mode in ("txt2img", "inpaint", "lcm"):
+        kwargs.update(width=w, height=h)
+    if mode in ("img2img", "inpaint"):
+        image = Image.open(GOLDENS / e["init_image"]).convert("RGB")
+        assert image.size == (w, h), (image.size, w, h)
+        kwargs.update(image=image, strength=e["strength"])
+    else:
+        assert e["init_image"] is None and e["strength"] == 1.0
+    if mode == "inpaint":
+        mask = Image.open(GOLDENS / e["mask"])
+        assert mask.mode == "L" and mask.size == (w, h)
+        kwargs["mask_image"] = mask
+    if e["guidance_rescale"] != 0.0:
+        assert mode == "txt2img"
+        kwargs["guidance_rescale"] = e["guidance_rescale"]
+    module = sys.modules[type(pipe.scheduler).__module__]
+    original = getattr(module, "randn_tensor", None)
+    if e["generator"] == "numpy":
+        assert mode in ("txt2img", "lcm"), "numpy latents only where the pipeline takes latents="
+        rs = np.random.RandomState(e["seed"])
+        lat = rs.randn(count, 4, h // 8, w // 8).astype(np.float32)
+        kwargs["latents"] = torch.from_numpy(lat)
+        if original is not None:
+            module.randn_tensor = lambda shape, *a, **k: torch.from_numpy(rs.randn(*shape).astype(np.float32))
+    else:
+        kwargs["generator"] = torch.Generator("cpu").manual_seed(e["seed"])
+    try:
+        out = pipe(**kwargs).images
+    finally:
+        if original is not None:
+            module.randn_tensor = original
+    images = np.asarray(out)
+    assert images.shape == (count, h, w, 3), images.shape
+    return (images * 255).round().astype("uint8")
+
+
+def load_pipe(mode, model):
+    import optimum.onnxruntime as ortmod
+
+    pipe = getattr(ortmod, PIPELINES[mode]).from_pretrained(
+        str(FIXTURE.parent / model), provider="CPUExecutionProvider")
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, type(pipe.scheduler), pipe.scheduler.config
+
+
+def make_edit_images():
+    from PIL import Image
+
+    out_dir = GOLDENS / "edit"
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    pipes = {}
+    entries = []
+    for e in edit_cases():
+        key = (e["mode"], e["model"])
+        if key not in pipes:
+            pipes[key] = load_pipe(*key)
+        pipe, sched_cls, base_config = pipes[key]
+        assert type(pipe).__name__ == e["pipeline"]
+        imgs = run_edit_case(pipe, sched_cls, base_config, e)
+        for i in range(e["count"]):
+            fname = f"edit/{e['name']}.png" if e["count"] == 1 else f"edit/{e['name']}-{i}.png"
+            Image.fromarray(imgs[i]).save(GOLDENS / fname, optimize=False)
+            back = np.asarray(Image.open(GOLDENS / fname).convert("RGB"))
+            assert np.array_equal(back, imgs[i]), fname
+            e["files"].append(fname)
+        entries.append(e)
+        f = imgs.astype(np.float64)
+        extra = ""
+        if e["mode"] in ("img2img", "inpaint"):
+            init = np.asarray(Image.open(GOLDENS / e["init_image"]).convert("RGB")).astype(np.float64)
+            extra = f" |img-init|={np.abs(f - init[None]).mean():.1f}"
+            if e["mode"] == "inpaint":
+                keep = np.asarray(Image.open(GOLDENS / e["mask"])) < 128
+                extra += (f" (kept region {np.abs(f - init[None])[:, keep].mean():.1f},"
+                          f" repainted {np.abs(f - init[None])[:, ~keep].mean():.1f})")
+        print(f"  {e['name']:40s} {type(pipe.scheduler).__name__:32s} mean={f.mean():.1f} std={f.std():.1f}{extra}")
+    # Determinism: the first case of each kind again.
+    seen = set()
+    for e in entries:
+        if e["mode"] in seen:
+            continue
+        seen.add(e["mode"])
+        pipe, sched_cls, base_config = pipes[(e["mode"], e["model"])]
+        again = run_edit_case(pipe, sched_cls, base_config, dict(e, files=[]))
+        for i, fname in enumerate(e["files"]):
+            assert np.array_equal(again[i], np.asarray(Image.open(GOLDENS / fname).convert("RGB"))), fname
+    print("sanity: rerun of the first case of each mode is bit-identical")
+
+    def rerun(name, **changes):
+        e = dict(next(x for x in entries if x["name"] == name), files=[], **changes)
+        pipe, sched_cls, base_config = pipes[(e["mode"], e["model"])]
+        return run_edit_case(pipe, sched_cls, base_config, e).astype(np.float64)
+
+    def stored(name):
+        e = next(x for x in entries if x["name"] == name)
+        return np.stack([np.asarray(Image.open(GOLDENS / f).convert("RGB")) for f in e["files"]]).astype(np.float64)
+
+    same = np.array_equal(rerun("rescale_v_ddim_5_noguidance_numpy", guidance_rescale=0.0),
+                          stored("rescale_v_ddim_5_noguidance_numpy"))
+    assert same, "guidance_rescale must have no effect without CFG"
+    print("sanity: guidance_rescale 0.7 with guidance 1.0 == guidance_rescale 0 (no CFG, no rescale)")
+    tmp = tempfile.TemporaryDirectory()
+    inverted = Path(tmp.name) / "mask_64_inverted.png"  # an absolute path: GOLDENS / it == it
+    Image.fromarray(255 - np.asarray(Image.open(GOLDENS / "inputs/mask_64.png")), "L").save(inverted)
+    for name, changes in [("rescale_v_ddim_5_numpy", {"guidance_rescale": 0.0}),
+                          ("rescale_eulera_4_torch", {"guidance_rescale": 0.0}),
+                          ("i2i_ddim_10_s0.3", {"strength": 0.4}),
+                          ("i2i_pndm_5_s0.5_count2", {"init_image": "inputs/mask_64.png"}),
+                          ("inp4_default_6_s0.75", {"mask": str(inverted)}),
+                          ("inp9_default_6_s0.75", {"mask": str(inverted)}),
+                          ("lcm_4_g8_torch", {"guidance": 7.0}),
+                          ("turbo_eulera_trailing_4_g0_numpy", {"timestep_spacing": None})]:
+        d = np.abs(rerun(name, **changes) - stored(name)).mean()
+        shown = {k: Path(v).name if isinstance(v, str) and v.startswith("/") else v for k, v in changes.items()}
+        print(f"sanity: {name} vs the same with {shown}: mean |diff| {d:.2f} (0..255 units)")
+    tmp.cleanup()
+    write_json(GOLDENS / "edit.json", entries, indent=2)
+    print(f"edit: {len(entries)} cases, {sum(e['count'] for e in entries)} images")
+
+
+# ---- scheduler-level goldens for img2img / inpaint --------------------------
+SCHED_SHAPE = (1, 4, 2, 3)
+IMG2IMG_STEPS = (1, 2, 4, 5, 10, 25)
+IMG2IMG_STRENGTHS = (0.1, 0.3, 0.5, 0.75, 0.99, 1.0)
+
+
+def _f32_tensor(seed, shape=SCHED_SHAPE):
+    return torch.from_numpy(np.random.RandomState(seed).randn(*shape).astype(np.float32))
+
+
+def _bits(t):
+    return t.detach().numpy().astype(np.float32).ravel(order="C").view(np.uint32).tolist()
+
+
+def make_img2img_schedule():
+    """What StableDiffusionImg2ImgPipeline.get_timesteps + prepare_latents' add_noise give."""
+    import diffusers
+    from make_scheduler_goldens import CLASSES
+
+    base = json.loads((FIXTURE / "scheduler" / "scheduler_config.json").read_text())
+    original, noise = _f32_tensor(1), _f32_tensor(2)
+    entries = []
+    for name, (class_name, extra) in CLASSES.items():
+        cls = getattr(diffusers, class_name)
+        for steps in IMG2IMG_STEPS:
+            for strength in IMG2IMG_STRENGTHS:
+                sched = cls.from_config(base, **extra)
+                sched.set_timesteps(steps)
+                all_ts = sched.timesteps
+                # diffusers' get_timesteps (pipeline_stable_diffusion_img2img.py), verbatim:
+                init_timestep = min(int(steps * strength), steps)
+                t_start = max(steps - init_timestep, 0)
+                timesteps = sched.timesteps[t_start * sched.order:]
+                if hasattr(sched, "set_begin_index"):
+                    sched.set_begin_index(t_start * sched.order)
+                e = {
+                    "scheduler": name, "steps": steps, "strength": strength,
+                    "order": sched.order, "init_timestep": init_timestep, "t_start": t_start,
+                    "begin_index": t_start * sched.order,
+                    "has_set_begin_index": hasattr(sched, "set_begin_index"),
+                    "all_timesteps": [float(t) for t in all_ts],
+                    "timesteps": [float(t) for t in timesteps],
+                    "timesteps_dtype": str(timesteps.dtype).replace("torch.", ""),
+                    "num_steps_after": steps - t_start,
+                }
+                if len(timesteps) > 0:
+                    e["add_noise_bits"] = _bits(sched.add_noise(original, noise, timesteps[:1]))
+                entries.append(e)
+    doc = {
+        "original_seed": 1, "noise_seed": 2, "shape": list(SCHED_SHAPE),
+        "config": "tests/fixtures/tiny-sd2/scheduler/scheduler_config.json",
+        "entries": entries,
+    }
+    write_json(GOLDENS / "img2img_schedule.json", doc, indent=None)
+    empty = sum(1 for e in entries if not e["timesteps"])
+    print(f"img2img_schedule: {len(entries)} entries ({empty} with no timesteps left)")
+
+
+def make_add_noise_later():
+    """The 4-channel inpaint blend: after step i, add_noise(image latents, noise, timesteps[i+1])."""
+    import diffusers
+    from make_scheduler_goldens import CLASSES, NumpyNoise, patch_noise
+
+    base = json.loads((FIXTURE / "scheduler" / "scheduler_config.json").read_text())
+    original, noise = _f32_tensor(1), _f32_tensor(2)
+    steps = 6
+    entries = []
+    for name, (class_name, extra) in CLASSES.items():
+        cls = getattr(diffusers, class_name)
+        sched = cls.from_config(base, **extra)
+        module = sys.modules[cls.__module__]
+        saved = getattr(module, "randn_tensor", None)
+        patch_noise(cls.__module__, NumpyNoise(7))
+        try:
+            sched.set_timesteps(steps)
+            if hasattr(sched, "set_begin_index"):
+                sched.set_begin_index(0)
+            timesteps = sched.timesteps
+            sample = _f32_tensor(3)
+            after, samples = [], []
+            for i, t in enumerate(timesteps):
+                sched.scale_model_input(sample, t)  # as the pipeline calls it (may set step_index)
+                out = _f32_tensor(100 + i)
+                sample = sched.step(out, t, sample, return_dict=False)[0]
+                samples.append(_bits(sample))
+                if i < len(timesteps) - 1:
+                    # pipeline_stable_diffusion_inpaint.py, 4-channel UNets, verbatim:
+                    noise_timestep = timesteps[i + 1]
+                    after.append(_bits(sched.add_noise(original, noise, torch.tensor([noise_timestep]))))
+        finally:
+            if saved is not None:
+                module.randn_tensor = saved
+        entries.append({
+            "scheduler": name, "steps": steps, "timesteps": [float(t) for t in timesteps],
+            "initial_sample_seed": 3, "model_output_seeds": [100 + i for i in range(len(timesteps))],
+            "noise_stream_seed": 7, "after_step": after, "sample_bits": samples,
+        })
+    doc = {"original_seed": 1, "noise_seed": 2, "shape": list(SCHED_SHAPE),
+           "config": "tests/fixtures/tiny-sd2/scheduler/scheduler_config.json", "entries": entries}
+    write_json(GOLDENS / "add_noise_later.json", doc, indent=None)
+    print(f"add_noise_later: {len(entries)} schedulers")
+
+
+GUIDANCE_W = (0.0, 0.5, 1.5, 7.0)
+GUIDANCE_DIMS = (32, 256, 255)
+
+
+def make_guidance_embedding():
+    from diffusers import LatentConsistencyModelPipeline
+
+    entries = []
+    for dim in GUIDANCE_DIMS:
+        for w in GUIDANCE_W:
+            wt = torch.tensor(w).repeat(1)  # as the pipeline: torch.tensor(guidance_scale - 1).repeat(bs)
+            emb = LatentConsistencyModelPipeline.get_guidance_scale_embedding(None, wt, embedding_dim=dim,
+                                                                             dtype=torch.float32)
+            assert emb.shape == (1, dim) and emb.dtype == torch.float32
+            entries.append({"w": w, "guidance_scale": w + 1.0, "embedding_dim": dim, "bits": _bits(emb[0])})
+    # A batch gives the same rows.
+    wt = torch.tensor(GUIDANCE_W, dtype=torch.float32)
+    emb = LatentConsistencyModelPipeline.get_guidance_scale_embedding(None, wt, embedding_dim=32)
+    for i, w in enumerate(GUIDANCE_W):
+        assert _bits(emb[i]) == next(e["bits"] for e in entries if e["w"] == w and e["embedding_dim"] == 32)
+    write_json(GOLDENS / "guidance_embedding.json", entries, indent=None)
+    print(f"guidance_embedding: {len(entries)} entries")
+
+
+TAESD_CASES = [("taesd/seed5_64.png", 5, (1, 4, 8, 8)), ("taesd/seed6_96x64.png", 6, (1, 4, 8, 12))]
+
+
+def make_taesd():
+    import onnxruntime
+    from PIL import Image
+    from diffusers.image_processor import VaeImageProcessor
+    from make_tiny_model import PREVIEW_OUT, build_taesd
+
+    vae = build_taesd()
+    sess = onnxruntime.InferenceSession(str(PREVIEW_OUT / "vae_preview" / "model.onnx"),
+                                        providers=["CPUExecutionProvider"])
+    proc = VaeImageProcessor(vae_scale_factor=8)
+    (GOLDENS / "taesd").mkdir(parents=True, exist_ok=True)
+    entries = []
+    for fname, seed, shape in TAESD_CASES:
+        lat = np.random.RandomState(seed).randn(*shape).astype(np.float32)
+        with torch.no_grad():
+            x = vae.decode(torch.from_numpy(lat)).sample
+        img = (proc.postprocess(x, output_type="np") * 255).round().astype("uint8")[0]
+        y = sess.run(None, {"latent_sample": lat})[0]
+        img_onnx = (proc.postprocess(torch.from_numpy(y), output_type="np") * 255).round().astype("uint8")[0]
+        Image.fromarray(img).save(GOLDENS / fname, optimize=False)
+        assert np.array_equal(np.asarray(Image.open(GOLDENS / fname).convert("RGB")), img)
+        d_float = float(np.abs(y - x.numpy()).max())
+        d_px = int(np.abs(img.astype(int) - img_onnx.astype(int)).max())
+        assert d_float < 1e-4, d_float
+        print(f"  {fname}: torch vs onnx max |diff| {d_float:.2e} (decoder output), {d_px} (RGB8); "
+              f"raw output range [{float(x.min()):.3f}, {float(x.max()):.3f}]")
+        entries.append({"seed": seed, "shape": list(shape), "file": fname,
+                        "width": shape[3] * 8, "height": shape[2] * 8,
+                        "onnx_max_abs_diff": d_float, "onnx_max_pixel_diff": d_px})
+    write_json(GOLDENS / "taesd.json", entries, indent=2)
+
+
+RESCALE_INPUTS = [
+    # (noise_cfg seed, scale, noise_pred_text seed, scale): tensors RandomState(seed).randn(2, 4, 3, 5)
+    # cast to float32, then multiplied by the (float32) scale.
+    (41, 3.0, 42, 1.0),
+    (43, 1.0, 44, 0.5),
+]
+RESCALE_VALUES = (0.0, 0.5, 0.7, 1.0)
+
+
+def make_rescale_cfg():
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
+
+    shape = (2, 4, 3, 5)
+    entries = []
+    for cfg_seed, cfg_scale, text_seed, text_scale in RESCALE_INPUTS:
+        cfg = torch.from_numpy(np.random.RandomState(cfg_seed).randn(*shape).astype(np.float32) * np.float32(cfg_scale))
+        text = torch.from_numpy(np.random.RandomState(text_seed).randn(*shape).astype(np.float32) * np.float32(text_scale))
+        for gr in RESCALE_VALUES:
+            out = rescale_noise_cfg(cfg.clone(), text.clone(), guidance_rescale=gr)
+            entries.append({
+                "shape": list(shape), "noise_cfg_seed": cfg_seed, "noise_cfg_scale": cfg_scale,
+                "noise_pred_text_seed": text_seed, "noise_pred_text_scale": text_scale,
+                "guidance_rescale": gr,
+                "noise_cfg_bits": _bits(cfg), "noise_pred_text_bits": _bits(text),
+                "std_text_bits": _bits(text.std(dim=[1, 2, 3])),
+                "std_cfg_bits": _bits(cfg.std(dim=[1, 2, 3])),
+                "out_bits": _bits(out),
+            })
+    write_json(GOLDENS / "rescale_cfg.json", entries, indent=None)
+    print(f"rescale_cfg: {len(entries)} entries")
+
+
+def make_edit_goldens():
+    GOLDENS.mkdir(parents=True, exist_ok=True)
+    make_edit_inputs()
+    make_img2img_schedule()
+    make_add_noise_later()
+    make_guidance_embedding()
+    make_rescale_cfg()
+    make_taesd()
+    make_edit_images()
+
+
 def write_readme():
     text = """# Goldens
 
@@ -635,16 +1150,132 @@ Reference outputs for the Rust tests. Generated by `python tools/make_goldens.py
 - `pndm_timesteps.json`: `[{"steps", "timesteps"}]` from diffusers' `PNDMScheduler` with the
   fixture's scheduler config (skip_prk_steps: `steps + 1` UNet calls, one timestep repeated).
 """
-    (GOLDENS / "README.md").write_text(text, encoding="utf-8")
+    (GOLDENS / "README.md").write_text(text + EDIT_README, encoding="utf-8")
+
+
+EDIT_README = """
+## Image editing, distilled models, previews
+
+Written by `python tools/make_goldens.py --edit-only` (the full run writes them too), after
+`python tools/make_tiny_model.py --edit-fixtures-only` (fixtures `tiny-sd2-inpaint`, `tiny-lcm`,
+`tiny-sd2-preview`, see their READMEs). Everything on the CPU provider, deterministic.
+
+- `inputs/init_64.png`, `inputs/init_96x64.png` (RGB; width x height), `inputs/mask_64.png`,
+  `inputs/mask_96x64.png` (8-bit grayscale `L`, white = repaint): drawn with numpy (no
+  antialiasing). The masks hold the values 0, 100, 127, 128, 200 and 255; 127 and 128 sit both
+  where the full-size mask is binarized and at the pixels `(8 i, 8 j)` that the nearest-neighbour
+  resize to latent size picks. diffusers binarizes `x / 255` as `x >= 0.5` -> 1, i.e. 127 -> 0
+  (keep) and 128 -> 1 (repaint).
+- `edit.json`, `edit/*.png`: the schema of `images.json` (`name, model, prompt, negative_prompt,
+  width, height, steps, guidance, seed, count, scheduler, generator, eta, files`) plus, on every
+  entry: `mode` (`txt2img`, `img2img`, `inpaint`, `lcm`), `pipeline` (the optimum class used),
+  `init_image`, `mask` (paths relative to this folder, or null), `strength` (1.0 when unused),
+  `guidance_rescale` (0.0 when unused) and `timestep_spacing` (null, or a `from_config` override
+  of the scheduler's `timestep_spacing`: `pipe.scheduler = <Class>.from_config(config, **extra,
+  timestep_spacing=...)`). Pixels and file names as for `images.json`.
+  - `img2img` (`ORTStableDiffusionImg2ImgPipeline` on tiny-sd2): the PIL picture is passed as
+    `image=`; the pipeline takes no width/height (they are the picture's). `torch` generator only
+    (the pipeline has no `latents=`).
+  - `inpaint` (`ORTStableDiffusionInpaintPipeline`): `image=`, `mask_image=` (the `L` PNG),
+    `width`, `height`, `strength`. On `tiny-sd2` the UNet has 4 input channels (diffusers blends
+    the known region back after every step, see `add_noise_later.json`); on `tiny-sd2-inpaint` 9.
+    `torch` generator only.
+  - `txt2img` (`ORTStableDiffusionPipeline`): the turbo-style cases (euler-a, trailing spacing,
+    guidance 0 or 1, 1 or 4 steps) and the `guidance_rescale` cases (`tiny-sd2-v`, DDIM
+    v-prediction, and euler-a on `tiny-sd2`). `numpy` generator as in `images.json`.
+  - `lcm` (`ORTLatentConsistencyModelPipeline` on tiny-lcm): no negative prompt (the pipeline has
+    none and never does classifier-free guidance), no eta. `numpy`: latents from
+    `RandomState(seed)`, and `LCMScheduler`'s `randn_tensor` (the noise it adds between steps)
+    continues that stream.
+
+  The order of the torch generator's draws (count = `num_images_per_prompt`, latent shape
+  `[*, 4, height / 8, width / 8]`):
+  - img2img: (1) the VAE encoder's sample of the picture, batch **1**:
+    `latents = mean + std * randn` with `mean, logvar = chunk(latent_parameters, 2, dim=1)`,
+    `logvar = clamp(logvar, -30, 20)`, `std = exp(0.5 * logvar)`, then `* 0.18215`, then repeated
+    to batch `count`; (2) the noise, batch `count`: `latents = add_noise(image_latents, noise,
+    timesteps[:1])`; (3) the scheduler's own draws, batch `count`, each step.
+  - inpaint, 4-channel UNet (any strength; the image latents are always needed for the blend):
+    (1) image encoder sample, batch 1; (2) noise, batch `count` (strength 1: `latents = noise *
+    init_noise_sigma`; else `add_noise(image_latents, noise, timesteps[:1])`); (3) the masked
+    image's encoder sample, batch 1 (computed although a 4-channel UNet does not use it);
+    (4) scheduler draws.
+  - inpaint, 9-channel, strength 1.0: (1) noise, batch `count` (`* init_noise_sigma`); (2) the
+    masked image's encoder sample, batch 1; (3) scheduler draws. Strength < 1: (1) image
+    encoder sample, batch 1; (2) noise; (3) masked image sample, batch 1; (4) scheduler draws.
+  - txt2img, lcm: (1) the latents, batch `count` (`* init_noise_sigma`); (2) scheduler draws.
+
+  Inpaint preprocessing (diffusers `VaeImageProcessor`): picture `x / 255` (float32) `* 2 - 1`;
+  mask converted to `L` (a no-op here), `x / 255`, binarized `< 0.5 -> 0, >= 0.5 -> 1`, not
+  normalized; `masked_image = image * (mask < 0.5)` (so masked pixels become 0, i.e. mid-grey);
+  the binarized mask is resized to latent size with `torch.nn.functional.interpolate(mode=
+  "nearest")` (source pixel `(8 i, 8 j)`). 9-channel UNet input: `cat([scale_model_input(latents),
+  mask, masked_image_latents], dim=1)`; with CFG the mask and masked-image latents are
+  duplicated (`cat([x] * 2)`) like the latents. 4-channel blend after step `i`:
+  `latents = (1 - mask) * init + mask * latents` with `init = add_noise(image_latents, noise,
+  tensor([timesteps[i + 1]]))` for `i < len - 1` and the clean `image_latents` after the last step.
+  Timesteps for img2img and inpaint: `get_timesteps` (see `img2img_schedule.json`); inpaint refuses
+  a strength that leaves fewer than 1 step.
+- `img2img_schedule.json`: `{"original_seed": 1, "noise_seed": 2, "shape", "config",
+  "entries": [...]}`; for every scheduler of `make_scheduler_goldens.CLASSES` with the tiny-sd2
+  scheduler config, steps in (1, 2, 4, 5, 10, 25), strength in (0.1, 0.3, 0.5, 0.75, 0.99, 1.0):
+  diffusers' `StableDiffusionImg2ImgPipeline.get_timesteps`: `init_timestep = min(int(steps *
+  strength), steps)`, `t_start = max(steps - init_timestep, 0)`, `timesteps =
+  scheduler.timesteps[t_start * order:]`, `set_begin_index(t_start * order)` when the scheduler
+  has it. Entry keys: `scheduler, steps, strength, order, init_timestep, t_start, begin_index,
+  has_set_begin_index, all_timesteps` (after `set_timesteps`), `timesteps` (floats),
+  `timesteps_dtype`, `num_steps_after` (`steps - t_start`), and, when `timesteps` is not empty,
+  `add_noise_bits`: `scheduler.add_noise(original, noise, timesteps[:1])` as float32 bits with
+  `original = RandomState(1).randn(1, 4, 2, 3)` and `noise = RandomState(2).randn(1, 4, 2, 3)`
+  (float32). Note PNDM (skip_prk_steps) repeats a timestep, so slicing by `t_start` can leave
+  entries where `init_timestep` is 0.
+- `add_noise_later.json`: `{"original_seed": 1, "noise_seed": 2, "shape", "config", "entries":
+  [{"scheduler", "steps": 6, "timesteps", "initial_sample_seed": 3, "model_output_seeds",
+  "noise_stream_seed": 7, "after_step", "sample_bits"}]}`: `set_timesteps(6)`,
+  `set_begin_index(0)` where available, sample `RandomState(3).randn(1, 4, 2, 3)`; for each
+  timestep `i`: `scale_model_input(sample, t)` (result unused; as the pipeline calls it), `sample =
+  step(RandomState(100 + i).randn(1, 4, 2, 3), t, sample)` (stochastic schedulers: `randn_tensor`
+  replaced by one `RandomState(7)` stream), `sample_bits[i]` = the new sample, and for `i < len -
+  1` `after_step[i]` = `add_noise(original, noise, tensor([timesteps[i + 1]]))` (what the inpaint
+  pipeline blends in for 4-channel UNets; schedulers that index sigmas use their `step_index`
+  there, not the timestep).
+- `guidance_embedding.json`: `[{"w", "guidance_scale", "embedding_dim", "bits"}]`: diffusers'
+  `LatentConsistencyModelPipeline.get_guidance_scale_embedding(tensor([w]), embedding_dim,
+  dtype=float32)` for w in (0.0, 0.5, 1.5, 7.0) and embedding_dim in (32, 256, 255), as float32
+  bits. The LCM pipeline passes `w = torch.tensor(guidance_scale - 1).repeat(count)` (float32;
+  `guidance_scale` 8.0 -> w 7.0) and feeds the result as the UNet's `timestep_cond` (float32
+  `[count, time_cond_proj_dim]`, the same every step). The function: `w * 1000`, `half = dim // 2`,
+  `f = exp(arange(half) * -(log(10000) / (half - 1)))`, `[sin(w f), cos(w f)]`, a zero column
+  appended when `dim` is odd.
+- `taesd.json`, `taesd/*.png`: `[{"seed", "shape", "file", "width", "height",
+  "onnx_max_abs_diff", "onnx_max_pixel_diff"}]`: latents `RandomState(seed).randn(*shape)`
+  (float32) decoded by the torch `AutoencoderTiny` whose weights are
+  `tests/fixtures/tiny-sd2-preview/vae_preview` (rebuilt by `make_tiny_model.build_taesd()`),
+  pixels as above (`clamp(x / 2 + 0.5, 0, 1) * 255`, rounded); the latents go in unscaled
+  (TAESD's scaling_factor is 1.0). The ONNX graph's largest difference from torch is recorded.
+- `rescale_cfg.json`: `[{"shape", "noise_cfg_seed", "noise_cfg_scale", "noise_pred_text_seed",
+  "noise_pred_text_scale", "guidance_rescale", "noise_cfg_bits", "noise_pred_text_bits",
+  "std_text_bits", "std_cfg_bits", "out_bits"}]`: diffusers' `rescale_noise_cfg(noise_cfg,
+  noise_pred_text, guidance_rescale)` on `RandomState(seed).randn(2, 4, 3, 5).astype(float32) *
+  float32(scale)`, guidance_rescale in (0.0, 0.5, 0.7, 1.0): `std` is torch's default (unbiased,
+  `N - 1`) over dims 1.. per sample, `out = r * cfg * (std_text / std_cfg) + (1 - r) * cfg`. The
+  txt2img pipeline applies it after the CFG combination and before `scheduler.step`, only when
+  CFG is on (`guidance > 1`) and `guidance_rescale > 0`; img2img and inpaint have no such option.
+"""
 
 
 def main():
+    if "--edit-only" in sys.argv:
+        make_edit_goldens()
+        write_readme()
+        return
     GOLDENS.mkdir(parents=True, exist_ok=True)
     make_randn()
     make_pndm_timesteps()
     make_pndm_steps()
     make_tokens()
     make_images()
+    make_edit_goldens()
     write_readme()
     total = 0
     for p in sorted(GOLDENS.rglob("*")):

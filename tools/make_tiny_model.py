@@ -7,6 +7,11 @@ Run from the repository root:
 
     /work/venv/bin/python tools/make_tiny_model.py
 
+It also builds the fixtures that add to tiny-sd2 through symbolic links to its parts
+(tests/fixtures/tiny-sd2-v, tiny-sd2-legacy, tiny-sd2-inpaint, tiny-lcm, tiny-sd2-preview). Only
+those: `--v-copy-only`, `--legacy-copy-only`, `--edit-fixtures-only` (inpaint + lcm + preview),
+`--inpaint-only`, `--lcm-only`, `--preview-only`; none of these touches tiny-sd2 itself.
+
 Everything is deterministic (fixed torch seed, CPU, no network). The tokenizer
 vocabulary is derived from open-clip-torch's bundled BPE file exactly as CLIP's
 SimpleTokenizer does it, so the ids are the real CLIP ids.
@@ -140,12 +145,15 @@ def build_text_encoder():
     return CLIPTextModel(cfg).eval()
 
 
-def build_unet():
+def build_unet(in_channels=4, time_cond_proj_dim=None):
+    """tiny-sd2's UNet; `in_channels=9` is the SD inpainting layout, `time_cond_proj_dim` the
+    LCM guidance embedding input (`timestep_cond`)."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
         sample_size=8,
-        in_channels=4,
+        in_channels=in_channels,
+        time_cond_proj_dim=time_cond_proj_dim,
         out_channels=4,
         down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
@@ -195,13 +203,19 @@ def build_scheduler():
 def scale_weights(unet, vae):
     """Random init of tiny models tends to produce a flat grey image that barely
     depends on prompt or seed. Boost a few weights so the fixture is useful."""
+    scale_unet_weights(unet)
+    vae.decoder.conv_out.weight.mul_(VAE_DEC_CONV_OUT_GAIN)
+    vae.post_quant_conv.weight.mul_(VAE_POST_QUANT_GAIN)
+
+
+@torch.no_grad()
+def scale_unet_weights(unet):
+    """The UNet part of scale_weights() (the same gains for every fixture's UNet)."""
     for name, mod in unet.named_modules():
         if name.endswith("attn2.to_out.0"):
             mod.weight.mul_(UNET_ATTN_OUT_GAIN)
     unet.conv_out.weight.mul_(UNET_CONV_OUT_GAIN)
     unet.conv_out.bias.mul_(UNET_CONV_OUT_GAIN)
-    vae.decoder.conv_out.weight.mul_(VAE_DEC_CONV_OUT_GAIN)
-    vae.post_quant_conv.weight.mul_(VAE_POST_QUANT_GAIN)
 
 
 def build_pipeline(workdir: Path):
@@ -279,13 +293,13 @@ def inline_external_data(out: Path):
         print("inlined external data into", p.relative_to(REPO))
 
 
-def normalize_configs(out: Path):
+def normalize_configs(out: Path, name: str = "tiny-sd2"):
     """Replace the temporary-directory `_name_or_path` so reruns are byte-identical."""
     for p in sorted(out.rglob("*.json")):
         d = json.loads(p.read_text(encoding="utf-8"))
         if isinstance(d, dict) and "_name_or_path" in d:
             rel = p.parent.relative_to(out).as_posix()
-            d["_name_or_path"] = "tiny-sd2" if rel == "." else f"tiny-sd2/{rel}"
+            d["_name_or_path"] = name if rel == "." else f"{name}/{rel}"
             p.write_text(json.dumps(d, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -315,6 +329,16 @@ def describe_onnx(out: Path):
 
 
 def main():
+    if "--edit-fixtures-only" in sys.argv:
+        make_edit_fixtures()
+        return
+    if "--inpaint-only" in sys.argv or "--lcm-only" in sys.argv:
+        make_edit_fixtures(inpaint="--inpaint-only" in sys.argv, lcm="--lcm-only" in sys.argv,
+                           preview=False)
+        return
+    if "--preview-only" in sys.argv:
+        make_preview_fixture()
+        return
     if "--v-copy-only" in sys.argv:
         make_v_copy()
         return
@@ -378,6 +402,7 @@ def main():
     write_readme(info, torch_stats, ort_stats, versions)
     make_v_copy()
     make_legacy_copy()
+    make_edit_fixtures()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"fixture total: {total} bytes")
     for p in sorted(OUT.rglob("*")):
@@ -565,6 +590,449 @@ def make_legacy_copy():
         "The other parts are symbolic links to tiny-sd2's. Made by\n"
         "`python tools/make_tiny_model.py` (or `--legacy-copy-only`).\n")
     print("wrote", LEGACY_OUT.relative_to(REPO))
+
+
+# --------------------------------------------------------------------------
+# image-editing / distilled fixtures: tiny-sd2-inpaint, tiny-lcm, tiny-sd2-preview
+# --------------------------------------------------------------------------
+INPAINT_OUT = OUT.parent / "tiny-sd2-inpaint"
+LCM_OUT = OUT.parent / "tiny-lcm"
+PREVIEW_OUT = OUT.parent / "tiny-sd2-preview"
+
+# Each new UNet / VAE is drawn from its own fixed seed, after tiny-sd2's parts are rebuilt.
+INPAINT_UNET_SEED = SEED + 1
+LCM_UNET_SEED = SEED + 2
+TAESD_SEED = SEED + 3
+
+# LCM-distilled UNets (LCM Dreamshaper v7, lcm-sdxl) use 256; small here, the graph is the same.
+LCM_TIME_COND_PROJ_DIM = 32
+# time_embedding.cond_proj (timestep_cond -> time embedding) weight gain, on top of the usual
+# UNet gains: with x1 guidance 8.0 vs 7.0 changes the image by ~0.5/255 on average, with x16 by ~4.
+LCM_COND_PROJ_GAIN = 16.0
+
+# LCMScheduler's own defaults (which are SD's betas: scaled_linear 0.00085..0.012, 1000 train
+# steps), original_inference_steps 50, set_alpha_to_one, timestep_scaling 10, leading, with
+# steps_offset 1 as SD configs (and LCM Dreamshaper v7) ship it. LCMScheduler.set_timesteps
+# reads neither steps_offset nor timestep_spacing.
+LCM_SCHEDULER = {"steps_offset": 1}
+
+# Tiny AutoEncoder (TAESD) decoder: the real block structure (num_decoder_blocks (3, 3, 3, 1),
+# three 2x nearest upsamplings = 8x, relu, tanh(x / 3) * 3 latent clamp) with 8 channels
+# instead of 64.
+TAESD_CONFIG = dict(
+    in_channels=3,
+    out_channels=3,
+    encoder_block_out_channels=(8, 8, 8, 8),
+    decoder_block_out_channels=(8, 8, 8, 8),
+    num_encoder_blocks=(1, 1, 1, 1),
+    num_decoder_blocks=(3, 3, 3, 1),
+    act_fn="relu",
+    upsample_fn="nearest",
+    latent_channels=4,
+    upsampling_scaling_factor=2,
+    latent_magnitude=3,
+    latent_shift=0.5,
+    scaling_factor=1.0,
+    shift_factor=0.0,
+)
+# Random init gives an almost flat image: the decoder's convolutions (but the last) are scaled
+# by this gain, and the last one is then calibrated per output channel so that, on the
+# calibration latents RandomState(0).randn(4, 4, 8, 8), the decoder output before `* 2 - 1`
+# has mean 0.5 and std TAESD_TARGET_STD.
+TAESD_GAIN = 1.4
+TAESD_TARGET_STD = 0.2
+
+
+def link_parts(dst: Path, parts):
+    for part in parts:
+        (dst / part).symlink_to(Path("..") / OUT.name / part)
+
+
+def check_same_files(a: Path, b: Path, label: str):
+    """Prints whether an exported part equals tiny-sd2's committed one (it is replaced by a link
+    to tiny-sd2's either way)."""
+    for q in sorted(a.iterdir()):
+        if not q.is_file():
+            continue
+        r = b / q.name
+        if not r.exists():
+            print(f"    {label}/{q.name}: not in tiny-sd2 (dropped)")
+            continue
+        if q.suffix == ".json":
+            da, db = json.loads(q.read_text()), json.loads(r.read_text())
+            for d in (da, db):
+                d.pop("_name_or_path", None)
+            same = da == db
+        elif q.suffix == ".onnx":
+            # Same nodes and same initializer values (tiny-sd2's text encoder keeps its weights
+            # in model.onnx_data, so the bytes differ).
+            import onnx
+            from onnx import numpy_helper
+
+            ga, gb = onnx.load(str(q)).graph, onnx.load(str(r)).graph
+            ia = {i.name: numpy_helper.to_array(i) for i in ga.initializer}
+            ib = {i.name: numpy_helper.to_array(i) for i in gb.initializer}
+            same = ([n.SerializeToString() for n in ga.node] == [n.SerializeToString() for n in gb.node]
+                    and ia.keys() == ib.keys() and all(np.array_equal(ia[k], ib[k]) for k in ia))
+        else:
+            same = q.read_bytes() == r.read_bytes()
+        print(f"    {label}/{q.name}: {'same as' if same else 'DIFFERS from'} tiny-sd2's")
+
+
+def export_part(pipe, workdir: Path, task: str, name: str) -> Path:
+    """Saves a diffusers pipeline and exports it with optimum's main_export (as users do);
+    returns the exported folder."""
+    from optimum.exporters.onnx import main_export
+
+    src = workdir / f"{name}-src"
+    pipe.save_pretrained(src, safe_serialization=True)
+    exported = workdir / f"{name}-onnx"
+    main_export(str(src), output=str(exported), task=task, device="cpu")
+    inline_external_data(exported)
+    return exported
+
+
+def take_unet(exported: Path, dst: Path, name: str, keep=("unet",), link=()):
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    for part in keep:
+        (dst / part).mkdir()
+        for q in sorted((exported / part).iterdir()):
+            if q.name in ("model.onnx", "config.json", "scheduler_config.json"):
+                shutil.copy(q, dst / part / q.name)
+    shutil.copy(exported / "model_index.json", dst / "model_index.json")
+    normalize_configs(dst, name)
+    for part in link:
+        if (exported / part).is_dir():
+            check_same_files(exported / part, OUT / part, part)
+    link_parts(dst, link)
+
+
+def picture(w: int, h: int):
+    """A plain deterministic test picture for the checks below (the goldens draw their own)."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    rgb = np.stack([x / max(w - 1, 1), y / max(h - 1, 1), ((x - w / 2) ** 2 + (y - h / 2) ** 2 < (h / 4) ** 2) * 1.0], -1)
+    return Image.fromarray((rgb * 255).round().astype(np.uint8), "RGB")
+
+
+def mask_picture(w: int, h: int):
+    from PIL import Image
+
+    m = np.zeros((h, w), np.uint8)
+    m[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = 255
+    return Image.fromarray(m, "L")
+
+
+def img_u8(images):
+    return (np.asarray(images) * 255).round().astype(np.float64)
+
+
+def make_inpaint_fixture(pipe, workdir: Path):
+    """tests/fixtures/tiny-sd2-inpaint: an SD 2 inpainting layout, a 9-channel UNet (latents,
+    mask, masked-image latents) next to tiny-sd2's text encoder, VAE, tokenizer, scheduler."""
+    from diffusers import StableDiffusionInpaintPipeline
+    from optimum.onnxruntime import ORTStableDiffusionInpaintPipeline
+
+    torch.manual_seed(INPAINT_UNET_SEED)
+    unet = build_unet(in_channels=9)
+    scale_unet_weights(unet)
+    tpipe = StableDiffusionInpaintPipeline(
+        vae=pipe.vae, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer, unet=unet,
+        scheduler=pipe.scheduler, safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False)
+    tpipe.set_progress_bar_config(disable=True)
+    exported = export_part(tpipe, workdir, "inpainting", "inpaint")
+    take_unet(exported, INPAINT_OUT, INPAINT_OUT.name,
+              link=["text_encoder", "vae_encoder", "vae_decoder", "tokenizer", "scheduler"])
+    info = describe_onnx(INPAINT_OUT / "unet")
+
+    ort = ORTStableDiffusionInpaintPipeline.from_pretrained(str(INPAINT_OUT), provider="CPUExecutionProvider")
+    ort.set_progress_bar_config(disable=True)
+    assert ort.unet.config.in_channels == 9
+    image, mask = picture(64, 64), mask_picture(64, 64)
+
+    def go(p, seed, strength=1.0, prompt=PROMPT_A, g=7.5):
+        return img_u8(p(prompt, image=image, mask_image=mask, width=64, height=64,
+                        num_inference_steps=6, guidance_scale=g, strength=strength,
+                        generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images)[0]
+
+    a_t, a_o = go(tpipe, 42), go(ort, 42)
+    m = np.asarray(mask) >= 128
+    stats = {
+        "pixel_std": float(a_o.std()),
+        "mean": float(a_o.mean()),
+        "torch_vs_onnx_max_abs": float(np.abs(a_t - a_o).max()),
+        "seed_diff": float(np.abs(a_o - go(ort, 43)).mean()),
+        "prompt_diff": float(np.abs(a_o - go(ort, 42, prompt=PROMPT_B)).mean()),
+        "strength_0.75_diff": float(np.abs(a_o - go(ort, 42, strength=0.75)).mean()),
+        "mean_abs_diff_to_input_inside_mask": float(np.abs(a_o - np.asarray(image))[m].mean()),
+        "mean_abs_diff_to_input_outside_mask": float(np.abs(a_o - np.asarray(image))[~m].mean()),
+    }
+    print("[inpaint] stats:", json.dumps(stats))
+    write_edit_readme(INPAINT_OUT, "tiny-sd2-inpaint", [
+        "The Stable Diffusion 2 **inpainting** layout (as stabilityai/stable-diffusion-2-inpainting):",
+        "a UNet with `in_channels: 9` — the 4 noisy latents, then the 1-channel mask, then the 4",
+        "masked-image latents, concatenated on the channel axis — with **random weights** (torch",
+        "seed %d; tiny-sd2's UNet architecture and weight gains otherwise), exported by optimum's" % INPAINT_UNET_SEED,
+        "`main_export(..., task=\"inpainting\")` from a diffusers `StableDiffusionInpaintPipeline`",
+        "whose other parts are tiny-sd2's (rebuilt with its seed %d)." % SEED,
+        "",
+        "Only `unet/` (model.onnx + config.json) and `model_index.json` are real files;",
+        "`text_encoder`, `vae_encoder`, `vae_decoder`, `tokenizer` and `scheduler` (PNDM) are",
+        "symbolic links to tiny-sd2's, so those parts are byte-identical.",
+        "Loads with optimum's `ORTStableDiffusionInpaintPipeline`.",
+    ], info, stats, "picture 64x64, centre-rectangle mask, prompt %r, seed 42, 6 steps, guidance 7.5, "
+       "strength 1.0, torch generator; 0..255 units" % PROMPT_A,
+       "--inpaint-only")
+
+
+def make_lcm_fixture(pipe, workdir: Path):
+    """tests/fixtures/tiny-lcm: an LCM-distilled-style UNet (guidance embedding input
+    `timestep_cond`) with an LCMScheduler, next to tiny-sd2's text encoder, VAE, tokenizer."""
+    from diffusers import LatentConsistencyModelPipeline, LCMScheduler
+    from optimum.onnxruntime import ORTLatentConsistencyModelPipeline
+
+    torch.manual_seed(LCM_UNET_SEED)
+    unet = build_unet(time_cond_proj_dim=LCM_TIME_COND_PROJ_DIM)
+    scale_unet_weights(unet)
+    with torch.no_grad():
+        unet.time_embedding.cond_proj.weight.mul_(LCM_COND_PROJ_GAIN)
+    tpipe = LatentConsistencyModelPipeline(
+        vae=pipe.vae, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer, unet=unet,
+        scheduler=LCMScheduler(**LCM_SCHEDULER), safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False)
+    tpipe.set_progress_bar_config(disable=True)
+    exported = export_part(tpipe, workdir, "text-to-image", "lcm")
+    take_unet(exported, LCM_OUT, LCM_OUT.name, keep=("unet", "scheduler"),
+              link=["text_encoder", "vae_encoder", "vae_decoder", "tokenizer"])
+    info = describe_onnx(LCM_OUT / "unet")
+
+    ort = ORTLatentConsistencyModelPipeline.from_pretrained(str(LCM_OUT), provider="CPUExecutionProvider")
+    ort.set_progress_bar_config(disable=True)
+    assert type(ort.scheduler).__name__ == "LCMScheduler", type(ort.scheduler)
+
+    def go(p, seed, steps=4, g=8.0, prompt=PROMPT_A):
+        return img_u8(p(prompt, width=64, height=64, num_inference_steps=steps, guidance_scale=g,
+                        generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images)[0]
+
+    a_t, a_o = go(tpipe, 42), go(ort, 42)
+    stats = {
+        "pixel_std": float(a_o.std()),
+        "mean": float(a_o.mean()),
+        "frac_saturated": float(((a_o == 0) | (a_o == 255)).mean()),
+        "torch_vs_onnx_max_abs": float(np.abs(a_t - a_o).max()),
+        "seed_diff": float(np.abs(a_o - go(ort, 43)).mean()),
+        "prompt_diff": float(np.abs(a_o - go(ort, 42, prompt=PROMPT_B)).mean()),
+        "guidance_8_vs_1.5": float(np.abs(a_o - go(ort, 42, g=1.5)).mean()),
+        "guidance_8_vs_7": float(np.abs(a_o - go(ort, 42, g=7.0)).mean()),
+        "steps_4_vs_1": float(np.abs(a_o - go(ort, 42, steps=1)).mean()),
+    }
+    print("[lcm] stats:", json.dumps(stats))
+    sched = LCMScheduler.from_pretrained(str(LCM_OUT / "scheduler"))
+    ts = {}
+    for n in (1, 2, 4, 8):
+        sched.set_timesteps(n)
+        ts[n] = [int(t) for t in sched.timesteps]
+    write_edit_readme(LCM_OUT, "tiny-lcm", [
+        "A latent-consistency-distilled-style model (the layout of LCM Dreamshaper v7): tiny-sd2's",
+        "UNet architecture with `time_cond_proj_dim: %d` (real LCM UNets: 256), so the ONNX UNet has" % LCM_TIME_COND_PROJ_DIM,
+        "a `timestep_cond` input (the guidance-scale embedding), **random weights** (torch seed %d," % LCM_UNET_SEED,
+        "tiny-sd2's weight gains, and `time_embedding.cond_proj` x%g so the guidance embedding" % LCM_COND_PROJ_GAIN,
+        "visibly changes the image), exported by optimum's `main_export(..., task=\"text-to-image\")`",
+        "from a diffusers `LatentConsistencyModelPipeline` whose other parts are tiny-sd2's.",
+        "",
+        "scheduler: `LCMScheduler` with its defaults (scaled_linear 0.00085..0.012, 1000 train steps,",
+        "original_inference_steps 50, set_alpha_to_one true, timestep_scaling 10, epsilon, leading)",
+        "and steps_offset 1 (LCMScheduler.set_timesteps reads neither steps_offset nor",
+        "timestep_spacing). Timesteps: " + "; ".join(f"{n} steps {v}" for n, v in ts.items()) + ".",
+        "",
+        "`unet/`, `scheduler/` and `model_index.json` are real files; `text_encoder`, `vae_encoder`,",
+        "`vae_decoder` and `tokenizer` are symbolic links to tiny-sd2's.",
+        "Loads and runs with optimum's `ORTLatentConsistencyModelPipeline`.",
+    ], info, stats, "prompt %r, seed 42, 4 steps, guidance 8.0, torch generator; 0..255 units" % PROMPT_A,
+       "--lcm-only")
+
+
+def build_taesd():
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(TAESD_SEED)
+    vae = AutoencoderTiny(**TAESD_CONFIG).eval()
+    layers = vae.decoder.layers
+    last = layers[-1]
+    with torch.no_grad():
+        for mod in layers.modules():
+            if isinstance(mod, torch.nn.Conv2d) and mod is not last:
+                mod.weight.mul_(TAESD_GAIN)
+        cal = torch.from_numpy(np.random.RandomState(0).randn(4, 4, 8, 8).astype(np.float32))
+        y = last(layers[:-1](torch.tanh(cal / 3) * 3))
+        mean, std = y.mean(dim=(0, 2, 3)), y.std(dim=(0, 2, 3))
+        s = TAESD_TARGET_STD / std
+        last.weight.mul_(s[:, None, None, None])
+        last.bias.copy_(last.bias * s + (0.5 - mean * s))
+    return vae
+
+
+class TaesdDecoder(torch.nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, latent_sample):
+        return self.vae.decode(latent_sample).sample
+
+
+def make_preview_fixture():
+    """tests/fixtures/tiny-sd2-preview: tiny-sd2 (links) plus a Tiny AutoEncoder (TAESD) decoder
+    in vae_preview/, for cheap previews of the UNet-space latents."""
+    import onnx
+    import onnxruntime
+
+    vae = build_taesd()
+    if PREVIEW_OUT.exists():
+        shutil.rmtree(PREVIEW_OUT)
+    PREVIEW_OUT.mkdir(parents=True)
+    link_parts(PREVIEW_OUT, ["text_encoder", "unet", "vae_decoder", "vae_encoder", "tokenizer", "scheduler"])
+    shutil.copy(OUT / "model_index.json", PREVIEW_OUT / "model_index.json")
+    dst = PREVIEW_OUT / "vae_preview"
+    dst.mkdir()
+    vae.save_config(dst)
+    dummy = torch.from_numpy(np.random.RandomState(0).randn(1, 4, 8, 8).astype(np.float32))
+    onnx_path = dst / "model.onnx"
+    torch.onnx.export(
+        TaesdDecoder(vae), (dummy,), str(onnx_path),
+        input_names=["latent_sample"], output_names=["sample"],
+        dynamic_axes={"latent_sample": {0: "batch_size", 2: "latent_height", 3: "latent_width"},
+                      "sample": {0: "batch_size", 2: "latent_height * 8", 3: "latent_width * 8"}},
+        do_constant_folding=True, opset_version=18, dynamo=False)
+    m = onnx.load(str(onnx_path))
+    onnx.checker.check_model(m)
+    inline_external_data(dst)
+    info = describe_onnx(dst)
+
+    sess = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    diffs = {}
+    for seed, shape in [(5, (1, 4, 8, 8)), (6, (2, 4, 8, 12)), (7, (1, 4, 12, 8))]:
+        lat = np.random.RandomState(seed).randn(*shape).astype(np.float32)
+        with torch.no_grad():
+            ref = vae.decode(torch.from_numpy(lat)).sample.numpy()
+        got = sess.run(None, {"latent_sample": lat})[0]
+        assert got.shape == ref.shape == (shape[0], 3, shape[2] * 8, shape[3] * 8), got.shape
+        diffs[f"seed {seed} {list(shape)}"] = float(np.abs(got - ref).max())
+    a = img_u8(np.clip(vae.decode(torch.from_numpy(
+        np.random.RandomState(5).randn(1, 4, 8, 8).astype(np.float32))).sample.detach().numpy()[0] / 2 + 0.5, 0, 1))
+    b = img_u8(np.clip(vae.decode(torch.from_numpy(
+        np.random.RandomState(6).randn(1, 4, 8, 8).astype(np.float32))).sample.detach().numpy()[0] / 2 + 0.5, 0, 1))
+    stats = {
+        "pixel_std": float(a.std()),
+        "per_channel_spatial_std": [float(a[c].std()) for c in range(3)],
+        "mean": float(a.mean()),
+        "frac_saturated": float(((a == 0) | (a == 255)).mean()),
+        "seed_diff": float(np.abs(a - b).mean()),
+    }
+    for k, v in diffs.items():
+        stats[f"torch_vs_onnx_max_abs ({k})"] = v
+    print("[preview] stats:", json.dumps(stats))
+    write_edit_readme(PREVIEW_OUT, "tiny-sd2-preview", [
+        "tiny-sd2 (every part, the scheduler and tokenizer included, is a symbolic link to",
+        "tiny-sd2's; `model_index.json` is a copy) plus `vae_preview/`: a **Tiny AutoEncoder**",
+        "(TAESD, diffusers `AutoencoderTiny`) decoder with **random weights** (torch seed %d)," % TAESD_SEED,
+        "exported with `torch.onnx.export` (TorchScript exporter, opset 18, as optimum does) of",
+        "`AutoencoderTiny.decode(latent_sample).sample`.",
+        "",
+        "Config (vae_preview/config.json): latent_channels 4, decoder_block_out_channels",
+        "%s, num_decoder_blocks %s (the real TAESD: 64 channels, same blocks), relu," % (TAESD_CONFIG["decoder_block_out_channels"], TAESD_CONFIG["num_decoder_blocks"]),
+        "nearest 2x upsampling three times (8x, like SD's VAE), scaling_factor 1.0.",
+        "Weights: the decoder's convolutions but the last scaled by %g; the last one calibrated" % TAESD_GAIN,
+        "per channel so that on `RandomState(0).randn(4, 4, 8, 8)` the output before `* 2 - 1` has",
+        "mean 0.5 and std %g." % TAESD_TARGET_STD,
+        "",
+        "Input: the UNet-space latents **as they are** (TAESD's scaling_factor is 1.0, so a diffusers",
+        "pipeline's `latents / vae.config.scaling_factor` leaves them unchanged; they are NOT divided",
+        "by the SD VAE's 0.18215). Inside: `tanh(x / 3) * 3`, the conv stack, then `* 2 - 1`. The",
+        "output is in [-1, 1] like the SD VAE decoder's but is **not clamped** in the graph; convert",
+        "to pixels as for the VAE: `clamp(x / 2 + 0.5, 0, 1) * 255`, rounded.",
+    ], info, stats, "latents RandomState(5).randn(1, 4, 8, 8) float32 (seed_diff: vs seed 6); 0..255 units",
+       "--preview-only")
+
+
+def write_edit_readme(dst: Path, title: str, intro, info, stats, stats_title, flag):
+    lines = [f"# {title}", ""] + list(intro) + [
+        "",
+        "Generated by (from the repository root, with the venv from `tools/requirements.txt`):",
+        "",
+        "    python tools/make_tiny_model.py --edit-fixtures-only   # or %s" % flag,
+        "",
+        "(the full `python tools/make_tiny_model.py` run makes it too). Deterministic (CPU).",
+        "",
+        f"## Checks ({stats_title})",
+        "",
+        "| stat | value |",
+        "|---|---|",
+    ]
+    for k, v in stats.items():
+        lines.append(f"| {k} | {fmt_stat(v)} |")
+    lines += ["", "## ONNX models", ""]
+    for name, d in info.items():
+        lines.append(f"### {name}/model.onnx (opset {', '.join(d['opset'])})")
+        lines.append("")
+        for s_ in d["inputs"]:
+            lines.append(f"- input  `{s_}`")
+        for s_ in d["outputs"]:
+            lines.append(f"- output `{s_}`")
+        lines.append("")
+    import diffusers
+    import onnx
+    import onnxruntime
+    import optimum.version
+    import transformers
+
+    lines += ["## Versions", ""]
+    for k, v in {"torch": torch.__version__, "diffusers": diffusers.__version__,
+                 "transformers": transformers.__version__, "optimum": optimum.version.__version__,
+                 "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}.items():
+        lines.append(f"- {k} {v}")
+    lines.append("")
+    (dst / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    total = sum(p.stat().st_size for p in dst.rglob("*") if p.is_file() and not p.is_symlink())
+    print(f"wrote {dst.relative_to(REPO)} ({total} bytes in real files)")
+
+
+def make_edit_fixtures(inpaint=True, lcm=True, preview=True):
+    """The fixtures that only add to tiny-sd2 (they link to its committed parts)."""
+    if inpaint or lcm:
+        with tempfile.TemporaryDirectory() as td:
+            td = Path(td)
+            pipe = build_pipeline(td)
+            check_tiny_sd2_rebuild(pipe)
+            if inpaint:
+                make_inpaint_fixture(pipe, td)
+            if lcm:
+                make_lcm_fixture(pipe, td)
+    if preview:
+        make_preview_fixture()
+
+
+@torch.no_grad()
+def check_tiny_sd2_rebuild(pipe):
+    """The rebuilt torch text encoder and VAE decoder must be the committed tiny-sd2 graphs'
+    weights (they are what the new fixtures link to)."""
+    import onnxruntime
+
+    ids = pipe.tokenizer(PROMPT_A, padding="max_length", max_length=77, return_tensors="np").input_ids
+    te = onnxruntime.InferenceSession(str(OUT / "text_encoder" / "model.onnx"), providers=["CPUExecutionProvider"])
+    a = te.run(None, {"input_ids": ids.astype(np.int64)})[0]
+    b = pipe.text_encoder(torch.from_numpy(ids))[0].numpy()
+    lat = np.random.RandomState(0).randn(1, 4, 8, 8).astype(np.float32)
+    vd = onnxruntime.InferenceSession(str(OUT / "vae_decoder" / "model.onnx"), providers=["CPUExecutionProvider"])
+    c = vd.run(None, {"latent_sample": lat})[0]
+    d = pipe.vae.decode(torch.from_numpy(lat)).sample.numpy()
+    print(f"rebuilt tiny-sd2 vs committed ONNX: text encoder max |diff| {np.abs(a - b).max():.2e}, "
+          f"vae decoder {np.abs(c - d).max():.2e}")
+    assert np.abs(a - b).max() < 1e-4 and np.abs(c - d).max() < 1e-4, "rebuild differs from tiny-sd2"
 
 
 def fmt_stat(v):
