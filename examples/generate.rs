@@ -14,16 +14,20 @@ use std::time::Instant;
 
 use sdrt::scheduler::TimestepSpacing;
 use sdrt::{
-    GenerateParams, Generator, Pipeline, PipelineOptions, PredictionType, Provider, SchedulerKind,
+    GenerateParams, Generator, GrayImage, Pipeline, PipelineOptions, PredictionType, PreviewKind,
+    Provider, RgbImage, SchedulerKind, StepInfo,
 };
 
 const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-prompt TEXT]
                 [--width W] [--height H] [--steps N] [--guidance G] [--seed S]
                 [--rng numpy|torch] [--scheduler NAME] [--count N]
-                [--init-image PNG] [--strength F] [--mask PNG]
+                [--init-image PNG|JPEG] [--strength F] [--mask PNG]
                 [--provider auto|cpu|coreml|cuda] [--output PATH]
                 [--eta F] [--prediction-type epsilon|v_prediction|sample]
                 [--timestep-spacing leading|trailing|linspace]
+                [--guidance-rescale F] [--preview latent_rgb|taesd|full]
+                [--preview-every N] [--preview-dir DIR] [--preview-decoder ONNX]
+                [--cancel-after N]
 
   --model DIR        model folder from `optimum-cli export onnx` (default: bundled tiny fixture)
   --prompt TEXT      what to draw (default: empty)
@@ -37,17 +41,52 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
   --scheduler NAME   pndm, ddim, euler, euler-a, dpm++2m, dpm++2m-karras, dpm++2m-sde,
                      lms, heun, unipc, lcm, ddpm (default: the model's)
   --count N          images from one seed (default 1)
+  --init-image FILE  image-to-image: start from this PNG or JPEG (its size is the output
+                     size; RGBA is read as RGB)
+  --strength F       how much of the init image to repaint, (0, 1] (default 0.8)
+  --mask PNG         inpainting: white repaints, black keeps (grayscale, the init image's size)
   --provider P       execution provider (default auto)
   --output PATH      PNG path (default out.png; with --count N > 1: <stem>-<i>.<ext>)
   --eta F            DDIM's eta (default 0)
   --prediction-type  override the model config's prediction type
-  --timestep-spacing override the model config's timestep spacing";
+  --timestep-spacing override the model config's timestep spacing
+  --guidance-rescale diffusers' guidance_rescale, [0, 1] (default 0)
+  --preview KIND     previews of the image forming: latent_rgb, taesd or full
+  --preview-every N  a preview every N steps (default 1)
+  --preview-dir DIR  write previews as DIR/step-<k>[-<i>].png (default: report only)
+  --preview-decoder  the TAESD decoder ONNX file (default: <model>/vae_preview/model.onnx)
+  --cancel-after N   cancel after N steps (demonstrates cancellation; exits non-zero)";
 
 struct Args {
     model: PathBuf,
     params: GenerateParams,
     provider: Provider,
     output: PathBuf,
+    preview_dir: Option<PathBuf>,
+    preview_decoder: Option<PathBuf>,
+    cancel_after: Option<usize>,
+}
+
+fn read_rgb(path: &str) -> Result<RgbImage, String> {
+    let img = image::open(path)
+        .map_err(|e| format!("--init-image {path}: {e}"))?
+        .to_rgb8();
+    Ok(RgbImage {
+        width: img.width() as usize,
+        height: img.height() as usize,
+        data: img.into_raw(),
+    })
+}
+
+fn read_gray(path: &str) -> Result<GrayImage, String> {
+    let img = image::open(path)
+        .map_err(|e| format!("--mask {path}: {e}"))?
+        .to_luma8();
+    Ok(GrayImage {
+        width: img.width() as usize,
+        height: img.height() as usize,
+        data: img.into_raw(),
+    })
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -55,6 +94,9 @@ fn parse_args() -> Result<Args, String> {
     let mut params = GenerateParams::default();
     let mut provider = Provider::Auto;
     let mut output = PathBuf::from("out.png");
+    let mut preview_dir = None;
+    let mut preview_decoder = None;
+    let mut cancel_after = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -99,11 +141,20 @@ fn parse_args() -> Result<Args, String> {
                 params.timestep_spacing =
                     Some(TimestepSpacing::parse(&value()?).map_err(|e| e.to_string())?)
             }
-            "--init-image" | "--strength" | "--mask" => {
-                return Err(format!(
-                    "{flag}: image-to-image and inpainting are not built yet (text-to-image only)"
-                ))
+            "--init-image" => params.init_image = Some(read_rgb(&value()?)?),
+            "--mask" => params.mask = Some(read_gray(&value()?)?),
+            "--strength" => params.strength = num(&flag, value()?)?,
+            "--guidance-rescale" => params.guidance_rescale = num(&flag, value()?)?,
+            "--preview" => {
+                let v = value()?;
+                params.preview = PreviewKind::parse(&v).ok_or_else(|| {
+                    format!("--preview: '{v}' is not none, latent_rgb, taesd or full")
+                })?;
             }
+            "--preview-every" => params.preview_every = num(&flag, value()?)?,
+            "--preview-dir" => preview_dir = Some(PathBuf::from(value()?)),
+            "--preview-decoder" => preview_decoder = Some(PathBuf::from(value()?)),
+            "--cancel-after" => cancel_after = Some(num(&flag, value()?)?),
             other => return Err(format!("unknown flag '{other}'\n\n{USAGE}")),
         }
     }
@@ -112,6 +163,9 @@ fn parse_args() -> Result<Args, String> {
         params,
         provider,
         output,
+        preview_dir,
+        preview_decoder,
+        cancel_after,
     })
 }
 
@@ -137,6 +191,7 @@ fn run() -> Result<(), String> {
     let started = Instant::now();
     let options = PipelineOptions {
         provider: args.provider,
+        preview_decoder: args.preview_decoder.clone(),
         ..PipelineOptions::default()
     };
     let pipeline = Pipeline::load(&args.model, &options).map_err(|e| e.to_string())?;
@@ -155,7 +210,9 @@ fn run() -> Result<(), String> {
 
     let tty = std::io::stderr().is_terminal();
     let gen_started = Instant::now();
-    let mut progress = |step: usize, total: usize| {
+    let mut preview_error = None;
+    let mut observer = |s: &StepInfo<'_>| {
+        let (step, total) = (s.step, s.total);
         if tty {
             eprint!("\rstep {step}/{total}");
             if step == total {
@@ -163,11 +220,46 @@ fn run() -> Result<(), String> {
             }
             let _ = std::io::stderr().flush();
         }
-        true
+        if let Some(p) = &s.preview {
+            eprintln!(
+                "preview step {step}: {} image(s) of {}x{} at {:.3}s",
+                p.images.len(),
+                p.width,
+                p.height,
+                s.elapsed.as_secs_f64()
+            );
+            if let Some(dir) = &args.preview_dir {
+                for (i, px) in p.images.iter().enumerate() {
+                    let name = if p.images.len() == 1 {
+                        format!("step-{step}.png")
+                    } else {
+                        format!("step-{step}-{i}.png")
+                    };
+                    let path = dir.join(name);
+                    let r = std::fs::create_dir_all(dir).and_then(|_| {
+                        image::save_buffer(
+                            &path,
+                            px,
+                            p.width as u32,
+                            p.height as u32,
+                            image::ColorType::Rgb8,
+                        )
+                        .map_err(std::io::Error::other)
+                    });
+                    if let Err(e) = r {
+                        preview_error = Some(format!("{}: {e}", path.display()));
+                        return false;
+                    }
+                }
+            }
+        }
+        args.cancel_after.is_none_or(|n| step < n)
     };
-    let images = pipeline
-        .generate(&args.params, Some(&mut progress))
-        .map_err(|e| e.to_string())?;
+    let result = pipeline.generate_observed(&args.params, Some(&mut observer));
+    if let Some(e) = preview_error {
+        return Err(e);
+    }
+    let images = result.map_err(|e| e.to_string())?;
     let took = gen_started.elapsed();
     let count = images.images.len();
     for (i, pixels) in images.images.iter().enumerate() {

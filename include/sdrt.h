@@ -93,7 +93,7 @@
 /**
  * Minor version of the sdrt library.
  */
-#define SDRT_VERSION_MINOR 1
+#define SDRT_VERSION_MINOR 2
 
 /**
  * Patch version of the sdrt library.
@@ -449,6 +449,76 @@ typedef uint32_t sdrt_timestep_spacing;
 #endif // __cplusplus
 
 /**
+ * Pixel layouts of `sdrt_image_view.format`. The numbers are stable.
+ */
+enum sdrt_pixel_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * The field's usual layout: RGB8 for `init_image`, GRAY8 for `mask`.
+     */
+    SDRT_PIXEL_FORMAT_DEFAULT = 0,
+    /**
+     * 3 bytes per pixel: R, G, B.
+     */
+    SDRT_PIXEL_FORMAT_RGB8 = 1,
+    /**
+     * 4 bytes per pixel: R, G, B, A (alpha is ignored).
+     */
+    SDRT_PIXEL_FORMAT_RGBA8 = 2,
+    /**
+     * 1 byte per pixel.
+     */
+    SDRT_PIXEL_FORMAT_GRAY8 = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sdrt_pixel_format sdrt_pixel_format;
+#else
+typedef uint32_t sdrt_pixel_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Preview kinds (`sdrt_generate_params.preview_kind`). The numbers are stable.
+ * Cost per preview, measured on the bundled tiny model at 64x64 on 2 CPU cores: see each.
+ */
+enum sdrt_preview_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * No previews (default).
+     */
+    SDRT_PREVIEW_NONE = 0,
+    /**
+     * A fixed linear map of the 4 latent channels to RGB at 1/8 of the image's size: a few
+     * microseconds per image, no graph run.
+     */
+    SDRT_PREVIEW_LATENT_RGB = 1,
+    /**
+     * A Tiny AutoEncoder (TAESD) decoder at full size, from
+     * `sdrt_pipeline_options.preview_decoder_path` or the model folder's
+     * `vae_preview/model.onnx`, loaded by the first call that asks for it.
+     */
+    SDRT_PREVIEW_TAESD = 2,
+    /**
+     * The model's own VAE decoder at full size: what the final image would look like.
+     */
+    SDRT_PREVIEW_FULL = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sdrt_preview_kind sdrt_preview_kind;
+#else
+typedef uint32_t sdrt_preview_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Generated images (opaque): `count` RGB8 images of `width` x `height`, rows tightly packed.
  * Free with `sdrt_images_free`. Read-only, so any thread may read it concurrently.
  */
@@ -466,6 +536,94 @@ typedef struct sdrt_pipeline sdrt_pipeline;
  * `SDRT_ERROR_CANCELLED`). Must not throw or call `sdrt_pipeline_generate` on the same pipeline.
  */
 typedef int32_t (*sdrt_progress_callback)(void *user_data, uint32_t step, uint32_t total_steps);
+
+/**
+ * Pixels lent to one call: `height` rows of `width` pixels, row `y` starting at
+ * `data + y * stride`. Borrowed for the duration of the call only (sdrt copies them).
+ * All zero (the `*_init` default) means "no image". `stride` 0 means rows are packed
+ * (`width` times the bytes per pixel).
+ */
+typedef struct sdrt_image_view {
+    /**
+     * The first row's first byte, or NULL for no image (then width and height must be 0).
+     */
+    const uint8_t *data;
+    /**
+     * Width in pixels.
+     */
+    uint32_t width;
+    /**
+     * Height in pixels.
+     */
+    uint32_t height;
+    /**
+     * Bytes from one row to the next; 0 = packed. At least `width` times the bytes per pixel.
+     */
+    uint32_t stride;
+    /**
+     * `sdrt_pixel_format`.
+     */
+    uint32_t format;
+} sdrt_image_view;
+
+/**
+ * What `sdrt_step_callback` receives after each UNet evaluation. Owned by sdrt and valid only
+ * during the callback, previews included: copy what you keep. Grows at the end; read only
+ * the fields within `struct_size`.
+ */
+typedef struct sdrt_step_info {
+    /**
+     * `sizeof(sdrt_step_info)` of the library that filled it.
+     */
+    uint32_t struct_size;
+    /**
+     * UNet evaluations done in this call, 1..=`total_steps`.
+     */
+    uint32_t step;
+    /**
+     * UNet evaluations this call runs: `steps` (`steps + 1` for PNDM, `2 * steps - 1` for
+     * Heun), fewer with image-to-image `strength` below 1.
+     */
+    uint32_t total_steps;
+    /**
+     * `sdrt_preview_kind` of `preview`, `SDRT_PREVIEW_NONE` on steps without one.
+     */
+    uint32_t preview_kind;
+    /**
+     * The timestep just evaluated.
+     */
+    double timestep;
+    /**
+     * Seconds since `sdrt_pipeline_generate` was entered.
+     */
+    double elapsed_seconds;
+    /**
+     * `preview_count` RGB8 images of `preview_width` x `preview_height`, back to back, rows
+     * packed; NULL on steps without a preview. Valid only during the callback.
+     */
+    const uint8_t *preview;
+    /**
+     * Preview width in pixels (1/8 of the image's for `SDRT_PREVIEW_LATENT_RGB`).
+     */
+    uint32_t preview_width;
+    /**
+     * Preview height in pixels.
+     */
+    uint32_t preview_height;
+    /**
+     * Images in `preview` (the call's `count`).
+     */
+    uint32_t preview_count;
+} sdrt_step_info;
+
+/**
+ * Step callback (`sdrt_generate_params.step_callback`), called on the thread running
+ * `sdrt_pipeline_generate` after each UNet evaluation. Return non-zero to continue, 0 to
+ * cancel (the call then returns `SDRT_ERROR_CANCELLED`). It may call `sdrt_pipeline_cancel`
+ * and read-only functions, but must not call `sdrt_pipeline_generate` or
+ * `sdrt_pipeline_free` on the same pipeline, and must not unwind (throw) into sdrt.
+ */
+typedef int32_t (*sdrt_step_callback)(void *user_data, const struct sdrt_step_info *info);
 
 /**
  * One text-to-image request. Fill with `sdrt_generate_params_init`, then set fields. The
@@ -541,6 +699,54 @@ typedef struct sdrt_generate_params {
      * `SDRT_TIMESTEP_SPACING_DEFAULT`), e.g. trailing for SD-Turbo.
      */
     uint32_t timestep_spacing;
+    /**
+     * Image-to-image and inpainting: the picture to start from, RGB8 or RGBA8 (alpha is
+     * ignored); all zero (default) for text-to-image. `width`/`height` 0 take its size; a
+     * different size is `SDRT_ERROR_INVALID_ARGUMENT` (sdrt does not resize). Needs the model
+     * folder's `vae_encoder/model.onnx`, loaded by the first call with an init image (a
+     * text-to-image-only host never loads it). Since 0.2.
+     */
+    struct sdrt_image_view init_image;
+    /**
+     * Inpainting: GRAY8, the init image's size; pixels >= 128 are repainted, < 128 kept
+     * (diffusers binarizes at 0.5). Needs `init_image`. With a 4-channel UNet the kept part
+     * is re-imposed after every step (diffusers' `StableDiffusionInpaintPipeline`); an
+     * inpainting UNet (9 channels) gets the mask and masked image as inputs and requires a
+     * mask. All zero (default) for none. Since 0.2.
+     */
+    struct sdrt_image_view mask;
+    /**
+     * How much of the init image is repainted, in (0, 1] (default 0.8, diffusers'
+     * image-to-image default; its inpainting default is 1.0): the denoising starts at step
+     * `steps - int(steps * strength)`, so `steps * strength` must be at least 1. Ignored
+     * without an init image. Since 0.2.
+     */
+    float strength;
+    /**
+     * diffusers' `guidance_rescale` (`rescale_noise_cfg`), in [0, 1], default 0 (off): the
+     * fix for over-exposed v-prediction / zero-SNR models. Applies when guidance > 1.
+     * Since 0.2.
+     */
+    float guidance_rescale;
+    /**
+     * Richer per-step callback (see `sdrt_step_callback`), or NULL. Called after `progress`
+     * when both are set. Since 0.2.
+     */
+    sdrt_step_callback step_callback;
+    /**
+     * Passed unchanged to `step_callback`.
+     */
+    void *step_user_data;
+    /**
+     * `sdrt_preview_kind` (default `SDRT_PREVIEW_NONE`). Previews reach `step_callback`.
+     * Since 0.2.
+     */
+    uint32_t preview_kind;
+    /**
+     * A preview every this many UNet evaluations, and after the last (default 1 when a
+     * preview kind is set; 0 = never). Since 0.2.
+     */
+    uint32_t preview_every;
 } sdrt_generate_params;
 
 /**
@@ -599,6 +805,12 @@ typedef struct sdrt_pipeline_options {
      * Folder for CoreML's compiled-model cache (UTF-8), or NULL for none. Copied.
      */
     const char *coreml_cache_dir;
+    /**
+     * The TAESD decoder (`model.onnx`, UTF-8 path) for `SDRT_PREVIEW_TAESD`, or NULL for the
+     * model folder's `vae_preview/model.onnx`. Copied; loaded by the first call that asks
+     * for such previews. Since 0.2.
+     */
+    const char *preview_decoder_path;
 } sdrt_pipeline_options;
 
 /**

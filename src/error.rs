@@ -69,6 +69,11 @@ impl Error {
         Self::new(ErrorKind::ModelInvalid, message)
     }
 
+    /// Shorthand for [`ErrorKind::Internal`]: a broken invariant.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
     /// Shorthand for [`ErrorKind::Unsupported`].
     pub fn unsupported(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unsupported, message)

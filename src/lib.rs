@@ -22,7 +22,10 @@ pub mod scheduler;
 pub mod tokenizer;
 
 pub use error::{Error, ErrorKind, Result};
-pub use pipeline::{GenerateParams, Images, Pipeline, PipelineInfo, PipelineOptions, Timings};
+pub use pipeline::{
+    GenerateParams, GrayImage, Images, Pipeline, PipelineInfo, PipelineOptions, Preview,
+    PreviewKind, RgbImage, StepInfo, Timings,
+};
 pub use rng::Generator;
 pub use runtime::{Provider, RuntimeOptions};
 pub use scheduler::{PredictionType, SchedulerKind};

@@ -639,6 +639,18 @@ fn check_goldens(
     cases: &[common::ImageCase],
     env: &[(&str, &str)],
 ) -> usize {
+    let cases: Vec<(common::ImageCase, Vec<String>)> =
+        cases.iter().map(|c| (c.clone(), Vec::new())).collect();
+    check_goldens_with(exe, tag, &cases, env)
+}
+
+/// `check_goldens` with extra arguments per case.
+fn check_goldens_with(
+    exe: &Path,
+    tag: &str,
+    cases: &[(common::ImageCase, Vec<String>)],
+    env: &[(&str, &str)],
+) -> usize {
     let out_dir = build_dir().join(format!("out-{tag}"));
     let _ = std::fs::remove_dir_all(&out_dir);
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -648,11 +660,14 @@ fn check_goldens(
     let mut running = std::collections::VecDeque::new();
     loop {
         while running.len() < 3 {
-            let Some(case) = queue.next() else { break };
+            let Some((case, extra)) = queue.next() else {
+                break;
+            };
             let prefix = out_dir.join(&case.name);
-            let Some(args) = case_args(case, &prefix) else {
+            let Some(mut args) = case_args(case, &prefix) else {
                 continue;
             };
+            args.extend(extra.iter().cloned());
             let mut cmd = program(exe);
             cmd.args(&args).envs(env.iter().copied());
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -691,6 +706,59 @@ fn c_txt2img_reproduces_every_golden_image() {
     let expected: usize = cases.iter().map(|c| c.files.len()).sum::<usize>();
     assert_eq!(checked, expected, "every golden image through the C API");
     assert!(checked >= 12, "only {checked} images checked");
+}
+
+/// Writes a PNG input as binary PPM (RGB) or PGM (gray) for the C example.
+fn write_pnm(png: &Path, out: &Path, gray: bool) {
+    let img = image::open(png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
+    let (magic, w, h, data) = if gray {
+        let g = img.to_luma8();
+        ("P5", g.width(), g.height(), g.into_raw())
+    } else {
+        let c = img.to_rgb8();
+        ("P6", c.width(), c.height(), c.into_raw())
+    };
+    let mut bytes = format!("{magic}\n{w} {h}\n255\n").into_bytes();
+    bytes.extend_from_slice(&data);
+    std::fs::write(out, bytes).unwrap();
+}
+
+#[test]
+fn c_example_reproduces_the_edit_goldens() {
+    // Image-to-image, inpainting (4 and 9 channels), SD-Turbo style, guidance rescale and LCM
+    // through the C API: init images as packed RGB8 for half the cases and as RGBA8 rows with
+    // a padded stride for the other half.
+    let exe = compile("txt2img", Lang::C, &["examples/c/txt2img.c"], &[]);
+    let inputs = build_dir().join("edit-inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let cases: Vec<(common::ImageCase, Vec<String>)> = common::edit_cases()
+        .into_iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let mut extra = Vec::new();
+            if let Some(p) = &c.init_image {
+                let ppm = inputs.join(p.file_name().unwrap()).with_extension("ppm");
+                write_pnm(p, &ppm, false);
+                extra.extend(["--init-image".into(), ppm.display().to_string()]);
+                extra.extend(["--strength".into(), c.strength.to_string()]);
+                extra.extend(["--rgba".into(), (k % 2).to_string()]);
+            }
+            if let Some(p) = &c.mask {
+                let pgm = inputs.join(p.file_name().unwrap()).with_extension("pgm");
+                write_pnm(p, &pgm, true);
+                extra.extend(["--mask".into(), pgm.display().to_string()]);
+            }
+            if c.guidance_rescale != 0.0 {
+                extra.extend(["--guidance-rescale".into(), c.guidance_rescale.to_string()]);
+            }
+            if let Some(t) = &c.timestep_spacing {
+                extra.extend(["--timestep-spacing".into(), t.clone()]);
+            }
+            (c.base, extra)
+        })
+        .collect();
+    let expected: usize = cases.iter().map(|(c, _)| c.files.len()).sum();
+    assert_eq!(check_goldens_with(&exe, "edit", &cases, &[]), expected);
 }
 
 #[test]

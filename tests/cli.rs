@@ -89,8 +89,14 @@ fn args_for(case: &common::ImageCase, out: &Path) -> Vec<String> {
 }
 
 fn check_case(case: &common::ImageCase, dir: &Path) {
+    check_case_with(case, dir, &[]);
+}
+
+fn check_case_with(case: &common::ImageCase, dir: &Path, extra: &[String]) {
     let out = dir.join(format!("{}.png", case.name));
-    let o = run(&args_for(case, &out));
+    let mut args = args_for(case, &out);
+    args.extend(extra.iter().cloned());
+    let o = run(&args);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{}: {stderr}", case.name);
     assert!(
@@ -127,12 +133,140 @@ fn reproduces_the_goldens_through_the_command_line() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The editing flags of an `edit.json` case.
+fn edit_flags(case: &common::EditCase) -> Vec<String> {
+    let mut a = Vec::new();
+    if let Some(p) = &case.init_image {
+        a.extend(["--init-image".into(), p.display().to_string()]);
+        a.extend(["--strength".into(), case.strength.to_string()]);
+    }
+    if let Some(p) = &case.mask {
+        a.extend(["--mask".into(), p.display().to_string()]);
+    }
+    if case.guidance_rescale != 0.0 {
+        a.extend([
+            "--guidance-rescale".into(),
+            case.guidance_rescale.to_string(),
+        ]);
+    }
+    if let Some(t) = &case.timestep_spacing {
+        a.extend(["--timestep-spacing".into(), t.clone()]);
+    }
+    a
+}
+
+#[test]
+fn reproduces_the_edit_goldens_through_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("sdrt-cli-edit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = common::edit_cases();
+    assert!(cases.len() >= 30);
+    for chunk in cases.chunks(3) {
+        std::thread::scope(|s| {
+            for case in chunk {
+                let dir = &dir;
+                s.spawn(move || check_case_with(&case.base, dir, &edit_flags(case)));
+            }
+        });
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_jpeg_init_image_is_read() {
+    // The same init image as a JPEG: decoded (lossy) and run; the size comes from the file.
+    let dir = std::env::temp_dir().join(format!("sdrt-cli-jpeg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = common::goldens().join("inputs/init_96x64.png");
+    let jpeg = dir.join("init.jpg");
+    image::open(&png).unwrap().to_rgb8().save(&jpeg).unwrap();
+    let out = dir.join("out.png");
+    let args: Vec<String> = [
+        "--init-image",
+        jpeg.to_str().unwrap(),
+        "--strength",
+        "0.5",
+        "--steps",
+        "4",
+        "--output",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let o = run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (w, h, _) = common::read_png(&out);
+    assert_eq!((w, h), (96, 64));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn previews_and_cancel_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("sdrt-cli-prev-{}", std::process::id()));
+    let model = common::root().join("tests/fixtures/tiny-sd2-preview");
+    for (kind, size) in [("latent_rgb", 8u32), ("taesd", 64), ("full", 64)] {
+        let pdir = dir.join(kind);
+        let args: Vec<String> = [
+            "--model",
+            model.to_str().unwrap(),
+            "--steps",
+            "4",
+            "--preview",
+            kind,
+            "--preview-every",
+            "2",
+            "--preview-dir",
+            pdir.to_str().unwrap(),
+            "--output",
+            dir.join(format!("{kind}.png")).to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let o = run(&args);
+        assert!(
+            o.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // PNDM runs steps + 1 = 5 evaluations: previews after 2, 4 and the last.
+        for step in [2, 4, 5] {
+            let (w, h, _) = common::read_png(&pdir.join(format!("step-{step}.png")));
+            assert_eq!((w as u32, h as u32), (size, size), "{kind} step {step}");
+        }
+        assert!(!pdir.join("step-1.png").exists());
+    }
+    let o = run(&["--steps", "6", "--cancel-after", "2"].map(String::from));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cancelled"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn unbuilt_features_and_bad_values_fail_loudly() {
+    let init = common::goldens().join("inputs/init_64.png");
+    let init = init.to_str().unwrap();
+    let mask = common::goldens().join("inputs/mask_64.png");
+    let mask = mask.to_str().unwrap();
+    let mask_wide = common::goldens().join("inputs/mask_96x64.png");
+    let mask_wide = mask_wide.to_str().unwrap();
+    let inpaint = common::root().join("tests/fixtures/tiny-sd2-inpaint");
+    let inpaint = inpaint.to_str().unwrap();
     for args in [
         &["--init-image", "x.png"][..],
-        &["--strength", "0.5"],
         &["--mask", "m.png"],
+        &["--mask", mask],
+        &["--init-image", init, "--strength", "0"],
+        &["--init-image", init, "--strength", "1.5"],
+        &["--init-image", init, "--strength", "0.1", "--steps", "5"],
+        &["--init-image", init, "--width", "128"],
+        &["--init-image", init, "--mask", mask_wide],
+        &["--model", inpaint],
+        &["--model", inpaint, "--init-image", init],
+        &["--guidance-rescale", "2"],
+        &["--preview", "sketch"],
+        &["--preview", "taesd", "--steps", "1"],
         &["--scheduler", "no-such"],
         &["--rng", "philox"],
         &["--width", "65", "--steps", "1"],

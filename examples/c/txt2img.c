@@ -1,5 +1,6 @@
 /*
- * txt2img: text-to-image through the sdrt C API alone, the same job as the Rust example.
+ * txt2img: text-to-image, image-to-image and inpainting through the sdrt C API alone, the
+ * same job as the Rust example.
  *
  *   txt2img MODEL_DIR OUTPUT_PREFIX [--prompt T] [--negative-prompt T] [--width W]
  *           [--height H] [--steps N] [--guidance G] [--seed S] [--count N]
@@ -7,6 +8,12 @@
  *           [--prediction-type epsilon|v_prediction|sample]
  *           [--timestep-spacing leading|trailing|linspace]
  *           [--provider auto|cpu|coreml|cuda] [--ort-library PATH]
+ *           [--init-image PPM] [--mask PGM] [--strength F] [--rgba 0|1]
+ *           [--guidance-rescale F] [--preview latent_rgb|taesd|full] [--preview-every N]
+ *
+ * --init-image takes a binary PPM (P6), --mask a binary PGM (P5). With --rgba 1 the init
+ * image is handed to sdrt as RGBA8 rows padded to a larger stride (the layout image editors
+ * keep), exercising sdrt_image_view's stride and alpha handling.
  *
  * Scheduler names: default (the model's), pndm, ddim, euler, euler-a, dpm++2m,
  * dpm++2m-karras, dpm++2m-sde, lms, heun, unipc, lcm, ddpm.
@@ -37,7 +44,10 @@ static void usage(FILE *to) {
             "               [--count N] [--scheduler NAME] [--generator numpy|torch]\n"
             "               [--eta F] [--prediction-type epsilon|v_prediction|sample]\n"
             "               [--timestep-spacing leading|trailing|linspace]\n"
-            "               [--provider auto|cpu|coreml|cuda] [--ort-library PATH]\n");
+            "               [--provider auto|cpu|coreml|cuda] [--ort-library PATH]\n"
+            "               [--init-image PPM] [--mask PGM] [--strength F] [--rgba 0|1]\n"
+            "               [--guidance-rescale F] [--preview latent_rgb|taesd|full]\n"
+            "               [--preview-every N]\n");
 }
 
 /* Scheduler names in sdrt_scheduler order (SDRT_SCHEDULER_DEFAULT = 0, PNDM = 1, ...). */
@@ -112,6 +122,52 @@ static int32_t on_progress(void *user_data, uint32_t step, uint32_t total_steps)
     return 1; /* continue */
 }
 
+/* sdrt_step_callback: reports previews (valid only during the call). */
+static int32_t on_step(void *user_data, const sdrt_step_info *info) {
+    (void)user_data;
+    if (info->preview != NULL) {
+        fprintf(stderr, "preview %u/%u: %u image(s) of %ux%u (t=%.1f, %.3fs)\n", info->step,
+                info->total_steps, info->preview_count, info->preview_width,
+                info->preview_height, info->timestep, info->elapsed_seconds);
+    }
+    return 1;
+}
+
+/* Reads a binary PPM (P6, channels 3) or PGM (P5, channels 1) with maxval 255; the caller
+ * frees *pixels. Returns 1 on success. */
+static int read_pnm(const char *path, int channels, uint8_t **pixels, uint32_t *width,
+                    uint32_t *height) {
+    char magic[3] = {0};
+    unsigned w = 0, h = 0, maxval = 0;
+    size_t size;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "txt2img: cannot open %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    if (fscanf(f, "%2s %u %u %u", magic, &w, &h, &maxval) != 4 ||
+        strcmp(magic, channels == 3 ? "P6" : "P5") != 0 || maxval != 255 || w == 0 || h == 0 ||
+        w > 65536 || h > 65536 || fgetc(f) == EOF) {
+        fprintf(stderr, "txt2img: %s is not a binary %s with maxval 255\n", path,
+                channels == 3 ? "PPM (P6)" : "PGM (P5)");
+        fclose(f);
+        return 0;
+    }
+    size = (size_t)w * h * (size_t)channels;
+    *pixels = (uint8_t *)malloc(size);
+    if (*pixels == NULL || fread(*pixels, 1, size, f) != size) {
+        fprintf(stderr, "txt2img: %s: truncated\n", path);
+        free(*pixels);
+        *pixels = NULL;
+        fclose(f);
+        return 0;
+    }
+    fclose(f);
+    *width = w;
+    *height = h;
+    return 1;
+}
+
 static int fail(const char *what, sdrt_status status) {
     fprintf(stderr, "txt2img: %s failed: %s: %s\n", what, sdrt_status_str(status),
             sdrt_last_error_message());
@@ -153,6 +209,12 @@ int main(int argc, char **argv) {
     uint32_t i;
     int arg;
     int exit_code = 0;
+    const char *init_path = NULL;
+    const char *mask_path = NULL;
+    uint32_t rgba = 0;
+    uint8_t *init_rgb = NULL;
+    uint8_t *init_rgba = NULL;
+    uint8_t *mask_pixels = NULL;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
@@ -241,6 +303,28 @@ int main(int argc, char **argv) {
             }
         } else if (strcmp(name, "--ort-library") == 0) {
             ort_library = value;
+        } else if (strcmp(name, "--init-image") == 0) {
+            init_path = value;
+        } else if (strcmp(name, "--mask") == 0) {
+            mask_path = value;
+        } else if (strcmp(name, "--strength") == 0) {
+            ok = parse_float(value, &params.strength);
+        } else if (strcmp(name, "--rgba") == 0) {
+            ok = parse_u32(value, &rgba);
+        } else if (strcmp(name, "--guidance-rescale") == 0) {
+            ok = parse_float(value, &params.guidance_rescale);
+        } else if (strcmp(name, "--preview-every") == 0) {
+            ok = parse_u32(value, &params.preview_every);
+        } else if (strcmp(name, "--preview") == 0) {
+            if (strcmp(value, "latent_rgb") == 0) {
+                params.preview_kind = SDRT_PREVIEW_LATENT_RGB;
+            } else if (strcmp(value, "taesd") == 0) {
+                params.preview_kind = SDRT_PREVIEW_TAESD;
+            } else if (strcmp(value, "full") == 0) {
+                params.preview_kind = SDRT_PREVIEW_FULL;
+            } else {
+                ok = 0;
+            }
         } else {
             fprintf(stderr, "txt2img: unknown option %s\n", name);
             usage(stderr);
@@ -282,9 +366,57 @@ int main(int argc, char **argv) {
             sdrt_version(), sdrt_runtime_ort_version(), model_dir, loaded - started,
             info.native_width, info.native_height, info.default_scheduler_class);
 
+    if (init_path != NULL) {
+        uint32_t w, h, y, x;
+        if (!read_pnm(init_path, 3, &init_rgb, &w, &h)) {
+            sdrt_pipeline_free(pipeline);
+            return 1;
+        }
+        params.init_image.width = w;
+        params.init_image.height = h;
+        if (rgba) {
+            /* RGBA rows with 16 bytes of padding: sdrt reads RGB and skips alpha and padding. */
+            uint32_t stride = w * 4 + 16;
+            init_rgba = (uint8_t *)calloc((size_t)stride * h, 1);
+            if (init_rgba == NULL) {
+                free(init_rgb);
+                sdrt_pipeline_free(pipeline);
+                return 1;
+            }
+            for (y = 0; y < h; y++) {
+                for (x = 0; x < w; x++) {
+                    memcpy(init_rgba + (size_t)y * stride + x * 4, init_rgb + ((size_t)y * w + x) * 3,
+                           3);
+                    init_rgba[(size_t)y * stride + x * 4 + 3] = (uint8_t)(x + y);
+                }
+            }
+            params.init_image.data = init_rgba;
+            params.init_image.stride = stride;
+            params.init_image.format = SDRT_PIXEL_FORMAT_RGBA8;
+        } else {
+            params.init_image.data = init_rgb;
+            params.init_image.format = SDRT_PIXEL_FORMAT_RGB8;
+        }
+    }
+    if (mask_path != NULL) {
+        if (!read_pnm(mask_path, 1, &mask_pixels, &params.mask.width, &params.mask.height)) {
+            free(init_rgb);
+            free(init_rgba);
+            sdrt_pipeline_free(pipeline);
+            return 1;
+        }
+        params.mask.data = mask_pixels;
+        params.mask.format = SDRT_PIXEL_FORMAT_GRAY8;
+    }
+
     params.progress = on_progress;
     params.progress_user_data = &loaded;
+    params.step_callback = on_step;
     status = sdrt_pipeline_generate(pipeline, &params, &images);
+    /* sdrt copied the pixels: they may go now. */
+    free(init_rgb);
+    free(init_rgba);
+    free(mask_pixels);
     if (status != SDRT_OK) {
         sdrt_pipeline_free(pipeline);
         return fail("generating", status);

@@ -7,11 +7,13 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod image_view;
 pub mod images;
 pub mod params;
 pub mod pipeline;
 pub mod runtime;
 pub mod status;
+pub mod step;
 pub mod version;
 
 use std::ffi::{c_char, CStr};

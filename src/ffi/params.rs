@@ -2,9 +2,11 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::image_view::{read_gray, read_rgb, sdrt_image_view};
 use super::read_versioned;
+use super::step::{preview_kind_from_c, sdrt_step_callback};
 use crate::error::{Error, Result};
-use crate::pipeline::GenerateParams;
+pub(crate) use crate::pipeline::{GenerateParams, GrayImage, RgbImage};
 use crate::rng::Generator;
 use crate::scheduler::{PredictionType, SchedulerKind, TimestepSpacing};
 
@@ -153,6 +155,38 @@ pub struct sdrt_generate_params {
     /// `sdrt_timestep_spacing` overriding the model config's (default
     /// `SDRT_TIMESTEP_SPACING_DEFAULT`), e.g. trailing for SD-Turbo.
     pub timestep_spacing: u32,
+    /// Image-to-image and inpainting: the picture to start from, RGB8 or RGBA8 (alpha is
+    /// ignored); all zero (default) for text-to-image. `width`/`height` 0 take its size; a
+    /// different size is `SDRT_ERROR_INVALID_ARGUMENT` (sdrt does not resize). Needs the model
+    /// folder's `vae_encoder/model.onnx`, loaded by the first call with an init image (a
+    /// text-to-image-only host never loads it). Since 0.2.
+    pub init_image: sdrt_image_view,
+    /// Inpainting: GRAY8, the init image's size; pixels >= 128 are repainted, < 128 kept
+    /// (diffusers binarizes at 0.5). Needs `init_image`. With a 4-channel UNet the kept part
+    /// is re-imposed after every step (diffusers' `StableDiffusionInpaintPipeline`); an
+    /// inpainting UNet (9 channels) gets the mask and masked image as inputs and requires a
+    /// mask. All zero (default) for none. Since 0.2.
+    pub mask: sdrt_image_view,
+    /// How much of the init image is repainted, in (0, 1] (default 0.8, diffusers'
+    /// image-to-image default; its inpainting default is 1.0): the denoising starts at step
+    /// `steps - int(steps * strength)`, so `steps * strength` must be at least 1. Ignored
+    /// without an init image. Since 0.2.
+    pub strength: f32,
+    /// diffusers' `guidance_rescale` (`rescale_noise_cfg`), in [0, 1], default 0 (off): the
+    /// fix for over-exposed v-prediction / zero-SNR models. Applies when guidance > 1.
+    /// Since 0.2.
+    pub guidance_rescale: f32,
+    /// Richer per-step callback (see `sdrt_step_callback`), or NULL. Called after `progress`
+    /// when both are set. Since 0.2.
+    pub step_callback: sdrt_step_callback,
+    /// Passed unchanged to `step_callback`.
+    pub step_user_data: *mut c_void,
+    /// `sdrt_preview_kind` (default `SDRT_PREVIEW_NONE`). Previews reach `step_callback`.
+    /// Since 0.2.
+    pub preview_kind: u32,
+    /// A preview every this many UNet evaluations, and after the last (default 1 when a
+    /// preview kind is set; 0 = never). Since 0.2.
+    pub preview_every: u32,
 }
 
 /// Size of the first published layout: the smallest `struct_size` accepted. Fixed at the end of
@@ -180,6 +214,14 @@ impl Default for sdrt_generate_params {
             eta: 0.0,
             prediction_type: sdrt_prediction_type::SDRT_PREDICTION_DEFAULT as u32,
             timestep_spacing: sdrt_timestep_spacing::SDRT_TIMESTEP_SPACING_DEFAULT as u32,
+            init_image: sdrt_image_view::NONE,
+            mask: sdrt_image_view::NONE,
+            strength: d.strength,
+            guidance_rescale: 0.0,
+            step_callback: None,
+            step_user_data: std::ptr::null_mut(),
+            preview_kind: 0,
+            preview_every: 1,
         }
     }
 }
@@ -233,10 +275,18 @@ pub(crate) fn prediction_to_c(p: PredictionType) -> u32 {
     }) as u32
 }
 
-/// Reads and validates the C params into engine params (strings copied).
+/// The callbacks of one call, as the caller set them.
+pub(crate) struct Callbacks {
+    pub progress: sdrt_progress_callback,
+    pub progress_user_data: *mut c_void,
+    pub step: sdrt_step_callback,
+    pub step_user_data: *mut c_void,
+}
+
+/// Reads and validates the C params into engine params (strings and pixels copied).
 pub(crate) unsafe fn read_generate_params(
     p: *const sdrt_generate_params,
-) -> Result<(GenerateParams, sdrt_progress_callback, *mut c_void)> {
+) -> Result<(GenerateParams, Callbacks)> {
     // SAFETY: documented contract of sdrt_pipeline_generate.
     let c = unsafe {
         read_versioned(
@@ -280,6 +330,19 @@ pub(crate) unsafe fn read_generate_params(
             3 => Some(TimestepSpacing::Linspace),
             v => return Err(Error::invalid(format!("unknown timestep_spacing {v}"))),
         },
+        // SAFETY: borrowed pixels, documented.
+        init_image: unsafe { read_rgb(&c.init_image, "params->init_image")? },
+        mask: unsafe { read_gray(&c.mask, "params->mask")? },
+        strength: c.strength,
+        guidance_rescale: c.guidance_rescale,
+        preview: preview_kind_from_c(c.preview_kind)?,
+        preview_every: c.preview_every as usize,
     };
-    Ok((params, c.progress, c.progress_user_data))
+    let callbacks = Callbacks {
+        progress: c.progress,
+        progress_user_data: c.progress_user_data,
+        step: c.step_callback,
+        step_user_data: c.step_user_data,
+    };
+    Ok((params, callbacks))
 }

@@ -8,9 +8,10 @@ use super::params::{
     prediction_to_c, read_generate_params, scheduler_to_c, sdrt_generate_params, sdrt_provider,
 };
 use super::status::sdrt_status;
+use super::step::call_step;
 use super::{guard, non_null, opt_str, read_versioned, write_versioned};
 use crate::error::{Error, Result};
-use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::pipeline::{Pipeline, PipelineOptions, StepInfo};
 use crate::runtime::{CoreMlComputeUnits, CoreMlOptions, Provider};
 
 /// A loaded model (opaque). Create with `sdrt_pipeline_create`, free with `sdrt_pipeline_free`.
@@ -69,6 +70,10 @@ pub struct sdrt_pipeline_options {
     pub intra_op_threads: u32,
     /// Folder for CoreML's compiled-model cache (UTF-8), or NULL for none. Copied.
     pub coreml_cache_dir: *const c_char,
+    /// The TAESD decoder (`model.onnx`, UTF-8 path) for `SDRT_PREVIEW_TAESD`, or NULL for the
+    /// model folder's `vae_preview/model.onnx`. Copied; loaded by the first call that asks
+    /// for such previews. Since 0.2.
+    pub preview_decoder_path: *const c_char,
 }
 
 /// The first published layout's size (see `GENERATE_PARAMS_V1`).
@@ -90,6 +95,7 @@ impl Default for sdrt_pipeline_options {
             cuda_device_id: 0,
             intra_op_threads: 0,
             coreml_cache_dir: std::ptr::null(),
+            preview_decoder_path: std::ptr::null(),
         }
     }
 }
@@ -145,6 +151,8 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
     };
     // SAFETY: borrowed C string, documented.
     let cache = unsafe { opt_str(o.coreml_cache_dir, "options->coreml_cache_dir")? };
+    // SAFETY: as above.
+    let preview = unsafe { opt_str(o.preview_decoder_path, "options->preview_decoder_path")? };
     Ok(PipelineOptions {
         provider: provider_from_c(o.provider)?,
         strict_provider: o.strict_provider != 0,
@@ -159,6 +167,7 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
         static_width: o.static_width as usize,
         static_height: o.static_height as usize,
         static_count: o.static_count as usize,
+        preview_decoder: preview.map(PathBuf::from),
     })
 }
 
@@ -310,15 +319,21 @@ pub unsafe extern "C" fn sdrt_pipeline_generate(
         non_null(out, "out")?;
         // SAFETY: documented contract.
         let h = unsafe { handle(pipeline)? };
-        let (p, cb, user_data) = unsafe { read_generate_params(params)? };
-        let mut progress = |step: usize, total: usize| -> bool {
-            match cb {
+        let (p, cb) = unsafe { read_generate_params(params)? };
+        let mut observer = |info: &StepInfo<'_>| -> bool {
+            if let Some(f) = cb.progress {
                 // SAFETY: the header's contract for the callback.
-                Some(f) => unsafe { f(user_data, step as u32, total as u32) != 0 },
+                if unsafe { f(cb.progress_user_data, info.step as u32, info.total as u32) } == 0 {
+                    return false;
+                }
+            }
+            match cb.step {
+                // SAFETY: the header's contract for the callback.
+                Some(f) => unsafe { call_step(f, cb.step_user_data, info) },
                 None => true,
             }
         };
-        let images = h.pipeline.generate(&p, Some(&mut progress))?;
+        let images = h.pipeline.generate_observed(&p, Some(&mut observer))?;
         // SAFETY: out is non-null (checked).
         unsafe { *out = images_into_raw(images) };
         Ok(())

@@ -7,7 +7,7 @@ use crate::model::session::{float_value, int_value, IoInfo, OnnxModel};
 use crate::rng::NoiseSource;
 use crate::scheduler::Scheduler;
 
-use super::request::{Progress, Timings};
+use super::request::Timings;
 use super::text::TextEmbeddings;
 use super::Call;
 
@@ -25,6 +25,12 @@ pub(crate) struct LoopSpec {
     pub cfg: bool,
     /// The guidance scale.
     pub guidance: f32,
+    /// diffusers' `guidance_rescale` (0 = off); applied with `cfg` only.
+    pub guidance_rescale: f32,
+    /// The first scheduler index to run (image-to-image strength); 0 runs every step.
+    pub begin: usize,
+    /// `timestep_cond` for LCM-distilled UNets: `[count, dim]` values and `dim`.
+    pub timestep_cond: Option<(Vec<f32>, usize)>,
 }
 
 impl LoopSpec {
@@ -53,10 +59,27 @@ pub(crate) trait StepHooks {
     }
 }
 
-/// Plain text-to-image: no hooks.
+/// Plain text-to-image and image-to-image: no hooks.
 pub(crate) struct NoHooks;
 
 impl StepHooks for NoHooks {}
+
+/// What the loop shows its caller after each UNet evaluation.
+pub(crate) struct StepEvent<'a> {
+    /// The scheduler index just run.
+    pub index: usize,
+    /// Its timestep.
+    pub timestep: f64,
+    /// The (scaled) latents the UNet saw, first `count` images of the batch.
+    pub model_input: &'a [f32],
+    /// The guided model output for them.
+    pub model_output: &'a [f32],
+    /// The scheduler's cumulative alpha for the model input (see `Scheduler::alpha_bar`).
+    pub alpha_bar: f64,
+}
+
+/// Called after every step (and hook); `Ok(false)` cancels the call.
+pub(crate) type OnStep<'a> = &'a mut dyn FnMut(&StepEvent<'_>) -> Result<bool>;
 
 /// Runs the scheduler's timesteps from index `start` over `latents` in place.
 #[allow(clippy::too_many_arguments)]
@@ -69,13 +92,27 @@ pub(crate) fn denoise(
     latents: &mut [f32],
     rng: &mut dyn NoiseSource,
     hooks: &mut dyn StepHooks,
-    mut progress: Option<Progress<'_>>,
+    on_step: OnStep<'_>,
     timings: &mut Timings,
 ) -> Result<()> {
     let sample_info = unet.input("sample", 0)?.clone();
     let timestep_info = unet.input("timestep", 1)?.clone();
     let states_info = unet.input("encoder_hidden_states", 2)?.clone();
     let out_name = unet.output("out_sample", 0)?.name.clone();
+    let cond_input = match &spec.timestep_cond {
+        Some((values, dim)) => {
+            let info = unet.input("timestep_cond", 3)?.clone();
+            let rows = values.len() / dim.max(&1);
+            let batch_values = if spec.cfg {
+                [values.as_slice(), values.as_slice()].concat()
+            } else {
+                values.clone()
+            };
+            let rows = if spec.cfg { 2 * rows } else { rows };
+            Some((info, batch_values, [rows, *dim]))
+        }
+        None => None,
+    };
     let latent_len = spec.latent_len();
     let plane = spec.height * spec.width;
     let batch = if spec.cfg { 2 * spec.count } else { spec.count };
@@ -90,7 +127,8 @@ pub(crate) fn denoise(
         Vec::new()
     };
     let mut guided = vec![0f32; latent_len];
-    for (i, &t) in timesteps.iter().enumerate() {
+    sched.set_begin_index(spec.begin);
+    for (i, &t) in timesteps.iter().enumerate().skip(spec.begin) {
         call.check_cancel()?;
         scaled[..latent_len].copy_from_slice(latents);
         if spec.cfg {
@@ -113,7 +151,7 @@ pub(crate) fn denoise(
             }
             None => &scaled,
         };
-        let inputs = vec![
+        let mut inputs = vec![
             (
                 sample_info.name.clone(),
                 float_value(
@@ -131,6 +169,9 @@ pub(crate) fn denoise(
                 float_value(&states_info, &text.shape, &text.states)?,
             ),
         ];
+        if let Some((info, values, shape)) = &cond_input {
+            inputs.push((info.name.clone(), float_value(info, shape, values)?));
+        }
         let noise = call.first(unet.run(inputs, &[&out_name], call.run))?;
         timings.unet += unet.last_run();
         if noise.data.len() != scaled.len() {
@@ -145,19 +186,78 @@ pub(crate) fn denoise(
             for ((o, &u), &c) in guided.iter_mut().zip(u).zip(c) {
                 *o = u + spec.guidance * (c - u);
             }
+            if spec.guidance_rescale > 0.0 {
+                rescale_noise_cfg(&mut guided, c, spec.count, spec.guidance_rescale);
+            }
         } else {
             guided.copy_from_slice(&noise.data);
         }
+        // The model input of the conditional half, for previews (the sample before the step).
+        let event_input = if spec.cfg {
+            scaled[latent_len..].to_vec()
+        } else {
+            scaled[..latent_len].to_vec()
+        };
+        let alpha_bar = sched.alpha_bar(i);
         sched.step(&guided, i, latents, rng)?;
         hooks.after_step(i, sched, latents)?;
-        if let Some(cb) = progress.as_mut() {
-            if !cb(i + 1, total) {
-                // Cancels this call only; other calls waiting on the pipeline go on.
-                return Err(Call::cancelled_error());
-            }
+        let event = StepEvent {
+            index: i,
+            timestep: t,
+            model_input: &event_input,
+            model_output: &guided,
+            alpha_bar,
+        };
+        if !on_step(&event)? {
+            // Cancels this call only; other calls waiting on the pipeline go on.
+            return Err(Call::cancelled_error());
         }
     }
+    let _ = total;
     call.check_cancel()
+}
+
+/// diffusers' `rescale_noise_cfg`: each image's guided output rescaled to the standard
+/// deviation of its conditional output, mixed by `rescale`
+/// (`rescale * cfg * std(text) / std(cfg) + (1 - rescale) * cfg`). Standard deviations are
+/// unbiased, over each image's values, accumulated in float64 as torch does on the CPU.
+pub fn rescale_noise_cfg(cfg: &mut [f32], text: &[f32], count: usize, rescale: f32) {
+    let n = cfg.len() / count.max(1);
+    // Python computes `1 - guidance_rescale` in float64; torch then rounds both factors to
+    // the tensor's float32.
+    let r64: f64 = format!("{rescale}").parse().unwrap_or(rescale as f64);
+    let keep = (1.0 - r64) as f32;
+    for (g, t) in cfg.chunks_mut(n).zip(text.chunks(n)) {
+        let ratio = std_unbiased(t) / std_unbiased(g);
+        for x in g.iter_mut() {
+            let rescaled = *x * ratio;
+            *x = rescale * rescaled + keep * *x;
+        }
+    }
+}
+
+fn std_unbiased(x: &[f32]) -> f32 {
+    let n = x.len() as f64;
+    let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    var.sqrt() as f32
+}
+
+/// diffusers' `get_guidance_scale_embedding(w, embedding_dim)` for one `w` (the LCM pipeline
+/// passes `guidance_scale - 1`), in float32 as torch computes it: `w * 1000` times
+/// `exp(-k * ln(10000) / (dim / 2 - 1))` for `k < dim / 2`, then sines and cosines (and a
+/// zero for odd `dim`).
+pub fn guidance_embedding(w: f32, dim: usize) -> Vec<f32> {
+    let half = dim / 2;
+    let w = w * 1000.0;
+    let scale = (10000f32).ln() / (half as f32 - 1.0);
+    let emb: Vec<f32> = (0..half).map(|k| w * (k as f32 * -scale).exp()).collect();
+    let mut out: Vec<f32> = emb.iter().map(|x| x.sin()).collect();
+    out.extend(emb.iter().map(|x| x.cos()));
+    if dim % 2 == 1 {
+        out.push(0.0);
+    }
+    out
 }
 
 /// The timestep in the dtype and rank the UNet declares (rank 0, or `[n]`).

@@ -6,6 +6,7 @@
 mod decode;
 mod denoise;
 mod latents;
+mod preview;
 mod request;
 mod text;
 
@@ -25,9 +26,46 @@ use crate::scheduler::{self, PredictionType, SchedulerKind, SchedulerOverrides};
 use crate::tokenizer::ClipTokenizer;
 
 pub use decode::to_rgb8;
-pub use request::{GenerateParams, Images, Progress, Timings, MAX_COUNT, MAX_SIDE};
+pub use denoise::{guidance_embedding, rescale_noise_cfg};
+pub use preview::{latent_rgb, LATENT_RGB};
+pub use request::{
+    begin_index, GenerateParams, GrayImage, Images, PreviewKind, Progress, RgbImage, Timings,
+    MAX_COUNT, MAX_SIDE,
+};
 
-use request::{nonzero_or, StaticShape};
+use request::{nonzero_or, Mode, StaticShape, UnetShape};
+
+/// What a step observer sees after each UNet evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct StepInfo<'a> {
+    /// UNet evaluations done in this call, 1..=`total`.
+    pub step: usize,
+    /// UNet evaluations this call runs (fewer than `steps` with image-to-image strength;
+    /// `steps + 1` for PNDM, `2 * steps - 1` for Heun).
+    pub total: usize,
+    /// The timestep just evaluated.
+    pub timestep: f64,
+    /// Time since the call started.
+    pub elapsed: std::time::Duration,
+    /// A preview, on the steps the request asked for one.
+    pub preview: Option<Preview<'a>>,
+}
+
+/// A preview of every image of the batch: the clean image predicted at that step.
+#[derive(Debug, Clone, Copy)]
+pub struct Preview<'a> {
+    /// How it was made.
+    pub kind: PreviewKind,
+    /// Width in pixels (1/8 of the image's for `LatentRgb`).
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// One RGB8 buffer of `width * height * 3` bytes per image.
+    pub images: &'a [Vec<u8>],
+}
+
+/// Called on the generating thread after each UNet evaluation; `false` cancels the call.
+pub type StepObserver<'a> = &'a mut dyn FnMut(&StepInfo<'_>) -> bool;
 
 /// How to load a pipeline.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +87,9 @@ pub struct PipelineOptions {
     pub static_height: usize,
     /// See `static_width`.
     pub static_count: usize,
+    /// The TAESD decoder for `taesd` previews; `None` = `vae_preview/model.onnx` in the model
+    /// folder. Loaded on the first call that asks for such previews.
+    pub preview_decoder: Option<PathBuf>,
 }
 
 /// What a pipeline loaded.
@@ -68,11 +109,14 @@ pub struct PipelineInfo {
     pub provider: Provider,
 }
 
-/// The graphs one call runs; held under the pipeline's lock for the whole call.
+/// The graphs one call runs; held under the pipeline's lock for the whole call. The VAE
+/// encoder and the preview decoder are loaded by the first call that needs them.
 struct Graphs {
     text_encoder: OnnxModel,
     unet: OnnxModel,
     vae_decoder: OnnxModel,
+    vae_encoder: Option<OnnxModel>,
+    preview_decoder: Option<OnnxModel>,
 }
 
 /// Builds ONNX Runtime sessions for the parts of one model folder, the same way for every part.
@@ -86,6 +130,10 @@ struct SessionFactory {
 
 impl SessionFactory {
     fn load(&self, part: &str, config: &ModelConfig) -> Result<OnnxModel> {
+        self.load_file(part, &self.folder.onnx(part), config)
+    }
+
+    fn load_file(&self, part: &str, path: &Path, config: &ModelConfig) -> Result<OnnxModel> {
         let rt = runtime::get_or_init()?;
         let options = &self.options;
         // ort defaults to automatic EP selection (MaxEfficiency), which on macOS registers
@@ -116,7 +164,7 @@ impl SessionFactory {
                 )
             })?;
         }
-        let session = load_session(b, &self.folder.onnx(part))?;
+        let session = load_session(b, path)?;
         let model = OnnxModel::new(part, session)?;
         // Overrides whose names the export does not use are silently ignored by ONNX
         // Runtime; static shapes mean no free dimension may remain.
@@ -144,6 +192,7 @@ pub struct Pipeline {
     tokenizer: ClipTokenizer,
     graphs: Mutex<Graphs>,
     sessions: SessionFactory,
+    unet_shape: UnetShape,
     cancel_epoch: AtomicU64,
     active_run: Mutex<Option<Arc<RunOptions>>>,
 }
@@ -221,7 +270,10 @@ impl Pipeline {
             text_encoder: sessions.load("text_encoder", &config)?,
             unet: sessions.load("unet", &config)?,
             vae_decoder: sessions.load("vae_decoder", &config)?,
+            vae_encoder: None,
+            preview_decoder: None,
         };
+        let unet_shape = unet_shape(&graphs.unet)?;
         runtime::log(
             LogLevel::Info,
             &format!(
@@ -241,6 +293,7 @@ impl Pipeline {
             tokenizer,
             graphs: Mutex::new(graphs),
             sessions,
+            unet_shape,
             cancel_epoch: AtomicU64::new(0),
             active_run: Mutex::new(None),
         })
@@ -279,15 +332,42 @@ impl Pipeline {
     }
 
     /// Generates `params.count` images. `progress` is called on the calling thread after
-    /// each step.
+    /// each step with `(steps done, total)`.
     pub fn generate(
         &self,
         params: &GenerateParams,
         progress: Option<Progress<'_>>,
     ) -> Result<Images> {
+        match progress {
+            Some(p) => {
+                let mut observer = |s: &StepInfo<'_>| p(s.step, s.total);
+                self.generate_observed(params, Some(&mut observer))
+            }
+            None => self.generate_observed(params, None),
+        }
+    }
+
+    /// Generates `params.count` images; `observer` sees every step, with the previews the
+    /// request asks for.
+    pub fn generate_observed(
+        &self,
+        params: &GenerateParams,
+        observer: Option<StepObserver<'_>>,
+    ) -> Result<Images> {
         let started = Instant::now();
         let epoch = self.cancel_epoch.load(Ordering::SeqCst);
-        let plan = request::plan(params, &self.config, self.sessions.static_shape)?;
+        let plan = request::plan(
+            params,
+            &self.config,
+            &self.unet_shape,
+            self.sessions.static_shape,
+        )?;
+        if params.preview == PreviewKind::LatentRgb && self.unet_shape.latent_channels != 4 {
+            return Err(Error::invalid(format!(
+                "preview: latent_rgb needs 4 latent channels, the model has {}",
+                self.unet_shape.latent_channels
+            )));
+        }
         let overrides = SchedulerOverrides {
             prediction_type: params.prediction_type,
             timestep_spacing: params.timestep_spacing,
@@ -299,6 +379,19 @@ impl Pipeline {
             params.steps,
             &overrides,
         )?;
+        let begin = match plan.mode {
+            Mode::Text => 0,
+            Mode::Image | Mode::Inpaint => {
+                request::begin_index(params.steps, params.strength, sched.order())?
+            }
+        };
+        if begin >= sched.timesteps().len() {
+            return Err(Error::invalid(format!(
+                "strength {} leaves no step of {} to run",
+                params.strength,
+                sched.timesteps().len()
+            )));
+        }
 
         let mut graphs = self.graphs.lock();
         let run = Arc::new(RunOptions::new()?);
@@ -308,7 +401,16 @@ impl Pipeline {
             epoch,
             cancel_epoch: &self.cancel_epoch,
         };
-        let result = self.run_stages(&call, &mut graphs, params, &plan, sched.as_mut(), progress);
+        let stages = Stages {
+            params,
+            plan: &plan,
+            begin,
+            prediction: params
+                .prediction_type
+                .unwrap_or(self.config.prediction_type),
+            started,
+        };
+        let result = self.run_stages(&call, &mut graphs, &stages, sched.as_mut(), observer);
         *self.active_run.lock() = None;
         result.map(|mut images| {
             images.timings.total = started.elapsed();
@@ -316,21 +418,117 @@ impl Pipeline {
         })
     }
 
+    /// Renders `count` UNet-space latents (`[count, C, height, width]`, as the denoising loop
+    /// holds them) the way a preview of `kind` does: `(width, height, RGB8 images)`.
+    pub fn render_preview(
+        &self,
+        kind: PreviewKind,
+        latents: &[f32],
+        count: usize,
+        (width, height): (usize, usize),
+    ) -> Result<(usize, usize, Vec<Vec<u8>>)> {
+        let c = self.unet_shape.latent_channels;
+        if count == 0 || latents.len() != count * c * width * height {
+            return Err(Error::invalid(format!(
+                "latents: {} values for {count} x {c} x {height} x {width}",
+                latents.len()
+            )));
+        }
+        let params = GenerateParams {
+            preview: kind,
+            ..GenerateParams::default()
+        };
+        let mut g = self.graphs.lock();
+        self.ensure_graphs(&mut g, &params)?;
+        let run = RunOptions::new()?;
+        let call = Call {
+            run: &run,
+            epoch: self.cancel_epoch.load(Ordering::SeqCst),
+            cancel_epoch: &self.cancel_epoch,
+        };
+        let shape = [count, c, height, width];
+        let f = self.config.vae_scale_factor;
+        match kind {
+            PreviewKind::None => Ok((0, 0, Vec::new())),
+            PreviewKind::LatentRgb if c == 4 => {
+                Ok((width, height, latent_rgb(latents, count, (width, height))))
+            }
+            PreviewKind::LatentRgb => Err(Error::invalid(
+                "preview: latent_rgb needs 4 latent channels",
+            )),
+            PreviewKind::Taesd => match g.preview_decoder.as_mut() {
+                Some(m) => preview::taesd(&call, m, latents, shape),
+                None => Err(Error::internal("preview decoder not loaded")),
+            },
+            PreviewKind::Full => {
+                let scale = self.config.vae_scaling_factor;
+                let scaled: Vec<f32> = latents.iter().map(|x| x / scale).collect();
+                let (w, h) = (width * f, height * f);
+                let imgs = decode::decode(&call, &mut g.vae_decoder, &scaled, shape, (w, h))?;
+                Ok((w, h, imgs))
+            }
+        }
+    }
+
+    /// Loads the VAE encoder or the preview decoder on first use.
+    fn ensure_graphs(&self, g: &mut Graphs, params: &GenerateParams) -> Result<()> {
+        if params.init_image.is_some() && g.vae_encoder.is_none() {
+            let path = self.sessions.folder.onnx("vae_encoder");
+            if !path.is_file() {
+                return Err(Error::new(
+                    ErrorKind::ModelNotFound,
+                    format!(
+                        "{} is missing: image-to-image and inpainting need the VAE encoder",
+                        path.display()
+                    ),
+                ));
+            }
+            g.vae_encoder = Some(self.sessions.load("vae_encoder", &self.config)?);
+        }
+        if params.preview == PreviewKind::Taesd && g.preview_decoder.is_none() {
+            let path = match &self.sessions.options.preview_decoder {
+                Some(p) => p.clone(),
+                None => self.sessions.folder.onnx("vae_preview"),
+            };
+            if !path.is_file() {
+                return Err(Error::invalid(format!(
+                    "preview: taesd previews need a TAESD decoder; {} does not exist (set the \
+                     pipeline's preview decoder path or add vae_preview/model.onnx)",
+                    path.display()
+                )));
+            }
+            g.preview_decoder = Some(self.sessions.load_file(
+                "vae_preview",
+                &path,
+                &self.config,
+            )?);
+        }
+        Ok(())
+    }
+
     /// The stages of one call, under the graphs' lock.
     fn run_stages(
         &self,
         call: &Call<'_>,
         g: &mut Graphs,
-        params: &GenerateParams,
-        plan: &request::Plan,
+        st: &Stages<'_>,
         sched: &mut dyn scheduler::Scheduler,
-        progress: Option<Progress<'_>>,
+        mut observer: Option<StepObserver<'_>>,
     ) -> Result<Images> {
         call.check_cancel()?;
+        self.ensure_graphs(g, st.params)?;
+        let Graphs {
+            text_encoder,
+            unet,
+            vae_decoder,
+            vae_encoder,
+            preview_decoder,
+        } = g;
+        let (params, plan) = (st.params, st.plan);
         let mut timings = Timings::default();
         let text = text::encode_prompts(
             call,
-            &mut g.text_encoder,
+            text_encoder,
             &self.tokenizer,
             &params.prompt,
             params.negative_prompt.as_deref().unwrap_or(""),
@@ -340,45 +538,125 @@ impl Pipeline {
         )?;
 
         let f = self.config.vae_scale_factor;
-        let channels = match g.unet.input("sample", 0)?.shape.get(1) {
-            Some(&c) if c > 0 => c as usize,
-            _ => 4,
-        };
+        let shape = self.unet_shape;
+        let timestep_cond = shape.timestep_cond.map(|dim| {
+            // The LCM pipeline embeds `guidance_scale - 1`, computed by Python in float64.
+            let g: f64 = format!("{}", params.guidance)
+                .parse()
+                .unwrap_or(params.guidance as f64);
+            let one = guidance_embedding((g - 1.0) as f32, dim);
+            (latents::repeat(&one, params.count), dim)
+        });
         let spec = denoise::LoopSpec {
             count: params.count,
-            channels,
+            channels: shape.latent_channels,
             height: plan.height / f,
             width: plan.width / f,
             cfg: plan.cfg,
             guidance: params.guidance,
+            guidance_rescale: params.guidance_rescale,
+            begin: st.begin,
+            timestep_cond,
         };
         let mut rng = latents::generator(params.generator, params.seed);
-        let mut lat = latents::noise(rng.as_mut(), spec.latent_len(), sched.init_noise_sigma());
+        let (mut lat, mut hooks) = self.initial_latents(
+            call,
+            vae_encoder.as_mut(),
+            st,
+            &spec,
+            sched,
+            rng.as_mut(),
+            &mut timings,
+        )?;
+
+        let total = sched.timesteps().len() - st.begin;
+        let scale = self.config.vae_scaling_factor;
+        let lat_shape = [spec.count, spec.channels, spec.height, spec.width];
+        let mut preview_time = std::time::Duration::ZERO;
+        let mut on_step = |e: &denoise::StepEvent<'_>| -> Result<bool> {
+            let step = e.index - st.begin + 1;
+            let Some(obs) = observer.as_mut() else {
+                return Ok(true);
+            };
+            let every = params.preview_every;
+            let wants = params.preview != PreviewKind::None
+                && every > 0
+                && (step.is_multiple_of(every) || step == total);
+            let rendered = if wants {
+                let t0 = Instant::now();
+                let x0 = preview::predicted_x0(
+                    e.model_input,
+                    e.model_output,
+                    e.alpha_bar,
+                    st.prediction,
+                );
+                let r = match params.preview {
+                    PreviewKind::LatentRgb => (
+                        spec.width,
+                        spec.height,
+                        latent_rgb(&x0, spec.count, (spec.width, spec.height)),
+                    ),
+                    PreviewKind::Taesd => match preview_decoder.as_mut() {
+                        Some(m) => preview::taesd(call, m, &x0, lat_shape)?,
+                        None => return Err(Error::internal("preview decoder not loaded")),
+                    },
+                    PreviewKind::Full => {
+                        let scaled: Vec<f32> = x0.iter().map(|x| x / scale).collect();
+                        let imgs = decode::decode(
+                            call,
+                            vae_decoder,
+                            &scaled,
+                            lat_shape,
+                            (plan.width, plan.height),
+                        )?;
+                        (plan.width, plan.height, imgs)
+                    }
+                    PreviewKind::None => (0, 0, Vec::new()),
+                };
+                preview_time += t0.elapsed();
+                Some(r)
+            } else {
+                None
+            };
+            let info = StepInfo {
+                step,
+                total,
+                timestep: e.timestep,
+                elapsed: st.started.elapsed(),
+                preview: rendered.as_ref().map(|(w, h, imgs)| Preview {
+                    kind: params.preview,
+                    width: *w,
+                    height: *h,
+                    images: imgs,
+                }),
+            };
+            Ok(obs(&info))
+        };
         denoise::denoise(
             call,
-            &mut g.unet,
+            unet,
             sched,
             &spec,
             &text,
             &mut lat,
             rng.as_mut(),
-            &mut denoise::NoHooks,
-            progress,
+            hooks.as_mut(),
+            &mut on_step,
             &mut timings,
         )?;
+        timings.preview = preview_time;
 
-        let scale = self.config.vae_scaling_factor;
         for x in lat.iter_mut() {
             *x /= scale;
         }
         let images = decode::decode(
             call,
-            &mut g.vae_decoder,
+            vae_decoder,
             &lat,
-            [spec.count, spec.channels, spec.height, spec.width],
+            lat_shape,
             (plan.width, plan.height),
         )?;
-        timings.vae_decoder = g.vae_decoder.last_run();
+        timings.vae_decoder = vae_decoder.last_run();
         Ok(Images {
             width: plan.width,
             height: plan.height,
@@ -386,6 +664,132 @@ impl Pipeline {
             timings,
         })
     }
+
+    /// The initial latents and per-step hooks of the call's mode, drawing from `rng` in
+    /// diffusers' order: the init image's latent sample (when the mode uses it), the noise,
+    /// then the masked image's latent sample (inpainting).
+    #[allow(clippy::too_many_arguments)]
+    fn initial_latents(
+        &self,
+        call: &Call<'_>,
+        vae_encoder: Option<&mut OnnxModel>,
+        st: &Stages<'_>,
+        spec: &denoise::LoopSpec,
+        sched: &dyn scheduler::Scheduler,
+        rng: &mut dyn crate::rng::NoiseSource,
+        timings: &mut Timings,
+    ) -> Result<(Vec<f32>, Box<dyn denoise::StepHooks>)> {
+        let params = st.params;
+        let len = spec.latent_len();
+        let sigma = sched.init_noise_sigma();
+        let (Some(img), Some(vae)) = (&params.init_image, vae_encoder) else {
+            return Ok((latents::noise(rng, len, sigma), Box::new(denoise::NoHooks)));
+        };
+        let size = (st.plan.width, st.plan.height);
+        let c = spec.channels;
+        let scaling = self.config.vae_scaling_factor;
+        let pixels = latents::image_tensor(img);
+        let mut encode =
+            |image: &[f32], rng: &mut dyn crate::rng::NoiseSource| -> Result<Vec<f32>> {
+                let one = latents::encode_image(call, vae, image, size, c, scaling, rng)?;
+                timings.vae_encoder += vae.last_run();
+                if one.len() * spec.count != len {
+                    return Err(Error::model(format!(
+                        "vae_encoder gave {} latent values for a {}x{} image, expected {}",
+                        one.len(),
+                        size.0,
+                        size.1,
+                        len / spec.count
+                    )));
+                }
+                Ok(latents::repeat(&one, spec.count))
+            };
+        match (st.plan.mode, &params.mask) {
+            (Mode::Inpaint, Some(mask)) => {
+                let full_strength = params.strength == 1.0;
+                let four = !self.unet_shape.is_inpainting();
+                let image_latents = if four || !full_strength {
+                    Some(encode(&pixels, rng)?)
+                } else {
+                    None
+                };
+                let noise = rng.randn(len);
+                let lat = match (&image_latents, full_strength) {
+                    (Some(init), false) => sched.add_noise(init, &noise, st.begin),
+                    _ => noise.iter().map(|&x| x * sigma).collect(),
+                };
+                let m = latents::binary_mask(mask);
+                let f = self.config.vae_scale_factor;
+                let mask_lat = latents::mask_to_latent(&m, size.0, spec.height, spec.width, f);
+                let masked = latents::masked_image(&pixels, &m);
+                let masked_lat = encode(&masked, rng)?;
+                let hooks: Box<dyn denoise::StepHooks> = if four {
+                    Box::new(latents::Blend {
+                        image_latents: image_latents.unwrap_or_default(),
+                        noise,
+                        mask: mask_lat,
+                    })
+                } else {
+                    let plane = spec.height * spec.width;
+                    let per = c * plane;
+                    let mut values = Vec::with_capacity(spec.count * (per + plane));
+                    for n in 0..spec.count {
+                        values.extend_from_slice(&mask_lat);
+                        values.extend_from_slice(&masked_lat[n * per..(n + 1) * per]);
+                    }
+                    Box::new(latents::InpaintChannels {
+                        values,
+                        channels: 1 + c,
+                    })
+                };
+                Ok((lat, hooks))
+            }
+            _ => {
+                let init = encode(&pixels, rng)?;
+                let noise = rng.randn(len);
+                Ok((
+                    sched.add_noise(&init, &noise, st.begin),
+                    Box::new(denoise::NoHooks),
+                ))
+            }
+        }
+    }
+}
+
+/// What one call's stages share.
+struct Stages<'a> {
+    params: &'a GenerateParams,
+    plan: &'a request::Plan,
+    /// The first scheduler index (image-to-image strength).
+    begin: usize,
+    /// The prediction type the scheduler runs with (for previews).
+    prediction: PredictionType,
+    started: Instant,
+}
+
+/// The UNet's latent and input channels and its LCM conditioning, from the graph (the
+/// `sample` input's and `out_sample` output's channel dimensions, `timestep_cond`'s width).
+fn unet_shape(unet: &OnnxModel) -> Result<UnetShape> {
+    let dim1 = |shape: &[i64]| match shape.get(1) {
+        Some(&c) if c > 0 => Some(c as usize),
+        _ => None,
+    };
+    let in_channels = dim1(&unet.input("sample", 0)?.shape).unwrap_or(4);
+    let latent_channels = dim1(&unet.output("out_sample", 0)?.shape).unwrap_or(4);
+    let timestep_cond = match unet.inputs().iter().find(|i| i.name == "timestep_cond") {
+        Some(i) => Some(dim1(&i.shape).ok_or_else(|| {
+            Error::model(format!(
+                "unet: timestep_cond has shape {:?}; expected [batch, time_cond_proj_dim]",
+                i.shape
+            ))
+        })?),
+        None => None,
+    };
+    Ok(UnetShape {
+        latent_channels,
+        in_channels,
+        timestep_cond,
+    })
 }
 
 /// The free dimensions optimum's exporter names, pinned for static-shape providers.

@@ -374,7 +374,8 @@ static void check_create_errors(const char *model_dir) {
     po.struct_size = 0;
     EXPECT(sdrt_pipeline_create(model_dir, &po, &p), SDRT_ERROR_INVALID_ARGUMENT, "struct_size");
     sdrt_pipeline_options_init(&po);
-    po.struct_size = (uint32_t)sizeof po - 8;
+    /* One field short of the first published layout (which ended with coreml_cache_dir). */
+    po.struct_size = (uint32_t)offsetof(sdrt_pipeline_options, coreml_cache_dir);
     EXPECT(sdrt_pipeline_create(model_dir, &po, &p), SDRT_ERROR_INVALID_ARGUMENT, "struct_size");
     sdrt_pipeline_options_init(&po);
     po.provider = 99;
@@ -504,7 +505,9 @@ static void check_generate_errors(sdrt_pipeline *p) {
 
     BAD(gp.struct_size = 0, SDRT_ERROR_INVALID_ARGUMENT, "struct_size");
     BAD(gp.struct_size = 4, SDRT_ERROR_INVALID_ARGUMENT, "struct_size");
-    BAD(gp.struct_size = (uint32_t)sizeof gp - 8, SDRT_ERROR_INVALID_ARGUMENT, "struct_size");
+    /* One field short of the first published layout (which ended with timestep_spacing). */
+    BAD(gp.struct_size = (uint32_t)offsetof(sdrt_generate_params, timestep_spacing),
+        SDRT_ERROR_INVALID_ARGUMENT, "struct_size");
     BAD(gp.width = 65, SDRT_ERROR_INVALID_ARGUMENT, "width");
     BAD(gp.width = 60, SDRT_ERROR_INVALID_ARGUMENT, "width");
     BAD(gp.height = 100, SDRT_ERROR_INVALID_ARGUMENT, "height");
@@ -543,6 +546,126 @@ static void check_generate_errors(sdrt_pipeline *p) {
     gp.steps = 1;
     gp.generator = SDRT_GENERATOR_TORCH;
     check_built(p, &gp, "generator", SDRT_GENERATOR_TORCH);
+}
+
+/* Init images, masks, strength, rescale and previews: every bad value is
+ * SDRT_ERROR_INVALID_ARGUMENT with a message naming the field, before any graph runs. */
+static void check_edit_errors(sdrt_pipeline *p, const char *model_dir) {
+    static uint8_t rgb[64 * 64 * 4];
+    static uint8_t gray[64 * 64];
+    sdrt_generate_params gp;
+    sdrt_images *out = IMAGES_SENTINEL;
+    sdrt_pipeline *other = NULL;
+    char path[4096];
+
+#define EDIT(assignments, want, needle)                                                   \
+    do {                                                                                  \
+        base_params(&gp);                                                                 \
+        gp.init_image.data = rgb;                                                         \
+        gp.init_image.width = 64;                                                         \
+        gp.init_image.height = 64;                                                        \
+        assignments;                                                                      \
+        expect_at(__LINE__, #assignments, sdrt_pipeline_generate(p, &gp, &out), (want),   \
+                  (needle));                                                              \
+        CHECK(out == IMAGES_SENTINEL);                                                    \
+    } while (0)
+
+    EDIT(gp.init_image.data = NULL, SDRT_ERROR_INVALID_ARGUMENT, "init_image.data");
+    EDIT(gp.init_image.width = 0, SDRT_ERROR_INVALID_ARGUMENT, "init_image");
+    EDIT(gp.init_image.width = 100000, SDRT_ERROR_INVALID_ARGUMENT, "init_image");
+    EDIT(gp.init_image.stride = 64 * 3 - 1, SDRT_ERROR_INVALID_ARGUMENT, "init_image.stride");
+    EDIT((gp.init_image.format = SDRT_PIXEL_FORMAT_RGBA8, gp.init_image.stride = 64 * 3),
+         SDRT_ERROR_INVALID_ARGUMENT, "init_image.stride");
+    EDIT(gp.init_image.format = 9, SDRT_ERROR_INVALID_ARGUMENT, "init_image.format");
+    EDIT(gp.init_image.format = SDRT_PIXEL_FORMAT_GRAY8, SDRT_ERROR_INVALID_ARGUMENT,
+         "init_image.format");
+    EDIT(gp.width = 128, SDRT_ERROR_INVALID_ARGUMENT, "differs from init_image");
+    EDIT(gp.strength = 0.0f, SDRT_ERROR_INVALID_ARGUMENT, "strength");
+    EDIT(gp.strength = -0.5f, SDRT_ERROR_INVALID_ARGUMENT, "strength");
+    EDIT(gp.strength = 1.5f, SDRT_ERROR_INVALID_ARGUMENT, "strength");
+    EDIT(gp.strength = (float)NAN, SDRT_ERROR_INVALID_ARGUMENT, "strength");
+    EDIT((gp.strength = 0.4f, gp.steps = 2), SDRT_ERROR_INVALID_ARGUMENT, "strength");
+    EDIT(gp.guidance_rescale = 1.5f, SDRT_ERROR_INVALID_ARGUMENT, "guidance_rescale");
+    EDIT(gp.guidance_rescale = (float)NAN, SDRT_ERROR_INVALID_ARGUMENT, "guidance_rescale");
+    EDIT(gp.preview_kind = 9, SDRT_ERROR_INVALID_ARGUMENT, "preview_kind");
+    EDIT(gp.preview_kind = SDRT_PREVIEW_TAESD, SDRT_ERROR_INVALID_ARGUMENT, "preview");
+    EDIT((gp.mask.data = gray, gp.mask.width = 64, gp.mask.height = 0),
+         SDRT_ERROR_INVALID_ARGUMENT, "mask");
+    EDIT((gp.mask.data = NULL, gp.mask.width = 64, gp.mask.height = 64),
+         SDRT_ERROR_INVALID_ARGUMENT, "mask.data");
+    EDIT((gp.mask.data = gray, gp.mask.width = 32, gp.mask.height = 64),
+         SDRT_ERROR_INVALID_ARGUMENT, "mask");
+    EDIT((gp.mask.data = gray, gp.mask.width = 64, gp.mask.height = 64, gp.mask.stride = 63),
+         SDRT_ERROR_INVALID_ARGUMENT, "mask.stride");
+    EDIT((gp.mask.data = gray, gp.mask.width = 64, gp.mask.height = 64,
+          gp.mask.format = SDRT_PIXEL_FORMAT_RGB8),
+         SDRT_ERROR_INVALID_ARGUMENT, "mask.format");
+    EDIT((gp.mask.data = gray, gp.mask.width = 64, gp.mask.height = 64,
+          gp.init_image.data = NULL, gp.init_image.width = 0, gp.init_image.height = 0),
+         SDRT_ERROR_INVALID_ARGUMENT, "init_image");
+#undef EDIT
+
+    /* The same image as packed RGB8 and as padded RGBA8 gives the same result. */
+    {
+        static uint8_t padded[64 * (64 * 4 + 12)];
+        sdrt_images *a = NULL, *b = NULL;
+        uint32_t x, y;
+        for (y = 0; y < 64; y++) {
+            for (x = 0; x < 64; x++) {
+                uint8_t *px = rgb + (y * 64 + x) * 3;
+                px[0] = (uint8_t)(4 * x);
+                px[1] = (uint8_t)(4 * y);
+                px[2] = (uint8_t)(x ^ y);
+                memcpy(padded + y * (64 * 4 + 12) + x * 4, px, 3);
+                padded[y * (64 * 4 + 12) + x * 4 + 3] = 7;
+            }
+        }
+        base_params(&gp);
+        gp.init_image.data = rgb;
+        gp.init_image.width = 64;
+        gp.init_image.height = 64;
+        gp.strength = 0.5f;
+        gp.steps = 4;
+        EXPECT(sdrt_pipeline_generate(p, &gp, &a), SDRT_OK, "");
+        gp.init_image.data = padded;
+        gp.init_image.stride = 64 * 4 + 12;
+        gp.init_image.format = SDRT_PIXEL_FORMAT_RGBA8;
+        EXPECT(sdrt_pipeline_generate(p, &gp, &b), SDRT_OK, "");
+        CHECK(a != NULL && b != NULL &&
+              memcmp(sdrt_images_data(a, 0), sdrt_images_data(b, 0), 64 * 64 * 3) == 0);
+        sdrt_images_free(a);
+        sdrt_images_free(b);
+    }
+
+    /* A model that cannot inpaint (LCM-distilled) refuses a mask; an inpainting model
+     * refuses a call without one. */
+    snprintf(path, sizeof path, "%s/../tiny-lcm", model_dir);
+    EXPECT(sdrt_pipeline_create(path, NULL, &other), SDRT_OK, "");
+    if (other != NULL) {
+        base_params(&gp);
+        gp.init_image.data = rgb;
+        gp.init_image.width = 64;
+        gp.init_image.height = 64;
+        gp.mask.data = gray;
+        gp.mask.width = 64;
+        gp.mask.height = 64;
+        EXPECT(sdrt_pipeline_generate(other, &gp, &out), SDRT_ERROR_INVALID_ARGUMENT,
+               "cannot inpaint");
+        sdrt_pipeline_free(other);
+        other = NULL;
+    }
+    snprintf(path, sizeof path, "%s/../tiny-sd2-inpaint", model_dir);
+    EXPECT(sdrt_pipeline_create(path, NULL, &other), SDRT_OK, "");
+    if (other != NULL) {
+        base_params(&gp);
+        EXPECT(sdrt_pipeline_generate(other, &gp, &out), SDRT_ERROR_INVALID_ARGUMENT, "mask");
+        gp.init_image.data = rgb;
+        gp.init_image.width = 64;
+        gp.init_image.height = 64;
+        EXPECT(sdrt_pipeline_generate(other, &gp, &out), SDRT_ERROR_INVALID_ARGUMENT, "mask");
+        CHECK(out == IMAGES_SENTINEL);
+        sdrt_pipeline_free(other);
+    }
 }
 
 static void check_generate_ok(sdrt_pipeline *p) {
@@ -743,6 +866,9 @@ static int run_suite(const char *model_dir, const char *ort_library) {
     }
     check_info(p);
     check_generate_errors(p);
+    if (!quick) {
+        check_edit_errors(p, model_dir);
+    }
     check_generate_ok(p);
     check_progress_cancel(p);
     check_cancel_from_thread(p);

@@ -138,3 +138,108 @@ pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
+
+/// One case of `tests/goldens/edit.json`: an `ImageCase` plus the editing fields.
+#[derive(Debug, Clone)]
+pub struct EditCase {
+    pub base: ImageCase,
+    /// `txt2img`, `img2img`, `inpaint` or `lcm`.
+    pub mode: String,
+    pub init_image: Option<PathBuf>,
+    pub mask: Option<PathBuf>,
+    pub strength: f32,
+    pub guidance_rescale: f32,
+    pub timestep_spacing: Option<String>,
+}
+
+pub fn edit_cases() -> Vec<EditCase> {
+    let v = read_json(&goldens().join("edit.json"));
+    let path = |c: &serde_json::Value, k: &str| c[k].as_str().map(|f| goldens().join(f));
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| EditCase {
+            base: ImageCase {
+                name: c["name"].as_str().unwrap().to_string(),
+                prompt: c["prompt"].as_str().unwrap().to_string(),
+                negative_prompt: c["negative_prompt"].as_str().map(str::to_string),
+                width: c["width"].as_u64().unwrap() as usize,
+                height: c["height"].as_u64().unwrap() as usize,
+                steps: c["steps"].as_u64().unwrap() as usize,
+                guidance: c["guidance"].as_f64().unwrap() as f32,
+                seed: c["seed"].as_u64().unwrap(),
+                count: c["count"].as_u64().unwrap() as usize,
+                model: root()
+                    .join("tests/fixtures")
+                    .join(c["model"].as_str().unwrap()),
+                scheduler: c["scheduler"].as_str().map(str::to_string),
+                generator: c["generator"].as_str().unwrap().to_string(),
+                eta: c["eta"].as_f64().unwrap_or(0.0) as f32,
+                files: c["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| goldens().join(f.as_str().unwrap()))
+                    .collect(),
+            },
+            mode: c["mode"].as_str().unwrap().to_string(),
+            init_image: path(c, "init_image"),
+            mask: path(c, "mask"),
+            strength: c["strength"].as_f64().unwrap() as f32,
+            guidance_rescale: c["guidance_rescale"].as_f64().unwrap() as f32,
+            timestep_spacing: c["timestep_spacing"].as_str().map(str::to_string),
+        })
+        .collect()
+}
+
+/// Decodes an 8-bit grayscale PNG (masks) to (width, height, bytes).
+pub fn read_gray_png(path: &Path) -> (usize, usize, Vec<u8>) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_luma8();
+    (img.width() as usize, img.height() as usize, img.into_raw())
+}
+
+/// The engine params of an edit case (init image and mask read from their PNGs).
+pub fn edit_params(case: &EditCase) -> sdrt::GenerateParams {
+    let c = &case.base;
+    sdrt::GenerateParams {
+        scheduler: c
+            .scheduler
+            .as_deref()
+            .map(|s| sdrt::SchedulerKind::parse(s).unwrap()),
+        generator: sdrt::Generator::parse(&c.generator).unwrap(),
+        eta: c.eta,
+        prompt: c.prompt.clone(),
+        negative_prompt: c.negative_prompt.clone(),
+        width: c.width,
+        height: c.height,
+        steps: c.steps,
+        guidance: c.guidance,
+        seed: c.seed,
+        count: c.count,
+        init_image: case.init_image.as_ref().map(|p| {
+            let (width, height, data) = read_png(p);
+            sdrt::RgbImage {
+                width,
+                height,
+                data,
+            }
+        }),
+        mask: case.mask.as_ref().map(|p| {
+            let (width, height, data) = read_gray_png(p);
+            sdrt::GrayImage {
+                width,
+                height,
+                data,
+            }
+        }),
+        strength: case.strength,
+        guidance_rescale: case.guidance_rescale,
+        timestep_spacing: case
+            .timestep_spacing
+            .as_deref()
+            .map(|s| sdrt::scheduler::TimestepSpacing::parse(s).unwrap()),
+        ..sdrt::GenerateParams::default()
+    }
+}
