@@ -300,13 +300,21 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
 /// Generates `params->count` images and writes them to `*out`.
 ///
 /// Ownership: the caller owns `*out` and frees it with `sdrt_images_free`; written only on
-/// success. Strings in `params` are borrowed for the call.
+/// success. Strings and pixels in `params` are borrowed for the call (and copied).
+/// Modes: no `init_image`: text-to-image; `init_image`: image-to-image; `init_image` and
+/// `mask`: inpainting. The first call with an init image loads the model's VAE encoder.
 /// Threads: safe to call from several threads on one pipeline; calls are serialized (one
-/// runs at a time, the others wait). The progress callback runs on the calling thread.
+/// runs at a time, the others wait). The progress and step callbacks run on the calling
+/// thread.
 /// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL, `struct_size` too small, width/height not a
 /// multiple of 8 or above 4096, steps 0 or above the model's training steps, count 0 or > 64,
-/// seed too large for the generator, non-finite guidance, an unknown scheduler or generator
-/// number, a prompt that is not UTF-8),
+/// seed too large for the generator, non-finite guidance, an unknown scheduler, generator,
+/// pixel format or preview kind number, a prompt that is not UTF-8; an init image or mask
+/// with NULL data, a stride below width times its bytes per pixel, a size other than the
+/// request's or each other's; strength outside (0, 1] or with `int(steps * strength)` = 0,
+/// guidance_rescale outside [0, 1]; a mask for a model that cannot inpaint, an inpainting
+/// model without init image and mask; taesd previews without a TAESD decoder),
+/// `SDRT_ERROR_MODEL_NOT_FOUND` (an init image for a folder without `vae_encoder/`),
 /// `SDRT_ERROR_UNSUPPORTED` (a scheduler or generator this build lacks), `SDRT_ERROR_CANCELLED`,
 /// `SDRT_ERROR_INFERENCE`.
 #[no_mangle]
@@ -341,7 +349,10 @@ pub unsafe extern "C" fn sdrt_pipeline_generate(
 }
 
 /// Cancels every `sdrt_pipeline_generate` running or waiting on `pipeline`; they return
-/// `SDRT_ERROR_CANCELLED` promptly (ONNX Runtime stops the graph in flight). Calls started
+/// `SDRT_ERROR_CANCELLED` promptly: ONNX Runtime's terminate flag stops the graph in flight
+/// between two of its nodes (tests/watch.rs measures 1 to 65 ms from this call to the return,
+/// during a UNet step of 260 ms on 2 CPU cores; between steps it is immediate). The pipeline
+/// stays usable: the next call gives the same images as a fresh pipeline. Calls started
 /// after this returns are not affected. Callable from any thread, including a progress
 /// callback. NULL is ignored.
 #[no_mangle]

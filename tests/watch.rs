@@ -1,0 +1,265 @@
+//! Watching and stopping: step information, the three preview kinds, and cancellation inside
+//! a step.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sdrt::{ErrorKind, GenerateParams, Pipeline, PipelineOptions, PreviewKind, StepInfo};
+
+fn preview_pipeline() -> Pipeline {
+    common::init_runtime();
+    let model = common::root().join("tests/fixtures/tiny-sd2-preview");
+    Pipeline::load(&model, &PipelineOptions::default()).expect("fixture loads")
+}
+
+struct Seen {
+    step: usize,
+    total: usize,
+    timestep: f64,
+    elapsed: Duration,
+    preview: Option<(PreviewKind, usize, usize, Vec<Vec<u8>>)>,
+}
+
+fn observe(p: &Pipeline, params: &GenerateParams) -> (sdrt::Images, Vec<Seen>) {
+    let mut seen = Vec::new();
+    let mut obs = |s: &StepInfo<'_>| {
+        seen.push(Seen {
+            step: s.step,
+            total: s.total,
+            timestep: s.timestep,
+            elapsed: s.elapsed,
+            preview: s
+                .preview
+                .map(|p| (p.kind, p.width, p.height, p.images.to_vec())),
+        });
+        true
+    };
+    let images = p.generate_observed(params, Some(&mut obs)).unwrap();
+    (images, seen)
+}
+
+#[test]
+fn step_info_and_every_preview_kind() {
+    let p = preview_pipeline();
+    for (kind, side) in [
+        (PreviewKind::LatentRgb, 8),
+        (PreviewKind::Taesd, 64),
+        (PreviewKind::Full, 64),
+    ] {
+        let params = GenerateParams {
+            prompt: "a lighthouse".into(),
+            steps: 6,
+            count: 2,
+            preview: kind,
+            preview_every: 4,
+            scheduler: Some(sdrt::SchedulerKind::Euler),
+            ..GenerateParams::default()
+        };
+        let (images, seen) = observe(&p, &params);
+        let sched = sdrt::scheduler::create(
+            sdrt::SchedulerKind::Euler,
+            &sdrt::scheduler::SchedulerConfig::from_json(&common::read_json(
+                &common::fixture().join("scheduler/scheduler_config.json"),
+            ))
+            .unwrap(),
+            6,
+            &Default::default(),
+        )
+        .unwrap();
+        assert_eq!(seen.len(), 6, "{kind:?}");
+        for (k, s) in seen.iter().enumerate() {
+            assert_eq!((s.step, s.total), (k + 1, 6));
+            assert_eq!(s.timestep, sched.timesteps()[k]);
+            if k > 0 {
+                assert!(s.elapsed >= seen[k - 1].elapsed);
+            }
+            // Every 4th evaluation and the last.
+            let want_preview = s.step == 4 || s.step == 6;
+            assert_eq!(
+                s.preview.is_some(),
+                want_preview,
+                "{kind:?} step {}",
+                s.step
+            );
+            if let Some((pk, w, h, imgs)) = &s.preview {
+                assert_eq!((*pk, *w, *h), (kind, side, side));
+                assert_eq!(imgs.len(), 2);
+                assert!(imgs.iter().all(|i| i.len() == side * side * 3));
+                assert_ne!(imgs[0], imgs[1], "one preview per image of the batch");
+            }
+        }
+        let first = &seen[3].preview.as_ref().unwrap().3[0];
+        let last = &seen[5].preview.as_ref().unwrap().3[0];
+        assert_ne!(first, last, "{kind:?}: the preview follows the denoising");
+        if kind == PreviewKind::Full {
+            // Euler's last step lands exactly on the clean latents it predicts (sigma_next
+            // = 0), so the last full preview is the final image.
+            for (i, img) in images.images.iter().enumerate() {
+                common::assert_close(
+                    "last full preview",
+                    &seen[5].preview.as_ref().unwrap().3[i],
+                    img,
+                );
+            }
+        }
+        let n = seen.iter().filter(|s| s.preview.is_some()).count() as u32;
+        eprintln!(
+            "{kind:?}: {:.3} ms per preview ({} images of {side}x{side}), a step {:.3} ms",
+            images.timings.preview.as_secs_f64() * 1e3 / n as f64,
+            params.count,
+            images.timings.unet.as_secs_f64() * 1e3 / 6.0
+        );
+    }
+}
+
+#[test]
+fn latent_rgb_is_the_fixed_map() {
+    // One latent pixel per channel basis vector: the preview pixel is (row of the map + 1) / 2.
+    for k in 0..4 {
+        let mut lat = vec![0f32; 4];
+        lat[k] = 1.0;
+        let img = sdrt::pipeline::latent_rgb(&lat, 1, (1, 1));
+        for (c, &px) in img[0].iter().enumerate() {
+            let v = ((sdrt::pipeline::LATENT_RGB[k][c] + 1.0) / 2.0 * 255.0).round() as u8;
+            assert_eq!(px, v, "channel {k} -> {c}");
+        }
+    }
+}
+
+#[test]
+fn previews_do_not_change_the_image() {
+    let p = preview_pipeline();
+    let base = GenerateParams {
+        prompt: "a bridge".into(),
+        steps: 4,
+        seed: 3,
+        ..GenerateParams::default()
+    };
+    let (plain, _) = observe(&p, &base);
+    for kind in [
+        PreviewKind::LatentRgb,
+        PreviewKind::Taesd,
+        PreviewKind::Full,
+    ] {
+        let (with, _) = observe(
+            &p,
+            &GenerateParams {
+                preview: kind,
+                ..base.clone()
+            },
+        );
+        assert_eq!(with.images, plain.images, "{kind:?}");
+    }
+}
+
+/// A step of at least 200 ms on 2 cores: the tiny UNet at a large size.
+fn slow_params() -> (GenerateParams, Duration) {
+    let p = common_pipeline();
+    for side in [512usize, 640, 768, 1024] {
+        let params = GenerateParams {
+            prompt: "a slow step".into(),
+            width: side,
+            height: side,
+            steps: 3,
+            scheduler: Some(sdrt::SchedulerKind::Euler),
+            ..GenerateParams::default()
+        };
+        let mut stamps = Vec::new();
+        let start = Instant::now();
+        let mut obs = |_: &StepInfo<'_>| {
+            stamps.push(start.elapsed());
+            stamps.len() < 3
+        };
+        let _ = p.generate_observed(&params, Some(&mut obs));
+        // Step 2 -> 3: a warm step.
+        let step = stamps[2] - stamps[1];
+        if step >= Duration::from_millis(200) {
+            return (params, step);
+        }
+    }
+    panic!("no size gives a 200 ms step");
+}
+
+fn common_pipeline() -> Pipeline {
+    common::init_runtime();
+    Pipeline::load(&common::fixture(), &PipelineOptions::default()).expect("fixture loads")
+}
+
+#[test]
+fn cancel_interrupts_the_step_in_flight() {
+    let (params, step) = slow_params();
+    let p = std::sync::Arc::new(common_pipeline());
+    let (tx, rx) = mpsc::channel::<()>();
+    let canceller = {
+        let p = std::sync::Arc::clone(&p);
+        let half = step / 2;
+        std::thread::spawn(move || {
+            rx.recv().unwrap();
+            // Halfway into the next UNet run.
+            std::thread::sleep(half);
+            let at = Instant::now();
+            p.cancel();
+            at
+        })
+    };
+    let mut tx = Some(tx);
+    let mut obs = |s: &StepInfo<'_>| {
+        if s.step == 1 {
+            if let Some(tx) = tx.take() {
+                tx.send(()).unwrap();
+            }
+        }
+        true
+    };
+    let err = p.generate_observed(&params, Some(&mut obs)).unwrap_err();
+    let returned = Instant::now();
+    let cancelled_at = canceller.join().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    let latency = returned - cancelled_at;
+    eprintln!(
+        "cancel returned {:.1} ms after sdrt_pipeline_cancel, during a {:.0} ms step ({}x{})",
+        latency.as_secs_f64() * 1e3,
+        step.as_secs_f64() * 1e3,
+        params.width,
+        params.height
+    );
+    assert!(
+        latency < step,
+        "cancel took {latency:?}, a step takes {step:?}"
+    );
+
+    // The next call on the same pipeline gives what a fresh pipeline gives.
+    let small = GenerateParams {
+        prompt: "after a cancel".into(),
+        steps: 3,
+        seed: 9,
+        ..GenerateParams::default()
+    };
+    let again = p.generate(&small, None).unwrap();
+    let fresh = common_pipeline().generate(&small, None).unwrap();
+    assert_eq!(again.images, fresh.images);
+}
+
+#[test]
+fn a_callback_returning_false_stops_before_the_next_step() {
+    let p = common_pipeline();
+    let params = GenerateParams {
+        prompt: "stop".into(),
+        steps: 8,
+        ..GenerateParams::default()
+    };
+    let mut steps = 0;
+    let mut obs = |_: &StepInfo<'_>| {
+        steps += 1;
+        steps < 3
+    };
+    let err = p.generate_observed(&params, Some(&mut obs)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert_eq!(steps, 3);
+    // And the pipeline is fine afterwards.
+    assert!(p
+        .generate(&GenerateParams { steps: 2, ..params }, None)
+        .is_ok());
+}
