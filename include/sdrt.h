@@ -369,14 +369,19 @@ enum sdrt_generator
      * what diffusers' ONNX pipelines draw. Seeds must fit in 32 bits. Stochastic schedulers
      * (euler-a, dpm++2m-sde, ddpm, lcm, ddim with eta > 0) then draw each step's noise,
      * `randn(count, C, h/8, w/8)`, from the same RandomState, continuing after the initial
-     * latents, at the points where diffusers draws it. diffusers has no reference for this
-     * pairing; this order is fixed so that a seed gives the same image in every release.
+     * latents, at the points where diffusers draws it. Image-to-image and inpainting draw,
+     * in this order: the init image's latent sample `randn(1, C, h/8, w/8)` (skipped by
+     * inpainting UNets at strength 1), the noise `randn(count, C, h/8, w/8)`, the masked
+     * image's latent sample (inpainting), then the steps' noise. diffusers has no reference
+     * for this pairing; this order is fixed so that a seed gives the same image in every
+     * release.
      */
     SDRT_GENERATOR_NUMPY = 0,
     /**
      * `torch.randn(..., generator=torch.Generator("cpu").manual_seed(seed))` in float32, as
-     * diffusers' pipelines draw with a CPU generator: the initial latents first, then each
-     * stochastic step's noise, in diffusers' order. Any 64-bit seed (torch uses its low 32
+     * diffusers' pipelines draw with a CPU generator: the initial latents first (for
+     * image-to-image and inpainting: the init image's latent sample, the noise, the masked
+     * image's latent sample), then each stochastic step's noise, in diffusers' order. Any 64-bit seed (torch uses its low 32
      * bits). Bit-exact with torch on x86-64 CPUs with AVX2 (torch's vectorized kernel).
      */
     SDRT_GENERATOR_TORCH = 1,
