@@ -122,13 +122,28 @@ enum Lang {
 
 /// Compiles and links `sources` against include/ and libsdrt into target/<profile>/c_api/`name`.
 fn compile(name: &str, lang: Lang, sources: &[&str], extra: &[&str]) -> PathBuf {
+    let compiler = match lang {
+        Lang::C => "cc",
+        Lang::Cxx => "c++",
+    };
+    compile_with(compiler, name, lang, sources, extra)
+}
+
+/// `compile` with a given compiler (clang for its sanitizers).
+fn compile_with(
+    compiler: &str,
+    name: &str,
+    lang: Lang,
+    sources: &[&str],
+    extra: &[&str],
+) -> PathBuf {
     let root = common::root();
     let lib = cdylib();
     let lib_dir = lib.parent().unwrap();
     let out = build_dir().join(name);
-    let (compiler, flags) = match lang {
-        Lang::C => ("cc", C_FLAGS),
-        Lang::Cxx => ("c++", CXX_FLAGS),
+    let flags = match lang {
+        Lang::C => C_FLAGS,
+        Lang::Cxx => CXX_FLAGS,
     };
     let mut cmd = Command::new(compiler);
     cmd.current_dir(&root)
@@ -909,27 +924,110 @@ fn c_programs_under_address_sanitizer() {
     assert_eq!(check_goldens(&txt2img, "txt2img_asan", &cases, &env), 4);
 }
 
-/// Suppressions for reports from outside sdrt: ONNX Runtime's self-overlapping memcpy while
-/// creating its environment, and glibc's loader reading whole words in strncmp.
-const VALGRIND_SUPPRESSIONS: &str = "\
-{
-   onnxruntime-self-overlapping-memcpy
-   Memcheck:Overlap
-   fun:__memcpy_chk
-   obj:*/libonnxruntime.so*
-}
-{
-   glibc-ld.so-is_dst-strncmp-word-reads
-   Memcheck:Addr8
-   fun:strncmp
-   fun:is_dst
-}
-";
+/// clang's AddressSanitizer and UndefinedBehaviorSanitizer together (UB is fatal), on the
+/// error suite, the runtime-unavailable process and golden generations (text-to-image and
+/// an RGBA inpainting case) of the C example. Needs clang (Debian's `clang` package;
+/// tools/test.sh installs it when it can); `SDRT_TEST_SANITIZERS=0` skips.
+#[test]
+#[cfg(target_os = "linux")]
+fn c_programs_under_clang_asan_and_ubsan() {
+    if std::env::var("SDRT_TEST_SANITIZERS").is_ok_and(|v| v == "0") {
+        eprintln!("skipped: SDRT_TEST_SANITIZERS=0");
+        return;
+    }
+    let have_clang = Command::new("clang")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        have_clang,
+        "clang is not installed (apt-get install clang), or set SDRT_TEST_SANITIZERS=0"
+    );
+    let flags = [
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=undefined",
+        "-fno-omit-frame-pointer",
+        "-g",
+    ];
+    let env = [
+        (
+            "ASAN_OPTIONS",
+            "detect_leaks=1:halt_on_error=1:abort_on_error=0",
+        ),
+        ("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"),
+    ];
+    let errors = compile_with(
+        "clang",
+        "api_errors_clang_san",
+        Lang::C,
+        &["tests/c/api_errors.c"],
+        &flags,
+    );
+    let mut cmd = program(&errors);
+    cmd.args(suite_args()).envs(env);
+    let out = run(cmd);
+    assert_suite_passed("api_errors under clang ASan + UBSan", &out);
+    let mut cmd = runtime_unavailable(&errors);
+    cmd.envs(env);
+    check_runtime_unavailable_output(&run(cmd));
 
-/// valgrind runs the error suite up to the first model load (about 10 s), since loading the
-/// model alone takes 30-40 s under valgrind; the model paths run under ASan above.
-/// `SDRT_TEST_VALGRIND=quick` adds one model load and a few generations (about a minute);
-/// `SDRT_TEST_VALGRIND=0` skips valgrind.
+    let txt2img = compile_with(
+        "clang",
+        "txt2img_clang_san",
+        Lang::C,
+        &["examples/c/txt2img.c"],
+        &flags,
+    );
+    let cases: Vec<_> = common::image_cases()
+        .into_iter()
+        .filter(|c| ["negative_count3", "tall"].contains(&c.name.as_str()))
+        .collect();
+    assert_eq!(
+        check_goldens(&txt2img, "txt2img_clang_san", &cases, &env),
+        4
+    );
+    let inputs = build_dir().join("edit-inputs-san");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let case = common::edit_cases()
+        .into_iter()
+        .find(|c| c.base.name == "inp9_default_wide_6_s0.75")
+        .unwrap();
+    let (init, mask) = (inputs.join("init.ppm"), inputs.join("mask.pgm"));
+    write_pnm(case.init_image.as_ref().unwrap(), &init, false);
+    write_pnm(case.mask.as_ref().unwrap(), &mask, true);
+    let extra: Vec<String> = [
+        "--init-image",
+        init.to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+        "--strength",
+        "0.75",
+        "--rgba",
+        "1",
+        "--preview",
+        "latent_rgb",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(
+        check_goldens_with(&txt2img, "edit_clang_san", &[(case.base, extra)], &env),
+        1
+    );
+}
+
+/// Suppressions for reports from outside sdrt (ONNX Runtime's self-overlapping memcpy while
+/// creating its environment, glibc's loader reading whole words in strncmp), committed in
+/// tests/valgrind.supp.
+fn valgrind_suppressions() -> PathBuf {
+    common::root().join("tests/valgrind.supp")
+}
+
+/// valgrind memcheck runs the error suite with one model load and a few generations (about
+/// 90 s on 2 cores; loading the model alone takes 30-40 s under valgrind): one whole
+/// create / generate / free cycle. `SDRT_TEST_VALGRIND=no-model` stops before the first model
+/// load (about 10 s); `SDRT_TEST_VALGRIND=0` skips valgrind.
 #[test]
 #[cfg(target_os = "linux")]
 fn c_api_under_valgrind() {
@@ -939,8 +1037,8 @@ fn c_api_under_valgrind() {
             eprintln!("skipped: SDRT_TEST_VALGRIND=0");
             return;
         }
-        "quick" => "--quick",
-        _ => "--no-model",
+        "no-model" => "--no-model",
+        _ => "--quick",
     };
     if Command::new("valgrind")
         .arg("--version")
@@ -952,8 +1050,7 @@ fn c_api_under_valgrind() {
         return;
     }
     let exe = api_errors(&["-g"], "api_errors_valgrind");
-    let supp = build_dir().join("valgrind.supp");
-    std::fs::write(&supp, VALGRIND_SUPPRESSIONS).unwrap();
+    let supp = valgrind_suppressions();
     let valgrind_args = [
         "-q".to_string(),
         "--error-exitcode=99".to_string(),

@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test of sdrt: formatting, lints, the Rust unit and integration tests (goldens,
-# the generate example, the C header and C programs). Works on a fresh clone: it fetches
+# the generate example, the C header and C programs, sanitizers, valgrind, fuzzing). Works on a fresh clone: it fetches
 # ONNX Runtime 1.31.1 from PyPI into .ort/ when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SDRT_ORT_LIBRARY="$(tools/fetch_ort.sh)"
 export SDRT_ORT_LIBRARY
+# The sanitizer and memcheck tests need clang and valgrind (Debian packages); install them
+# when missing and this can (root with apt-get). SDRT_TEST_SANITIZERS=0 / SDRT_TEST_VALGRIND=0
+# skip those tests instead.
+missing=()
+if [ "${SDRT_TEST_SANITIZERS:-1}" != 0 ] && ! command -v clang >/dev/null 2>&1; then missing+=(clang); fi
+if [ "${SDRT_TEST_VALGRIND:-1}" != 0 ] && ! command -v valgrind >/dev/null 2>&1; then missing+=(valgrind); fi
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "tools/test.sh: installing ${missing[*]} for the sanitizer tests" >&2
+  apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; } ||
+    echo "tools/test.sh: could not install ${missing[*]}" >&2
+fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
