@@ -5,6 +5,8 @@
 //! cargo run --release --example bench -- --width 512 --height 512 --steps 20 --runs 5
 //! ```
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,8 @@
 //! structure, but every step of the real pipeline runs). ONNX Runtime is found as the library
 //! documents (`SDRT_ORT_LIBRARY`, ...); `tools/generate.sh` fetches it and sets that for you.
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -4,6 +4,8 @@
 //! [`tokenizer`]); `src/ffi/` exposes it through the C header `include/sdrt.h`.
 
 #![warn(missing_docs)]
+// Nothing a caller controls may panic: no unwrap/expect in the library (tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 /// cbindgen:ignore
 pub mod error;
