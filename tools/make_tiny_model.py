@@ -11,6 +11,8 @@ It also builds the fixtures that add to tiny-sd2 through symbolic links to its p
 (tests/fixtures/tiny-sd2-v, tiny-sd2-legacy, tiny-sd2-inpaint, tiny-lcm, tiny-sd2-preview). Only
 those: `--v-copy-only`, `--legacy-copy-only`, `--edit-fixtures-only` (inpaint + lcm + preview),
 `--inpaint-only`, `--lcm-only`, `--preview-only`; none of these touches tiny-sd2 itself.
+It also builds tests/fixtures/tiny-sd1-safety (tiny-sd2's parts, links, plus an SD 1.x safety
+checker and feature extractor, calibrated on make_goldens.SAFETY_CASES' images): `--safety-only`.
 
 Everything is deterministic (fixed torch seed, CPU, no network). The tokenizer
 vocabulary is derived from open-clip-torch's bundled BPE file exactly as CLIP's
@@ -339,6 +341,9 @@ def main():
     if "--preview-only" in sys.argv:
         make_preview_fixture()
         return
+    if "--safety-only" in sys.argv:
+        make_safety_fixture()
+        return
     if "--v-copy-only" in sys.argv:
         make_v_copy()
         return
@@ -403,6 +408,7 @@ def main():
     make_v_copy()
     make_legacy_copy()
     make_edit_fixtures()
+    make_safety_fixture()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"fixture total: {total} bytes")
     for p in sorted(OUT.rglob("*")):
@@ -1039,6 +1045,340 @@ def fmt_stat(v):
     if isinstance(v, list):
         return ", ".join(f"{x:.3f}" for x in v)
     return f"{v:.4f}"
+
+
+# --------------------------------------------------------------------------
+# SD 1.x safety checker: tiny-sd1-safety (`--safety-only`)
+# --------------------------------------------------------------------------
+SAFETY_OUT = OUT.parent / "tiny-sd1-safety"
+SAFETY_SEED = SEED + 4
+# A tiny CLIP (the real checker: ViT-L/14, hidden 1024, 24 layers, projection 768). Only the
+# vision tower and projection_dim are used; the text config is written to config.json as
+# CLIPConfig has one.
+SAFETY_CLIP_CONFIG = dict(
+    vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                       patch_size=32, image_size=224, num_channels=3, hidden_act="quick_gelu"),
+    text_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                     vocab_size=49408, max_position_embeddings=77, hidden_act="quick_gelu"),
+    projection_dim=32,
+)
+# With the random init the image embeddings of all pictures are nearly parallel (mean pairwise
+# cosine 0.995 on the goldens); q/k/v/out of the vision tower's attention x4 spreads them
+# (mean pairwise cosine ~0.84).
+SAFETY_ATTN_GAIN = 4.0
+# Calibration (calibrate_safety_checker): scores are cosine - threshold (+ 0.01 adjustment).
+SAFETY_UNUSED_MARGIN = 0.05   # unused concepts: threshold = max cosine over the images + this
+SAFETY_NEAR = 0.005           # "special" / "near" images: concept score -0.005 (before adjustment)
+SAFETY_EXPORT_OPSET = 14      # the default of diffusers' convert_stable_diffusion_checkpoint_to_onnx.py
+
+
+def build_safety_checker(images=None):
+    """diffusers' StableDiffusionSafetyChecker with a tiny random CLIPConfig (torch seed
+    SAFETY_SEED), attention gains, and, given the golden images (uint8 [h, w, 3] in
+    make_goldens.SAFETY_CASES order), calibrated on them (calibrate_safety_checker)."""
+    from transformers import CLIPConfig
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+
+    torch.manual_seed(SAFETY_SEED)
+    checker = StableDiffusionSafetyChecker(CLIPConfig(**SAFETY_CLIP_CONFIG)).eval()
+    with torch.no_grad():
+        for layer in checker.vision_model.vision_model.encoder.layers:
+            for lin in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj,
+                        layer.self_attn.out_proj):
+                lin.weight.mul_(SAFETY_ATTN_GAIN)
+        # The concept embeddings stand for CLIP text embeddings of the concepts: random normal.
+        checker.concept_embeds.copy_(torch.randn(17, checker.config.projection_dim))
+        checker.special_care_embeds.copy_(torch.randn(3, checker.config.projection_dim))
+    if images is not None:
+        calibrate_safety_checker(checker, images)
+    return checker
+
+
+def clip_pixel_values(images):
+    """pixel_values as the pipeline computes them: the fixture's CLIPImageProcessor on PIL images."""
+    from PIL import Image
+    from transformers import CLIPImageProcessor
+
+    fe = CLIPImageProcessor.from_pretrained(str(SAFETY_OUT / "feature_extractor"))
+    return fe([Image.fromarray(np.asarray(a, np.uint8), "RGB") for a in images], return_tensors="pt").pixel_values
+
+
+@torch.no_grad()
+def safety_cosines(checker, pixel_values):
+    """What forward_onnx computes before the thresholds: cosine(image embedding, concept)."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import cosine_distance
+
+    emb = checker.visual_projection(checker.vision_model(pixel_values)[1])
+    return (cosine_distance(emb, checker.concept_embeds).numpy(),
+            cosine_distance(emb, checker.special_care_embeds).numpy(), emb)
+
+
+def safety_scores(checker, pixel_values):
+    """Per image: forward_onnx's largest special-care and concept scores (float32, unrounded)."""
+    cos, special, _ = safety_cosines(checker, pixel_values)
+    s = special - checker.special_care_embeds_weights.numpy()
+    adj = np.any(s > 0, axis=1).astype(np.float32) * np.float32(0.01)
+    c = cos - checker.concept_embeds_weights.numpy() + adj[:, None]
+    return [{"concept_max": round(float(c[i].max()), 6), "concept_argmax": int(c[i].argmax()),
+             "special_max": round(float(s[i].max()), 6), "special_argmax": int(s[i].argmax())}
+            for i in range(len(c))]
+
+
+def unit_solution(x, targets, rng):
+    """A unit vector w with x @ w == targets (the rows of x are unit image embeddings, so the
+    cosines are then exactly the targets): the minimum-norm solution plus a random component
+    orthogonal to the rows, scaled to make |w| = 1. None when the minimum norm exceeds 0.9."""
+    w0 = np.linalg.lstsq(x, targets, rcond=None)[0]
+    assert np.allclose(x @ w0, targets, atol=1e-9)
+    if w0 @ w0 > 0.81:
+        return None
+    n = rng.standard_normal(x.shape[1])
+    n -= x.T @ np.linalg.lstsq(x.T, n, rcond=None)[0]
+    n *= np.sqrt(1.0 - w0 @ w0) / np.linalg.norm(n)
+    return w0 + n
+
+
+def best_threshold(x, pattern, offsets):
+    """The threshold t minimizing the norm of the minimum-norm w with x @ w = t + pattern + offsets."""
+    g = np.linalg.inv(x @ x.T)
+    one = np.ones(len(x))
+    v = pattern + offsets
+    return -float(one @ g @ v) / float(one @ g @ one)
+
+
+@torch.no_grad()
+def calibrate_safety_checker(checker, images):
+    """Sets concept 0 and special-care concept 0 (embedding and threshold) so that the images get
+    the roles of make_goldens.SAFETY_CASES, with the widest margin |w| <= 0.9 allows, and the
+    other 16 concepts / 2 special concepts (random embeddings) a threshold SAFETY_UNUSED_MARGIN
+    above their largest cosine over the images."""
+    from make_goldens import SAFETY_CASES
+
+    roles = [r for case in SAFETY_CASES for r in case[-1]]
+    assert len(roles) == len(images), (len(roles), len(images))
+    pv = clip_pixel_values(images)
+    _, _, emb = safety_cosines(checker, pv)
+    x = torch.nn.functional.normalize(emb).double().numpy()
+    rng = np.random.RandomState(SAFETY_SEED)
+    sign = np.array([{"concept": 1.0, "clean": -1.0}.get(r, 0.0) for r in roles])
+    near = np.array([-SAFETY_NEAR if r in ("special", "near") else 0.0 for r in roles])
+    special = np.array([1.0 if r == "special" else -1.0 for r in roles])
+    chosen = {}
+    for key, pattern, offsets in (("concept", sign, near), ("special", special, np.zeros(len(roles)))):
+        for margin in np.arange(0.1, 0.0, -0.005):
+            t = best_threshold(x, margin * pattern, offsets)
+            w = unit_solution(x, t + margin * pattern + offsets, rng)
+            if w is not None:
+                chosen[key] = (t, float(margin), w)
+                break
+        else:
+            raise RuntimeError(f"cannot calibrate the {key} embedding")
+    t, _, w = chosen["concept"]
+    checker.concept_embeds[0] = torch.from_numpy(w).float()
+    checker.concept_embeds_weights[0] = t
+    t, _, w = chosen["special"]
+    checker.special_care_embeds[0] = torch.from_numpy(w).float()
+    checker.special_care_embeds_weights[0] = t
+    cos, spc, _ = safety_cosines(checker, pv)
+    checker.concept_embeds_weights[1:] = torch.from_numpy(cos[:, 1:].max(0) + SAFETY_UNUSED_MARGIN)
+    checker.special_care_embeds_weights[1:] = torch.from_numpy(spc[:, 1:].max(0) + SAFETY_UNUSED_MARGIN)
+    checker.calibration = {k: {"threshold": v[0], "margin": v[1]} for k, v in chosen.items()}
+    # Both of diffusers' code paths must give the roles.
+    scores = safety_scores(checker, pv)
+    flags_onnx = checker.forward_onnx(pv, torch.zeros(len(roles), 8, 8, 3))[1].tolist()
+    flags_torch = checker(pv, [np.zeros((8, 8, 3)) for _ in roles])[1]
+    want = [r in ("concept", "special") for r in roles]
+    assert flags_onnx == want and flags_torch == want, (flags_onnx, flags_torch, want)
+    for r, s in zip(roles, scores):
+        assert (s["special_max"] > 0) == (r == "special"), (r, s)
+    print("safety checker calibration:", json.dumps(checker.calibration))
+    return scores
+
+
+def safety_model_index():
+    """model_index.json as diffusers' OnnxStableDiffusionPipeline (what
+    convert_stable_diffusion_checkpoint_to_onnx.py saved, the layout of SD 1.x ONNX exports with
+    safety_checker/model.onnx) writes it."""
+    from diffusers import OnnxRuntimeModel, OnnxStableDiffusionPipeline, PNDMScheduler
+    from transformers import CLIPImageProcessor, CLIPTokenizer
+
+    tok = CLIPTokenizer.from_pretrained(str(OUT / "tokenizer"))
+    parts = {k: OnnxRuntimeModel(None) for k in
+             ("vae_encoder", "vae_decoder", "text_encoder", "unet", "safety_checker")}
+    pipe = OnnxStableDiffusionPipeline(
+        **parts, tokenizer=tok, scheduler=PNDMScheduler.from_pretrained(str(OUT / "scheduler")),
+        feature_extractor=CLIPImageProcessor(), requires_safety_checker=True)
+    with tempfile.TemporaryDirectory() as td:
+        pipe.save_config(td)
+        d = json.loads((Path(td) / "model_index.json").read_text())
+    d["_name_or_path"] = SAFETY_OUT.name
+    return d
+
+
+def make_safety_fixture():
+    """tests/fixtures/tiny-sd1-safety: tiny-sd2's parts (links) in the layout of an SD 1.x ONNX
+    export with a safety checker: safety_checker/model.onnx (forward_onnx of diffusers'
+    StableDiffusionSafetyChecker), feature_extractor/preprocessor_config.json (CLIPImageProcessor)."""
+    import onnx
+    import onnxruntime
+    from transformers import CLIPImageProcessor
+    from make_goldens import safety_unchecked_images
+
+    if SAFETY_OUT.exists():
+        shutil.rmtree(SAFETY_OUT)
+    SAFETY_OUT.mkdir(parents=True)
+    link_parts(SAFETY_OUT, ["text_encoder", "unet", "vae_decoder", "vae_encoder", "tokenizer", "scheduler"])
+    (SAFETY_OUT / "model_index.json").write_text(json.dumps(safety_model_index(), indent=2, sort_keys=True) + "\n")
+    # The OpenAI CLIP preprocessing SD 1.x ships (CLIPImageProcessor's defaults).
+    CLIPImageProcessor(do_resize=True, size={"shortest_edge": 224}, resample=3, do_center_crop=True,
+                       crop_size={"height": 224, "width": 224}, do_rescale=True, rescale_factor=1 / 255,
+                       do_normalize=True, do_convert_rgb=True).save_pretrained(str(SAFETY_OUT / "feature_extractor"))
+
+    unchecked = safety_unchecked_images()
+    images = [im for _, imgs in unchecked for im in imgs]
+    checker = build_safety_checker(images)
+    dst = SAFETY_OUT / "safety_checker"
+    dst.mkdir()
+    checker.config.architectures = ["StableDiffusionSafetyChecker"]
+    checker.config.save_pretrained(str(dst))
+    normalize_configs(dst, "tiny-sd1-safety/safety_checker")
+    onnx_path = dst / "model.onnx"
+    clip_dummy = torch.from_numpy(np.random.RandomState(0).randn(1, 3, 224, 224).astype(np.float32))
+    images_dummy = torch.from_numpy(np.random.RandomState(1).randn(1, 64, 64, 3).astype(np.float32))
+    # As diffusers' convert_stable_diffusion_checkpoint_to_onnx.py: `safety_checker.forward =
+    # safety_checker.forward_onnx`, dummy inputs [1, 3, 224, 224] and [1, vae sample_size,
+    # vae sample_size, 3], the TorchScript exporter.
+    checker.forward = checker.forward_onnx
+    try:
+        torch.onnx.export(
+            checker, (clip_dummy, images_dummy), str(onnx_path),
+            input_names=["clip_input", "images"], output_names=["out_images", "has_nsfw_concepts"],
+            dynamic_axes={"clip_input": {0: "batch", 1: "channels", 2: "height", 3: "width"},
+                          "images": {0: "batch", 1: "height", 2: "width", 3: "channels"}},
+            do_constant_folding=True, opset_version=SAFETY_EXPORT_OPSET, dynamo=False)
+    finally:
+        del checker.forward
+    m = onnx.load(str(onnx_path))
+    onnx.checker.check_model(m)
+    inline_external_data(dst)
+    info = describe_onnx(dst)
+
+    sess = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    pv = clip_pixel_values(images)
+    rows, k = [], 0
+    max_diff = 0.0
+    for case, imgs in unchecked:
+        n = len(imgs)
+        x = (imgs.astype(np.float32) / np.float32(255))
+        out, flags = sess.run(None, {"clip_input": pv[k:k + n].numpy(), "images": x.copy()})
+        ref_img, ref_flags = checker.forward_onnx(pv[k:k + n], torch.from_numpy(x.copy()))
+        assert flags.tolist() == ref_flags.tolist(), case[0]
+        max_diff = max(max_diff, float(np.abs(out - ref_img.numpy()).max()))
+        for i, s in enumerate(safety_scores(checker, pv[k:k + n])):
+            rows.append((case[0] + ("" if n == 1 else f"-{i}"), f"{imgs.shape[2]}x{imgs.shape[1]}",
+                         case[-1][i], bool(flags[i]), s))
+        k += n
+    assert max_diff == 0.0, max_diff
+    write_safety_readme(info, rows, checker.calibration)
+    print(f"[safety] {sum(r[3] for r in rows)} of {len(rows)} golden images flagged")
+
+
+def write_safety_readme(info, rows, calibration):
+    cfg = SAFETY_CLIP_CONFIG["vision_config"]
+    lines = [
+        "# tiny-sd1-safety",
+        "",
+        "tiny-sd2's parts (`text_encoder`, `unet`, `vae_decoder`, `vae_encoder`, `tokenizer`,",
+        "`scheduler`: symbolic links to ../tiny-sd2) in the layout of a Stable Diffusion **1.x** ONNX",
+        "export that ships a safety checker:",
+        "",
+        "- `model_index.json`: as diffusers' `OnnxStableDiffusionPipeline` writes it (the layout of",
+        "  `scripts/convert_stable_diffusion_checkpoint_to_onnx.py`, e.g. the `onnx` revisions of",
+        "  runwayml/stable-diffusion-v1-5): `safety_checker` and the ONNX parts",
+        "  `[\"diffusers\", \"OnnxRuntimeModel\"]`, `feature_extractor [\"transformers\", \"CLIPImageProcessor\"]`,",
+        "  `requires_safety_checker: true`. (An optimum export of SD 1.5 names",
+        "  `[\"stable_diffusion\", \"StableDiffusionSafetyChecker\"]` instead and ships no safety_checker/.)",
+        "- `feature_extractor/preprocessor_config.json`: transformers' `CLIPImageProcessor` with the",
+        "  OpenAI CLIP settings SD 1.x ships: resize the shortest edge to 224 (bicubic, `resample` 3),",
+        "  center crop 224x224, rescale 1/255, normalize with the OpenAI CLIP mean/std, convert to RGB.",
+        "- `safety_checker/model.onnx` (+ `config.json`, the `CLIPConfig`): diffusers'",
+        "  `StableDiffusionSafetyChecker` with a tiny **random** CLIP vision tower (hidden %d, %d layers," % (cfg["hidden_size"], cfg["num_hidden_layers"]),
+        "  %d heads, patch %d, image %d, projection_dim %d; torch seed %d; attention q/k/v/out x%g)," % (
+            cfg["num_attention_heads"], cfg["patch_size"], cfg["image_size"], SAFETY_CLIP_CONFIG["projection_dim"],
+            SAFETY_SEED, SAFETY_ATTN_GAIN),
+        "  exported as the convert script did: `forward = forward_onnx`, `torch.onnx.export`",
+        "  (TorchScript exporter, opset %d, constant folding), inputs `clip_input` float32" % SAFETY_EXPORT_OPSET,
+        "  `[batch, 3, 224, 224]` and `images` float32 `[batch, H, W, 3]`, outputs `out_images` (the",
+        "  images, flagged ones set to 0.0) and `has_nsfw_concepts` bool `[batch]`.",
+        "",
+        "What the graph computes (diffusers `safety_checker.py`, `forward_onnx`): `e = visual_projection(",
+        "vision_model(clip_input).pooler_output)`; `cos = normalize(e) @ normalize(concept_embeds).T`",
+        "(17 concepts) and likewise for the 3 `special_care_embeds`; `special = special_cos -",
+        "special_care_embeds_weights`; `adj = 0.01` for an image with any `special > 0`, else 0;",
+        "`concept = cos - concept_embeds_weights + adj`; flagged = any `concept > 0`; flagged images are",
+        "set to 0.0 in `images` (black).",
+        "",
+        "## Calibration",
+        "",
+        "Random concept embeddings give scores that do not depend on the picture, so the checker is",
+        "calibrated on the golden images of `tests/goldens/safety.json` (generated with these very",
+        "graphs by optimum's pipeline; `make_goldens.SAFETY_CASES`), by `calibrate_safety_checker()`:",
+        "each image has a role; concept 0's embedding is a unit vector `w` solved (least squares,",
+        "minimum norm, plus a random component orthogonal to the image embeddings to make |w| = 1) so that",
+        "its cosine with each (normalized) image embedding is exactly `t + m` (role `concept`),",
+        "`t - m` (`clean`) or `t - %g` (`special`, `near`), with the threshold `t` that minimizes the" % SAFETY_NEAR,
+        "norm and the largest margin `m` (steps of 0.005 from 0.1) that keeps the minimum norm <= 0.9;",
+        "special-care concept 0 likewise, `+m` for the `special` image and `-m` for the others; the",
+        "other 16 concepts and 2 special concepts keep their random embeddings with a threshold %g" % SAFETY_UNUSED_MARGIN,
+        "above their largest cosine over the images. Result: concept 0 threshold %.6f, margin %.3f;" % (
+            calibration["concept"]["threshold"], calibration["concept"]["margin"]),
+        "special-care 0 threshold %.6f, margin %.3f. `special` is flagged only through the +0.01" % (
+            calibration["special"]["threshold"], calibration["special"]["margin"]),
+        "adjustment, `near` is not flagged (it would be with the adjustment).",
+        "",
+        "| image | size | role | flagged (ONNX) | max concept score | max special score |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, size, role, flag, s in rows:
+        lines.append(f"| {name} | {size} | {role} | {flag} | {s['concept_max']:+.4f} | {s['special_max']:+.4f} |")
+    lines += [
+        "",
+        "Generated by (from the repository root, with the venv from `tools/requirements.txt`):",
+        "",
+        "    python tools/make_tiny_model.py --safety-only",
+        "",
+        "(the full `python tools/make_tiny_model.py` run makes it too), then",
+        "`python tools/make_goldens.py --safety-only`. Deterministic (CPU). Changing the golden cases",
+        "or tiny-sd2 changes the calibration: rebuild both.",
+        "",
+        "## ONNX models",
+        "",
+    ]
+    for name, d in info.items():
+        lines.append(f"### {name}/model.onnx (opset {', '.join(d['opset'])})")
+        lines.append("")
+        for s_ in d["inputs"]:
+            lines.append(f"- input  `{s_}`")
+        for s_ in d["outputs"]:
+            lines.append(f"- output `{s_}`")
+        lines.append("")
+    import diffusers
+    import onnx
+    import onnxruntime
+    import optimum.version
+    import transformers
+
+    lines += ["## Versions", ""]
+    for k, v in {"torch": torch.__version__, "diffusers": diffusers.__version__,
+                 "transformers": transformers.__version__, "optimum": optimum.version.__version__,
+                 "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}.items():
+        lines.append(f"- {k} {v}")
+    lines.append("")
+    (SAFETY_OUT / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    root = SAFETY_OUT.resolve()
+    total = sum(p.stat().st_size for p in SAFETY_OUT.rglob("*")
+                if p.is_file() and p.resolve().is_relative_to(root))
+    print(f"wrote {SAFETY_OUT.relative_to(REPO)} ({total} bytes in real files)")
 
 
 if __name__ == "__main__":
