@@ -29,7 +29,7 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                 [--timestep-spacing leading|trailing|linspace]
                 [--guidance-rescale F] [--preview latent_rgb|taesd|full]
                 [--preview-every N] [--preview-dir DIR] [--preview-decoder ONNX]
-                [--cancel-after N]
+                [--cancel-after N] [--no-safety-checker]
 
   --model DIR        model folder from `optimum-cli export onnx` (default: bundled tiny fixture)
   --prompt TEXT      what to draw (default: empty)
@@ -57,7 +57,8 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
   --preview-every N  a preview every N steps (default 1)
   --preview-dir DIR  write previews as DIR/step-<k>[-<i>].png (default: report only)
   --preview-decoder  the TAESD decoder ONNX file (default: <model>/vae_preview/model.onnx)
-  --cancel-after N   cancel after N steps (demonstrates cancellation; exits non-zero)";
+  --cancel-after N   cancel after N steps (demonstrates cancellation; exits non-zero)
+  --no-safety-checker  do not run the folder's safety_checker/ (SD 1.x exports)";
 
 struct Args {
     model: PathBuf,
@@ -67,6 +68,7 @@ struct Args {
     preview_dir: Option<PathBuf>,
     preview_decoder: Option<PathBuf>,
     cancel_after: Option<usize>,
+    no_safety_checker: bool,
 }
 
 fn read_rgb(path: &str) -> Result<RgbImage, String> {
@@ -99,11 +101,16 @@ fn parse_args() -> Result<Args, String> {
     let mut preview_dir = None;
     let mut preview_decoder = None;
     let mut cancel_after = None;
+    let mut no_safety_checker = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             println!("{USAGE}");
             std::process::exit(0);
+        }
+        if flag == "--no-safety-checker" {
+            no_safety_checker = true;
+            continue;
         }
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
@@ -168,6 +175,7 @@ fn parse_args() -> Result<Args, String> {
         preview_dir,
         preview_decoder,
         cancel_after,
+        no_safety_checker,
     })
 }
 
@@ -194,6 +202,7 @@ fn run() -> Result<(), String> {
     let options = PipelineOptions {
         provider: args.provider,
         preview_decoder: args.preview_decoder.clone(),
+        disable_safety_checker: args.no_safety_checker,
         ..PipelineOptions::default()
     };
     let pipeline = Pipeline::load(&args.model, &options).map_err(|e| e.to_string())?;
@@ -275,6 +284,12 @@ fn run() -> Result<(), String> {
         )
         .map_err(|e| format!("{}: {e}", path.display()))?;
         println!("{}", path.display());
+        if images.flagged.get(i) == Some(&true) {
+            eprintln!(
+                "{}: flagged by the model's safety checker (blacked out)",
+                path.display()
+            );
+        }
     }
     eprintln!(
         "generated {count} image(s) of {}x{} in {:.2}s (model load {:.2}s)",

@@ -832,6 +832,12 @@ typedef struct sdrt_pipeline_options {
      * for such previews. Since 0.2.
      */
     const char *preview_decoder_path;
+    /**
+     * Non-zero: do not run the folder's `safety_checker/model.onnx` (SD 1.x exports) even
+     * when it is there. Zero (default): run it on every image when present, black out the
+     * images it flags, and report them through `sdrt_images_flagged`. Since 0.2.
+     */
+    uint32_t disable_safety_checker;
 } sdrt_pipeline_options;
 
 /**
@@ -869,6 +875,20 @@ typedef struct sdrt_pipeline_info {
      * the pipeline; valid until `sdrt_pipeline_free`.
      */
     const char *default_scheduler_class;
+    /**
+     * 1 when every generate call runs the folder's safety checker, else 0. Since 0.2.
+     */
+    uint32_t safety_checker;
+    /**
+     * Channels of the UNet's `sample` input: 4 (or the latent channels) for text-to-image
+     * models, 9 for inpainting models. Since 0.2.
+     */
+    uint32_t unet_in_channels;
+    /**
+     * Width of an LCM-distilled UNet's `timestep_cond` (`time_cond_proj_dim`), 0 for other
+     * models. Since 0.2.
+     */
+    uint32_t timestep_cond_dim;
 } sdrt_pipeline_info;
 
 /**
@@ -940,6 +960,20 @@ uint32_t sdrt_images_channels(const struct sdrt_images *images);
  * is out of range.
  */
 const uint8_t *sdrt_images_data(const struct sdrt_images *images, uint32_t index);
+
+/**
+ * 1 when the model's safety checker flagged image `index` (its pixels are then all black,
+ * as diffusers blacks them out); 0 when it did not, when no checker ran (see
+ * `sdrt_images_safety_checked`), for NULL or an out-of-range index. Since 0.2.
+ */
+int32_t sdrt_images_flagged(const struct sdrt_images *images, uint32_t index);
+
+/**
+ * 1 when a safety checker ran on these images (the model folder has
+ * `safety_checker/model.onnx` and the pipeline did not disable it), else 0 (also for NULL).
+ * Since 0.2.
+ */
+int32_t sdrt_images_safety_checked(const struct sdrt_images *images);
 
 /**
  * Frees images from `sdrt_pipeline_generate`. NULL is a no-op. Independent of the pipeline:

@@ -442,6 +442,9 @@ int main(int argc, char **argv) {
             break;
         }
         printf("%s\n", path);
+        if (sdrt_images_flagged(images, i)) {
+            fprintf(stderr, "%s: flagged by the model's safety checker (blacked out)\n", path);
+        }
         free(path);
     }
 

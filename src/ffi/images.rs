@@ -56,6 +56,26 @@ pub unsafe extern "C" fn sdrt_images_data(images: *const sdrt_images, index: u32
         .map_or(std::ptr::null(), |v| v.as_ptr())
 }
 
+/// 1 when the model's safety checker flagged image `index` (its pixels are then all black,
+/// as diffusers blacks them out); 0 when it did not, when no checker ran (see
+/// `sdrt_images_safety_checked`), for NULL or an out-of-range index. Since 0.2.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_images_flagged(images: *const sdrt_images, index: u32) -> i32 {
+    // SAFETY: contract above.
+    unsafe { get(images) }
+        .and_then(|i| i.flagged.get(index as usize))
+        .map_or(0, |&f| f as i32)
+}
+
+/// 1 when a safety checker ran on these images (the model folder has
+/// `safety_checker/model.onnx` and the pipeline did not disable it), else 0 (also for NULL).
+/// Since 0.2.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_images_safety_checked(images: *const sdrt_images) -> i32 {
+    // SAFETY: contract above.
+    unsafe { get(images) }.map_or(0, |i| !i.flagged.is_empty() as i32)
+}
+
 /// Frees images from `sdrt_pipeline_generate`. NULL is a no-op. Independent of the pipeline:
 /// may be called after `sdrt_pipeline_free`.
 #[no_mangle]

@@ -74,6 +74,10 @@ pub struct sdrt_pipeline_options {
     /// model folder's `vae_preview/model.onnx`. Copied; loaded by the first call that asks
     /// for such previews. Since 0.2.
     pub preview_decoder_path: *const c_char,
+    /// Non-zero: do not run the folder's `safety_checker/model.onnx` (SD 1.x exports) even
+    /// when it is there. Zero (default): run it on every image when present, black out the
+    /// images it flags, and report them through `sdrt_images_flagged`. Since 0.2.
+    pub disable_safety_checker: u32,
 }
 
 /// The first published layout's size (see `GENERATE_PARAMS_V1`).
@@ -96,6 +100,7 @@ impl Default for sdrt_pipeline_options {
             intra_op_threads: 0,
             coreml_cache_dir: std::ptr::null(),
             preview_decoder_path: std::ptr::null(),
+            disable_safety_checker: 0,
         }
     }
 }
@@ -168,6 +173,7 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
         static_height: o.static_height as usize,
         static_count: o.static_count as usize,
         preview_decoder: preview.map(PathBuf::from),
+        disable_safety_checker: o.disable_safety_checker != 0,
     })
 }
 
@@ -247,6 +253,14 @@ pub struct sdrt_pipeline_info {
     /// The diffusers class name in `scheduler_config.json`, e.g. "PNDMScheduler". Owned by
     /// the pipeline; valid until `sdrt_pipeline_free`.
     pub default_scheduler_class: *const c_char,
+    /// 1 when every generate call runs the folder's safety checker, else 0. Since 0.2.
+    pub safety_checker: u32,
+    /// Channels of the UNet's `sample` input: 4 (or the latent channels) for text-to-image
+    /// models, 9 for inpainting models. Since 0.2.
+    pub unet_in_channels: u32,
+    /// Width of an LCM-distilled UNet's `timestep_cond` (`time_cond_proj_dim`), 0 for other
+    /// models. Since 0.2.
+    pub timestep_cond_dim: u32,
 }
 
 /// The first published layout's size (see `GENERATE_PARAMS_V1`).
@@ -267,6 +281,9 @@ pub unsafe extern "C" fn sdrt_pipeline_info_init(info: *mut sdrt_pipeline_info) 
                 default_scheduler: 0,
                 provider: 0,
                 default_scheduler_class: std::ptr::null(),
+                safety_checker: 0,
+                unet_in_channels: 0,
+                timestep_cond_dim: 0,
             })
         };
     }
@@ -291,6 +308,9 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
             default_scheduler: scheduler_to_c(i.default_scheduler),
             provider: provider_to_c(i.provider),
             default_scheduler_class: h.scheduler_class.as_ptr(),
+            safety_checker: i.safety_checker as u32,
+            unet_in_channels: i.unet_in_channels as u32,
+            timestep_cond_dim: i.timestep_cond_dim as u32,
         };
         // SAFETY: documented contract.
         unsafe { write_versioned(info, value, PIPELINE_INFO_V1, "info") }

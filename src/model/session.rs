@@ -129,6 +129,48 @@ impl OnnxModel {
     }
 }
 
+impl OnnxModel {
+    /// Runs the graph and returns one boolean output (bool, or numbers read as `!= 0`).
+    pub fn run_bool(
+        &mut self,
+        inputs: Vec<(String, DynValue)>,
+        output: &str,
+        options: &RunOptions,
+    ) -> Result<Vec<bool>> {
+        let name = self.name.clone();
+        let started = std::time::Instant::now();
+        let result = self
+            .session
+            .run_with_options(inputs, options)
+            .map_err(|e| Error::new(ErrorKind::Inference, format!("{name}: {e}")))?;
+        self.last_run = started.elapsed();
+        let v = result
+            .get(output)
+            .ok_or_else(|| Error::model(format!("{name}: output '{output}' missing")))?;
+        match v.dtype().tensor_type() {
+            Some(TensorElementType::Bool) => Ok(v.try_extract_tensor::<bool>()?.1.to_vec()),
+            Some(TensorElementType::Int64) => Ok(v
+                .try_extract_tensor::<i64>()?
+                .1
+                .iter()
+                .map(|&x| x != 0)
+                .collect()),
+            Some(TensorElementType::Int32) => Ok(v
+                .try_extract_tensor::<i32>()?
+                .1
+                .iter()
+                .map(|&x| x != 0)
+                .collect()),
+            _ => Ok(read_float(v)
+                .map_err(|e| e.context(&name))?
+                .data
+                .iter()
+                .map(|&x| x != 0.0)
+                .collect()),
+        }
+    }
+}
+
 fn find<'a>(list: &'a [IoInfo], name: &str, fallback: usize) -> Option<&'a IoInfo> {
     list.iter()
         .find(|i| i.name == name)

@@ -8,6 +8,7 @@ mod denoise;
 mod latents;
 mod preview;
 mod request;
+mod safety;
 mod text;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ pub use request::{
     begin_index, GenerateParams, GrayImage, Images, PreviewKind, Progress, RgbImage, Timings,
     MAX_COUNT, MAX_SIDE,
 };
+pub use safety::{pil_resize_bicubic, ClipPreprocess};
 
 use request::{nonzero_or, Mode, StaticShape, UnetShape};
 
@@ -90,6 +92,8 @@ pub struct PipelineOptions {
     /// The TAESD decoder for `taesd` previews; `None` = `vae_preview/model.onnx` in the model
     /// folder. Loaded on the first call that asks for such previews.
     pub preview_decoder: Option<PathBuf>,
+    /// Do not run the folder's `safety_checker/model.onnx` (SD 1.x exports) even when present.
+    pub disable_safety_checker: bool,
 }
 
 /// What a pipeline loaded.
@@ -107,6 +111,12 @@ pub struct PipelineInfo {
     pub default_scheduler: Option<SchedulerKind>,
     /// The provider the sessions really run on.
     pub provider: Provider,
+    /// Whether every call runs the folder's safety checker.
+    pub safety_checker: bool,
+    /// Channels of the UNet's `sample` input (9 for inpainting models).
+    pub unet_in_channels: usize,
+    /// `time_cond_proj_dim` of an LCM-distilled UNet, 0 otherwise.
+    pub timestep_cond_dim: usize,
 }
 
 /// The graphs one call runs; held under the pipeline's lock for the whole call. The VAE
@@ -117,6 +127,7 @@ struct Graphs {
     vae_decoder: OnnxModel,
     vae_encoder: Option<OnnxModel>,
     preview_decoder: Option<OnnxModel>,
+    safety_checker: Option<(OnnxModel, safety::ClipPreprocess)>,
 }
 
 /// Builds ONNX Runtime sessions for the parts of one model folder, the same way for every part.
@@ -193,6 +204,7 @@ pub struct Pipeline {
     graphs: Mutex<Graphs>,
     sessions: SessionFactory,
     unet_shape: UnetShape,
+    has_safety_checker: bool,
     cancel_epoch: AtomicU64,
     active_run: Mutex<Option<Arc<RunOptions>>>,
 }
@@ -272,8 +284,29 @@ impl Pipeline {
             vae_decoder: sessions.load("vae_decoder", &config)?,
             vae_encoder: None,
             preview_decoder: None,
+            safety_checker: None,
         };
         let unet_shape = unet_shape(&graphs.unet)?;
+        let mut graphs = graphs;
+        let checker_path = sessions.folder.onnx("safety_checker");
+        if !options.disable_safety_checker && checker_path.is_file() {
+            let pre_path = dir
+                .join("feature_extractor")
+                .join("preprocessor_config.json");
+            let pre = if pre_path.is_file() {
+                safety::ClipPreprocess::from_json(&crate::model::read_json(&pre_path)?)?
+            } else {
+                runtime::log(
+                    LogLevel::Warn,
+                    &format!(
+                        "{} is missing; the safety checker uses CLIP's image processing defaults",
+                        pre_path.display()
+                    ),
+                );
+                safety::ClipPreprocess::default()
+            };
+            graphs.safety_checker = Some((sessions.load("safety_checker", &config)?, pre));
+        }
         runtime::log(
             LogLevel::Info,
             &format!(
@@ -287,6 +320,7 @@ impl Pipeline {
                 config.scheduler.class_name()
             ),
         );
+        let has_safety_checker = graphs.safety_checker.is_some();
         Ok(Pipeline {
             root: dir.to_path_buf(),
             config,
@@ -294,6 +328,7 @@ impl Pipeline {
             graphs: Mutex::new(graphs),
             sessions,
             unet_shape,
+            has_safety_checker,
             cancel_epoch: AtomicU64::new(0),
             active_run: Mutex::new(None),
         })
@@ -309,6 +344,9 @@ impl Pipeline {
             default_scheduler_class: self.config.scheduler.class_name().to_string(),
             default_scheduler: self.config.default_scheduler,
             provider: self.sessions.provider,
+            safety_checker: self.has_safety_checker,
+            unet_in_channels: self.unet_shape.in_channels,
+            timestep_cond_dim: self.unet_shape.timestep_cond.unwrap_or(0),
         }
     }
 
@@ -523,6 +561,7 @@ impl Pipeline {
             vae_decoder,
             vae_encoder,
             preview_decoder,
+            safety_checker,
         } = g;
         let (params, plan) = (st.params, st.plan);
         let mut timings = Timings::default();
@@ -649,7 +688,7 @@ impl Pipeline {
         for x in lat.iter_mut() {
             *x /= scale;
         }
-        let images = decode::decode(
+        let mut images = decode::decode(
             call,
             vae_decoder,
             &lat,
@@ -657,10 +696,25 @@ impl Pipeline {
             (plan.width, plan.height),
         )?;
         timings.vae_decoder = vae_decoder.last_run();
+        let flagged = match safety_checker.as_mut() {
+            Some((model, pre)) => {
+                let flags = safety::check(call, model, pre, &images, (plan.width, plan.height))?;
+                timings.safety_checker = model.last_run();
+                // Flagged images are blacked out, as diffusers' checker does.
+                for (img, &f) in images.iter_mut().zip(&flags) {
+                    if f {
+                        img.fill(0);
+                    }
+                }
+                flags
+            }
+            None => Vec::new(),
+        };
         Ok(Images {
             width: plan.width,
             height: plan.height,
             images,
+            flagged,
             timings,
         })
     }
@@ -811,6 +865,18 @@ fn static_dims(
             ("sequence_length", tokens),
         ],
         "vae_decoder" => vec![
+            ("batch_size", count),
+            ("latent_height", height / f),
+            ("latent_width", width / f),
+        ],
+        // One image at a time (the init image, then the masked image).
+        "vae_encoder" => vec![
+            ("batch_size", 1),
+            ("sample_height", height),
+            ("sample_width", width),
+        ],
+        // The previews decode the whole batch, like the VAE decoder.
+        "vae_preview" => vec![
             ("batch_size", count),
             ("latent_height", height / f),
             ("latent_width", width / f),

@@ -143,6 +143,9 @@ pub struct Images {
     pub height: usize,
     /// One buffer of `width * height * 3` bytes per image.
     pub images: Vec<Vec<u8>>,
+    /// Per image: flagged by the model's safety checker (and blacked out). Empty when no
+    /// checker ran (the folder has none, or the pipeline disabled it).
+    pub flagged: Vec<bool>,
     /// Where the time went.
     pub timings: Timings,
 }
@@ -169,12 +172,14 @@ pub struct Timings {
     pub vae_encoder: Duration,
     /// Making previews (graph runs and conversion).
     pub preview: Duration,
+    /// Inside the safety checker.
+    pub safety_checker: Duration,
 }
 
 impl Timings {
     /// Time spent inside ONNX Runtime for the images (previews not included).
     pub fn onnx_runtime(&self) -> Duration {
-        self.text_encoder + self.unet + self.vae_decoder + self.vae_encoder
+        self.text_encoder + self.unet + self.vae_decoder + self.vae_encoder + self.safety_checker
     }
 }
 
@@ -351,6 +356,12 @@ pub(crate) fn plan(
         Generator::Torch => {}
     }
     if let Some((sw, sh, sn)) = static_shape {
+        if unet.timestep_cond.is_some() {
+            return Err(Error::unsupported(
+                "static shapes pin the UNet batch for classifier-free guidance, which \
+                 LCM-distilled models do not use; load this model without static shapes",
+            ));
+        }
         if p.guidance <= 1.0 {
             return Err(Error::invalid(
                 "this pipeline was loaded with static shapes, which assume classifier-free \

@@ -449,8 +449,19 @@ static void check_info(sdrt_pipeline *p) {
     info.native_width = 12345;
     EXPECT(sdrt_pipeline_get_info(p, &info), SDRT_ERROR_INVALID_ARGUMENT, "struct_size");
     CHECK(info.native_width == 12345); /* not written on failure */
-    info.struct_size = (uint32_t)sizeof info - 8;
+    /* One field short of the first published layout (which ended with the class name). */
+    info.struct_size = (uint32_t)offsetof(sdrt_pipeline_info, default_scheduler_class);
     EXPECT(sdrt_pipeline_get_info(p, &info), SDRT_ERROR_INVALID_ARGUMENT, "struct_size");
+    /* A caller compiled against the first layout gets just that much. */
+    sdrt_pipeline_info_init(&info);
+    info.struct_size = (uint32_t)(offsetof(sdrt_pipeline_info, default_scheduler_class) +
+                                  sizeof(const char *));
+    info.safety_checker = 77;
+    EXPECT(sdrt_pipeline_get_info(p, &info), SDRT_OK, NULL);
+    CHECK(info.native_width == 64 && info.safety_checker == 77);
+    sdrt_pipeline_info_init(&info);
+    EXPECT(sdrt_pipeline_get_info(p, &info), SDRT_OK, NULL);
+    CHECK(info.safety_checker == 0 && info.unet_in_channels == 4 && info.timestep_cond_dim == 0);
 
     /* A caller compiled against a newer header passes a bigger struct: the library fills
      * what it knows, keeps struct_size, and leaves the rest alone. */
@@ -668,6 +679,57 @@ static void check_edit_errors(sdrt_pipeline *p, const char *model_dir) {
     }
 }
 
+/* SD 1.x folders with a safety checker: flagged images are black and reported. The case is
+ * the first of tests/goldens/safety.json (flagged). */
+static void check_safety_checker(const char *model_dir) {
+    sdrt_pipeline *p = NULL;
+    sdrt_pipeline_options po;
+    sdrt_pipeline_info info;
+    sdrt_generate_params gp;
+    sdrt_images *out = NULL;
+    char path[4096];
+    const uint8_t *px;
+    uint32_t i, nonzero = 0;
+
+    snprintf(path, sizeof path, "%s/../tiny-sd1-safety", model_dir);
+    EXPECT(sdrt_pipeline_create(path, NULL, &p), SDRT_OK, NULL);
+    if (p == NULL) {
+        return;
+    }
+    sdrt_pipeline_info_init(&info);
+    EXPECT(sdrt_pipeline_get_info(p, &info), SDRT_OK, NULL);
+    CHECK(info.safety_checker == 1);
+    sdrt_generate_params_init(&gp);
+    gp.prompt = "a photo of an astronaut riding a horse on mars";
+    gp.steps = 10;
+    gp.seed = 42;
+    EXPECT(sdrt_pipeline_generate(p, &gp, &out), SDRT_OK, NULL);
+    CHECK(sdrt_images_safety_checked(out) == 1);
+    CHECK(sdrt_images_flagged(out, 0) == 1);
+    CHECK(sdrt_images_flagged(out, 1) == 0); /* out of range */
+    px = sdrt_images_data(out, 0);
+    for (i = 0; px != NULL && i < 64 * 64 * 3; i++) {
+        nonzero += px[i] != 0;
+    }
+    CHECK(px != NULL && nonzero == 0);
+    sdrt_images_free(out);
+    sdrt_pipeline_free(p);
+    CHECK(sdrt_images_flagged(NULL, 0) == 0 && sdrt_images_safety_checked(NULL) == 0);
+
+    sdrt_pipeline_options_init(&po);
+    po.disable_safety_checker = 1;
+    p = NULL;
+    EXPECT(sdrt_pipeline_create(path, &po, &p), SDRT_OK, NULL);
+    if (p == NULL) {
+        return;
+    }
+    out = NULL;
+    EXPECT(sdrt_pipeline_generate(p, &gp, &out), SDRT_OK, NULL);
+    CHECK(sdrt_images_safety_checked(out) == 0 && sdrt_images_flagged(out, 0) == 0);
+    sdrt_images_free(out);
+    sdrt_pipeline_free(p);
+}
+
 static void check_generate_ok(sdrt_pipeline *p) {
     sdrt_generate_params gp;
     sdrt_images *out = NULL;
@@ -868,6 +930,7 @@ static int run_suite(const char *model_dir, const char *ort_library) {
     check_generate_errors(p);
     if (!quick) {
         check_edit_errors(p, model_dir);
+        check_safety_checker(model_dir);
     }
     check_generate_ok(p);
     check_progress_cancel(p);

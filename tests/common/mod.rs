@@ -103,7 +103,11 @@ pub struct ImageCase {
 }
 
 pub fn image_cases() -> Vec<ImageCase> {
-    let v = read_json(&goldens().join("images.json"));
+    image_cases_from(&read_json(&goldens().join("images.json")))
+}
+
+/// The `ImageCase`s of a goldens file in the `images.json` schema.
+pub fn image_cases_from(v: &serde_json::Value) -> Vec<ImageCase> {
     v.as_array()
         .unwrap()
         .iter()
