@@ -872,9 +872,11 @@ typedef struct sdrt_runtime_options {
      */
     uint32_t log_level;
     /**
-     * Path of the ONNX Runtime shared library (UTF-8), or NULL to search `$SDRT_ORT_LIBRARY`,
-     * `$ORT_DYLIB_PATH`, the folder of libsdrt, then the system. Copied; may be freed after
-     * the call.
+     * Path of the ONNX Runtime shared library (UTF-8): the only library tried when set (a
+     * file that is missing or cannot be loaded is `SDRT_ERROR_RUNTIME_UNAVAILABLE`, with the
+     * path in the message; nothing else is searched). NULL to search `$SDRT_ORT_LIBRARY`,
+     * `$ORT_DYLIB_PATH`, the folder of libsdrt, then the system, in that order. Copied; may
+     * be freed after the call.
      */
     const char *ort_library_path;
     /**
@@ -1011,9 +1013,10 @@ void sdrt_runtime_options_init(struct sdrt_runtime_options *options);
  * logging settings as they were. On the first call the logging settings apply before the
  * library is searched, so the callback sees the attempt even when it fails.
  * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (`struct_size` too small, unknown `log_level`,
- * path not UTF-8), `SDRT_ERROR_RUNTIME_UNAVAILABLE` when no usable library (>= 1.31) is
- * found (the message lists every path tried), `SDRT_ERROR_ALREADY_INITIALIZED`.
- * Thread-safe.
+ * path not UTF-8), `SDRT_ERROR_RUNTIME_UNAVAILABLE` when the library named by
+ * `ort_library_path` cannot be loaded (the message names it) or, without a path, when no
+ * usable library (>= 1.31) is found (the message lists every path tried),
+ * `SDRT_ERROR_ALREADY_INITIALIZED`. Thread-safe.
  */
 sdrt_status sdrt_runtime_init(const struct sdrt_runtime_options *options);
 

@@ -1,9 +1,11 @@
 //! ONNX Runtime loading, the process-wide environment, logging, and execution providers.
 //!
-//! ONNX Runtime is loaded at run time, never linked. [`init`] tries, in order: the path given
-//! in [`RuntimeOptions::ort_library`], `$SDRT_ORT_LIBRARY`, `$ORT_DYLIB_PATH`, the folder that
-//! holds libsdrt itself, then the system's library search. The first library that loads and is
-//! at least version 1.31 wins; the error lists every place tried.
+//! ONNX Runtime is loaded at run time, never linked. [`init`] loads the path given in
+//! [`RuntimeOptions::ort_library`] when there is one, and nothing else: an explicit path that
+//! cannot be loaded is the error. Without one it tries, in order, `$SDRT_ORT_LIBRARY`,
+//! `$ORT_DYLIB_PATH`, the folder that holds libsdrt itself, then the system's library search;
+//! the first library that loads and is at least version 1.31 wins, and the error lists every
+//! place tried.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,7 +98,8 @@ fn ort_level(level: LogLevel) -> ort::logging::LogLevel {
 /// Options for [`init`].
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeOptions {
-    /// Explicit path to the ONNX Runtime shared library; tried first.
+    /// Explicit path to the ONNX Runtime shared library: the only one tried when set (a path
+    /// that cannot be loaded is [`ErrorKind::RuntimeUnavailable`], never a search elsewhere).
     pub ort_library: Option<PathBuf>,
 }
 
@@ -189,11 +192,13 @@ pub fn ort_library_name() -> &'static str {
     }
 }
 
-/// The candidate paths, in the order they are tried, with where each came from.
+/// The candidate paths, in the order they are tried, with where each came from. An explicit
+/// path is the only candidate.
 fn candidates(options: &RuntimeOptions) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     if let Some(p) = &options.ort_library {
         out.push(("runtime options".to_string(), p.clone()));
+        return out;
     }
     for var in ["SDRT_ORT_LIBRARY", "ORT_DYLIB_PATH"] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
@@ -251,6 +256,7 @@ fn own_directory() -> Option<PathBuf> {
 
 fn load(options: &RuntimeOptions) -> Result<Runtime> {
     let mut tried = Vec::new();
+    let mut last_error = String::new();
     for (origin, path) in candidates(options) {
         // ort reads `current_exe()` for relative paths; keep any panic inside this loop.
         let attempt = std::panic::catch_unwind(|| ort::init_from(&path));
@@ -300,9 +306,20 @@ fn load(options: &RuntimeOptions) -> Result<Runtime> {
                 );
                 return Ok(rt);
             }
-            Ok(Err(e)) => tried.push(format!("{} ({origin}): {e}", path.display())),
-            Err(_) => tried.push(format!("{} ({origin}): loader panicked", path.display())),
+            Ok(Err(e)) => last_error = describe_load_error(&e),
+            Err(_) => last_error = "loader panicked".to_string(),
         }
+        tried.push(format!("{} ({origin}): {last_error}", path.display()));
+    }
+    if let Some(p) = &options.ort_library {
+        return Err(Error::new(
+            ErrorKind::RuntimeUnavailable,
+            format!(
+                "could not load ONNX Runtime >= 1.31 from {} (the runtime options' path is \
+                 binding: nothing else is tried): {last_error}",
+                p.display()
+            ),
+        ));
     }
     Err(Error::new(
         ErrorKind::RuntimeUnavailable,
@@ -312,6 +329,43 @@ fn load(options: &RuntimeOptions) -> Result<Runtime> {
             tried.join("; ")
         ),
     ))
+}
+
+/// ort's message for a failed load, with the loader's reason when `dlopen` failed (ort's own
+/// message stops at "dlopen failed").
+fn describe_load_error(e: &ort::LoadDynamicError) -> String {
+    let reason = match e {
+        ort::LoadDynamicError::Dlopen { path, .. } => dlopen_reason(path),
+        _ => None,
+    };
+    match reason {
+        Some(r) => format!("{e}: {r}"),
+        None => e.to_string(),
+    }
+}
+
+/// Why `dlopen` refuses `path` (`dlerror`), asked again after a failed load.
+#[cfg(unix)]
+fn dlopen_reason(path: &Path) -> Option<String> {
+    use std::ffi::{CStr, CString};
+    use std::os::unix::ffi::OsStrExt;
+    let name = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a plain dlopen of the file the caller asked for (it failed a moment ago; if it
+    // loads now the reference is released); dlerror's string is read before any other dl call.
+    unsafe {
+        let handle = libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+        if !handle.is_null() {
+            libc::dlclose(handle);
+            return None;
+        }
+        let e = libc::dlerror();
+        (!e.is_null()).then(|| CStr::from_ptr(e).to_string_lossy().into_owned())
+    }
+}
+
+#[cfg(not(unix))]
+fn dlopen_reason(_path: &Path) -> Option<String> {
+    None
 }
 
 /// ONNX Runtime's own `OrtGetApiBase()->GetVersionString()` of the library just loaded (found
