@@ -750,6 +750,27 @@ typedef struct sdrt_generate_params {
 } sdrt_generate_params;
 
 /**
+ * Receives log messages. `level` is an `sdrt_log_level`; `message` is UTF-8, NUL-terminated
+ * and valid only during the call; ONNX Runtime's messages start with `onnxruntime [ID]`,
+ * where ID names the graph (`unet`, `text_encoder`, ...) or, for messages that belong to no
+ * graph, ONNX Runtime's category. Called from any thread, including ONNX Runtime's own, and
+ * possibly from several at once: it must be thread-safe, must not throw (C++) or longjmp, and
+ * must not call sdrt functions (`sdrt_pipeline_cancel` excepted).
+ *
+ * Two such callbacks exist. The runtime's (`sdrt_runtime_options.log_callback`) receives the
+ * process-wide messages: loading ONNX Runtime, ONNX Runtime's messages that belong to no
+ * session, and the messages of every pipeline that has no callback of its own. A pipeline's
+ * (`sdrt_pipeline_options.log_callback`) receives that pipeline's messages only: sdrt's about
+ * it (what was loaded, provider fallbacks, truncated prompts) and ONNX Runtime's for its
+ * graphs (each ONNX Runtime session has its own logger); it is called only while
+ * `sdrt_pipeline_create`, `sdrt_pipeline_generate` or `sdrt_pipeline_free` runs on that
+ * pipeline, on the calling thread or on ONNX Runtime's worker threads for that call, and
+ * never after `sdrt_pipeline_free` returns (or after a failed `sdrt_pipeline_create`
+ * returns).
+ */
+typedef void (*sdrt_log_callback)(void *user_data, uint32_t level, const char *message);
+
+/**
  * How to load a pipeline. Fill with `sdrt_pipeline_options_init`, then set fields. The struct
  * only grows at the end, guarded by `struct_size`.
  */
@@ -811,6 +832,23 @@ typedef struct sdrt_pipeline_options {
      * for such previews. Since 0.2.
      */
     const char *preview_decoder_path;
+    /**
+     * This pipeline's own log callback (see `sdrt_log_callback` for what it receives, from
+     * which threads and when), or NULL (default): the pipeline's messages go to the runtime's
+     * callback. Since 0.2.
+     */
+    sdrt_log_callback log_callback;
+    /**
+     * `sdrt_log_level` for `log_callback`: messages above it are dropped (default
+     * `SDRT_LOG_WARN`). Also the level ONNX Runtime's sessions of this pipeline log at.
+     * Ignored without a callback. Since 0.2.
+     */
+    uint32_t log_level;
+    /**
+     * Passed unchanged to `log_callback`; must stay valid until `sdrt_pipeline_free` returns
+     * (or until a failed `sdrt_pipeline_create` returns). Since 0.2.
+     */
+    void *log_user_data;
 } sdrt_pipeline_options;
 
 /**
@@ -851,14 +889,6 @@ typedef struct sdrt_pipeline_info {
 } sdrt_pipeline_info;
 
 /**
- * Receives log messages. `level` is an `sdrt_log_level`; `message` is UTF-8, NUL-terminated
- * and valid only during the call. Called from any thread, including ONNX Runtime's own, and
- * possibly from several at once: it must be thread-safe and must not call back into sdrt or
- * throw.
- */
-typedef void (*sdrt_log_callback)(void *user_data, uint32_t level, const char *message);
-
-/**
  * Options for `sdrt_runtime_init`. Fill with `sdrt_runtime_options_init` first; the struct only
  * grows at the end, guarded by `struct_size`.
  */
@@ -880,13 +910,13 @@ typedef struct sdrt_runtime_options {
      */
     const char *ort_library_path;
     /**
-     * Log callback, or NULL for none. Process-wide: ONNX Runtime's environment is.
+     * Log callback for process-wide messages (see `sdrt_log_callback`), or NULL for none.
      */
     sdrt_log_callback log_callback;
     /**
      * Passed unchanged to `log_callback`; must stay valid until a later successful
-     * `sdrt_runtime_init` replaces the callback (once that call returns, the old callback is
-     * never called again).
+     * `sdrt_runtime_init` replaces the callback or `sdrt_runtime_shutdown` detaches it (once
+     * either returns, the old callback is never called again).
      */
     void *log_user_data;
 } sdrt_runtime_options;
@@ -946,7 +976,7 @@ void sdrt_pipeline_options_init(struct sdrt_pipeline_options *options);
  * Ownership: the caller owns `*out` and frees it with `sdrt_pipeline_free`. `*out` is written
  * only on success. Thread-safe; loading takes seconds for real models.
  * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `model_dir` or `out`, a path that is not UTF-8,
- * `struct_size` too small, an unknown enum value), `SDRT_ERROR_MODEL_NOT_FOUND`,
+ * `struct_size` too small, an unknown enum value or `log_level`), `SDRT_ERROR_MODEL_NOT_FOUND`,
  * `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
  * `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode).
  */
@@ -957,7 +987,7 @@ sdrt_status sdrt_pipeline_create(const char *model_dir,
 /**
  * Frees a pipeline. NULL is a no-op. No other call on this pipeline may be running or start
  * afterwards (cancel and wait for `sdrt_pipeline_generate` to return first). Images already
- * returned stay valid.
+ * returned stay valid. Once it returns, the pipeline's log callback is never called again.
  */
 void sdrt_pipeline_free(struct sdrt_pipeline *pipeline);
 
@@ -1025,6 +1055,17 @@ sdrt_status sdrt_runtime_init(const struct sdrt_runtime_options *options);
  * initialized. Static once non-NULL; do not free. Any thread.
  */
 const char *sdrt_runtime_ort_version(void);
+
+/**
+ * Detaches the runtime's log callback: once this returns it is never called again, and the
+ * runtime level is back to `SDRT_LOG_WARN`. Call it before `dlclose` of libsdrt or of the
+ * code the callback lives in (a plug-in that registered it), after freeing the pipelines
+ * (each pipeline's own callback is detached when it is freed). Pipelines still alive keep
+ * working, and a later `sdrt_runtime_init` attaches a callback again. ONNX Runtime stays
+ * loaded: it cannot be unloaded while the process runs (see `sdrt_runtime_init`). Any
+ * thread; never fails.
+ */
+void sdrt_runtime_shutdown(void);
 
 /**
  * Returns a static, NUL-terminated name for `status`, e.g. `"SDRT_ERROR_CANCELLED"`.

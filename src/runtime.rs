@@ -6,6 +6,11 @@
 //! `$ORT_DYLIB_PATH`, the folder that holds libsdrt itself, then the system's library search;
 //! the first library that loads and is at least version 1.31 wins, and the error lists every
 //! place tried.
+//!
+//! Logging: messages about one pipeline go to that pipeline's [`Logger`] when it has one
+//! (sdrt's own, and ONNX Runtime's for the pipeline's sessions, each session having its own
+//! ONNX Runtime logger); everything else goes to the process-wide sink of [`set_logger`],
+//! which also receives ONNX Runtime's environment-wide messages.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,15 +61,24 @@ static LOG: RwLock<LogSink> = RwLock::new(LogSink {
     level: LogLevel::Warn,
 });
 
-/// Sends a message to the configured log callback (and to the `log` crate for Rust hosts).
-pub fn log(level: LogLevel, message: &str) {
+/// Mirrors a message to the `log` crate for Rust hosts.
+fn to_log_crate(level: LogLevel, message: &str) {
     match level {
-        LogLevel::Off => return,
+        LogLevel::Off => {}
         LogLevel::Error => log::error!("{message}"),
         LogLevel::Warn => log::warn!("{message}"),
         LogLevel::Info => log::info!("{message}"),
         LogLevel::Debug => log::debug!("{message}"),
     }
+}
+
+/// Sends a process-wide message to the configured log callback (and to the `log` crate for
+/// Rust hosts). Messages about one pipeline go to [`PipelineLog::log`] instead.
+pub fn log(level: LogLevel, message: &str) {
+    if level == LogLevel::Off {
+        return;
+    }
+    to_log_crate(level, message);
     let sink = LOG.read();
     if level <= sink.level {
         if let Some(cb) = &sink.callback {
@@ -74,7 +88,9 @@ pub fn log(level: LogLevel, message: &str) {
 }
 
 /// Sets the process-wide log callback and level. Takes effect immediately, also for ONNX
-/// Runtime's own messages once the runtime is initialized.
+/// Runtime's environment-wide messages once the runtime is initialized; sessions take the
+/// level in force when they are created. Once it returns, the previous callback is never
+/// called again.
 pub fn set_logger(callback: Option<LogFn>, level: LogLevel) {
     {
         let mut sink = LOG.write();
@@ -86,12 +102,116 @@ pub fn set_logger(callback: Option<LogFn>, level: LogLevel) {
     }
 }
 
+/// The process-wide level in force.
+fn process_level() -> LogLevel {
+    LOG.read().level
+}
+
 fn ort_level(level: LogLevel) -> ort::logging::LogLevel {
     match level {
-        LogLevel::Off | LogLevel::Error => ort::logging::LogLevel::Error,
+        LogLevel::Off => ort::logging::LogLevel::Fatal,
+        LogLevel::Error => ort::logging::LogLevel::Error,
         LogLevel::Warn => ort::logging::LogLevel::Warning,
         LogLevel::Info => ort::logging::LogLevel::Info,
         LogLevel::Debug => ort::logging::LogLevel::Verbose,
+    }
+}
+
+fn from_ort_level(level: ort::logging::LogLevel) -> LogLevel {
+    match level {
+        ort::logging::LogLevel::Verbose => LogLevel::Debug,
+        ort::logging::LogLevel::Info => LogLevel::Info,
+        ort::logging::LogLevel::Warning => LogLevel::Warn,
+        _ => LogLevel::Error,
+    }
+}
+
+/// A log destination of its own, for one pipeline: a callback and the most verbose level it
+/// receives.
+#[derive(Clone)]
+pub struct Logger {
+    callback: LogFn,
+    level: LogLevel,
+}
+
+impl Logger {
+    /// A logger that passes messages at `level` or more severe to `callback`.
+    pub fn new(callback: LogFn, level: LogLevel) -> Logger {
+        Logger { callback, level }
+    }
+
+    /// The most verbose level passed on.
+    pub fn level(&self) -> LogLevel {
+        self.level
+    }
+}
+
+impl std::fmt::Debug for Logger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logger")
+            .field("level", &self.level)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where one pipeline's messages go: its own [`Logger`], or the process-wide sink when it has
+/// none. Cheap to clone; every session of the pipeline holds one for ONNX Runtime's messages.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineLog {
+    own: Option<Logger>,
+}
+
+impl PipelineLog {
+    /// Messages go to `logger`, or to the process-wide sink when it is `None`.
+    pub fn new(logger: Option<Logger>) -> PipelineLog {
+        PipelineLog { own: logger }
+    }
+
+    /// Sends a message about this pipeline (also to the `log` crate for Rust hosts).
+    pub fn log(&self, level: LogLevel, message: &str) {
+        match &self.own {
+            None => log(level, message),
+            Some(own) => {
+                if level == LogLevel::Off {
+                    return;
+                }
+                to_log_crate(level, message);
+                if level <= own.level {
+                    (own.callback)(level, message);
+                }
+            }
+        }
+    }
+
+    /// The level ONNX Runtime filters this pipeline's sessions at: the pipeline's own, else the
+    /// process-wide level in force now (a session keeps the level it was created with).
+    fn level(&self) -> LogLevel {
+        match &self.own {
+            Some(own) => own.level,
+            None => process_level(),
+        }
+    }
+
+    /// Gives a session of this pipeline its own ONNX Runtime logger (`SetUserLoggingFunction`:
+    /// ONNX Runtime's session-level messages reach it instead of the environment's logger),
+    /// its level, and `part` as its log id.
+    pub(crate) fn configure_session(
+        &self,
+        builder: ort::session::builder::SessionBuilder,
+        part: &str,
+    ) -> Result<ort::session::builder::SessionBuilder> {
+        let log = self.clone();
+        let logger: ort::logging::LoggerFunction =
+            Arc::new(move |level, _category, id, _location, message| {
+                log.log(
+                    from_ort_level(level),
+                    &format!("onnxruntime [{id}] {message}"),
+                );
+            });
+        Ok(builder
+            .with_log_id(part)?
+            .with_log_level(ort_level(self.level()))?
+            .with_logger(logger)?)
     }
 }
 
@@ -262,15 +382,13 @@ fn load(options: &RuntimeOptions) -> Result<Runtime> {
         let attempt = std::panic::catch_unwind(|| ort::init_from(&path));
         match attempt {
             Ok(Ok(builder)) => {
+                // The environment's logger: ONNX Runtime's messages that belong to no session.
                 let logger: ort::logging::LoggerFunction =
                     Arc::new(|level, category, _id, _location, message| {
-                        let level = match level {
-                            ort::logging::LogLevel::Verbose => LogLevel::Debug,
-                            ort::logging::LogLevel::Info => LogLevel::Info,
-                            ort::logging::LogLevel::Warning => LogLevel::Warn,
-                            _ => LogLevel::Error,
-                        };
-                        log(level, &format!("onnxruntime [{category}] {message}"));
+                        log(
+                            from_ort_level(level),
+                            &format!("onnxruntime [{category}] {message}"),
+                        );
                     });
                 let env = builder
                     .with_name("sdrt")
@@ -285,7 +403,7 @@ fn load(options: &RuntimeOptions) -> Result<Runtime> {
                             ),
                         )
                     })?;
-                env.set_log_level(ort_level(LOG.read().level));
+                env.set_log_level(ort_level(process_level()));
                 let version =
                     loaded_version(&path).unwrap_or_else(|| version_from_build_info(ort::info()));
                 let providers = available_providers();
@@ -502,7 +620,13 @@ pub struct CoreMlOptions {
 }
 
 /// Resolves which provider a pipeline will use, applying the fallback rule.
-pub fn resolve_provider(rt: &Runtime, requested: Provider, strict: bool) -> Result<Provider> {
+/// The fallback warning goes to `log`, the pipeline's.
+pub fn resolve_provider(
+    rt: &Runtime,
+    requested: Provider,
+    strict: bool,
+    log: &PipelineLog,
+) -> Result<Provider> {
     let chosen = match requested {
         Provider::Auto => {
             if rt.has_provider(Provider::CoreMl.ort_name()) {
@@ -530,7 +654,7 @@ pub fn resolve_provider(rt: &Runtime, requested: Provider, strict: bool) -> Resu
                     ),
                 ));
             } else {
-                log(
+                log.log(
                     LogLevel::Warn,
                     &format!(
                         "execution provider '{}' is not in the loaded ONNX Runtime; falling back to cpu",

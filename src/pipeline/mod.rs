@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::session::{load_session, FloatTensor, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
-use crate::runtime::{self, CoreMlOptions, LogLevel, Provider};
+use crate::runtime::{self, CoreMlOptions, LogLevel, Logger, PipelineLog, Provider};
 use crate::scheduler::{self, PredictionType, SchedulerKind, SchedulerOverrides};
 use crate::tokenizer::ClipTokenizer;
 
@@ -90,6 +90,9 @@ pub struct PipelineOptions {
     /// The TAESD decoder for `taesd` previews; `None` = `vae_preview/model.onnx` in the model
     /// folder. Loaded on the first call that asks for such previews.
     pub preview_decoder: Option<PathBuf>,
+    /// Where this pipeline's messages go (sdrt's about it, and ONNX Runtime's for its
+    /// sessions); `None` = the process-wide logger of [`runtime::set_logger`].
+    pub logger: Option<Logger>,
 }
 
 /// What a pipeline loaded.
@@ -123,6 +126,7 @@ struct Graphs {
 struct SessionFactory {
     folder: ModelFolder,
     options: PipelineOptions,
+    log: PipelineLog,
     provider: Provider,
     static_shape: Option<StaticShape>,
     tokens: usize,
@@ -144,6 +148,7 @@ impl SessionFactory {
         let mut b = Session::builder(&rt.env)?
             .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)?
             .with_intra_op_spinning(false)?;
+        b = self.log.configure_session(b, part)?;
         if options.intra_op_threads > 0 {
             b = b.with_intra_threads(options.intra_op_threads)?;
         }
@@ -203,6 +208,8 @@ pub(crate) struct Call<'a> {
     run: &'a RunOptions,
     epoch: u64,
     cancel_epoch: &'a AtomicU64,
+    /// The pipeline's logger.
+    log: &'a PipelineLog,
 }
 
 impl Call<'_> {
@@ -242,11 +249,13 @@ impl Call<'_> {
 impl Pipeline {
     /// Loads a model folder (the runtime is initialized with defaults if needed).
     pub fn load(dir: &Path, options: &PipelineOptions) -> Result<Pipeline> {
+        let log = PipelineLog::new(options.logger.clone());
         let folder = ModelFolder::open(dir)?;
         let config = folder.config()?;
         let tokenizer = ClipTokenizer::from_dir(&folder.tokenizer_dir())?;
         let rt = runtime::get_or_init()?;
-        let provider = runtime::resolve_provider(rt, options.provider, options.strict_provider)?;
+        let provider =
+            runtime::resolve_provider(rt, options.provider, options.strict_provider, &log)?;
 
         let (nw, nh) = config.native_size();
         let static_shape =
@@ -262,6 +271,7 @@ impl Pipeline {
         let sessions = SessionFactory {
             folder,
             options: options.clone(),
+            log,
             provider,
             static_shape,
             tokens: tokenizer.max_length(),
@@ -274,7 +284,7 @@ impl Pipeline {
             preview_decoder: None,
         };
         let unet_shape = unet_shape(&graphs.unet)?;
-        runtime::log(
+        sessions.log.log(
             LogLevel::Info,
             &format!(
                 "loaded {} on {} in {:.2}s (native {}x{}, {}, scheduler {})",
@@ -400,6 +410,7 @@ impl Pipeline {
             run: &run,
             epoch,
             cancel_epoch: &self.cancel_epoch,
+            log: &self.sessions.log,
         };
         let stages = Stages {
             params,
@@ -445,6 +456,7 @@ impl Pipeline {
             run: &run,
             epoch: self.cancel_epoch.load(Ordering::SeqCst),
             cancel_epoch: &self.cancel_epoch,
+            log: &self.sessions.log,
         };
         let shape = [count, c, height, width];
         let f = self.config.vae_scale_factor;
