@@ -971,7 +971,8 @@ void sdrt_pipeline_options_init(struct sdrt_pipeline_options *options);
 /**
  * Loads the model folder `model_dir` (UTF-8 path to an `optimum-cli export onnx` folder)
  * and writes a new pipeline to `*out`. `options` may be NULL for defaults. Initializes the
- * runtime with defaults if `sdrt_runtime_init` was not called.
+ * runtime with defaults if `sdrt_runtime_init` was not called. Pins libsdrt in memory (see
+ * `sdrt_runtime_init`).
  *
  * Ownership: the caller owns `*out` and frees it with `sdrt_pipeline_free`. `*out` is written
  * only on success. Thread-safe; loading takes seconds for real models.
@@ -1047,6 +1048,19 @@ void sdrt_runtime_options_init(struct sdrt_runtime_options *options);
  * `ort_library_path` cannot be loaded (the message names it) or, without a path, when no
  * usable library (>= 1.31) is found (the message lists every path tried),
  * `SDRT_ERROR_ALREADY_INITIALIZED`. Thread-safe.
+ *
+ * Loading and unloading: this call and `sdrt_pipeline_create` pin libsdrt (or the shared
+ * library that has sdrt linked in) in memory, so a `dlclose` (`FreeLibrary`) never unloads
+ * it; a later `dlopen` of the same path gets the same library back, with its state (ONNX
+ * Runtime stays loaded with the same library, the log settings stay as they were left).
+ * This is because ONNX Runtime, once loaded, stays loaded until the process exits, and its
+ * one environment (shared by every user of that ONNX Runtime in the process) keeps a pointer
+ * into the libsdrt that created it; a libsdrt that really unloaded would be called after it
+ * is gone. A copy of libsdrt at another path is another library with its own state, and may
+ * be used while the first is closed; ONNX Runtime's messages that belong to no session then
+ * still reach the runtime callback of the copy that created the environment (each
+ * pipeline's own messages go to its own copy). Before unloading code that a callback lives
+ * in, free the pipelines whose callbacks are there and call `sdrt_runtime_shutdown`.
  */
 sdrt_status sdrt_runtime_init(const struct sdrt_runtime_options *options);
 

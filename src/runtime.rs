@@ -11,6 +11,9 @@
 //! (sdrt's own, and ONNX Runtime's for the pipeline's sessions, each session having its own
 //! ONNX Runtime logger); everything else goes to the process-wide sink of [`set_logger`],
 //! which also receives ONNX Runtime's environment-wide messages.
+//!
+//! Unloading: ONNX Runtime keeps a pointer to sdrt's logging function in its one environment,
+//! which lives until the process exits; [`pin_in_memory`] keeps libsdrt loaded as long.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -266,6 +269,7 @@ pub fn get() -> Option<&'static Runtime> {
 /// Calling it again after success returns the same runtime; it is an
 /// [`ErrorKind::AlreadyInitialized`] error only when a different library path is requested.
 pub fn init(options: &RuntimeOptions) -> Result<&'static Runtime> {
+    pin_in_memory();
     let _guard = INIT_LOCK.lock();
     if let Some(rt) = RUNTIME.get() {
         if let Some(p) = &options.ort_library {
@@ -350,21 +354,89 @@ fn candidates(options: &RuntimeOptions) -> Vec<(String, PathBuf)> {
     out
 }
 
-/// The folder holding the binary that contains sdrt (libsdrt, or the executable it is linked into).
+/// The file name the loader knows the binary that contains sdrt by (libsdrt, or the
+/// executable it is linked into), as `dladdr` reports it.
 #[cfg(unix)]
-fn own_directory() -> Option<PathBuf> {
-    // SAFETY: dladdr only reads the address; a zeroed Dl_info is a valid out-parameter.
+fn own_file() -> Option<std::ffi::CString> {
+    // SAFETY: dladdr only reads the address; a zeroed Dl_info is a valid out-parameter, and
+    // dli_fname, when set, is a NUL-terminated string owned by the loader.
     unsafe {
         let mut info: libc::Dl_info = std::mem::zeroed();
-        let addr = own_directory as *const libc::c_void;
+        let addr = own_file as *const libc::c_void;
         if libc::dladdr(addr, &mut info) != 0 && !info.dli_fname.is_null() {
-            let name = std::ffi::CStr::from_ptr(info.dli_fname);
-            let path = PathBuf::from(name.to_string_lossy().into_owned());
-            let path = path.canonicalize().unwrap_or(path);
-            return path.parent().map(Path::to_path_buf);
+            return Some(std::ffi::CStr::from_ptr(info.dli_fname).to_owned());
         }
     }
     None
+}
+
+/// The folder holding the binary that contains sdrt (libsdrt, or the executable it is linked into).
+#[cfg(unix)]
+fn own_directory() -> Option<PathBuf> {
+    let name = own_file()?;
+    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    let path = path.canonicalize().unwrap_or(path);
+    path.parent().map(Path::to_path_buf)
+}
+
+/// Keeps libsdrt loaded until the process exits, whatever the host's `dlclose` calls: once
+/// ONNX Runtime is loaded its one environment (which lives until exit, shared by every
+/// library in the process that uses ONNX Runtime) holds a pointer to sdrt's logging function,
+/// and sdrt's statics (the loaded runtime, compiled tokenizer patterns) are kept for the next
+/// `dlopen`, which gets the same library back instead of a new copy. Called by the entry
+/// points that create lasting state; later calls do nothing. Returns whether the library is
+/// pinned (false for an executable that has sdrt linked in, which needs no pinning).
+pub fn pin_in_memory() -> bool {
+    static PINNED: OnceCell<bool> = OnceCell::new();
+    *PINNED.get_or_init(pin_once)
+}
+
+/// `dlopen(self, RTLD_NOLOAD | RTLD_NODELETE)`: loads nothing, marks the already-loaded
+/// library as never to be unloaded (glibc and macOS dyld both honour it on a NOLOAD reopen).
+#[cfg(unix)]
+fn pin_once() -> bool {
+    let Some(name) = own_file() else {
+        return false;
+    };
+    // SAFETY: RTLD_NOLOAD returns a new reference to an already-loaded object or NULL; the
+    // reference is released at once, the NODELETE mark stays.
+    unsafe {
+        let handle = libc::dlopen(
+            name.as_ptr(),
+            libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE,
+        );
+        if handle.is_null() {
+            return false;
+        }
+        libc::dlclose(handle);
+    }
+    true
+}
+
+#[cfg(windows)]
+fn pin_once() -> bool {
+    // GetModuleHandleExW(FROM_ADDRESS | PIN): the DLL holding this function stays loaded
+    // until the process exits.
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetModuleHandleExW(flags: u32, name: *const u16, module: *mut *mut u8) -> i32;
+    }
+    const FROM_ADDRESS: u32 = 0x4;
+    const PIN: u32 = 0x1;
+    let mut module = std::ptr::null_mut();
+    // SAFETY: with FROM_ADDRESS, `name` is an address inside the module to find.
+    unsafe {
+        GetModuleHandleExW(
+            FROM_ADDRESS | PIN,
+            pin_once as fn() -> bool as *const u16,
+            &mut module,
+        ) != 0
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+fn pin_once() -> bool {
+    false
 }
 
 #[cfg(not(unix))]

@@ -192,7 +192,8 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
 
 /// Loads the model folder `model_dir` (UTF-8 path to an `optimum-cli export onnx` folder)
 /// and writes a new pipeline to `*out`. `options` may be NULL for defaults. Initializes the
-/// runtime with defaults if `sdrt_runtime_init` was not called.
+/// runtime with defaults if `sdrt_runtime_init` was not called. Pins libsdrt in memory (see
+/// `sdrt_runtime_init`).
 ///
 /// Ownership: the caller owns `*out` and frees it with `sdrt_pipeline_free`. `*out` is written
 /// only on success. Thread-safe; loading takes seconds for real models.
@@ -207,6 +208,7 @@ pub unsafe extern "C" fn sdrt_pipeline_create(
     out: *mut *mut sdrt_pipeline,
 ) -> sdrt_status {
     guard(|| {
+        runtime::pin_in_memory();
         non_null(out, "out")?;
         non_null(model_dir, "model_dir")?;
         // SAFETY: borrowed C string / options, documented.

@@ -1,4 +1,4 @@
-//! Process-wide runtime: loading ONNX Runtime, logging.
+//! Process-wide runtime: loading ONNX Runtime, logging, and what unloading libsdrt means.
 
 use std::ffi::{c_char, c_void, CString};
 use std::path::PathBuf;
@@ -145,9 +145,23 @@ pub(crate) fn log_level_from_c(v: u32, field: &str) -> crate::error::Result<LogL
 /// `ort_library_path` cannot be loaded (the message names it) or, without a path, when no
 /// usable library (>= 1.31) is found (the message lists every path tried),
 /// `SDRT_ERROR_ALREADY_INITIALIZED`. Thread-safe.
+///
+/// Loading and unloading: this call and `sdrt_pipeline_create` pin libsdrt (or the shared
+/// library that has sdrt linked in) in memory, so a `dlclose` (`FreeLibrary`) never unloads
+/// it; a later `dlopen` of the same path gets the same library back, with its state (ONNX
+/// Runtime stays loaded with the same library, the log settings stay as they were left).
+/// This is because ONNX Runtime, once loaded, stays loaded until the process exits, and its
+/// one environment (shared by every user of that ONNX Runtime in the process) keeps a pointer
+/// into the libsdrt that created it; a libsdrt that really unloaded would be called after it
+/// is gone. A copy of libsdrt at another path is another library with its own state, and may
+/// be used while the first is closed; ONNX Runtime's messages that belong to no session then
+/// still reach the runtime callback of the copy that created the environment (each
+/// pipeline's own messages go to its own copy). Before unloading code that a callback lives
+/// in, free the pipelines whose callbacks are there and call `sdrt_runtime_shutdown`.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_runtime_init(options: *const sdrt_runtime_options) -> sdrt_status {
     guard(|| {
+        runtime::pin_in_memory();
         let o = if options.is_null() {
             sdrt_runtime_options::default()
         } else {
