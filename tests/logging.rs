@@ -165,6 +165,26 @@ fn each_pipeline_gets_its_own_messages_and_no_other() {
     let st = unsafe { sdrt_runtime_init(&ro) };
     assert_eq!(st, sdrt_status::SDRT_OK, "runtime init: {}", last_error());
 
+    // An unknown level is refused before anything loads.
+    {
+        let dir = CString::new(common::fixture().to_str().unwrap()).unwrap();
+        let mut po = std::mem::MaybeUninit::<sdrt_pipeline_options>::uninit();
+        // SAFETY: _init fills the whole struct.
+        let mut po = unsafe {
+            sdrt_pipeline_options_init(po.as_mut_ptr());
+            po.assume_init()
+        };
+        po.log_callback = Some(on_log);
+        po.log_level = 99;
+        po.log_user_data = runtime_sink.user_data();
+        let mut p: *mut sdrt_pipeline = std::ptr::null_mut();
+        // SAFETY: valid strings and options for the duration of the call.
+        let st = unsafe { sdrt_pipeline_create(dir.as_ptr(), &po, &mut p) };
+        assert_eq!(st, sdrt_status::SDRT_ERROR_INVALID_ARGUMENT);
+        assert!(last_error().contains("log_level 99"), "{}", last_error());
+        assert!(p.is_null());
+    }
+
     // A provider this ONNX Runtime lacks: the fallback warning is A's.
     let missing = if cfg!(target_os = "macos") {
         sdrt_provider::SDRT_PROVIDER_CUDA
