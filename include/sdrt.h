@@ -771,6 +771,27 @@ typedef struct sdrt_generate_params {
 } sdrt_generate_params;
 
 /**
+ * Receives log messages. `level` is an `sdrt_log_level`; `message` is UTF-8, NUL-terminated
+ * and valid only during the call; ONNX Runtime's messages start with `onnxruntime [ID]`,
+ * where ID names the graph (`unet`, `text_encoder`, ...) or, for messages that belong to no
+ * graph, ONNX Runtime's category. Called from any thread, including ONNX Runtime's own, and
+ * possibly from several at once: it must be thread-safe, must not throw (C++) or longjmp, and
+ * must not call sdrt functions (`sdrt_pipeline_cancel` excepted).
+ *
+ * Two such callbacks exist. The runtime's (`sdrt_runtime_options.log_callback`) receives the
+ * process-wide messages: loading ONNX Runtime, ONNX Runtime's messages that belong to no
+ * session, and the messages of every pipeline that has no callback of its own. A pipeline's
+ * (`sdrt_pipeline_options.log_callback`) receives that pipeline's messages only: sdrt's about
+ * it (what was loaded, provider fallbacks, truncated prompts) and ONNX Runtime's for its
+ * graphs (each ONNX Runtime session has its own logger); it is called only while
+ * `sdrt_pipeline_create`, `sdrt_pipeline_generate` or `sdrt_pipeline_free` runs on that
+ * pipeline, on the calling thread or on ONNX Runtime's worker threads for that call, and
+ * never after `sdrt_pipeline_free` returns (or after a failed `sdrt_pipeline_create`
+ * returns).
+ */
+typedef void (*sdrt_log_callback)(void *user_data, uint32_t level, const char *message);
+
+/**
  * How to load a pipeline. Fill with `sdrt_pipeline_options_init`, then set fields. The struct
  * only grows at the end, guarded by `struct_size`.
  */
@@ -838,6 +859,23 @@ typedef struct sdrt_pipeline_options {
      * images it flags, and report them through `sdrt_images_flagged`. Since 0.2.
      */
     uint32_t disable_safety_checker;
+    /**
+     * This pipeline's own log callback (see `sdrt_log_callback` for what it receives, from
+     * which threads and when), or NULL (default): the pipeline's messages go to the runtime's
+     * callback. Since 0.2.
+     */
+    sdrt_log_callback log_callback;
+    /**
+     * `sdrt_log_level` for `log_callback`: messages above it are dropped (default
+     * `SDRT_LOG_WARN`). Also the level ONNX Runtime's sessions of this pipeline log at.
+     * Ignored without a callback. Since 0.2.
+     */
+    uint32_t log_level;
+    /**
+     * Passed unchanged to `log_callback`; must stay valid until `sdrt_pipeline_free` returns
+     * (or until a failed `sdrt_pipeline_create` returns). Since 0.2.
+     */
+    void *log_user_data;
 } sdrt_pipeline_options;
 
 /**
@@ -892,14 +930,6 @@ typedef struct sdrt_pipeline_info {
 } sdrt_pipeline_info;
 
 /**
- * Receives log messages. `level` is an `sdrt_log_level`; `message` is UTF-8, NUL-terminated
- * and valid only during the call. Called from any thread, including ONNX Runtime's own, and
- * possibly from several at once: it must be thread-safe and must not call back into sdrt or
- * throw.
- */
-typedef void (*sdrt_log_callback)(void *user_data, uint32_t level, const char *message);
-
-/**
  * Options for `sdrt_runtime_init`. Fill with `sdrt_runtime_options_init` first; the struct only
  * grows at the end, guarded by `struct_size`.
  */
@@ -913,19 +943,21 @@ typedef struct sdrt_runtime_options {
      */
     uint32_t log_level;
     /**
-     * Path of the ONNX Runtime shared library (UTF-8), or NULL to search `$SDRT_ORT_LIBRARY`,
-     * `$ORT_DYLIB_PATH`, the folder of libsdrt, then the system. Copied; may be freed after
-     * the call.
+     * Path of the ONNX Runtime shared library (UTF-8): the only library tried when set (a
+     * file that is missing or cannot be loaded is `SDRT_ERROR_RUNTIME_UNAVAILABLE`, with the
+     * path in the message; nothing else is searched). NULL to search `$SDRT_ORT_LIBRARY`,
+     * `$ORT_DYLIB_PATH`, the folder of libsdrt, then the system, in that order. Copied; may
+     * be freed after the call.
      */
     const char *ort_library_path;
     /**
-     * Log callback, or NULL for none. Process-wide: ONNX Runtime's environment is.
+     * Log callback for process-wide messages (see `sdrt_log_callback`), or NULL for none.
      */
     sdrt_log_callback log_callback;
     /**
      * Passed unchanged to `log_callback`; must stay valid until a later successful
-     * `sdrt_runtime_init` replaces the callback (once that call returns, the old callback is
-     * never called again).
+     * `sdrt_runtime_init` replaces the callback or `sdrt_runtime_shutdown` detaches it (once
+     * either returns, the old callback is never called again).
      */
     void *log_user_data;
 } sdrt_runtime_options;
@@ -994,12 +1026,13 @@ void sdrt_pipeline_options_init(struct sdrt_pipeline_options *options);
 /**
  * Loads the model folder `model_dir` (UTF-8 path to an `optimum-cli export onnx` folder)
  * and writes a new pipeline to `*out`. `options` may be NULL for defaults. Initializes the
- * runtime with defaults if `sdrt_runtime_init` was not called.
+ * runtime with defaults if `sdrt_runtime_init` was not called. Pins libsdrt in memory (see
+ * `sdrt_runtime_init`).
  *
  * Ownership: the caller owns `*out` and frees it with `sdrt_pipeline_free`. `*out` is written
  * only on success. Thread-safe; loading takes seconds for real models.
  * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `model_dir` or `out`, a path that is not UTF-8,
- * `struct_size` too small, an unknown enum value), `SDRT_ERROR_MODEL_NOT_FOUND`,
+ * `struct_size` too small, an unknown enum value or `log_level`), `SDRT_ERROR_MODEL_NOT_FOUND`,
  * `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
  * `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode).
  */
@@ -1010,7 +1043,7 @@ sdrt_status sdrt_pipeline_create(const char *model_dir,
 /**
  * Frees a pipeline. NULL is a no-op. No other call on this pipeline may be running or start
  * afterwards (cancel and wait for `sdrt_pipeline_generate` to return first). Images already
- * returned stay valid.
+ * returned stay valid. Once it returns, the pipeline's log callback is never called again.
  */
 void sdrt_pipeline_free(struct sdrt_pipeline *pipeline);
 
@@ -1077,9 +1110,23 @@ void sdrt_runtime_options_init(struct sdrt_runtime_options *options);
  * logging settings as they were. On the first call the logging settings apply before the
  * library is searched, so the callback sees the attempt even when it fails.
  * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (`struct_size` too small, unknown `log_level`,
- * path not UTF-8), `SDRT_ERROR_RUNTIME_UNAVAILABLE` when no usable library (>= 1.31) is
- * found (the message lists every path tried), `SDRT_ERROR_ALREADY_INITIALIZED`.
- * Thread-safe.
+ * path not UTF-8), `SDRT_ERROR_RUNTIME_UNAVAILABLE` when the library named by
+ * `ort_library_path` cannot be loaded (the message names it) or, without a path, when no
+ * usable library (>= 1.31) is found (the message lists every path tried),
+ * `SDRT_ERROR_ALREADY_INITIALIZED`. Thread-safe.
+ *
+ * Loading and unloading: this call and `sdrt_pipeline_create` pin libsdrt (or the shared
+ * library that has sdrt linked in) in memory, so a `dlclose` (`FreeLibrary`) never unloads
+ * it; a later `dlopen` of the same path gets the same library back, with its state (ONNX
+ * Runtime stays loaded with the same library, the log settings stay as they were left).
+ * This is because ONNX Runtime, once loaded, stays loaded until the process exits, and its
+ * one environment (shared by every user of that ONNX Runtime in the process) keeps a pointer
+ * into the libsdrt that created it; a libsdrt that really unloaded would be called after it
+ * is gone. A copy of libsdrt at another path is another library with its own state, and may
+ * be used while the first is closed; ONNX Runtime's messages that belong to no session then
+ * still reach the runtime callback of the copy that created the environment (each
+ * pipeline's own messages go to its own copy). Before unloading code that a callback lives
+ * in, free the pipelines whose callbacks are there and call `sdrt_runtime_shutdown`.
  */
 sdrt_status sdrt_runtime_init(const struct sdrt_runtime_options *options);
 
@@ -1088,6 +1135,17 @@ sdrt_status sdrt_runtime_init(const struct sdrt_runtime_options *options);
  * initialized. Static once non-NULL; do not free. Any thread.
  */
 const char *sdrt_runtime_ort_version(void);
+
+/**
+ * Detaches the runtime's log callback: once this returns it is never called again, and the
+ * runtime level is back to `SDRT_LOG_WARN`. Call it before `dlclose` of libsdrt or of the
+ * code the callback lives in (a plug-in that registered it), after freeing the pipelines
+ * (each pipeline's own callback is detached when it is freed). Pipelines still alive keep
+ * working, and a later `sdrt_runtime_init` attaches a callback again. ONNX Runtime stays
+ * loaded: it cannot be unloaded while the process runs (see `sdrt_runtime_init`). Any
+ * thread; never fails.
+ */
+void sdrt_runtime_shutdown(void);
 
 /**
  * Returns a static, NUL-terminated name for `status`, e.g. `"SDRT_ERROR_CANCELLED"`.

@@ -1,9 +1,19 @@
 //! ONNX Runtime loading, the process-wide environment, logging, and execution providers.
 //!
-//! ONNX Runtime is loaded at run time, never linked. [`init`] tries, in order: the path given
-//! in [`RuntimeOptions::ort_library`], `$SDRT_ORT_LIBRARY`, `$ORT_DYLIB_PATH`, the folder that
-//! holds libsdrt itself, then the system's library search. The first library that loads and is
-//! at least version 1.31 wins; the error lists every place tried.
+//! ONNX Runtime is loaded at run time, never linked. [`init`] loads the path given in
+//! [`RuntimeOptions::ort_library`] when there is one, and nothing else: an explicit path that
+//! cannot be loaded is the error. Without one it tries, in order, `$SDRT_ORT_LIBRARY`,
+//! `$ORT_DYLIB_PATH`, the folder that holds libsdrt itself, then the system's library search;
+//! the first library that loads and is at least version 1.31 wins, and the error lists every
+//! place tried.
+//!
+//! Logging: messages about one pipeline go to that pipeline's [`Logger`] when it has one
+//! (sdrt's own, and ONNX Runtime's for the pipeline's sessions, each session having its own
+//! ONNX Runtime logger); everything else goes to the process-wide sink of [`set_logger`],
+//! which also receives ONNX Runtime's environment-wide messages.
+//!
+//! Unloading: ONNX Runtime keeps a pointer to sdrt's logging function in its one environment,
+//! which lives until the process exits; [`pin_in_memory`] keeps libsdrt loaded as long.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,15 +64,24 @@ static LOG: RwLock<LogSink> = RwLock::new(LogSink {
     level: LogLevel::Warn,
 });
 
-/// Sends a message to the configured log callback (and to the `log` crate for Rust hosts).
-pub fn log(level: LogLevel, message: &str) {
+/// Mirrors a message to the `log` crate for Rust hosts.
+fn to_log_crate(level: LogLevel, message: &str) {
     match level {
-        LogLevel::Off => return,
+        LogLevel::Off => {}
         LogLevel::Error => log::error!("{message}"),
         LogLevel::Warn => log::warn!("{message}"),
         LogLevel::Info => log::info!("{message}"),
         LogLevel::Debug => log::debug!("{message}"),
     }
+}
+
+/// Sends a process-wide message to the configured log callback (and to the `log` crate for
+/// Rust hosts). Messages about one pipeline go to [`PipelineLog::log`] instead.
+pub fn log(level: LogLevel, message: &str) {
+    if level == LogLevel::Off {
+        return;
+    }
+    to_log_crate(level, message);
     let sink = LOG.read();
     if level <= sink.level {
         if let Some(cb) = &sink.callback {
@@ -72,7 +91,9 @@ pub fn log(level: LogLevel, message: &str) {
 }
 
 /// Sets the process-wide log callback and level. Takes effect immediately, also for ONNX
-/// Runtime's own messages once the runtime is initialized.
+/// Runtime's environment-wide messages once the runtime is initialized; sessions take the
+/// level in force when they are created. Once it returns, the previous callback is never
+/// called again.
 pub fn set_logger(callback: Option<LogFn>, level: LogLevel) {
     {
         let mut sink = LOG.write();
@@ -84,19 +105,124 @@ pub fn set_logger(callback: Option<LogFn>, level: LogLevel) {
     }
 }
 
+/// The process-wide level in force.
+fn process_level() -> LogLevel {
+    LOG.read().level
+}
+
 fn ort_level(level: LogLevel) -> ort::logging::LogLevel {
     match level {
-        LogLevel::Off | LogLevel::Error => ort::logging::LogLevel::Error,
+        LogLevel::Off => ort::logging::LogLevel::Fatal,
+        LogLevel::Error => ort::logging::LogLevel::Error,
         LogLevel::Warn => ort::logging::LogLevel::Warning,
         LogLevel::Info => ort::logging::LogLevel::Info,
         LogLevel::Debug => ort::logging::LogLevel::Verbose,
     }
 }
 
+fn from_ort_level(level: ort::logging::LogLevel) -> LogLevel {
+    match level {
+        ort::logging::LogLevel::Verbose => LogLevel::Debug,
+        ort::logging::LogLevel::Info => LogLevel::Info,
+        ort::logging::LogLevel::Warning => LogLevel::Warn,
+        _ => LogLevel::Error,
+    }
+}
+
+/// A log destination of its own, for one pipeline: a callback and the most verbose level it
+/// receives.
+#[derive(Clone)]
+pub struct Logger {
+    callback: LogFn,
+    level: LogLevel,
+}
+
+impl Logger {
+    /// A logger that passes messages at `level` or more severe to `callback`.
+    pub fn new(callback: LogFn, level: LogLevel) -> Logger {
+        Logger { callback, level }
+    }
+
+    /// The most verbose level passed on.
+    pub fn level(&self) -> LogLevel {
+        self.level
+    }
+}
+
+impl std::fmt::Debug for Logger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logger")
+            .field("level", &self.level)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where one pipeline's messages go: its own [`Logger`], or the process-wide sink when it has
+/// none. Cheap to clone; every session of the pipeline holds one for ONNX Runtime's messages.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineLog {
+    own: Option<Logger>,
+}
+
+impl PipelineLog {
+    /// Messages go to `logger`, or to the process-wide sink when it is `None`.
+    pub fn new(logger: Option<Logger>) -> PipelineLog {
+        PipelineLog { own: logger }
+    }
+
+    /// Sends a message about this pipeline (also to the `log` crate for Rust hosts).
+    pub fn log(&self, level: LogLevel, message: &str) {
+        match &self.own {
+            None => log(level, message),
+            Some(own) => {
+                if level == LogLevel::Off {
+                    return;
+                }
+                to_log_crate(level, message);
+                if level <= own.level {
+                    (own.callback)(level, message);
+                }
+            }
+        }
+    }
+
+    /// The level ONNX Runtime filters this pipeline's sessions at: the pipeline's own, else the
+    /// process-wide level in force now (a session keeps the level it was created with).
+    fn level(&self) -> LogLevel {
+        match &self.own {
+            Some(own) => own.level,
+            None => process_level(),
+        }
+    }
+
+    /// Gives a session of this pipeline its own ONNX Runtime logger (`SetUserLoggingFunction`:
+    /// ONNX Runtime's session-level messages reach it instead of the environment's logger),
+    /// its level, and `part` as its log id.
+    pub(crate) fn configure_session(
+        &self,
+        builder: ort::session::builder::SessionBuilder,
+        part: &str,
+    ) -> Result<ort::session::builder::SessionBuilder> {
+        let log = self.clone();
+        let logger: ort::logging::LoggerFunction =
+            Arc::new(move |level, _category, id, _location, message| {
+                log.log(
+                    from_ort_level(level),
+                    &format!("onnxruntime [{id}] {message}"),
+                );
+            });
+        Ok(builder
+            .with_log_id(part)?
+            .with_log_level(ort_level(self.level()))?
+            .with_logger(logger)?)
+    }
+}
+
 /// Options for [`init`].
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeOptions {
-    /// Explicit path to the ONNX Runtime shared library; tried first.
+    /// Explicit path to the ONNX Runtime shared library: the only one tried when set (a path
+    /// that cannot be loaded is [`ErrorKind::RuntimeUnavailable`], never a search elsewhere).
     pub ort_library: Option<PathBuf>,
 }
 
@@ -143,6 +269,7 @@ pub fn get() -> Option<&'static Runtime> {
 /// Calling it again after success returns the same runtime; it is an
 /// [`ErrorKind::AlreadyInitialized`] error only when a different library path is requested.
 pub fn init(options: &RuntimeOptions) -> Result<&'static Runtime> {
+    pin_in_memory();
     let _guard = INIT_LOCK.lock();
     if let Some(rt) = RUNTIME.get() {
         if let Some(p) = &options.ort_library {
@@ -189,11 +316,13 @@ pub fn ort_library_name() -> &'static str {
     }
 }
 
-/// The candidate paths, in the order they are tried, with where each came from.
+/// The candidate paths, in the order they are tried, with where each came from. An explicit
+/// path is the only candidate.
 fn candidates(options: &RuntimeOptions) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     if let Some(p) = &options.ort_library {
         out.push(("runtime options".to_string(), p.clone()));
+        return out;
     }
     for var in ["SDRT_ORT_LIBRARY", "ORT_DYLIB_PATH"] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
@@ -225,21 +354,89 @@ fn candidates(options: &RuntimeOptions) -> Vec<(String, PathBuf)> {
     out
 }
 
-/// The folder holding the binary that contains sdrt (libsdrt, or the executable it is linked into).
+/// The file name the loader knows the binary that contains sdrt by (libsdrt, or the
+/// executable it is linked into), as `dladdr` reports it.
 #[cfg(unix)]
-fn own_directory() -> Option<PathBuf> {
-    // SAFETY: dladdr only reads the address; a zeroed Dl_info is a valid out-parameter.
+fn own_file() -> Option<std::ffi::CString> {
+    // SAFETY: dladdr only reads the address; a zeroed Dl_info is a valid out-parameter, and
+    // dli_fname, when set, is a NUL-terminated string owned by the loader.
     unsafe {
         let mut info: libc::Dl_info = std::mem::zeroed();
-        let addr = own_directory as *const libc::c_void;
+        let addr = own_file as *const libc::c_void;
         if libc::dladdr(addr, &mut info) != 0 && !info.dli_fname.is_null() {
-            let name = std::ffi::CStr::from_ptr(info.dli_fname);
-            let path = PathBuf::from(name.to_string_lossy().into_owned());
-            let path = path.canonicalize().unwrap_or(path);
-            return path.parent().map(Path::to_path_buf);
+            return Some(std::ffi::CStr::from_ptr(info.dli_fname).to_owned());
         }
     }
     None
+}
+
+/// The folder holding the binary that contains sdrt (libsdrt, or the executable it is linked into).
+#[cfg(unix)]
+fn own_directory() -> Option<PathBuf> {
+    let name = own_file()?;
+    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    let path = path.canonicalize().unwrap_or(path);
+    path.parent().map(Path::to_path_buf)
+}
+
+/// Keeps libsdrt loaded until the process exits, whatever the host's `dlclose` calls: once
+/// ONNX Runtime is loaded its one environment (which lives until exit, shared by every
+/// library in the process that uses ONNX Runtime) holds a pointer to sdrt's logging function,
+/// and sdrt's statics (the loaded runtime, compiled tokenizer patterns) are kept for the next
+/// `dlopen`, which gets the same library back instead of a new copy. Called by the entry
+/// points that create lasting state; later calls do nothing. Returns whether the library is
+/// pinned (false for an executable that has sdrt linked in, which needs no pinning).
+pub fn pin_in_memory() -> bool {
+    static PINNED: OnceCell<bool> = OnceCell::new();
+    *PINNED.get_or_init(pin_once)
+}
+
+/// `dlopen(self, RTLD_NOLOAD | RTLD_NODELETE)`: loads nothing, marks the already-loaded
+/// library as never to be unloaded (glibc and macOS dyld both honour it on a NOLOAD reopen).
+#[cfg(unix)]
+fn pin_once() -> bool {
+    let Some(name) = own_file() else {
+        return false;
+    };
+    // SAFETY: RTLD_NOLOAD returns a new reference to an already-loaded object or NULL; the
+    // reference is released at once, the NODELETE mark stays.
+    unsafe {
+        let handle = libc::dlopen(
+            name.as_ptr(),
+            libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE,
+        );
+        if handle.is_null() {
+            return false;
+        }
+        libc::dlclose(handle);
+    }
+    true
+}
+
+#[cfg(windows)]
+fn pin_once() -> bool {
+    // GetModuleHandleExW(FROM_ADDRESS | PIN): the DLL holding this function stays loaded
+    // until the process exits.
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetModuleHandleExW(flags: u32, name: *const u16, module: *mut *mut u8) -> i32;
+    }
+    const FROM_ADDRESS: u32 = 0x4;
+    const PIN: u32 = 0x1;
+    let mut module = std::ptr::null_mut();
+    // SAFETY: with FROM_ADDRESS, `name` is an address inside the module to find.
+    unsafe {
+        GetModuleHandleExW(
+            FROM_ADDRESS | PIN,
+            pin_once as fn() -> bool as *const u16,
+            &mut module,
+        ) != 0
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+fn pin_once() -> bool {
+    false
 }
 
 #[cfg(not(unix))]
@@ -251,20 +448,19 @@ fn own_directory() -> Option<PathBuf> {
 
 fn load(options: &RuntimeOptions) -> Result<Runtime> {
     let mut tried = Vec::new();
+    let mut last_error = String::new();
     for (origin, path) in candidates(options) {
         // ort reads `current_exe()` for relative paths; keep any panic inside this loop.
         let attempt = std::panic::catch_unwind(|| ort::init_from(&path));
         match attempt {
             Ok(Ok(builder)) => {
+                // The environment's logger: ONNX Runtime's messages that belong to no session.
                 let logger: ort::logging::LoggerFunction =
                     Arc::new(|level, category, _id, _location, message| {
-                        let level = match level {
-                            ort::logging::LogLevel::Verbose => LogLevel::Debug,
-                            ort::logging::LogLevel::Info => LogLevel::Info,
-                            ort::logging::LogLevel::Warning => LogLevel::Warn,
-                            _ => LogLevel::Error,
-                        };
-                        log(level, &format!("onnxruntime [{category}] {message}"));
+                        log(
+                            from_ort_level(level),
+                            &format!("onnxruntime [{category}] {message}"),
+                        );
                     });
                 let env = builder
                     .with_name("sdrt")
@@ -279,7 +475,7 @@ fn load(options: &RuntimeOptions) -> Result<Runtime> {
                             ),
                         )
                     })?;
-                env.set_log_level(ort_level(LOG.read().level));
+                env.set_log_level(ort_level(process_level()));
                 let version =
                     loaded_version(&path).unwrap_or_else(|| version_from_build_info(ort::info()));
                 let providers = available_providers();
@@ -300,9 +496,20 @@ fn load(options: &RuntimeOptions) -> Result<Runtime> {
                 );
                 return Ok(rt);
             }
-            Ok(Err(e)) => tried.push(format!("{} ({origin}): {e}", path.display())),
-            Err(_) => tried.push(format!("{} ({origin}): loader panicked", path.display())),
+            Ok(Err(e)) => last_error = describe_load_error(&e),
+            Err(_) => last_error = "loader panicked".to_string(),
         }
+        tried.push(format!("{} ({origin}): {last_error}", path.display()));
+    }
+    if let Some(p) = &options.ort_library {
+        return Err(Error::new(
+            ErrorKind::RuntimeUnavailable,
+            format!(
+                "could not load ONNX Runtime >= 1.31 from {} (the runtime options' path is \
+                 binding: nothing else is tried): {last_error}",
+                p.display()
+            ),
+        ));
     }
     Err(Error::new(
         ErrorKind::RuntimeUnavailable,
@@ -312,6 +519,43 @@ fn load(options: &RuntimeOptions) -> Result<Runtime> {
             tried.join("; ")
         ),
     ))
+}
+
+/// ort's message for a failed load, with the loader's reason when `dlopen` failed (ort's own
+/// message stops at "dlopen failed").
+fn describe_load_error(e: &ort::LoadDynamicError) -> String {
+    let reason = match e {
+        ort::LoadDynamicError::Dlopen { path, .. } => dlopen_reason(path),
+        _ => None,
+    };
+    match reason {
+        Some(r) => format!("{e}: {r}"),
+        None => e.to_string(),
+    }
+}
+
+/// Why `dlopen` refuses `path` (`dlerror`), asked again after a failed load.
+#[cfg(unix)]
+fn dlopen_reason(path: &Path) -> Option<String> {
+    use std::ffi::{CStr, CString};
+    use std::os::unix::ffi::OsStrExt;
+    let name = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a plain dlopen of the file the caller asked for (it failed a moment ago; if it
+    // loads now the reference is released); dlerror's string is read before any other dl call.
+    unsafe {
+        let handle = libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+        if !handle.is_null() {
+            libc::dlclose(handle);
+            return None;
+        }
+        let e = libc::dlerror();
+        (!e.is_null()).then(|| CStr::from_ptr(e).to_string_lossy().into_owned())
+    }
+}
+
+#[cfg(not(unix))]
+fn dlopen_reason(_path: &Path) -> Option<String> {
+    None
 }
 
 /// ONNX Runtime's own `OrtGetApiBase()->GetVersionString()` of the library just loaded (found
@@ -448,7 +692,13 @@ pub struct CoreMlOptions {
 }
 
 /// Resolves which provider a pipeline will use, applying the fallback rule.
-pub fn resolve_provider(rt: &Runtime, requested: Provider, strict: bool) -> Result<Provider> {
+/// The fallback warning goes to `log`, the pipeline's.
+pub fn resolve_provider(
+    rt: &Runtime,
+    requested: Provider,
+    strict: bool,
+    log: &PipelineLog,
+) -> Result<Provider> {
     let chosen = match requested {
         Provider::Auto => {
             if rt.has_provider(Provider::CoreMl.ort_name()) {
@@ -476,7 +726,7 @@ pub fn resolve_provider(rt: &Runtime, requested: Provider, strict: bool) -> Resu
                     ),
                 ));
             } else {
-                log(
+                log.log(
                     LogLevel::Warn,
                     &format!(
                         "execution provider '{}' is not in the loaded ONNX Runtime; falling back to cpu",

@@ -849,20 +849,27 @@ fn runtime_unavailable(exe: &Path) -> Command {
 fn check_runtime_unavailable_output(out: &Output) {
     assert_suite_passed("api_errors --runtime-unavailable", out);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let message = stdout
+    let messages: Vec<&str> = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("MESSAGE "))
-        .expect("the program prints the message");
+        .filter_map(|l| l.strip_prefix("MESSAGE "))
+        .collect();
+    let [explicit, search] = messages[..] else {
+        panic!("the program prints two messages:\n{stdout}");
+    };
+    // The explicit path is binding: its failure names it, and nothing else was tried.
+    let options = format!("{NOWHERE}/options/libonnxruntime.so");
+    assert!(explicit.contains(&options), "lacks {options:?}: {explicit}");
+    assert!(
+        explicit.contains("nothing else is tried") && !explicit.contains("env-"),
+        "an explicit path fell through to the search: {explicit}"
+    );
+    // Without one (sdrt_pipeline_create's default initialization), the search lists all.
     for tried in [
-        format!("{NOWHERE}/options/libonnxruntime.so (runtime options)"),
         format!("{NOWHERE}/env-sdrt/libonnxruntime.so ($SDRT_ORT_LIBRARY)"),
         format!("{NOWHERE}/env-ort/libonnxruntime.so ($ORT_DYLIB_PATH)"),
         "(system library search)".to_string(),
     ] {
-        assert!(
-            message.contains(&tried),
-            "message lacks {tried:?}: {message}"
-        );
+        assert!(search.contains(&tried), "message lacks {tried:?}: {search}");
     }
 }
 

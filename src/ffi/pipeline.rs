@@ -1,18 +1,19 @@
 //! `sdrt_pipeline`: create, query, generate, cancel, free.
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::path::PathBuf;
 
 use super::images::{images_into_raw, sdrt_images};
 use super::params::{
     prediction_to_c, read_generate_params, scheduler_to_c, sdrt_generate_params, sdrt_provider,
 };
+use super::runtime::{log_level_from_c, sdrt_log_callback, sdrt_log_level, CLogger};
 use super::status::sdrt_status;
 use super::step::call_step;
 use super::{guard, non_null, opt_str, read_versioned, write_versioned};
 use crate::error::{Error, Result};
 use crate::pipeline::{Pipeline, PipelineOptions, StepInfo};
-use crate::runtime::{CoreMlComputeUnits, CoreMlOptions, Provider};
+use crate::runtime::{self, CoreMlComputeUnits, CoreMlOptions, Provider};
 
 /// A loaded model (opaque). Create with `sdrt_pipeline_create`, free with `sdrt_pipeline_free`.
 pub struct sdrt_pipeline {
@@ -78,6 +79,17 @@ pub struct sdrt_pipeline_options {
     /// when it is there. Zero (default): run it on every image when present, black out the
     /// images it flags, and report them through `sdrt_images_flagged`. Since 0.2.
     pub disable_safety_checker: u32,
+    /// This pipeline's own log callback (see `sdrt_log_callback` for what it receives, from
+    /// which threads and when), or NULL (default): the pipeline's messages go to the runtime's
+    /// callback. Since 0.2.
+    pub log_callback: sdrt_log_callback,
+    /// `sdrt_log_level` for `log_callback`: messages above it are dropped (default
+    /// `SDRT_LOG_WARN`). Also the level ONNX Runtime's sessions of this pipeline log at.
+    /// Ignored without a callback. Since 0.2.
+    pub log_level: u32,
+    /// Passed unchanged to `log_callback`; must stay valid until `sdrt_pipeline_free` returns
+    /// (or until a failed `sdrt_pipeline_create` returns). Since 0.2.
+    pub log_user_data: *mut c_void,
 }
 
 /// The first published layout's size (see `GENERATE_PARAMS_V1`).
@@ -101,6 +113,9 @@ impl Default for sdrt_pipeline_options {
             coreml_cache_dir: std::ptr::null(),
             preview_decoder_path: std::ptr::null(),
             disable_safety_checker: 0,
+            log_callback: None,
+            log_level: sdrt_log_level::SDRT_LOG_WARN as u32,
+            log_user_data: std::ptr::null_mut(),
         }
     }
 }
@@ -158,6 +173,9 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
     let cache = unsafe { opt_str(o.coreml_cache_dir, "options->coreml_cache_dir")? };
     // SAFETY: as above.
     let preview = unsafe { opt_str(o.preview_decoder_path, "options->preview_decoder_path")? };
+    let log_level = log_level_from_c(o.log_level, "options->log_level")?;
+    let logger = CLogger::log_fn(o.log_callback, o.log_user_data)
+        .map(|callback| runtime::Logger::new(callback, log_level));
     Ok(PipelineOptions {
         provider: provider_from_c(o.provider)?,
         strict_provider: o.strict_provider != 0,
@@ -174,17 +192,19 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
         static_count: o.static_count as usize,
         preview_decoder: preview.map(PathBuf::from),
         disable_safety_checker: o.disable_safety_checker != 0,
+        logger,
     })
 }
 
 /// Loads the model folder `model_dir` (UTF-8 path to an `optimum-cli export onnx` folder)
 /// and writes a new pipeline to `*out`. `options` may be NULL for defaults. Initializes the
-/// runtime with defaults if `sdrt_runtime_init` was not called.
+/// runtime with defaults if `sdrt_runtime_init` was not called. Pins libsdrt in memory (see
+/// `sdrt_runtime_init`).
 ///
 /// Ownership: the caller owns `*out` and frees it with `sdrt_pipeline_free`. `*out` is written
 /// only on success. Thread-safe; loading takes seconds for real models.
 /// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `model_dir` or `out`, a path that is not UTF-8,
-/// `struct_size` too small, an unknown enum value), `SDRT_ERROR_MODEL_NOT_FOUND`,
+/// `struct_size` too small, an unknown enum value or `log_level`), `SDRT_ERROR_MODEL_NOT_FOUND`,
 /// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
 /// `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode).
 #[no_mangle]
@@ -194,6 +214,7 @@ pub unsafe extern "C" fn sdrt_pipeline_create(
     out: *mut *mut sdrt_pipeline,
 ) -> sdrt_status {
     guard(|| {
+        runtime::pin_in_memory();
         non_null(out, "out")?;
         non_null(model_dir, "model_dir")?;
         // SAFETY: borrowed C string / options, documented.
@@ -214,7 +235,7 @@ pub unsafe extern "C" fn sdrt_pipeline_create(
 
 /// Frees a pipeline. NULL is a no-op. No other call on this pipeline may be running or start
 /// afterwards (cancel and wait for `sdrt_pipeline_generate` to return first). Images already
-/// returned stay valid.
+/// returned stay valid. Once it returns, the pipeline's log callback is never called again.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_free(pipeline: *mut sdrt_pipeline) {
     if pipeline.is_null() {

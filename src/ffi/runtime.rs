@@ -1,4 +1,4 @@
-//! Process-wide runtime: loading ONNX Runtime, logging.
+//! Process-wide runtime: loading ONNX Runtime, logging, and what unloading libsdrt means.
 
 use std::ffi::{c_char, c_void, CString};
 use std::path::PathBuf;
@@ -28,9 +28,22 @@ pub enum sdrt_log_level {
 }
 
 /// Receives log messages. `level` is an `sdrt_log_level`; `message` is UTF-8, NUL-terminated
-/// and valid only during the call. Called from any thread, including ONNX Runtime's own, and
-/// possibly from several at once: it must be thread-safe and must not call back into sdrt or
-/// throw.
+/// and valid only during the call; ONNX Runtime's messages start with `onnxruntime [ID]`,
+/// where ID names the graph (`unet`, `text_encoder`, ...) or, for messages that belong to no
+/// graph, ONNX Runtime's category. Called from any thread, including ONNX Runtime's own, and
+/// possibly from several at once: it must be thread-safe, must not throw (C++) or longjmp, and
+/// must not call sdrt functions (`sdrt_pipeline_cancel` excepted).
+///
+/// Two such callbacks exist. The runtime's (`sdrt_runtime_options.log_callback`) receives the
+/// process-wide messages: loading ONNX Runtime, ONNX Runtime's messages that belong to no
+/// session, and the messages of every pipeline that has no callback of its own. A pipeline's
+/// (`sdrt_pipeline_options.log_callback`) receives that pipeline's messages only: sdrt's about
+/// it (what was loaded, provider fallbacks, truncated prompts) and ONNX Runtime's for its
+/// graphs (each ONNX Runtime session has its own logger); it is called only while
+/// `sdrt_pipeline_create`, `sdrt_pipeline_generate` or `sdrt_pipeline_free` runs on that
+/// pipeline, on the calling thread or on ONNX Runtime's worker threads for that call, and
+/// never after `sdrt_pipeline_free` returns (or after a failed `sdrt_pipeline_create`
+/// returns).
 pub type sdrt_log_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, message: *const c_char)>;
 
@@ -43,15 +56,17 @@ pub struct sdrt_runtime_options {
     pub struct_size: u32,
     /// `sdrt_log_level`: messages above it are dropped. Default `SDRT_LOG_WARN`.
     pub log_level: u32,
-    /// Path of the ONNX Runtime shared library (UTF-8), or NULL to search `$SDRT_ORT_LIBRARY`,
-    /// `$ORT_DYLIB_PATH`, the folder of libsdrt, then the system. Copied; may be freed after
-    /// the call.
+    /// Path of the ONNX Runtime shared library (UTF-8): the only library tried when set (a
+    /// file that is missing or cannot be loaded is `SDRT_ERROR_RUNTIME_UNAVAILABLE`, with the
+    /// path in the message; nothing else is searched). NULL to search `$SDRT_ORT_LIBRARY`,
+    /// `$ORT_DYLIB_PATH`, the folder of libsdrt, then the system, in that order. Copied; may
+    /// be freed after the call.
     pub ort_library_path: *const c_char,
-    /// Log callback, or NULL for none. Process-wide: ONNX Runtime's environment is.
+    /// Log callback for process-wide messages (see `sdrt_log_callback`), or NULL for none.
     pub log_callback: sdrt_log_callback,
     /// Passed unchanged to `log_callback`; must stay valid until a later successful
-    /// `sdrt_runtime_init` replaces the callback (once that call returns, the old callback is
-    /// never called again).
+    /// `sdrt_runtime_init` replaces the callback or `sdrt_runtime_shutdown` detaches it (once
+    /// either returns, the old callback is never called again).
     pub log_user_data: *mut c_void,
 }
 
@@ -80,7 +95,7 @@ pub unsafe extern "C" fn sdrt_runtime_options_init(options: *mut sdrt_runtime_op
     }
 }
 
-struct CLogger {
+pub(crate) struct CLogger {
     callback: unsafe extern "C" fn(*mut c_void, u32, *const c_char),
     user_data: *mut c_void,
 }
@@ -94,6 +109,28 @@ impl CLogger {
         // SAFETY: the header's contract for the callback.
         unsafe { (self.callback)(self.user_data, level as u32, c.as_ptr()) };
     }
+
+    /// The engine's log function for a C callback and its user_data (`None` for NULL).
+    pub(crate) fn log_fn(
+        callback: sdrt_log_callback,
+        user_data: *mut c_void,
+    ) -> Option<runtime::LogFn> {
+        callback.map(|callback| {
+            let logger = CLogger {
+                callback,
+                user_data,
+            };
+            Arc::new(move |level: LogLevel, msg: &str| logger.call(level, msg)) as runtime::LogFn
+        })
+    }
+}
+
+/// Checks a C `log_level` field.
+pub(crate) fn log_level_from_c(v: u32, field: &str) -> crate::error::Result<LogLevel> {
+    if v > sdrt_log_level::SDRT_LOG_DEBUG as u32 {
+        return Err(Error::invalid(format!("unknown {field} {v}")));
+    }
+    Ok(LogLevel::from_u32(v))
 }
 
 /// Loads ONNX Runtime and sets logging. Optional: `sdrt_pipeline_create` initializes with
@@ -104,12 +141,27 @@ impl CLogger {
 /// logging settings as they were. On the first call the logging settings apply before the
 /// library is searched, so the callback sees the attempt even when it fails.
 /// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (`struct_size` too small, unknown `log_level`,
-/// path not UTF-8), `SDRT_ERROR_RUNTIME_UNAVAILABLE` when no usable library (>= 1.31) is
-/// found (the message lists every path tried), `SDRT_ERROR_ALREADY_INITIALIZED`.
-/// Thread-safe.
+/// path not UTF-8), `SDRT_ERROR_RUNTIME_UNAVAILABLE` when the library named by
+/// `ort_library_path` cannot be loaded (the message names it) or, without a path, when no
+/// usable library (>= 1.31) is found (the message lists every path tried),
+/// `SDRT_ERROR_ALREADY_INITIALIZED`. Thread-safe.
+///
+/// Loading and unloading: this call and `sdrt_pipeline_create` pin libsdrt (or the shared
+/// library that has sdrt linked in) in memory, so a `dlclose` (`FreeLibrary`) never unloads
+/// it; a later `dlopen` of the same path gets the same library back, with its state (ONNX
+/// Runtime stays loaded with the same library, the log settings stay as they were left).
+/// This is because ONNX Runtime, once loaded, stays loaded until the process exits, and its
+/// one environment (shared by every user of that ONNX Runtime in the process) keeps a pointer
+/// into the libsdrt that created it; a libsdrt that really unloaded would be called after it
+/// is gone. A copy of libsdrt at another path is another library with its own state, and may
+/// be used while the first is closed; ONNX Runtime's messages that belong to no session then
+/// still reach the runtime callback of the copy that created the environment (each
+/// pipeline's own messages go to its own copy). Before unloading code that a callback lives
+/// in, free the pipelines whose callbacks are there and call `sdrt_runtime_shutdown`.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_runtime_init(options: *const sdrt_runtime_options) -> sdrt_status {
     guard(|| {
+        runtime::pin_in_memory();
         let o = if options.is_null() {
             sdrt_runtime_options::default()
         } else {
@@ -123,19 +175,10 @@ pub unsafe extern "C" fn sdrt_runtime_init(options: *const sdrt_runtime_options)
                 )?
             }
         };
-        if o.log_level > sdrt_log_level::SDRT_LOG_DEBUG as u32 {
-            return Err(Error::invalid(format!("unknown log_level {}", o.log_level)));
-        }
+        let level = log_level_from_c(o.log_level, "log_level")?;
         // SAFETY: borrowed C string, documented.
         let path = unsafe { opt_str(o.ort_library_path, "options->ort_library_path")? };
-        let callback: Option<runtime::LogFn> = o.log_callback.map(|cb| {
-            let logger = CLogger {
-                callback: cb,
-                user_data: o.log_user_data,
-            };
-            Arc::new(move |level: LogLevel, msg: &str| logger.call(level, msg)) as runtime::LogFn
-        });
-        let level = LogLevel::from_u32(o.log_level);
+        let callback = CLogger::log_fn(o.log_callback, o.log_user_data);
         let rt_options = RuntimeOptions {
             ort_library: path.map(PathBuf::from),
         };
@@ -163,4 +206,16 @@ pub extern "C" fn sdrt_runtime_ort_version() -> *const c_char {
             .as_ptr(),
         None => std::ptr::null(),
     })
+}
+
+/// Detaches the runtime's log callback: once this returns it is never called again, and the
+/// runtime level is back to `SDRT_LOG_WARN`. Call it before `dlclose` of libsdrt or of the
+/// code the callback lives in (a plug-in that registered it), after freeing the pipelines
+/// (each pipeline's own callback is detached when it is freed). Pipelines still alive keep
+/// working, and a later `sdrt_runtime_init` attaches a callback again. ONNX Runtime stays
+/// loaded: it cannot be unloaded while the process runs (see `sdrt_runtime_init`). Any
+/// thread; never fails.
+#[no_mangle]
+pub extern "C" fn sdrt_runtime_shutdown() {
+    let _ = std::panic::catch_unwind(|| runtime::set_logger(None, LogLevel::Warn));
 }

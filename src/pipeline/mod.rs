@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::session::{load_session, FloatTensor, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
-use crate::runtime::{self, CoreMlOptions, LogLevel, Provider};
+use crate::runtime::{self, CoreMlOptions, LogLevel, Logger, PipelineLog, Provider};
 use crate::scheduler::{self, PredictionType, SchedulerKind, SchedulerOverrides};
 use crate::tokenizer::ClipTokenizer;
 
@@ -94,6 +94,9 @@ pub struct PipelineOptions {
     pub preview_decoder: Option<PathBuf>,
     /// Do not run the folder's `safety_checker/model.onnx` (SD 1.x exports) even when present.
     pub disable_safety_checker: bool,
+    /// Where this pipeline's messages go (sdrt's about it, and ONNX Runtime's for its
+    /// sessions); `None` = the process-wide logger of [`runtime::set_logger`].
+    pub logger: Option<Logger>,
 }
 
 /// What a pipeline loaded.
@@ -134,6 +137,7 @@ struct Graphs {
 struct SessionFactory {
     folder: ModelFolder,
     options: PipelineOptions,
+    log: PipelineLog,
     provider: Provider,
     static_shape: Option<StaticShape>,
     tokens: usize,
@@ -155,6 +159,7 @@ impl SessionFactory {
         let mut b = Session::builder(&rt.env)?
             .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)?
             .with_intra_op_spinning(false)?;
+        b = self.log.configure_session(b, part)?;
         if options.intra_op_threads > 0 {
             b = b.with_intra_threads(options.intra_op_threads)?;
         }
@@ -215,6 +220,8 @@ pub(crate) struct Call<'a> {
     run: &'a RunOptions,
     epoch: u64,
     cancel_epoch: &'a AtomicU64,
+    /// The pipeline's logger.
+    log: &'a PipelineLog,
 }
 
 impl Call<'_> {
@@ -254,11 +261,13 @@ impl Call<'_> {
 impl Pipeline {
     /// Loads a model folder (the runtime is initialized with defaults if needed).
     pub fn load(dir: &Path, options: &PipelineOptions) -> Result<Pipeline> {
+        let log = PipelineLog::new(options.logger.clone());
         let folder = ModelFolder::open(dir)?;
         let config = folder.config()?;
         let tokenizer = ClipTokenizer::from_dir(&folder.tokenizer_dir())?;
         let rt = runtime::get_or_init()?;
-        let provider = runtime::resolve_provider(rt, options.provider, options.strict_provider)?;
+        let provider =
+            runtime::resolve_provider(rt, options.provider, options.strict_provider, &log)?;
 
         let (nw, nh) = config.native_size();
         let static_shape =
@@ -274,6 +283,7 @@ impl Pipeline {
         let sessions = SessionFactory {
             folder,
             options: options.clone(),
+            log,
             provider,
             static_shape,
             tokens: tokenizer.max_length(),
@@ -296,7 +306,7 @@ impl Pipeline {
             let pre = if pre_path.is_file() {
                 safety::ClipPreprocess::from_json(&crate::model::read_json(&pre_path)?)?
             } else {
-                runtime::log(
+                sessions.log.log(
                     LogLevel::Warn,
                     &format!(
                         "{} is missing; the safety checker uses CLIP's image processing defaults",
@@ -307,7 +317,7 @@ impl Pipeline {
             };
             graphs.safety_checker = Some((sessions.load("safety_checker", &config)?, pre));
         }
-        runtime::log(
+        sessions.log.log(
             LogLevel::Info,
             &format!(
                 "loaded {} on {} in {:.2}s (native {}x{}, {}, scheduler {})",
@@ -438,6 +448,7 @@ impl Pipeline {
             run: &run,
             epoch,
             cancel_epoch: &self.cancel_epoch,
+            log: &self.sessions.log,
         };
         let stages = Stages {
             params,
@@ -483,6 +494,7 @@ impl Pipeline {
             run: &run,
             epoch: self.cancel_epoch.load(Ordering::SeqCst),
             cancel_epoch: &self.cancel_epoch,
+            log: &self.sessions.log,
         };
         let shape = [count, c, height, width];
         let f = self.config.vae_scale_factor;

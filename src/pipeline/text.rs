@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::session::{int_value, OnnxModel};
-use crate::runtime::{self, LogLevel};
+use crate::runtime::LogLevel;
 use crate::tokenizer::ClipTokenizer;
 
 use super::request::Timings;
@@ -32,10 +32,10 @@ pub(crate) fn encode_prompts(
     timings: &mut Timings,
 ) -> Result<TextEmbeddings> {
     let (cond_ids, cut) = tokenizer.encode_truncated(prompt)?;
-    warn_truncated("prompt", cut, tokenizer);
+    warn_truncated(call, "prompt", cut, tokenizer);
     let uncond_ids = if cfg {
         let (ids, cut_negative) = tokenizer.encode_truncated(negative)?;
-        warn_truncated("negative prompt", cut_negative, tokenizer);
+        warn_truncated(call, "negative prompt", cut_negative, tokenizer);
         Some(ids)
     } else {
         None
@@ -62,9 +62,9 @@ pub(crate) fn encode_prompts(
     })
 }
 
-fn warn_truncated(what: &str, cut: usize, tokenizer: &ClipTokenizer) {
+fn warn_truncated(call: &Call<'_>, what: &str, cut: usize, tokenizer: &ClipTokenizer) {
     if cut > 0 {
-        runtime::log(
+        call.log.log(
             LogLevel::Warn,
             &format!(
                 "{what} is {cut} tokens longer than CLIP's {} and was truncated",
