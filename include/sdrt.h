@@ -78,7 +78,8 @@
  *   including ONNX Runtime's own, and concurrently. Callbacks must not throw (C++) or longjmp.
  * Versioned structs. Every options and params struct starts with `uint32_t struct_size`. Always
  *   fill one with its *_init function before setting fields: it sets the defaults and
- *   struct_size. Structs only grow at the end, so a program compiled against an older header
+ *   struct_size (in C and C++ *_init is a macro passing the struct's sizeof to *_init_sized;
+ *   bindings without macros call *_init_sized themselves). Structs only grow at the end, so a program compiled against an older header
  *   keeps working with a newer library (the missing fields keep their defaults). A struct_size
  *   smaller than the first published layout is SDRT_ERROR_INVALID_ARGUMENT. Enumerations are
  *   passed as uint32_t fields; unknown values are SDRT_ERROR_INVALID_ARGUMENT.
@@ -1014,14 +1015,38 @@ int32_t sdrt_images_safety_checked(const struct sdrt_images *images);
 void sdrt_images_free(struct sdrt_images *images);
 
 /**
- * Fills `params` with defaults and sets `struct_size`. NULL is ignored. Any thread.
+ * Fills the first published layout of `params` with defaults and sets `struct_size` to that
+ * layout's size: safe for a program built against any earlier header, whose struct may be
+ * smaller than this library's. C and C++ callers including this header call it through the
+ * macro of the same name, which passes `sizeof` to `sdrt_generate_params_init_sized`; other bindings call
+ * `sdrt_generate_params_init_sized` themselves. NULL is ignored. Any thread.
  */
 void sdrt_generate_params_init(struct sdrt_generate_params *params);
 
 /**
- * Fills `options` with defaults and sets `struct_size`. NULL is ignored. Any thread.
+ * Fills the first `size` bytes of `params` (at most this library's whole struct) with
+ * defaults and sets `struct_size` to the bytes written; nothing past `size` is touched. Pass
+ * `sizeof` of the struct as your header declares it. NULL, or a size below 4, is ignored.
+ * Any thread. Since 0.2.
+ */
+void sdrt_generate_params_init_sized(struct sdrt_generate_params *params, uint32_t size);
+
+/**
+ * Fills the first published layout of `options` with defaults and sets `struct_size` to that
+ * layout's size: safe for a program built against any earlier header, whose struct may be
+ * smaller than this library's. C and C++ callers including this header call it through the
+ * macro of the same name, which passes `sizeof` to `sdrt_pipeline_options_init_sized`; other bindings call
+ * `sdrt_pipeline_options_init_sized` themselves. NULL is ignored. Any thread.
  */
 void sdrt_pipeline_options_init(struct sdrt_pipeline_options *options);
+
+/**
+ * Fills the first `size` bytes of `options` (at most this library's whole struct) with
+ * defaults and sets `struct_size` to the bytes written; nothing past `size` is touched. Pass
+ * `sizeof` of the struct as your header declares it. NULL, or a size below 4, is ignored.
+ * Any thread. Since 0.2.
+ */
+void sdrt_pipeline_options_init_sized(struct sdrt_pipeline_options *options, uint32_t size);
 
 /**
  * Loads the model folder `model_dir` (UTF-8 path to an `optimum-cli export onnx` folder)
@@ -1048,9 +1073,21 @@ sdrt_status sdrt_pipeline_create(const char *model_dir,
 void sdrt_pipeline_free(struct sdrt_pipeline *pipeline);
 
 /**
- * Zeroes `info` and sets `struct_size`. NULL is ignored. Any thread.
+ * Fills the first published layout of `info` with zeros and sets `struct_size` to that
+ * layout's size: safe for a program built against any earlier header, whose struct may be
+ * smaller than this library's. C and C++ callers including this header call it through the
+ * macro of the same name, which passes `sizeof` to `sdrt_pipeline_info_init_sized`; other bindings call
+ * `sdrt_pipeline_info_init_sized` themselves. NULL is ignored. Any thread.
  */
 void sdrt_pipeline_info_init(struct sdrt_pipeline_info *info);
+
+/**
+ * Fills the first `size` bytes of `info` (at most this library's whole struct) with
+ * zeros and sets `struct_size` to the bytes written; nothing past `size` is touched. Pass
+ * `sizeof` of the struct as your header declares it. NULL, or a size below 4, is ignored.
+ * Any thread. Since 0.2.
+ */
+void sdrt_pipeline_info_init_sized(struct sdrt_pipeline_info *info, uint32_t size);
 
 /**
  * Writes what `pipeline` loaded to `*info` (whose `struct_size` the caller set).
@@ -1097,9 +1134,21 @@ sdrt_status sdrt_pipeline_generate(struct sdrt_pipeline *pipeline,
 void sdrt_pipeline_cancel(struct sdrt_pipeline *pipeline);
 
 /**
- * Fills `options` with defaults and sets `struct_size`. NULL is ignored. Any thread.
+ * Fills the first published layout of `options` with defaults and sets `struct_size` to that
+ * layout's size: safe for a program built against any earlier header, whose struct may be
+ * smaller than this library's. C and C++ callers including this header call it through the
+ * macro of the same name, which passes `sizeof` to `sdrt_runtime_options_init_sized`; other bindings call
+ * `sdrt_runtime_options_init_sized` themselves. NULL is ignored. Any thread.
  */
 void sdrt_runtime_options_init(struct sdrt_runtime_options *options);
+
+/**
+ * Fills the first `size` bytes of `options` (at most this library's whole struct) with
+ * defaults and sets `struct_size` to the bytes written; nothing past `size` is touched. Pass
+ * `sizeof` of the struct as your header declares it. NULL, or a size below 4, is ignored.
+ * Any thread. Since 0.2.
+ */
+void sdrt_runtime_options_init_sized(struct sdrt_runtime_options *options, uint32_t size);
 
 /**
  * Loads ONNX Runtime and sets logging. Optional: `sdrt_pipeline_create` initializes with
@@ -1176,3 +1225,19 @@ uint32_t sdrt_abi_version(void);
 #endif  // __cplusplus
 
 #endif  /* SDRT_H */
+
+/*
+ * The *_init macros. The sdrt_*_init symbols fill only the first published layout of their
+ * struct (so a program built against an older, smaller header is never written past its
+ * struct); a program built against this header fills the struct as this header declares it.
+ * C and C++ get that through these macros; bindings that cannot use macros (Swift, ctypes)
+ * call the *_init_sized functions with the struct's size. `(sdrt_generate_params_init)(p)`
+ * still reaches the plain symbol.
+ */
+#ifndef SDRT_INIT_MACROS
+#define SDRT_INIT_MACROS
+#define sdrt_runtime_options_init(p) sdrt_runtime_options_init_sized((p), (uint32_t)sizeof *(p))
+#define sdrt_pipeline_options_init(p) sdrt_pipeline_options_init_sized((p), (uint32_t)sizeof *(p))
+#define sdrt_pipeline_info_init(p) sdrt_pipeline_info_init_sized((p), (uint32_t)sizeof *(p))
+#define sdrt_generate_params_init(p) sdrt_generate_params_init_sized((p), (uint32_t)sizeof *(p))
+#endif  /* SDRT_INIT_MACROS */

@@ -535,7 +535,7 @@ proptest! {
 
     #[test]
     fn c_image_views_never_panic(init in view(), mask in prop::option::weighted(0.4, view())) {
-        use sdrt::ffi::params::{sdrt_generate_params, sdrt_generate_params_init};
+        use sdrt::ffi::params::{sdrt_generate_params, sdrt_generate_params_init_sized};
         use sdrt::ffi::pipeline::{sdrt_pipeline, sdrt_pipeline_generate};
         use sdrt::ffi::status::sdrt_status;
         static HANDLE: OnceLock<usize> = OnceLock::new();
@@ -563,7 +563,7 @@ proptest! {
         let mut gp = std::mem::MaybeUninit::<sdrt_generate_params>::uninit();
         // SAFETY: init writes the whole struct.
         let mut gp = unsafe {
-            sdrt_generate_params_init(gp.as_mut_ptr());
+            sdrt_generate_params_init_sized(gp.as_mut_ptr(), std::mem::size_of::<sdrt_generate_params>() as u32);
             gp.assume_init()
         };
         gp.steps = 2;

@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use sdrt::ffi::images::sdrt_images_free;
-use sdrt::ffi::params::{sdrt_generate_params, sdrt_generate_params_init, sdrt_provider};
+use sdrt::ffi::params::{sdrt_generate_params, sdrt_generate_params_init_sized, sdrt_provider};
 use sdrt::ffi::pipeline::{
     sdrt_pipeline, sdrt_pipeline_create, sdrt_pipeline_free, sdrt_pipeline_generate,
-    sdrt_pipeline_options, sdrt_pipeline_options_init,
+    sdrt_pipeline_options, sdrt_pipeline_options_init_sized,
 };
 use sdrt::ffi::runtime::{
-    sdrt_log_level, sdrt_runtime_init, sdrt_runtime_options, sdrt_runtime_options_init,
+    sdrt_log_level, sdrt_runtime_init, sdrt_runtime_options, sdrt_runtime_options_init_sized,
     sdrt_runtime_shutdown,
 };
 use sdrt::ffi::status::{sdrt_last_error_message, sdrt_status};
@@ -107,7 +107,10 @@ fn run_pipeline(job: &Job<'_>) {
     let mut po = std::mem::MaybeUninit::<sdrt_pipeline_options>::uninit();
     // SAFETY: _init fills the whole struct.
     let mut po = unsafe {
-        sdrt_pipeline_options_init(po.as_mut_ptr());
+        sdrt_pipeline_options_init_sized(
+            po.as_mut_ptr(),
+            std::mem::size_of::<sdrt_pipeline_options>() as u32,
+        );
         po.assume_init()
     };
     po.provider = job.provider as u32;
@@ -125,7 +128,10 @@ fn run_pipeline(job: &Job<'_>) {
         let mut gp = std::mem::MaybeUninit::<sdrt_generate_params>::uninit();
         // SAFETY: as above.
         let mut gp = unsafe {
-            sdrt_generate_params_init(gp.as_mut_ptr());
+            sdrt_generate_params_init_sized(
+                gp.as_mut_ptr(),
+                std::mem::size_of::<sdrt_generate_params>() as u32,
+            );
             gp.assume_init()
         };
         gp.prompt = job.prompt.as_ptr();
@@ -154,7 +160,10 @@ fn each_pipeline_gets_its_own_messages_and_no_other() {
     let mut ro = std::mem::MaybeUninit::<sdrt_runtime_options>::uninit();
     // SAFETY: _init fills the whole struct.
     let mut ro = unsafe {
-        sdrt_runtime_options_init(ro.as_mut_ptr());
+        sdrt_runtime_options_init_sized(
+            ro.as_mut_ptr(),
+            std::mem::size_of::<sdrt_runtime_options>() as u32,
+        );
         ro.assume_init()
     };
     ro.ort_library_path = ort.as_ptr();
@@ -171,7 +180,10 @@ fn each_pipeline_gets_its_own_messages_and_no_other() {
         let mut po = std::mem::MaybeUninit::<sdrt_pipeline_options>::uninit();
         // SAFETY: _init fills the whole struct.
         let mut po = unsafe {
-            sdrt_pipeline_options_init(po.as_mut_ptr());
+            sdrt_pipeline_options_init_sized(
+                po.as_mut_ptr(),
+                std::mem::size_of::<sdrt_pipeline_options>() as u32,
+            );
             po.assume_init()
         };
         po.log_callback = Some(on_log);

@@ -93,6 +93,22 @@ pub(crate) unsafe fn read_versioned<T: Copy>(
     Ok(out)
 }
 
+/// `*_init` and `*_init_sized`: writes the first `size` bytes of `defaults` (at most the whole
+/// struct) to `p` and sets `struct_size` to the bytes written. A caller's struct may be smaller
+/// than the library's (built against an older header): nothing past `size` is touched. Sizes
+/// below the `struct_size` field itself write nothing; NULL is ignored.
+pub(crate) unsafe fn init_versioned<T: Copy>(p: *mut T, defaults: T, size: usize) {
+    let n = size.min(std::mem::size_of::<T>());
+    if p.is_null() || n < std::mem::size_of::<u32>() {
+        return;
+    }
+    // SAFETY: the caller's storage holds at least `size` bytes (contract); `n` <= both sizes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(&defaults as *const T as *const u8, p as *mut u8, n);
+        *(p as *mut u32) = n as u32;
+    }
+}
+
 /// Writes `value` to an out-struct whose caller set `struct_size`, copying only what fits.
 pub(crate) unsafe fn write_versioned<T: Copy>(
     out: *mut T,

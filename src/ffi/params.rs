@@ -231,13 +231,28 @@ impl Default for sdrt_generate_params {
     }
 }
 
-/// Fills `params` with defaults and sets `struct_size`. NULL is ignored. Any thread.
+/// Fills the first published layout of `params` with defaults and sets `struct_size` to that
+/// layout's size: safe for a program built against any earlier header, whose struct may be
+/// smaller than this library's. C and C++ callers including this header call it through the
+/// macro of the same name, which passes `sizeof` to `sdrt_generate_params_init_sized`; other bindings call
+/// `sdrt_generate_params_init_sized` themselves. NULL is ignored. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_generate_params_init(params: *mut sdrt_generate_params) {
-    if !params.is_null() {
-        // SAFETY: non-null pointer to caller-owned storage of this type.
-        unsafe { params.write(sdrt_generate_params::default()) };
-    }
+    // SAFETY: NULL or caller-owned storage of at least the first layout (contract).
+    unsafe { super::init_versioned(params, sdrt_generate_params::default(), GENERATE_PARAMS_V1) }
+}
+
+/// Fills the first `size` bytes of `params` (at most this library's whole struct) with
+/// defaults and sets `struct_size` to the bytes written; nothing past `size` is touched. Pass
+/// `sizeof` of the struct as your header declares it. NULL, or a size below 4, is ignored.
+/// Any thread. Since 0.2.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_generate_params_init_sized(
+    params: *mut sdrt_generate_params,
+    size: u32,
+) {
+    // SAFETY: NULL or caller-owned storage of at least `size` bytes (contract).
+    unsafe { super::init_versioned(params, sdrt_generate_params::default(), size as usize) }
 }
 
 /// Maps a C scheduler number; `None` means the model's default.

@@ -120,13 +120,34 @@ impl Default for sdrt_pipeline_options {
     }
 }
 
-/// Fills `options` with defaults and sets `struct_size`. NULL is ignored. Any thread.
+/// Fills the first published layout of `options` with defaults and sets `struct_size` to that
+/// layout's size: safe for a program built against any earlier header, whose struct may be
+/// smaller than this library's. C and C++ callers including this header call it through the
+/// macro of the same name, which passes `sizeof` to `sdrt_pipeline_options_init_sized`; other bindings call
+/// `sdrt_pipeline_options_init_sized` themselves. NULL is ignored. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_options_init(options: *mut sdrt_pipeline_options) {
-    if !options.is_null() {
-        // SAFETY: non-null pointer to caller-owned storage of this type.
-        unsafe { options.write(sdrt_pipeline_options::default()) };
+    // SAFETY: NULL or caller-owned storage of at least the first layout (contract).
+    unsafe {
+        super::init_versioned(
+            options,
+            sdrt_pipeline_options::default(),
+            PIPELINE_OPTIONS_V1,
+        )
     }
+}
+
+/// Fills the first `size` bytes of `options` (at most this library's whole struct) with
+/// defaults and sets `struct_size` to the bytes written; nothing past `size` is touched. Pass
+/// `sizeof` of the struct as your header declares it. NULL, or a size below 4, is ignored.
+/// Any thread. Since 0.2.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_pipeline_options_init_sized(
+    options: *mut sdrt_pipeline_options,
+    size: u32,
+) {
+    // SAFETY: NULL or caller-owned storage of at least `size` bytes (contract).
+    unsafe { super::init_versioned(options, sdrt_pipeline_options::default(), size as usize) }
 }
 
 pub(crate) fn provider_from_c(v: u32) -> Result<Provider> {
@@ -288,26 +309,40 @@ pub struct sdrt_pipeline_info {
 const PIPELINE_INFO_V1: usize = std::mem::offset_of!(sdrt_pipeline_info, default_scheduler_class)
     + std::mem::size_of::<*const c_char>();
 
-/// Zeroes `info` and sets `struct_size`. NULL is ignored. Any thread.
+fn empty_info() -> sdrt_pipeline_info {
+    sdrt_pipeline_info {
+        struct_size: std::mem::size_of::<sdrt_pipeline_info>() as u32,
+        native_width: 0,
+        native_height: 0,
+        prediction_type: 0,
+        default_scheduler: 0,
+        provider: 0,
+        default_scheduler_class: std::ptr::null(),
+        safety_checker: 0,
+        unet_in_channels: 0,
+        timestep_cond_dim: 0,
+    }
+}
+
+/// Fills the first published layout of `info` with zeros and sets `struct_size` to that
+/// layout's size: safe for a program built against any earlier header, whose struct may be
+/// smaller than this library's. C and C++ callers including this header call it through the
+/// macro of the same name, which passes `sizeof` to `sdrt_pipeline_info_init_sized`; other bindings call
+/// `sdrt_pipeline_info_init_sized` themselves. NULL is ignored. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_info_init(info: *mut sdrt_pipeline_info) {
-    if !info.is_null() {
-        // SAFETY: non-null pointer to caller-owned storage of this type.
-        unsafe {
-            info.write(sdrt_pipeline_info {
-                struct_size: std::mem::size_of::<sdrt_pipeline_info>() as u32,
-                native_width: 0,
-                native_height: 0,
-                prediction_type: 0,
-                default_scheduler: 0,
-                provider: 0,
-                default_scheduler_class: std::ptr::null(),
-                safety_checker: 0,
-                unet_in_channels: 0,
-                timestep_cond_dim: 0,
-            })
-        };
-    }
+    // SAFETY: NULL or caller-owned storage of at least the first layout (contract).
+    unsafe { super::init_versioned(info, empty_info(), PIPELINE_INFO_V1) }
+}
+
+/// Fills the first `size` bytes of `info` (at most this library's whole struct) with
+/// zeros and sets `struct_size` to the bytes written; nothing past `size` is touched. Pass
+/// `sizeof` of the struct as your header declares it. NULL, or a size below 4, is ignored.
+/// Any thread. Since 0.2.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_pipeline_info_init_sized(info: *mut sdrt_pipeline_info, size: u32) {
+    // SAFETY: NULL or caller-owned storage of at least `size` bytes (contract).
+    unsafe { super::init_versioned(info, empty_info(), size as usize) }
 }
 
 /// Writes what `pipeline` loaded to `*info` (whose `struct_size` the caller set).

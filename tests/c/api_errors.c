@@ -289,10 +289,15 @@ static void check_null_no_ops(void) {
     sdrt_pipeline_free(NULL);
     sdrt_images_free(NULL);
     sdrt_pipeline_cancel(NULL);
-    sdrt_runtime_options_init(NULL);
-    sdrt_pipeline_options_init(NULL);
-    sdrt_generate_params_init(NULL);
-    sdrt_pipeline_info_init(NULL);
+    /* The plain symbols and the sized ones (the macros need a typed pointer). */
+    (sdrt_runtime_options_init)(NULL);
+    (sdrt_pipeline_options_init)(NULL);
+    (sdrt_generate_params_init)(NULL);
+    (sdrt_pipeline_info_init)(NULL);
+    sdrt_runtime_options_init_sized(NULL, 64);
+    sdrt_pipeline_options_init_sized(NULL, 64);
+    sdrt_generate_params_init_sized(NULL, 64);
+    sdrt_pipeline_info_init_sized(NULL, 64);
     CHECK(sdrt_images_count(NULL) == 0);
     CHECK(sdrt_images_width(NULL) == 0);
     CHECK(sdrt_images_height(NULL) == 0);
@@ -330,6 +335,49 @@ static void check_defaults(void) {
     CHECK(gp.prompt == NULL && gp.negative_prompt == NULL);
     CHECK(gp.progress == NULL && gp.progress_user_data == NULL);
     CHECK(info.struct_size == sizeof info && info.default_scheduler_class == NULL);
+    CHECK(gp.strength == 0.8f && gp.preview_every == 1 && gp.init_image.data == NULL);
+
+    /* A program built against the first published header calls the plain symbols with its
+     * smaller structs: nothing past the first layout may be written. */
+    {
+        size_t v1 = offsetof(sdrt_generate_params, timestep_spacing) + sizeof(uint32_t);
+        size_t k;
+        unsigned char *raw = (unsigned char *)(void *)&gp;
+        memset(&gp, 0xAB, sizeof gp);
+        (sdrt_generate_params_init)(&gp);
+        CHECK(gp.struct_size == v1 && gp.steps == 50);
+        for (k = v1; k < sizeof gp; k++) {
+            CHECK(raw[k] == 0xAB);
+        }
+        v1 = offsetof(sdrt_pipeline_options, coreml_cache_dir) + sizeof(const char *);
+        raw = (unsigned char *)(void *)&po;
+        memset(&po, 0xAB, sizeof po);
+        (sdrt_pipeline_options_init)(&po);
+        CHECK(po.struct_size == v1 && po.coreml_ml_program == 1);
+        for (k = v1; k < sizeof po; k++) {
+            CHECK(raw[k] == 0xAB);
+        }
+        v1 = offsetof(sdrt_pipeline_info, default_scheduler_class) + sizeof(const char *);
+        raw = (unsigned char *)(void *)&info;
+        memset(&info, 0xAB, sizeof info);
+        (sdrt_pipeline_info_init)(&info);
+        CHECK(info.struct_size == v1);
+        for (k = v1; k < sizeof info; k++) {
+            CHECK(raw[k] == 0xAB);
+        }
+        /* A size in between writes exactly that much. */
+        memset(&gp, 0xAB, sizeof gp);
+        sdrt_generate_params_init_sized(&gp, (uint32_t)offsetof(sdrt_generate_params, mask));
+        CHECK(gp.struct_size == offsetof(sdrt_generate_params, mask));
+        CHECK(gp.init_image.data == NULL && raw != NULL);
+        CHECK(((unsigned char *)(void *)&gp)[offsetof(sdrt_generate_params, mask)] == 0xAB);
+        /* Sizes below struct_size write nothing; a bigger one writes what the library knows. */
+        memset(&gp, 0xAB, sizeof gp);
+        sdrt_generate_params_init_sized(&gp, 3);
+        CHECK(gp.struct_size == 0xABABABABu);
+        sdrt_generate_params_init_sized(&gp, 100000);
+        CHECK(gp.struct_size == sizeof gp);
+    }
     printf("ok   *_init defaults and struct_size\n");
 }
 

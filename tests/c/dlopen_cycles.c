@@ -99,14 +99,14 @@ typedef struct {
     void *handle;
     uintptr_t base; /* dladdr's dli_fbase */
     size_t extent;  /* bytes from base to the end of its last mapping */
-    void (*runtime_options_init)(sdrt_runtime_options *);
+    void (*runtime_options_init)(sdrt_runtime_options *, uint32_t);
     sdrt_status (*runtime_init)(const sdrt_runtime_options *);
     void (*runtime_shutdown)(void);
-    void (*pipeline_options_init)(sdrt_pipeline_options *);
+    void (*pipeline_options_init)(sdrt_pipeline_options *, uint32_t);
     sdrt_status (*pipeline_create)(const char *, const sdrt_pipeline_options *,
                                    sdrt_pipeline **);
     void (*pipeline_free)(sdrt_pipeline *);
-    void (*generate_params_init)(sdrt_generate_params *);
+    void (*generate_params_init)(sdrt_generate_params *, uint32_t);
     sdrt_status (*pipeline_generate)(sdrt_pipeline *, const sdrt_generate_params *,
                                      sdrt_images **);
     uint32_t (*images_count)(const sdrt_images *);
@@ -163,13 +163,13 @@ static void lib_open(lib *l, const char *path) {
         fprintf(stderr, "FAIL dlopen %s: %s\n", path, dlerror());
         exit(1);
     }
-    SYM(l, runtime_options_init, "sdrt_runtime_options_init");
+    SYM(l, runtime_options_init, "sdrt_runtime_options_init_sized");
     SYM(l, runtime_init, "sdrt_runtime_init");
     SYM(l, runtime_shutdown, "sdrt_runtime_shutdown");
-    SYM(l, pipeline_options_init, "sdrt_pipeline_options_init");
+    SYM(l, pipeline_options_init, "sdrt_pipeline_options_init_sized");
     SYM(l, pipeline_create, "sdrt_pipeline_create");
     SYM(l, pipeline_free, "sdrt_pipeline_free");
-    SYM(l, generate_params_init, "sdrt_generate_params_init");
+    SYM(l, generate_params_init, "sdrt_generate_params_init_sized");
     SYM(l, pipeline_generate, "sdrt_pipeline_generate");
     SYM(l, images_count, "sdrt_images_count");
     SYM(l, images_free, "sdrt_images_free");
@@ -233,7 +233,7 @@ static const char *long_prompt =
 static void init_runtime(lib *l, uint32_t level, log_sink *sink) {
     sdrt_runtime_options ro;
     sdrt_status st;
-    l->runtime_options_init(&ro);
+    l->runtime_options_init(&ro, (uint32_t)sizeof ro);
     ro.ort_library_path = ort_library;
     ro.log_level = level;
     ro.log_callback = on_log;
@@ -262,7 +262,7 @@ static void generate(lib *l, sdrt_pipeline *p, const char *prompt) {
     if (p == NULL) {
         return;
     }
-    l->generate_params_init(&gp);
+    l->generate_params_init(&gp, (uint32_t)sizeof gp);
     gp.prompt = prompt;
     gp.steps = 2;
     gp.seed = 7;
@@ -283,13 +283,13 @@ static void noisy_graph(lib *l, const char *noisy_decoder) {
     sdrt_generate_params gp;
     sdrt_images *img = NULL;
     sdrt_status st;
-    l->pipeline_options_init(&po);
+    l->pipeline_options_init(&po, (uint32_t)sizeof po);
     po.preview_decoder_path = noisy_decoder;
     p = create(l, &po);
     if (p == NULL) {
         return;
     }
-    l->generate_params_init(&gp);
+    l->generate_params_init(&gp, (uint32_t)sizeof gp);
     gp.prompt = long_prompt;
     gp.steps = 1;
     gp.preview_kind = SDRT_PREVIEW_TAESD;
@@ -393,7 +393,7 @@ static int run_explicit_path(const char *path, const char *missing, const char *
     lib_open(&l, path);
     for (i = 0; i < 2; i++) {
         const char *msg;
-        l.runtime_options_init(&ro);
+        l.runtime_options_init(&ro, (uint32_t)sizeof ro);
         ro.ort_library_path = bad[i];
         ro.log_callback = on_log;
         ro.log_user_data = &sink;
@@ -406,7 +406,7 @@ static int run_explicit_path(const char *path, const char *missing, const char *
         printf("MESSAGE %s\n", msg);
     }
     /* The library the search would have found was there all along. */
-    l.runtime_options_init(&ro);
+    l.runtime_options_init(&ro, (uint32_t)sizeof ro);
     st = l.runtime_init(&ro);
     CHECK(st == SDRT_OK && l.runtime_ort_version() != NULL);
     l.runtime_shutdown();
