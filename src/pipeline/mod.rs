@@ -19,6 +19,7 @@ use ort::session::{RunOptions, Session};
 use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::graphs::GraphDims;
 use crate::model::session::{load_session, FloatTensor, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
 use crate::runtime::{self, CoreMlOptions, LogLevel, Provider};
@@ -29,8 +30,8 @@ pub use decode::to_rgb8;
 pub use denoise::{guidance_embedding, rescale_noise_cfg};
 pub use preview::{latent_rgb, LATENT_RGB};
 pub use request::{
-    begin_index, GenerateParams, GrayImage, Images, PreviewKind, Progress, RgbImage, Timings,
-    MAX_COUNT, MAX_SIDE,
+    begin_index, estimate_peak, human_bytes, GenerateParams, GrayImage, Images, PeakEstimate,
+    PreviewKind, Progress, RgbImage, Timings, DEFAULT_MEMORY_LIMIT, MAX_COUNT, MAX_SIDE,
 };
 
 use request::{nonzero_or, Mode, StaticShape, UnetShape};
@@ -193,6 +194,7 @@ pub struct Pipeline {
     graphs: Mutex<Graphs>,
     sessions: SessionFactory,
     unet_shape: UnetShape,
+    dims: GraphDims,
     cancel_epoch: AtomicU64,
     active_run: Mutex<Option<Arc<RunOptions>>>,
 }
@@ -273,7 +275,19 @@ impl Pipeline {
             vae_encoder: None,
             preview_decoder: None,
         };
-        let unet_shape = unet_shape(&graphs.unet)?;
+        let dims = crate::model::graphs::check_models(
+            &sessions.folder,
+            &config,
+            &tokenizer,
+            &graphs.text_encoder,
+            &graphs.unet,
+            &graphs.vae_decoder,
+        )?;
+        let unet_shape = UnetShape {
+            latent_channels: dims.latent_channels,
+            in_channels: dims.unet_in_channels,
+            timestep_cond: dims.timestep_cond,
+        };
         runtime::log(
             LogLevel::Info,
             &format!(
@@ -294,6 +308,7 @@ impl Pipeline {
             graphs: Mutex::new(graphs),
             sessions,
             unet_shape,
+            dims,
             cancel_epoch: AtomicU64::new(0),
             active_run: Mutex::new(None),
         })
@@ -360,6 +375,7 @@ impl Pipeline {
             params,
             &self.config,
             &self.unet_shape,
+            &self.dims,
             self.sessions.static_shape,
         )?;
         if params.preview == PreviewKind::LatentRgb && self.unet_shape.latent_channels != 4 {
@@ -483,7 +499,13 @@ impl Pipeline {
                     ),
                 ));
             }
-            g.vae_encoder = Some(self.sessions.load("vae_encoder", &self.config)?);
+            let encoder = self.sessions.load("vae_encoder", &self.config)?;
+            crate::model::graphs::check_loaded_vae_encoder(
+                &path,
+                &encoder,
+                self.unet_shape.latent_channels,
+            )?;
+            g.vae_encoder = Some(encoder);
         }
         if params.preview == PreviewKind::Taesd && g.preview_decoder.is_none() {
             let path = match &self.sessions.options.preview_decoder {
@@ -497,11 +519,15 @@ impl Pipeline {
                     path.display()
                 )));
             }
-            g.preview_decoder = Some(self.sessions.load_file(
-                "vae_preview",
+            let decoder = self
+                .sessions
+                .load_file("vae_preview", &path, &self.config)?;
+            crate::model::graphs::check_loaded_preview_decoder(
                 &path,
-                &self.config,
-            )?);
+                &decoder,
+                self.unet_shape.latent_channels,
+            )?;
+            g.preview_decoder = Some(decoder);
         }
         Ok(())
     }
@@ -765,31 +791,6 @@ struct Stages<'a> {
     /// The prediction type the scheduler runs with (for previews).
     prediction: PredictionType,
     started: Instant,
-}
-
-/// The UNet's latent and input channels and its LCM conditioning, from the graph (the
-/// `sample` input's and `out_sample` output's channel dimensions, `timestep_cond`'s width).
-fn unet_shape(unet: &OnnxModel) -> Result<UnetShape> {
-    let dim1 = |shape: &[i64]| match shape.get(1) {
-        Some(&c) if c > 0 => Some(c as usize),
-        _ => None,
-    };
-    let in_channels = dim1(&unet.input("sample", 0)?.shape).unwrap_or(4);
-    let latent_channels = dim1(&unet.output("out_sample", 0)?.shape).unwrap_or(4);
-    let timestep_cond = match unet.inputs().iter().find(|i| i.name == "timestep_cond") {
-        Some(i) => Some(dim1(&i.shape).ok_or_else(|| {
-            Error::model(format!(
-                "unet: timestep_cond has shape {:?}; expected [batch, time_cond_proj_dim]",
-                i.shape
-            ))
-        })?),
-        None => None,
-    };
-    Ok(UnetShape {
-        latent_channels,
-        in_channels,
-        timestep_cond,
-    })
 }
 
 /// The free dimensions optimum's exporter names, pinned for static-shape providers.

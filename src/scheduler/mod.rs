@@ -668,6 +668,28 @@ pub fn create(
     }
 }
 
+/// Whether [`create`] accepts `steps` for `kind` with this config and these overrides (without
+/// the message [`create`] builds for a refusal).
+pub fn accepts_steps(
+    kind: SchedulerKind,
+    config: &SchedulerConfig,
+    steps: usize,
+    overrides: &SchedulerOverrides,
+) -> bool {
+    let mut config = config.clone();
+    for (k, v) in kind.extra_config() {
+        config.set(k, v);
+    }
+    if let Some(p) = overrides.prediction_type {
+        config.set("prediction_type", p.name().into());
+    }
+    if let Some(s) = overrides.timestep_spacing {
+        config.set("timestep_spacing", s.name().into());
+    }
+    let t = config.num_train_timesteps().unwrap_or(0);
+    (1..=t).contains(&steps) && build(kind, &config, steps, overrides.eta).is_ok()
+}
+
 fn build(
     kind: SchedulerKind,
     config: &SchedulerConfig,
