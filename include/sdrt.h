@@ -533,7 +533,15 @@ typedef struct sdrt_pipeline sdrt_pipeline;
  * Progress callback, called on the thread running `sdrt_pipeline_generate` after each
  * denoising step with the number of steps done and the total (the UNet evaluations, which
  * for PNDM is `steps + 1`). Return non-zero to continue, 0 to cancel (the call then returns
- * `SDRT_ERROR_CANCELLED`). Must not throw or call `sdrt_pipeline_generate` on the same pipeline.
+ * `SDRT_ERROR_CANCELLED`). Must not throw (C++) or longjmp out of sdrt.
+ *
+ * What a callback (this one or `sdrt_step_callback`) may call: `sdrt_pipeline_get_info` and
+ * `sdrt_pipeline_cancel` on any pipeline, `sdrt_last_error_message`, `sdrt_status_str`,
+ * `sdrt_version`, the `*_init` functions and the `sdrt_images_*` accessors, and
+ * `sdrt_pipeline_generate` on another pipeline. Not on the same pipeline: a generate call
+ * there would wait for the call running it, so sdrt refuses it with
+ * `SDRT_ERROR_INVALID_ARGUMENT` (the outer call goes on); `sdrt_pipeline_free` of the same
+ * pipeline is ignored with a logged error.
  */
 typedef int32_t (*sdrt_progress_callback)(void *user_data, uint32_t step, uint32_t total_steps);
 
@@ -1005,7 +1013,9 @@ sdrt_status sdrt_pipeline_create(const char *model_dir,
 /**
  * Frees a pipeline. NULL is a no-op. No other call on this pipeline may be running or start
  * afterwards (cancel and wait for `sdrt_pipeline_generate` to return first; once it has
- * returned, freeing at once is safe). Images already returned stay valid.
+ * returned, freeing at once is safe). Images already returned stay valid. Called from one of
+ * this pipeline's own callbacks, it would free the pipeline under the running call: sdrt
+ * detects that, logs an error and leaves the pipeline alone (free it after the call returns).
  */
 void sdrt_pipeline_free(struct sdrt_pipeline *pipeline);
 
@@ -1027,7 +1037,9 @@ sdrt_status sdrt_pipeline_get_info(const struct sdrt_pipeline *pipeline,
  * Ownership: the caller owns `*out` and frees it with `sdrt_images_free`; written only on
  * success. Strings in `params` are borrowed for the call.
  * Threads: safe to call from several threads on one pipeline; calls are serialized (one
- * runs at a time, the others wait). The callbacks run on the calling thread.
+ * runs at a time, the others wait). The callbacks run on the calling thread; see
+ * `sdrt_progress_callback` for what they may call (a generate call on the same pipeline from
+ * its own callback is refused, not a deadlock).
  * Every check below runs before any graph does, so a refused call costs microseconds.
  * Errors: `SDRT_ERROR_INVALID_ARGUMENT` with a message naming the field: NULL `pipeline`,
  * `params` or `out`; `struct_size` too small; width/height not a size the UNet takes (see
@@ -1036,11 +1048,13 @@ sdrt_status sdrt_pipeline_get_info(const struct sdrt_pipeline *pipeline,
  * for the generator; non-finite guidance; negative or non-finite eta; strength or
  * guidance_rescale out of range; an unknown enum value (scheduler, generator,
  * prediction_type, timestep_spacing, preview_kind, pixel format); a bad init image or mask
- * (see `init_image`, `mask`); a prompt that is not UTF-8. `SDRT_ERROR_UNSUPPORTED` (the model's scheduler class is not
+ * (see `init_image`, `mask`); a prompt that is not UTF-8; a re-entrant call from this
+ * pipeline's own callback. `SDRT_ERROR_UNSUPPORTED` (the model's scheduler class is not
  * built and none was chosen, or its config asks for options sdrt lacks),
  * `SDRT_ERROR_MODEL_NOT_FOUND` (an init image without `vae_encoder/model.onnx`),
  * `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
- * failed).
+ * failed), `SDRT_ERROR_INTERNAL` (a bug in sdrt, e.g. a caught panic: the pipeline stays
+ * usable).
  */
 sdrt_status sdrt_pipeline_generate(struct sdrt_pipeline *pipeline,
                                    const struct sdrt_generate_params *params,

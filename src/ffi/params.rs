@@ -109,7 +109,15 @@ pub enum sdrt_timestep_spacing {
 /// Progress callback, called on the thread running `sdrt_pipeline_generate` after each
 /// denoising step with the number of steps done and the total (the UNet evaluations, which
 /// for PNDM is `steps + 1`). Return non-zero to continue, 0 to cancel (the call then returns
-/// `SDRT_ERROR_CANCELLED`). Must not throw or call `sdrt_pipeline_generate` on the same pipeline.
+/// `SDRT_ERROR_CANCELLED`). Must not throw (C++) or longjmp out of sdrt.
+///
+/// What a callback (this one or `sdrt_step_callback`) may call: `sdrt_pipeline_get_info` and
+/// `sdrt_pipeline_cancel` on any pipeline, `sdrt_last_error_message`, `sdrt_status_str`,
+/// `sdrt_version`, the `*_init` functions and the `sdrt_images_*` accessors, and
+/// `sdrt_pipeline_generate` on another pipeline. Not on the same pipeline: a generate call
+/// there would wait for the call running it, so sdrt refuses it with
+/// `SDRT_ERROR_INVALID_ARGUMENT` (the outer call goes on); `sdrt_pipeline_free` of the same
+/// pipeline is ignored with a logged error.
 pub type sdrt_progress_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, step: u32, total_steps: u32) -> i32>;
 

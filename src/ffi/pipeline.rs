@@ -240,7 +240,9 @@ pub unsafe extern "C" fn sdrt_pipeline_create(
 
 /// Frees a pipeline. NULL is a no-op. No other call on this pipeline may be running or start
 /// afterwards (cancel and wait for `sdrt_pipeline_generate` to return first; once it has
-/// returned, freeing at once is safe). Images already returned stay valid.
+/// returned, freeing at once is safe). Images already returned stay valid. Called from one of
+/// this pipeline's own callbacks, it would free the pipeline under the running call: sdrt
+/// detects that, logs an error and leaves the pipeline alone (free it after the call returns).
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_free(pipeline: *mut sdrt_pipeline) {
     if pipeline.is_null() {
@@ -248,8 +250,31 @@ pub unsafe extern "C" fn sdrt_pipeline_free(pipeline: *mut sdrt_pipeline) {
     }
     let _ = std::panic::catch_unwind(|| {
         // SAFETY: created by sdrt_pipeline_create and not yet freed (contract).
+        let inside = unsafe { &*(pipeline as *const Handle) }
+            .pipeline
+            .is_generating_on_this_thread();
+        if inside {
+            crate::runtime::log(
+                crate::runtime::LogLevel::Error,
+                "sdrt_pipeline_free was called from a callback of a generate call on the same \
+                 pipeline; ignored (free the pipeline after sdrt_pipeline_generate returns)",
+            );
+            return;
+        }
+        // SAFETY: created by sdrt_pipeline_create and not yet freed (contract).
         drop(unsafe { Box::from_raw(pipeline as *mut Handle) });
     });
+}
+
+/// Test hook, not in the C header: the next generate calls on `pipeline` panic inside the
+/// engine after UNet evaluation `step` (0 turns it off), so tests can prove a panic comes back
+/// as `SDRT_ERROR_INTERNAL` and leaves the pipeline and the process usable.
+#[doc(hidden)]
+pub unsafe fn debug_panic_after_step(pipeline: *mut sdrt_pipeline, step: u32) {
+    // SAFETY: a live pipeline (test contract).
+    if let Ok(h) = unsafe { handle(pipeline) } {
+        h.pipeline.debug_panic_after_step(step as usize);
+    }
 }
 
 unsafe fn handle<'a>(p: *const sdrt_pipeline) -> Result<&'a Handle> {
@@ -334,7 +359,9 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
 /// Ownership: the caller owns `*out` and frees it with `sdrt_images_free`; written only on
 /// success. Strings in `params` are borrowed for the call.
 /// Threads: safe to call from several threads on one pipeline; calls are serialized (one
-/// runs at a time, the others wait). The callbacks run on the calling thread.
+/// runs at a time, the others wait). The callbacks run on the calling thread; see
+/// `sdrt_progress_callback` for what they may call (a generate call on the same pipeline from
+/// its own callback is refused, not a deadlock).
 /// Every check below runs before any graph does, so a refused call costs microseconds.
 /// Errors: `SDRT_ERROR_INVALID_ARGUMENT` with a message naming the field: NULL `pipeline`,
 /// `params` or `out`; `struct_size` too small; width/height not a size the UNet takes (see
@@ -343,11 +370,13 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
 /// for the generator; non-finite guidance; negative or non-finite eta; strength or
 /// guidance_rescale out of range; an unknown enum value (scheduler, generator,
 /// prediction_type, timestep_spacing, preview_kind, pixel format); a bad init image or mask
-/// (see `init_image`, `mask`); a prompt that is not UTF-8. `SDRT_ERROR_UNSUPPORTED` (the model's scheduler class is not
+/// (see `init_image`, `mask`); a prompt that is not UTF-8; a re-entrant call from this
+/// pipeline's own callback. `SDRT_ERROR_UNSUPPORTED` (the model's scheduler class is not
 /// built and none was chosen, or its config asks for options sdrt lacks),
 /// `SDRT_ERROR_MODEL_NOT_FOUND` (an init image without `vae_encoder/model.onnx`),
 /// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
-/// failed).
+/// failed), `SDRT_ERROR_INTERNAL` (a bug in sdrt, e.g. a caught panic: the pipeline stays
+/// usable).
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_generate(
     pipeline: *mut sdrt_pipeline,

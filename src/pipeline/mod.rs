@@ -11,7 +11,7 @@ mod request;
 mod text;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -197,6 +197,62 @@ pub struct Pipeline {
     dims: GraphDims,
     cancel_epoch: AtomicU64,
     active_run: Mutex<Option<Arc<RunOptions>>>,
+    /// Test hook: panic after this UNet evaluation (0 = never).
+    debug_panic_step: AtomicUsize,
+}
+
+thread_local! {
+    /// The pipelines (by address) whose generate call runs on this thread: a step callback
+    /// calling generate on one of them would wait for its own lock forever.
+    static GENERATING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Marks a pipeline as generating on this thread for the guard's lifetime.
+struct Reentry(usize);
+
+impl Reentry {
+    fn enter(p: &Pipeline) -> Result<Reentry> {
+        let id = p as *const Pipeline as usize;
+        let busy = GENERATING
+            .try_with(|g| {
+                let mut g = g.borrow_mut();
+                if g.contains(&id) {
+                    true
+                } else {
+                    g.push(id);
+                    false
+                }
+            })
+            .unwrap_or(false);
+        if busy {
+            return Err(Error::invalid(
+                "generate was called on a pipeline from inside its own callback (the same \
+                 thread already runs a generate call on it, and calls on one pipeline take \
+                 turns): return from the callback first, or use another pipeline",
+            ));
+        }
+        Ok(Reentry(id))
+    }
+}
+
+impl Drop for Reentry {
+    fn drop(&mut self) {
+        let _ = GENERATING.try_with(|g| {
+            let mut g = g.borrow_mut();
+            if let Some(k) = g.iter().rposition(|&x| x == self.0) {
+                g.remove(k);
+            }
+        });
+    }
+}
+
+/// Clears a pipeline's active run options when a call ends, however it ends.
+struct ActiveRun<'a>(&'a Mutex<Option<Arc<RunOptions>>>);
+
+impl Drop for ActiveRun<'_> {
+    fn drop(&mut self) {
+        *self.0.lock() = None;
+    }
 }
 
 /// One call's link to cancellation: its ONNX Runtime run options and the cancel epoch it
@@ -311,6 +367,7 @@ impl Pipeline {
             dims,
             cancel_epoch: AtomicU64::new(0),
             active_run: Mutex::new(None),
+            debug_panic_step: AtomicUsize::new(0),
         })
     }
 
@@ -335,6 +392,23 @@ impl Pipeline {
     /// The tokenizer (e.g. to warn about truncated prompts).
     pub fn tokenizer(&self) -> &ClipTokenizer {
         &self.tokenizer
+    }
+
+    /// Whether the calling thread is inside a generate call on this pipeline (so inside one of
+    /// its callbacks): freeing the pipeline there would pull it from under that call.
+    pub fn is_generating_on_this_thread(&self) -> bool {
+        let id = self as *const Pipeline as usize;
+        GENERATING
+            .try_with(|g| g.borrow().contains(&id))
+            .unwrap_or(false)
+    }
+
+    /// Test hook, not part of the supported API: makes the next generate calls panic inside
+    /// the denoising loop after UNet evaluation `step` (0 turns it off), to prove that a panic
+    /// comes back as an internal error and leaves the pipeline usable.
+    #[doc(hidden)]
+    pub fn debug_panic_after_step(&self, step: usize) {
+        self.debug_panic_step.store(step, Ordering::Relaxed);
     }
 
     /// Cancels every `generate` call in progress or waiting on this pipeline; calls that
@@ -370,6 +444,7 @@ impl Pipeline {
         observer: Option<StepObserver<'_>>,
     ) -> Result<Images> {
         let started = Instant::now();
+        let _reentry = Reentry::enter(self)?;
         let epoch = self.cancel_epoch.load(Ordering::SeqCst);
         let plan = request::plan(
             params,
@@ -412,6 +487,8 @@ impl Pipeline {
         let mut graphs = self.graphs.lock();
         let run = Arc::new(RunOptions::new()?);
         *self.active_run.lock() = Some(Arc::clone(&run));
+        // Cleared however the stages end, a panic included.
+        let _active = ActiveRun(&self.active_run);
         let call = Call {
             run: &run,
             epoch,
@@ -427,7 +504,6 @@ impl Pipeline {
             started,
         };
         let result = self.run_stages(&call, &mut graphs, &stages, sched.as_mut(), observer);
-        *self.active_run.lock() = None;
         result.map(|mut images| {
             images.timings.total = started.elapsed();
             images
@@ -454,6 +530,7 @@ impl Pipeline {
             preview: kind,
             ..GenerateParams::default()
         };
+        let _reentry = Reentry::enter(self)?;
         let mut g = self.graphs.lock();
         self.ensure_graphs(&mut g, &params)?;
         let run = RunOptions::new()?;
@@ -601,6 +678,9 @@ impl Pipeline {
         let mut preview_time = std::time::Duration::ZERO;
         let mut on_step = |e: &denoise::StepEvent<'_>| -> Result<bool> {
             let step = e.index - st.begin + 1;
+            if self.debug_panic_step.load(Ordering::Relaxed) == step {
+                panic!("sdrt test hook: forced panic after step {step}");
+            }
             let Some(obs) = observer.as_mut() else {
                 return Ok(true);
             };
