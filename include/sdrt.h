@@ -991,7 +991,7 @@ void sdrt_pipeline_options_init(struct sdrt_pipeline_options *options);
  * (`SDRT_ERROR_MODEL_NOT_FOUND` naming it: the text encoder, UNet and VAE decoder graphs and
  * their external data files, the tokenizer's files, `scheduler/scheduler_config.json`); the
  * configs are valid JSON with sane values, and each graph is an ONNX file whose inputs and
- * outputs are its part's (names, ranks, element types; `SDRT_ERROR_MODEL_INVALID` naming the
+ * outputs (read from the file before any ONNX Runtime session is built) are its part's (names, ranks, element types; `SDRT_ERROR_MODEL_INVALID` naming the
  * file and the mismatch, so a graph copied over another part's fails here): the text
  * encoder's `last_hidden_state` width equals the UNet's `encoder_hidden_states` width, the
  * UNet's output channels equal the VAE decoder's (and the VAE encoder's, when the folder has

@@ -206,7 +206,13 @@ impl ClipTokenizer {
             .continuing_subword_prefix(String::new())
             .end_of_word_suffix("</w>".to_string())
             .build()
-            .map_err(|e| Error::model(format!("tokenizer vocab/merges: {e}")))?;
+            .map_err(|e| {
+                Error::model(format!(
+                    "{} / {}: {e}",
+                    vocab.display(),
+                    merges.file_name().unwrap_or_default().to_string_lossy()
+                ))
+            })?;
         let mut tok = Tokenizer::new(model);
         tok.with_normalizer(Some(clip_normalizer()?));
         tok.with_pre_tokenizer(Some(clip_pre_tokenizer()?));

@@ -225,7 +225,10 @@ fn unexpected_inputs(p: &Part<'_>, used: &[&IoInfo], fed: &str, part: &str) -> R
     )))
 }
 
-fn check_tokens(p: &Part<'_>, io: &IoInfo, dim: usize, max_length: usize) -> Result<()> {
+fn check_tokens(p: &Part<'_>, io: &IoInfo, dim: usize, max_length: Option<usize>) -> Result<()> {
+    let Some(max_length) = max_length else {
+        return Ok(());
+    };
     match fixed(io, dim) {
         Some(n) if n != max_length => Err(Error::model(format!(
             "{}: '{}' is fixed to {n} tokens, the tokenizer makes {max_length} \
@@ -238,7 +241,7 @@ fn check_tokens(p: &Part<'_>, io: &IoInfo, dim: usize, max_length: usize) -> Res
 }
 
 /// The text encoder: its hidden size (when fixed).
-fn text_encoder(p: &Part<'_>, max_length: usize) -> Result<Option<usize>> {
+fn text_encoder(p: &Part<'_>, max_length: Option<usize>) -> Result<Option<usize>> {
     const IDS: Role = Role {
         name: "input_ids",
         index: Some(0),
@@ -278,7 +281,7 @@ struct Unet {
     fixed: [Option<usize>; 3],
 }
 
-fn unet(p: &Part<'_>, max_length: usize) -> Result<Unet> {
+fn unet(p: &Part<'_>, max_length: Option<usize>) -> Result<Unet> {
     const SAMPLE: Role = Role {
         name: "sample",
         index: Some(0),
@@ -487,10 +490,16 @@ pub struct Parts<'a> {
     pub embedding_rows: Option<usize>,
 }
 
-/// Checks every part and their agreement; the dimensions each call checks against.
-pub fn check(parts: &Parts<'_>, config: &ModelConfig, tok: &TokenizerFacts) -> Result<GraphDims> {
-    let hidden = text_encoder(&parts.text_encoder, tok.max_length)?;
-    let u = unet(&parts.unet, tok.max_length)?;
+/// Checks every part and their agreement; the dimensions each call checks against. Without
+/// `tok` (before the tokenizer is loaded) the checks against the tokenizer are skipped.
+pub fn check(
+    parts: &Parts<'_>,
+    config: &ModelConfig,
+    tok: Option<&TokenizerFacts>,
+) -> Result<GraphDims> {
+    let max_length = tok.map(|t| t.max_length);
+    let hidden = text_encoder(&parts.text_encoder, max_length)?;
+    let u = unet(&parts.unet, max_length)?;
     let (vae_c, vae_fixed) = vae_decoder(&parts.vae_decoder)?;
     let enc_c = match &parts.vae_encoder {
         Some(p) => vae_encoder(p)?,
@@ -526,12 +535,22 @@ pub fn check(parts: &Parts<'_>, config: &ModelConfig, tok: &TokenizerFacts) -> R
             ));
         }
     }
+    if let (Some(r), Some(v)) = (parts.embedding_rows, vocab_size) {
+        if r != v {
+            return Err(disagree(
+                "the token embedding's row count",
+                (te, r),
+                ("text_encoder/config.json (vocab_size)", v),
+                "",
+            ));
+        }
+    }
     let (rows, rows_from) = match (parts.embedding_rows, vocab_size) {
         (Some(r), _) => (Some(r), format!("{}'s token embedding", te.display())),
         (None, Some(v)) => (Some(v), "text_encoder/config.json's vocab_size".to_string()),
         (None, None) => (None, String::new()),
     };
-    if let Some(rows) = rows {
+    if let (Some(rows), Some(tok)) = (rows, tok) {
         let (id, token) = &tok.max_id;
         if *id as usize >= rows {
             return Err(Error::model(format!(
@@ -621,9 +640,37 @@ pub fn check(parts: &Parts<'_>, config: &ModelConfig, tok: &TokenizerFacts) -> R
     })
 }
 
-/// Checks the loaded text encoder, UNet and VAE decoder of `folder`, and its VAE encoder's
-/// declared inputs and outputs when it has one (read from the file: the encoder's session is
-/// only built by the first call that needs it).
+/// Reads a part's graph from its file, with its external data checked.
+fn read_part(path: &Path) -> Result<onnx_file::GraphSummary> {
+    let g = onnx_file::read_graph(path)?;
+    onnx_file::check_external_data(path, &g)?;
+    Ok(g)
+}
+
+/// Checks `folder`'s graphs from their files alone, before any session is built, so a folder
+/// whose graphs do not fit fails in milliseconds (ONNX Runtime is not asked to optimize a
+/// UNet that sits where the text encoder belongs).
+pub fn check_files(folder: &ModelFolder, config: &ModelConfig) -> Result<GraphDims> {
+    let te = read_part(&folder.onnx("text_encoder"))?;
+    let un = read_part(&folder.onnx("unet"))?;
+    let vd = read_part(&folder.onnx("vae_decoder"))?;
+    check_parts(
+        folder,
+        config,
+        None,
+        [
+            (&te.inputs, &te.outputs),
+            (&un.inputs, &un.outputs),
+            (&vd.inputs, &vd.outputs),
+        ],
+        &te,
+    )
+}
+
+/// Checks the loaded text encoder, UNet and VAE decoder of `folder` (their sessions' inputs
+/// and outputs, with any dimensions pinned for static shapes), and its VAE encoder's declared
+/// inputs and outputs when it has one (read from the file: the encoder's session is only built
+/// by the first call that needs it).
 pub fn check_models(
     folder: &ModelFolder,
     config: &ModelConfig,
@@ -632,51 +679,67 @@ pub fn check_models(
     unet: &OnnxModel,
     vae_decoder: &OnnxModel,
 ) -> Result<GraphDims> {
+    let te = onnx_file::read_graph(&folder.onnx("text_encoder"))?;
+    check_parts(
+        folder,
+        config,
+        Some(tokenizer),
+        [
+            (text_encoder.inputs(), text_encoder.outputs()),
+            (unet.inputs(), unet.outputs()),
+            (vae_decoder.inputs(), vae_decoder.outputs()),
+        ],
+        &te,
+    )
+}
+
+type Io<'a> = (&'a [IoInfo], &'a [IoInfo]);
+
+fn check_parts(
+    folder: &ModelFolder,
+    config: &ModelConfig,
+    tokenizer: Option<&ClipTokenizer>,
+    [te, un, vd]: [Io<'_>; 3],
+    te_graph: &onnx_file::GraphSummary,
+) -> Result<GraphDims> {
     let te_path = folder.onnx("text_encoder");
     let un_path = folder.onnx("unet");
     let vd_path = folder.onnx("vae_decoder");
     let ve_path = folder.onnx("vae_encoder");
-    let part = |path, m: &'_ OnnxModel| -> (std::path::PathBuf, Vec<IoInfo>, Vec<IoInfo>) {
-        (path, m.inputs().to_vec(), m.outputs().to_vec())
-    };
-    let te = part(te_path, text_encoder);
-    let un = part(un_path, unet);
-    let vd = part(vd_path, vae_decoder);
-    let hidden = text_encoder
-        .outputs()
-        .iter()
-        .find(|o| o.name == "last_hidden_state")
-        .or_else(|| text_encoder.outputs().first())
-        .and_then(|o| fixed(o, 2));
-    let embedding_rows = onnx_file::read_graph(&te.0)?.embedding_rows(hidden);
+    let hidden =
+        te.1.iter()
+            .find(|o| o.name == "last_hidden_state")
+            .or_else(|| te.1.first())
+            .and_then(|o| fixed(o, 2));
+    let embedding_rows = te_graph.embedding_rows(hidden);
     let encoder = if ve_path.is_file() {
-        let g = onnx_file::read_graph(&ve_path)?;
-        onnx_file::check_external_data(&ve_path, &g)?;
-        Some(g)
+        Some(read_part(&ve_path)?)
     } else {
         None
     };
-    let (max_id, token) = tokenizer.max_id();
-    let tok = TokenizerFacts {
-        max_length: tokenizer.max_length(),
-        max_id: (max_id, token.to_string()),
-        source: tokenizer.source().to_string(),
-    };
+    let tok = tokenizer.map(|t| {
+        let (max_id, token) = t.max_id();
+        TokenizerFacts {
+            max_length: t.max_length(),
+            max_id: (max_id, token.to_string()),
+            source: t.source().to_string(),
+        }
+    });
     let parts = Parts {
         text_encoder: Part {
-            path: &te.0,
-            inputs: &te.1,
-            outputs: &te.2,
+            path: &te_path,
+            inputs: te.0,
+            outputs: te.1,
         },
         unet: Part {
-            path: &un.0,
-            inputs: &un.1,
-            outputs: &un.2,
+            path: &un_path,
+            inputs: un.0,
+            outputs: un.1,
         },
         vae_decoder: Part {
-            path: &vd.0,
-            inputs: &vd.1,
-            outputs: &vd.2,
+            path: &vd_path,
+            inputs: vd.0,
+            outputs: vd.1,
         },
         vae_encoder: encoder.as_ref().map(|g| Part {
             path: &ve_path,
@@ -685,7 +748,7 @@ pub fn check_models(
         }),
         embedding_rows,
     };
-    check(&parts, config, &tok)
+    check(&parts, config, tok.as_ref())
 }
 
 /// Checks a lazily loaded VAE encoder against the latent channels the pipeline runs with.

@@ -302,6 +302,9 @@ impl Pipeline {
     pub fn load(dir: &Path, options: &PipelineOptions) -> Result<Pipeline> {
         let folder = ModelFolder::open(dir)?;
         let config = folder.config()?;
+        // The graphs from their files first: a folder whose graphs do not fit fails in
+        // milliseconds, before the tokenizer and any session are built.
+        crate::model::graphs::check_files(&folder, &config)?;
         let tokenizer = ClipTokenizer::from_dir(&folder.tokenizer_dir())?;
         let rt = runtime::get_or_init()?;
         let provider = runtime::resolve_provider(rt, options.provider, options.strict_provider)?;
