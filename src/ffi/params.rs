@@ -291,7 +291,11 @@ pub(crate) fn scheduler_from_c(v: u32) -> Result<Option<SchedulerKind>> {
         10 => "unipc",
         11 => "lcm",
         12 => "ddpm",
-        _ => return Err(Error::invalid(format!("unknown scheduler {v}"))),
+        _ => {
+            return Err(Error::invalid(format!(
+                "params->scheduler: unknown scheduler {v}"
+            )))
+        }
     };
     SchedulerKind::parse(name).map(Some)
 }
@@ -342,7 +346,11 @@ pub(crate) unsafe fn read_generate_params(
     let generator = match c.generator {
         0 => Generator::Numpy,
         1 => Generator::Torch,
-        v => return Err(Error::invalid(format!("unknown generator {v}"))),
+        v => {
+            return Err(Error::invalid(format!(
+                "params->generator: unknown generator {v}"
+            )))
+        }
     };
     let params = GenerateParams {
         prompt,
@@ -361,14 +369,22 @@ pub(crate) unsafe fn read_generate_params(
             1 => Some(PredictionType::Epsilon),
             2 => Some(PredictionType::VPrediction),
             3 => Some(PredictionType::Sample),
-            v => return Err(Error::invalid(format!("unknown prediction_type {v}"))),
+            v => {
+                return Err(Error::invalid(format!(
+                    "params->prediction_type: unknown value {v}"
+                )))
+            }
         },
         timestep_spacing: match c.timestep_spacing {
             0 => None,
             1 => Some(TimestepSpacing::Leading),
             2 => Some(TimestepSpacing::Trailing),
             3 => Some(TimestepSpacing::Linspace),
-            v => return Err(Error::invalid(format!("unknown timestep_spacing {v}"))),
+            v => {
+                return Err(Error::invalid(format!(
+                    "params->timestep_spacing: unknown value {v}"
+                )))
+            }
         },
         // SAFETY: borrowed pixels, documented.
         init_image: unsafe { read_rgb(&c.init_image, "params->init_image")? },

@@ -119,7 +119,11 @@ pub(crate) fn provider_from_c(v: u32) -> Result<Provider> {
         1 => Provider::Cpu,
         2 => Provider::CoreMl,
         3 => Provider::Cuda,
-        _ => return Err(Error::invalid(format!("unknown provider {v}"))),
+        _ => {
+            return Err(Error::invalid(format!(
+                "options->provider: unknown provider {v}"
+            )))
+        }
     })
 }
 
@@ -151,7 +155,11 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
         1 => CoreMlComputeUnits::CpuAndGpu,
         2 => CoreMlComputeUnits::CpuAndNeuralEngine,
         3 => CoreMlComputeUnits::CpuOnly,
-        v => return Err(Error::invalid(format!("unknown coreml_compute_units {v}"))),
+        v => {
+            return Err(Error::invalid(format!(
+                "options->coreml_compute_units: unknown value {v}"
+            )))
+        }
     };
     if o.cuda_device_id < 0 {
         return Err(Error::invalid(format!(
