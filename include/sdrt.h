@@ -555,7 +555,15 @@ typedef struct sdrt_pipeline sdrt_pipeline;
  * Progress callback, called on the thread running `sdrt_pipeline_generate` after each
  * denoising step with the number of steps done and the total (the UNet evaluations, which
  * for PNDM is `steps + 1`). Return non-zero to continue, 0 to cancel (the call then returns
- * `SDRT_ERROR_CANCELLED`). Must not throw or call `sdrt_pipeline_generate` on the same pipeline.
+ * `SDRT_ERROR_CANCELLED`). Must not throw (C++) or longjmp out of sdrt.
+ *
+ * What a callback (this one or `sdrt_step_callback`) may call: `sdrt_pipeline_get_info` and
+ * `sdrt_pipeline_cancel` on any pipeline, `sdrt_last_error_message`, `sdrt_status_str`,
+ * `sdrt_version`, the `*_init` functions and the `sdrt_images_*` accessors, and
+ * `sdrt_pipeline_generate` on another pipeline. Not on the same pipeline: a generate call
+ * there would wait for the call running it, so sdrt refuses it with
+ * `SDRT_ERROR_INVALID_ARGUMENT` (the outer call goes on); `sdrt_pipeline_free` of the same
+ * pipeline is ignored with a logged error.
  */
 typedef int32_t (*sdrt_progress_callback)(void *user_data, uint32_t step, uint32_t total_steps);
 
@@ -657,19 +665,32 @@ typedef struct sdrt_generate_params {
      */
     uint32_t struct_size;
     /**
-     * Image width in pixels, a multiple of 8; 0 = the model's native size.
+     * Image width in pixels; 0 = the model's native size. At most 4096, and a multiple of
+     * what the UNet can take: it halves the latents once per down block but the last (8
+     * pixels each), so 8 x 2^(blocks - 1): 64 for SD 1.x/2.x (4 blocks), 32 for the tiny test
+     * model. The message of a refused size names the nearest sizes that work. A graph
+     * exported with a fixed size takes only that size.
      */
     uint32_t width;
     /**
-     * Image height in pixels, a multiple of 8; 0 = the model's native size.
+     * Image height in pixels; 0 = the model's native size. The same rules as `width`.
      */
     uint32_t height;
     /**
-     * Denoising steps, 1..=num_train_timesteps (default 50, as diffusers).
+     * Denoising steps, 1..=num_train_timesteps (1000 for SD; default 50, as diffusers).
+     * Within that range a scheduler refuses the counts where diffusers fails or builds a
+     * schedule outside the training timesteps, with `SDRT_ERROR_INVALID_ARGUMENT` naming
+     * the nearest accepted counts: `num_train_timesteps` itself with "leading" spacing and
+     * `steps_offset` 1 (SD 1.x/2.x configs) for pndm, ddim, ddpm, dpm++2m, dpm++2m-sde and
+     * unipc; with "trailing" spacing, scattered counts for pndm, ddim and ddpm (61, 103,
+     * 499 and 59 others of 1..=1000 for ddim); lcm above the config's
+     * `original_inference_steps` (50 by default). Euler, euler-a, dpm++2m-karras, lms and
+     * heun take every count.
      */
     uint32_t steps;
     /**
-     * Classifier-free guidance scale (default 7.5); <= 1 skips the negative-prompt pass.
+     * Classifier-free guidance scale (default 7.5), a finite number (NaN and infinities are
+     * `SDRT_ERROR_INVALID_ARGUMENT`); <= 1 skips the negative-prompt pass.
      */
     float guidance;
     /**
@@ -689,12 +710,15 @@ typedef struct sdrt_generate_params {
      */
     uint32_t count;
     /**
-     * The prompt, UTF-8, NUL-terminated; NULL = "". Longer than 75 CLIP tokens is truncated.
-     * Borrowed for the duration of the call.
+     * The prompt, UTF-8, NUL-terminated; NULL = "". Longer than 75 CLIP tokens is truncated
+     * (with a logged warning), as diffusers does; only the words that can reach the 75 are
+     * tokenized, so a prompt of megabytes costs what a short one does. Borrowed for the
+     * duration of the call.
      */
     const char *prompt;
     /**
-     * The negative prompt, or NULL for none (""). Borrowed for the duration of the call.
+     * The negative prompt, or NULL for none (""); truncated like `prompt`. Borrowed for the
+     * duration of the call.
      */
     const char *negative_prompt;
     /**
@@ -707,7 +731,7 @@ typedef struct sdrt_generate_params {
     void *progress_user_data;
     /**
      * DDIM's `eta` (default 0: deterministic DDIM; 1: DDPM-like noise). Ignored by other
-     * schedulers. Must be >= 0.
+     * schedulers. Must be finite and >= 0.
      */
     float eta;
     /**
@@ -724,7 +748,10 @@ typedef struct sdrt_generate_params {
     /**
      * Image-to-image and inpainting: the picture to start from, RGB8 or RGBA8 (alpha is
      * ignored); all zero (default) for text-to-image. `width`/`height` 0 take its size; a
-     * different size is `SDRT_ERROR_INVALID_ARGUMENT` (sdrt does not resize). Needs the model
+     * different size is `SDRT_ERROR_INVALID_ARGUMENT` (sdrt does not resize), and its size
+     * must be one `width`/`height` accept. Each side 1..=4096; `stride` at least `width`
+     * times the bytes per pixel; NULL `data` with a non-zero size, an unknown `format` or a
+     * GRAY8 one are `SDRT_ERROR_INVALID_ARGUMENT` naming the field. Needs the model
      * folder's `vae_encoder/model.onnx`, loaded by the first call with an init image (a
      * text-to-image-only host never loads it). Since 0.2.
      */
@@ -769,6 +796,20 @@ typedef struct sdrt_generate_params {
      * preview kind is set; 0 = never). Since 0.2.
      */
     uint32_t preview_every;
+    /**
+     * The most bytes this call's largest tensor may take, as sdrt estimates it before any
+     * graph runs (default 0 = 16 GiB; `UINT64_MAX` = no limit). The estimate is the largest
+     * float32 tensor the graphs must hold: the UNet's attention scores at each level with
+     * attention, `batch x heads x (h * w)^2 x 4` bytes (`batch` = 2 x `count` with guidance,
+     * `h x w` the latent size there), and the VAE's full-size feature maps, `count x
+     * max(block_out_channels) x width x height x 4`. A request above it is
+     * `SDRT_ERROR_INVALID_ARGUMENT` with the estimate in the message. 4096 x 4096 needs about
+     * 2.5 TiB on SD 2-base (1 TiB on the tiny test model); the default admits SD 2-base at
+     * 1024 x 1024 for one image, five 768 x 768 images on SD 2.1-768, sixteen 512 x 512 on
+     * SD 1.x. Fused attention (some CUDA and CoreML graphs) needs less: raise it there.
+     * Since 0.2.
+     */
+    uint64_t memory_limit;
 } sdrt_generate_params;
 
 /**
@@ -837,11 +878,12 @@ typedef struct sdrt_pipeline_options {
      */
     uint32_t static_count;
     /**
-     * CUDA device ordinal (default 0).
+     * CUDA device ordinal (default 0), >= 0.
      */
     int32_t cuda_device_id;
     /**
-     * Threads per graph for ONNX Runtime's intra-op pool; 0 (default) = ONNX Runtime's choice.
+     * Threads per graph for ONNX Runtime's intra-op pool, at most 1024; 0 (default) = ONNX
+     * Runtime's choice.
      */
     uint32_t intra_op_threads;
     /**
@@ -1055,10 +1097,26 @@ void sdrt_pipeline_options_init_sized(struct sdrt_pipeline_options *options, uin
  * `sdrt_runtime_init`).
  *
  * Ownership: the caller owns `*out` and frees it with `sdrt_pipeline_free`. `*out` is written
- * only on success. Thread-safe; loading takes seconds for real models.
+ * only on success; on failure nothing is kept (no half-created pipeline). Thread-safe;
+ * loading takes seconds for real models.
+ *
+ * What is checked here, before any graph runs: every file the pipeline needs exists
+ * (`SDRT_ERROR_MODEL_NOT_FOUND` naming it: the text encoder, UNet and VAE decoder graphs and
+ * their external data files, the tokenizer's files, `scheduler/scheduler_config.json`); the
+ * configs are valid JSON with sane values, and each graph is an ONNX file whose inputs and
+ * outputs (read from the file before any ONNX Runtime session is built) are its part's (names, ranks, element types; `SDRT_ERROR_MODEL_INVALID` naming the
+ * file and the mismatch, so a graph copied over another part's fails here): the text
+ * encoder's `last_hidden_state` width equals the UNet's `encoder_hidden_states` width, the
+ * UNet's output channels equal the VAE decoder's (and the VAE encoder's, when the folder has
+ * one) latent channels, the UNet's `sample` takes those channels or, for inpainting UNets,
+ * twice them plus one, the UNet has no inputs beyond `sample`, `timestep`,
+ * `encoder_hidden_states` and (LCM) `timestep_cond`, and the tokenizer's largest id fits the
+ * text encoder's token embedding (read from the graph's embedding, else
+ * `text_encoder/config.json`'s `vocab_size`).
  * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `model_dir` or `out`, a path that is not UTF-8,
- * `struct_size` too small, an unknown enum value or `log_level`), `SDRT_ERROR_MODEL_NOT_FOUND`,
- * `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
+ * `struct_size` too small, an unknown enum value or `log_level`, a negative
+ * `cuda_device_id`, `intra_op_threads` above 1024), `SDRT_ERROR_MODEL_NOT_FOUND`,
+ * `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_IO`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
  * `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode).
  */
 sdrt_status sdrt_pipeline_create(const char *model_dir,
@@ -1067,8 +1125,11 @@ sdrt_status sdrt_pipeline_create(const char *model_dir,
 
 /**
  * Frees a pipeline. NULL is a no-op. No other call on this pipeline may be running or start
- * afterwards (cancel and wait for `sdrt_pipeline_generate` to return first). Images already
- * returned stay valid. Once it returns, the pipeline's log callback is never called again.
+ * afterwards (cancel and wait for `sdrt_pipeline_generate` to return first; once it has
+ * returned, freeing at once is safe). Images already returned stay valid. Once it returns,
+ * the pipeline's log callback is never called again. Called from one of this pipeline's own
+ * callbacks, it would free the pipeline under the running call: sdrt detects that, logs an
+ * error and leaves the pipeline alone (free it after the call returns).
  */
 void sdrt_pipeline_free(struct sdrt_pipeline *pipeline);
 
@@ -1104,19 +1165,25 @@ sdrt_status sdrt_pipeline_get_info(const struct sdrt_pipeline *pipeline,
  * Modes: no `init_image`: text-to-image; `init_image`: image-to-image; `init_image` and
  * `mask`: inpainting. The first call with an init image loads the model's VAE encoder.
  * Threads: safe to call from several threads on one pipeline; calls are serialized (one
- * runs at a time, the others wait). The progress and step callbacks run on the calling
- * thread.
- * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL, `struct_size` too small, width/height not a
- * multiple of 8 or above 4096, steps 0 or above the model's training steps, count 0 or > 64,
- * seed too large for the generator, non-finite guidance, an unknown scheduler, generator,
- * pixel format or preview kind number, a prompt that is not UTF-8; an init image or mask
- * with NULL data, a stride below width times its bytes per pixel, a size other than the
- * request's or each other's; strength outside (0, 1] or with `int(steps * strength)` = 0,
- * guidance_rescale outside [0, 1]; a mask for a model that cannot inpaint, an inpainting
- * model without init image and mask; taesd previews without a TAESD decoder),
- * `SDRT_ERROR_MODEL_NOT_FOUND` (an init image for a folder without `vae_encoder/`),
- * `SDRT_ERROR_UNSUPPORTED` (a scheduler or generator this build lacks), `SDRT_ERROR_CANCELLED`,
- * `SDRT_ERROR_INFERENCE`.
+ * runs at a time, the others wait). The callbacks run on the calling thread; see
+ * `sdrt_progress_callback` for what they may call (a generate call on the same pipeline from
+ * its own callback is refused, not a deadlock).
+ * Every check below runs before any graph does, so a refused call costs microseconds.
+ * Errors: `SDRT_ERROR_INVALID_ARGUMENT` with a message naming the field: NULL `pipeline`,
+ * `params` or `out`; `struct_size` too small; width/height not a size the UNet takes (see
+ * `width`) or above 4096; an estimated peak above `memory_limit`; steps 0, above the model's
+ * training steps or refused by the scheduler (see `steps`); count 0 or > 64; seed too large
+ * for the generator; non-finite guidance; negative or non-finite eta; strength or
+ * guidance_rescale out of range; an unknown enum value (scheduler, generator,
+ * prediction_type, timestep_spacing, preview_kind, pixel format); a bad init image or mask
+ * (see `init_image`, `mask`), a mask for a model that cannot inpaint, an inpainting model
+ * without init image and mask, taesd previews without a TAESD decoder; a prompt that is not
+ * UTF-8; a re-entrant call from this pipeline's own callback. `SDRT_ERROR_UNSUPPORTED` (the model's scheduler class is not
+ * built and none was chosen, or its config asks for options sdrt lacks),
+ * `SDRT_ERROR_MODEL_NOT_FOUND` (an init image without `vae_encoder/model.onnx`),
+ * `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
+ * failed), `SDRT_ERROR_INTERNAL` (a bug in sdrt, e.g. a caught panic: the pipeline stays
+ * usable).
  */
 sdrt_status sdrt_pipeline_generate(struct sdrt_pipeline *pipeline,
                                    const struct sdrt_generate_params *params,

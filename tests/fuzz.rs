@@ -406,6 +406,7 @@ prop_compose! {
         rescale in prop_oneof![Just(0.0f32), 0.0f32..1.0, Just(2.0), Just(f32::NAN)],
         preview in prop::sample::select(vec![sdrt::PreviewKind::None, sdrt::PreviewKind::LatentRgb, sdrt::PreviewKind::Full, sdrt::PreviewKind::Taesd]),
         preview_every in 0usize..3,
+        memory_limit in prop_oneof![8 => Just(0u64), 1 => Just(u64::MAX), 1 => 0u64..(1 << 24)],
     ) -> GenerateParams {
         let init_image = init.map(|(w, h)| {
             let mut img = image(w, h);
@@ -434,6 +435,7 @@ prop_compose! {
             guidance_rescale: rescale,
             preview,
             preview_every,
+            memory_limit,
         }
     }
 }

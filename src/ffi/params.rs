@@ -114,7 +114,15 @@ pub enum sdrt_timestep_spacing {
 /// Progress callback, called on the thread running `sdrt_pipeline_generate` after each
 /// denoising step with the number of steps done and the total (the UNet evaluations, which
 /// for PNDM is `steps + 1`). Return non-zero to continue, 0 to cancel (the call then returns
-/// `SDRT_ERROR_CANCELLED`). Must not throw or call `sdrt_pipeline_generate` on the same pipeline.
+/// `SDRT_ERROR_CANCELLED`). Must not throw (C++) or longjmp out of sdrt.
+///
+/// What a callback (this one or `sdrt_step_callback`) may call: `sdrt_pipeline_get_info` and
+/// `sdrt_pipeline_cancel` on any pipeline, `sdrt_last_error_message`, `sdrt_status_str`,
+/// `sdrt_version`, the `*_init` functions and the `sdrt_images_*` accessors, and
+/// `sdrt_pipeline_generate` on another pipeline. Not on the same pipeline: a generate call
+/// there would wait for the call running it, so sdrt refuses it with
+/// `SDRT_ERROR_INVALID_ARGUMENT` (the outer call goes on); `sdrt_pipeline_free` of the same
+/// pipeline is ignored with a logged error.
 pub type sdrt_progress_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, step: u32, total_steps: u32) -> i32>;
 
@@ -125,13 +133,26 @@ pub type sdrt_progress_callback =
 pub struct sdrt_generate_params {
     /// `sizeof(sdrt_generate_params)`, set by `sdrt_generate_params_init`.
     pub struct_size: u32,
-    /// Image width in pixels, a multiple of 8; 0 = the model's native size.
+    /// Image width in pixels; 0 = the model's native size. At most 4096, and a multiple of
+    /// what the UNet can take: it halves the latents once per down block but the last (8
+    /// pixels each), so 8 x 2^(blocks - 1): 64 for SD 1.x/2.x (4 blocks), 32 for the tiny test
+    /// model. The message of a refused size names the nearest sizes that work. A graph
+    /// exported with a fixed size takes only that size.
     pub width: u32,
-    /// Image height in pixels, a multiple of 8; 0 = the model's native size.
+    /// Image height in pixels; 0 = the model's native size. The same rules as `width`.
     pub height: u32,
-    /// Denoising steps, 1..=num_train_timesteps (default 50, as diffusers).
+    /// Denoising steps, 1..=num_train_timesteps (1000 for SD; default 50, as diffusers).
+    /// Within that range a scheduler refuses the counts where diffusers fails or builds a
+    /// schedule outside the training timesteps, with `SDRT_ERROR_INVALID_ARGUMENT` naming
+    /// the nearest accepted counts: `num_train_timesteps` itself with "leading" spacing and
+    /// `steps_offset` 1 (SD 1.x/2.x configs) for pndm, ddim, ddpm, dpm++2m, dpm++2m-sde and
+    /// unipc; with "trailing" spacing, scattered counts for pndm, ddim and ddpm (61, 103,
+    /// 499 and 59 others of 1..=1000 for ddim); lcm above the config's
+    /// `original_inference_steps` (50 by default). Euler, euler-a, dpm++2m-karras, lms and
+    /// heun take every count.
     pub steps: u32,
-    /// Classifier-free guidance scale (default 7.5); <= 1 skips the negative-prompt pass.
+    /// Classifier-free guidance scale (default 7.5), a finite number (NaN and infinities are
+    /// `SDRT_ERROR_INVALID_ARGUMENT`); <= 1 skips the negative-prompt pass.
     pub guidance: f32,
     /// `sdrt_scheduler` (default `SDRT_SCHEDULER_DEFAULT`).
     pub scheduler: u32,
@@ -141,17 +162,20 @@ pub struct sdrt_generate_params {
     pub generator: u32,
     /// Images to generate from one generator stream, 1..=64 (default 1).
     pub count: u32,
-    /// The prompt, UTF-8, NUL-terminated; NULL = "". Longer than 75 CLIP tokens is truncated.
-    /// Borrowed for the duration of the call.
+    /// The prompt, UTF-8, NUL-terminated; NULL = "". Longer than 75 CLIP tokens is truncated
+    /// (with a logged warning), as diffusers does; only the words that can reach the 75 are
+    /// tokenized, so a prompt of megabytes costs what a short one does. Borrowed for the
+    /// duration of the call.
     pub prompt: *const c_char,
-    /// The negative prompt, or NULL for none (""). Borrowed for the duration of the call.
+    /// The negative prompt, or NULL for none (""); truncated like `prompt`. Borrowed for the
+    /// duration of the call.
     pub negative_prompt: *const c_char,
     /// Progress callback, or NULL.
     pub progress: sdrt_progress_callback,
     /// Passed unchanged to `progress`.
     pub progress_user_data: *mut c_void,
     /// DDIM's `eta` (default 0: deterministic DDIM; 1: DDPM-like noise). Ignored by other
-    /// schedulers. Must be >= 0.
+    /// schedulers. Must be finite and >= 0.
     pub eta: f32,
     /// `sdrt_prediction_type` overriding the model config's (default
     /// `SDRT_PREDICTION_DEFAULT`): for exports whose config is wrong, e.g. an SD 2.1-768
@@ -162,7 +186,10 @@ pub struct sdrt_generate_params {
     pub timestep_spacing: u32,
     /// Image-to-image and inpainting: the picture to start from, RGB8 or RGBA8 (alpha is
     /// ignored); all zero (default) for text-to-image. `width`/`height` 0 take its size; a
-    /// different size is `SDRT_ERROR_INVALID_ARGUMENT` (sdrt does not resize). Needs the model
+    /// different size is `SDRT_ERROR_INVALID_ARGUMENT` (sdrt does not resize), and its size
+    /// must be one `width`/`height` accept. Each side 1..=4096; `stride` at least `width`
+    /// times the bytes per pixel; NULL `data` with a non-zero size, an unknown `format` or a
+    /// GRAY8 one are `SDRT_ERROR_INVALID_ARGUMENT` naming the field. Needs the model
     /// folder's `vae_encoder/model.onnx`, loaded by the first call with an init image (a
     /// text-to-image-only host never loads it). Since 0.2.
     pub init_image: sdrt_image_view,
@@ -192,6 +219,18 @@ pub struct sdrt_generate_params {
     /// A preview every this many UNet evaluations, and after the last (default 1 when a
     /// preview kind is set; 0 = never). Since 0.2.
     pub preview_every: u32,
+    /// The most bytes this call's largest tensor may take, as sdrt estimates it before any
+    /// graph runs (default 0 = 16 GiB; `UINT64_MAX` = no limit). The estimate is the largest
+    /// float32 tensor the graphs must hold: the UNet's attention scores at each level with
+    /// attention, `batch x heads x (h * w)^2 x 4` bytes (`batch` = 2 x `count` with guidance,
+    /// `h x w` the latent size there), and the VAE's full-size feature maps, `count x
+    /// max(block_out_channels) x width x height x 4`. A request above it is
+    /// `SDRT_ERROR_INVALID_ARGUMENT` with the estimate in the message. 4096 x 4096 needs about
+    /// 2.5 TiB on SD 2-base (1 TiB on the tiny test model); the default admits SD 2-base at
+    /// 1024 x 1024 for one image, five 768 x 768 images on SD 2.1-768, sixteen 512 x 512 on
+    /// SD 1.x. Fused attention (some CUDA and CoreML graphs) needs less: raise it there.
+    /// Since 0.2.
+    pub memory_limit: u64,
 }
 
 /// Size of the first published layout: the smallest `struct_size` accepted. Fixed at the end of
@@ -227,6 +266,7 @@ impl Default for sdrt_generate_params {
             step_user_data: std::ptr::null_mut(),
             preview_kind: 0,
             preview_every: 1,
+            memory_limit: 0,
         }
     }
 }
@@ -271,7 +311,11 @@ pub(crate) fn scheduler_from_c(v: u32) -> Result<Option<SchedulerKind>> {
         10 => "unipc",
         11 => "lcm",
         12 => "ddpm",
-        _ => return Err(Error::invalid(format!("unknown scheduler {v}"))),
+        _ => {
+            return Err(Error::invalid(format!(
+                "params->scheduler: unknown scheduler {v}"
+            )))
+        }
     };
     SchedulerKind::parse(name).map(Some)
 }
@@ -322,7 +366,11 @@ pub(crate) unsafe fn read_generate_params(
     let generator = match c.generator {
         0 => Generator::Numpy,
         1 => Generator::Torch,
-        v => return Err(Error::invalid(format!("unknown generator {v}"))),
+        v => {
+            return Err(Error::invalid(format!(
+                "params->generator: unknown generator {v}"
+            )))
+        }
     };
     let params = GenerateParams {
         prompt,
@@ -341,14 +389,22 @@ pub(crate) unsafe fn read_generate_params(
             1 => Some(PredictionType::Epsilon),
             2 => Some(PredictionType::VPrediction),
             3 => Some(PredictionType::Sample),
-            v => return Err(Error::invalid(format!("unknown prediction_type {v}"))),
+            v => {
+                return Err(Error::invalid(format!(
+                    "params->prediction_type: unknown value {v}"
+                )))
+            }
         },
         timestep_spacing: match c.timestep_spacing {
             0 => None,
             1 => Some(TimestepSpacing::Leading),
             2 => Some(TimestepSpacing::Trailing),
             3 => Some(TimestepSpacing::Linspace),
-            v => return Err(Error::invalid(format!("unknown timestep_spacing {v}"))),
+            v => {
+                return Err(Error::invalid(format!(
+                    "params->timestep_spacing: unknown value {v}"
+                )))
+            }
         },
         // SAFETY: borrowed pixels, documented.
         init_image: unsafe { read_rgb(&c.init_image, "params->init_image")? },
@@ -357,6 +413,7 @@ pub(crate) unsafe fn read_generate_params(
         guidance_rescale: c.guidance_rescale,
         preview: preview_kind_from_c(c.preview_kind)?,
         preview_every: c.preview_every as usize,
+        memory_limit: c.memory_limit,
     };
     let callbacks = Callbacks {
         progress: c.progress,

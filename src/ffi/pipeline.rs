@@ -65,9 +65,10 @@ pub struct sdrt_pipeline_options {
     pub static_height: u32,
     /// Images per call for static shapes; 0 = 1.
     pub static_count: u32,
-    /// CUDA device ordinal (default 0).
+    /// CUDA device ordinal (default 0), >= 0.
     pub cuda_device_id: i32,
-    /// Threads per graph for ONNX Runtime's intra-op pool; 0 (default) = ONNX Runtime's choice.
+    /// Threads per graph for ONNX Runtime's intra-op pool, at most 1024; 0 (default) = ONNX
+    /// Runtime's choice.
     pub intra_op_threads: u32,
     /// Folder for CoreML's compiled-model cache (UTF-8), or NULL for none. Copied.
     pub coreml_cache_dir: *const c_char,
@@ -91,6 +92,9 @@ pub struct sdrt_pipeline_options {
     /// (or until a failed `sdrt_pipeline_create` returns). Since 0.2.
     pub log_user_data: *mut c_void,
 }
+
+/// The most intra-op threads a pipeline may ask for (ONNX Runtime would try to start them all).
+const MAX_INTRA_OP_THREADS: u32 = 1024;
 
 /// The first published layout's size (see `GENERATE_PARAMS_V1`).
 const PIPELINE_OPTIONS_V1: usize = std::mem::offset_of!(sdrt_pipeline_options, coreml_cache_dir)
@@ -156,7 +160,11 @@ pub(crate) fn provider_from_c(v: u32) -> Result<Provider> {
         1 => Provider::Cpu,
         2 => Provider::CoreMl,
         3 => Provider::Cuda,
-        _ => return Err(Error::invalid(format!("unknown provider {v}"))),
+        _ => {
+            return Err(Error::invalid(format!(
+                "options->provider: unknown provider {v}"
+            )))
+        }
     })
 }
 
@@ -188,8 +196,24 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
         1 => CoreMlComputeUnits::CpuAndGpu,
         2 => CoreMlComputeUnits::CpuAndNeuralEngine,
         3 => CoreMlComputeUnits::CpuOnly,
-        v => return Err(Error::invalid(format!("unknown coreml_compute_units {v}"))),
+        v => {
+            return Err(Error::invalid(format!(
+                "options->coreml_compute_units: unknown value {v}"
+            )))
+        }
     };
+    if o.cuda_device_id < 0 {
+        return Err(Error::invalid(format!(
+            "options->cuda_device_id {} must be >= 0",
+            o.cuda_device_id
+        )));
+    }
+    if o.intra_op_threads > MAX_INTRA_OP_THREADS {
+        return Err(Error::invalid(format!(
+            "options->intra_op_threads {} exceeds {MAX_INTRA_OP_THREADS}",
+            o.intra_op_threads
+        )));
+    }
     // SAFETY: borrowed C string, documented.
     let cache = unsafe { opt_str(o.coreml_cache_dir, "options->coreml_cache_dir")? };
     // SAFETY: as above.
@@ -223,10 +247,26 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
 /// `sdrt_runtime_init`).
 ///
 /// Ownership: the caller owns `*out` and frees it with `sdrt_pipeline_free`. `*out` is written
-/// only on success. Thread-safe; loading takes seconds for real models.
+/// only on success; on failure nothing is kept (no half-created pipeline). Thread-safe;
+/// loading takes seconds for real models.
+///
+/// What is checked here, before any graph runs: every file the pipeline needs exists
+/// (`SDRT_ERROR_MODEL_NOT_FOUND` naming it: the text encoder, UNet and VAE decoder graphs and
+/// their external data files, the tokenizer's files, `scheduler/scheduler_config.json`); the
+/// configs are valid JSON with sane values, and each graph is an ONNX file whose inputs and
+/// outputs (read from the file before any ONNX Runtime session is built) are its part's (names, ranks, element types; `SDRT_ERROR_MODEL_INVALID` naming the
+/// file and the mismatch, so a graph copied over another part's fails here): the text
+/// encoder's `last_hidden_state` width equals the UNet's `encoder_hidden_states` width, the
+/// UNet's output channels equal the VAE decoder's (and the VAE encoder's, when the folder has
+/// one) latent channels, the UNet's `sample` takes those channels or, for inpainting UNets,
+/// twice them plus one, the UNet has no inputs beyond `sample`, `timestep`,
+/// `encoder_hidden_states` and (LCM) `timestep_cond`, and the tokenizer's largest id fits the
+/// text encoder's token embedding (read from the graph's embedding, else
+/// `text_encoder/config.json`'s `vocab_size`).
 /// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `model_dir` or `out`, a path that is not UTF-8,
-/// `struct_size` too small, an unknown enum value or `log_level`), `SDRT_ERROR_MODEL_NOT_FOUND`,
-/// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
+/// `struct_size` too small, an unknown enum value or `log_level`, a negative
+/// `cuda_device_id`, `intra_op_threads` above 1024), `SDRT_ERROR_MODEL_NOT_FOUND`,
+/// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_IO`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
 /// `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode).
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_create(
@@ -255,8 +295,11 @@ pub unsafe extern "C" fn sdrt_pipeline_create(
 }
 
 /// Frees a pipeline. NULL is a no-op. No other call on this pipeline may be running or start
-/// afterwards (cancel and wait for `sdrt_pipeline_generate` to return first). Images already
-/// returned stay valid. Once it returns, the pipeline's log callback is never called again.
+/// afterwards (cancel and wait for `sdrt_pipeline_generate` to return first; once it has
+/// returned, freeing at once is safe). Images already returned stay valid. Once it returns,
+/// the pipeline's log callback is never called again. Called from one of this pipeline's own
+/// callbacks, it would free the pipeline under the running call: sdrt detects that, logs an
+/// error and leaves the pipeline alone (free it after the call returns).
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_free(pipeline: *mut sdrt_pipeline) {
     if pipeline.is_null() {
@@ -264,8 +307,31 @@ pub unsafe extern "C" fn sdrt_pipeline_free(pipeline: *mut sdrt_pipeline) {
     }
     let _ = std::panic::catch_unwind(|| {
         // SAFETY: created by sdrt_pipeline_create and not yet freed (contract).
+        let inside = unsafe { &*(pipeline as *const Handle) }
+            .pipeline
+            .is_generating_on_this_thread();
+        if inside {
+            crate::runtime::log(
+                crate::runtime::LogLevel::Error,
+                "sdrt_pipeline_free was called from a callback of a generate call on the same \
+                 pipeline; ignored (free the pipeline after sdrt_pipeline_generate returns)",
+            );
+            return;
+        }
+        // SAFETY: created by sdrt_pipeline_create and not yet freed (contract).
         drop(unsafe { Box::from_raw(pipeline as *mut Handle) });
     });
+}
+
+/// Test hook, not in the C header: the next generate calls on `pipeline` panic inside the
+/// engine after UNet evaluation `step` (0 turns it off), so tests can prove a panic comes back
+/// as `SDRT_ERROR_INTERNAL` and leaves the pipeline and the process usable.
+#[doc(hidden)]
+pub unsafe fn debug_panic_after_step(pipeline: *mut sdrt_pipeline, step: u32) {
+    // SAFETY: a live pipeline (test contract).
+    if let Ok(h) = unsafe { handle(pipeline) } {
+        h.pipeline.debug_panic_after_step(step as usize);
+    }
 }
 
 unsafe fn handle<'a>(p: *const sdrt_pipeline) -> Result<&'a Handle> {
@@ -380,19 +446,25 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
 /// Modes: no `init_image`: text-to-image; `init_image`: image-to-image; `init_image` and
 /// `mask`: inpainting. The first call with an init image loads the model's VAE encoder.
 /// Threads: safe to call from several threads on one pipeline; calls are serialized (one
-/// runs at a time, the others wait). The progress and step callbacks run on the calling
-/// thread.
-/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL, `struct_size` too small, width/height not a
-/// multiple of 8 or above 4096, steps 0 or above the model's training steps, count 0 or > 64,
-/// seed too large for the generator, non-finite guidance, an unknown scheduler, generator,
-/// pixel format or preview kind number, a prompt that is not UTF-8; an init image or mask
-/// with NULL data, a stride below width times its bytes per pixel, a size other than the
-/// request's or each other's; strength outside (0, 1] or with `int(steps * strength)` = 0,
-/// guidance_rescale outside [0, 1]; a mask for a model that cannot inpaint, an inpainting
-/// model without init image and mask; taesd previews without a TAESD decoder),
-/// `SDRT_ERROR_MODEL_NOT_FOUND` (an init image for a folder without `vae_encoder/`),
-/// `SDRT_ERROR_UNSUPPORTED` (a scheduler or generator this build lacks), `SDRT_ERROR_CANCELLED`,
-/// `SDRT_ERROR_INFERENCE`.
+/// runs at a time, the others wait). The callbacks run on the calling thread; see
+/// `sdrt_progress_callback` for what they may call (a generate call on the same pipeline from
+/// its own callback is refused, not a deadlock).
+/// Every check below runs before any graph does, so a refused call costs microseconds.
+/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` with a message naming the field: NULL `pipeline`,
+/// `params` or `out`; `struct_size` too small; width/height not a size the UNet takes (see
+/// `width`) or above 4096; an estimated peak above `memory_limit`; steps 0, above the model's
+/// training steps or refused by the scheduler (see `steps`); count 0 or > 64; seed too large
+/// for the generator; non-finite guidance; negative or non-finite eta; strength or
+/// guidance_rescale out of range; an unknown enum value (scheduler, generator,
+/// prediction_type, timestep_spacing, preview_kind, pixel format); a bad init image or mask
+/// (see `init_image`, `mask`), a mask for a model that cannot inpaint, an inpainting model
+/// without init image and mask, taesd previews without a TAESD decoder; a prompt that is not
+/// UTF-8; a re-entrant call from this pipeline's own callback. `SDRT_ERROR_UNSUPPORTED` (the model's scheduler class is not
+/// built and none was chosen, or its config asks for options sdrt lacks),
+/// `SDRT_ERROR_MODEL_NOT_FOUND` (an init image without `vae_encoder/model.onnx`),
+/// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
+/// failed), `SDRT_ERROR_INTERNAL` (a bug in sdrt, e.g. a caught panic: the pipeline stays
+/// usable).
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_generate(
     pipeline: *mut sdrt_pipeline,

@@ -268,10 +268,15 @@ pub fn read_float(v: &DynValue) -> Result<FloatTensor> {
 }
 
 /// Commits a session from a `model.onnx` file (external data next to it is found by ORT).
+/// The file is read first (see [`super::onnx_file`]): one that is not an ONNX graph, or whose
+/// external data files are missing or short, fails here, naming the file, before ONNX Runtime
+/// spends time on it.
 pub fn load_session(
     builder: ort::session::builder::SessionBuilder,
     path: &Path,
 ) -> Result<Session> {
+    let graph = super::onnx_file::read_graph(path)?;
+    super::onnx_file::check_external_data(path, &graph)?;
     let mut builder = builder;
     builder
         .commit_from_file(path)

@@ -12,7 +12,7 @@ mod safety;
 mod text;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,6 +20,7 @@ use ort::session::{RunOptions, Session};
 use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::graphs::GraphDims;
 use crate::model::session::{load_session, FloatTensor, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
 use crate::runtime::{self, CoreMlOptions, LogLevel, Logger, PipelineLog, Provider};
@@ -30,8 +31,8 @@ pub use decode::to_rgb8;
 pub use denoise::{guidance_embedding, rescale_noise_cfg};
 pub use preview::{latent_rgb, LATENT_RGB};
 pub use request::{
-    begin_index, GenerateParams, GrayImage, Images, PreviewKind, Progress, RgbImage, Timings,
-    MAX_COUNT, MAX_SIDE,
+    begin_index, estimate_peak, human_bytes, GenerateParams, GrayImage, Images, PeakEstimate,
+    PreviewKind, Progress, RgbImage, Timings, DEFAULT_MEMORY_LIMIT, MAX_COUNT, MAX_SIDE,
 };
 pub use safety::{pil_resize_bicubic, ClipPreprocess};
 
@@ -210,8 +211,65 @@ pub struct Pipeline {
     sessions: SessionFactory,
     unet_shape: UnetShape,
     has_safety_checker: bool,
+    dims: GraphDims,
     cancel_epoch: AtomicU64,
     active_run: Mutex<Option<Arc<RunOptions>>>,
+    /// Test hook: panic after this UNet evaluation (0 = never).
+    debug_panic_step: AtomicUsize,
+}
+
+thread_local! {
+    /// The pipelines (by address) whose generate call runs on this thread: a step callback
+    /// calling generate on one of them would wait for its own lock forever.
+    static GENERATING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Marks a pipeline as generating on this thread for the guard's lifetime.
+struct Reentry(usize);
+
+impl Reentry {
+    fn enter(p: &Pipeline) -> Result<Reentry> {
+        let id = p as *const Pipeline as usize;
+        let busy = GENERATING
+            .try_with(|g| {
+                let mut g = g.borrow_mut();
+                if g.contains(&id) {
+                    true
+                } else {
+                    g.push(id);
+                    false
+                }
+            })
+            .unwrap_or(false);
+        if busy {
+            return Err(Error::invalid(
+                "generate was called on a pipeline from inside its own callback (the same \
+                 thread already runs a generate call on it, and calls on one pipeline take \
+                 turns): return from the callback first, or use another pipeline",
+            ));
+        }
+        Ok(Reentry(id))
+    }
+}
+
+impl Drop for Reentry {
+    fn drop(&mut self) {
+        let _ = GENERATING.try_with(|g| {
+            let mut g = g.borrow_mut();
+            if let Some(k) = g.iter().rposition(|&x| x == self.0) {
+                g.remove(k);
+            }
+        });
+    }
+}
+
+/// Clears a pipeline's active run options when a call ends, however it ends.
+struct ActiveRun<'a>(&'a Mutex<Option<Arc<RunOptions>>>);
+
+impl Drop for ActiveRun<'_> {
+    fn drop(&mut self) {
+        *self.0.lock() = None;
+    }
 }
 
 /// One call's link to cancellation: its ONNX Runtime run options and the cancel epoch it
@@ -264,6 +322,9 @@ impl Pipeline {
         let log = PipelineLog::new(options.logger.clone());
         let folder = ModelFolder::open(dir)?;
         let config = folder.config()?;
+        // The graphs from their files first: a folder whose graphs do not fit fails in
+        // milliseconds, before the tokenizer and any session are built.
+        crate::model::graphs::check_files(&folder, &config)?;
         let tokenizer = ClipTokenizer::from_dir(&folder.tokenizer_dir())?;
         let rt = runtime::get_or_init()?;
         let provider =
@@ -296,7 +357,19 @@ impl Pipeline {
             preview_decoder: None,
             safety_checker: None,
         };
-        let unet_shape = unet_shape(&graphs.unet)?;
+        let dims = crate::model::graphs::check_models(
+            &sessions.folder,
+            &config,
+            &tokenizer,
+            &graphs.text_encoder,
+            &graphs.unet,
+            &graphs.vae_decoder,
+        )?;
+        let unet_shape = UnetShape {
+            latent_channels: dims.latent_channels,
+            in_channels: dims.unet_in_channels,
+            timestep_cond: dims.timestep_cond,
+        };
         let mut graphs = graphs;
         let checker_path = sessions.folder.onnx("safety_checker");
         if !options.disable_safety_checker && checker_path.is_file() {
@@ -339,8 +412,10 @@ impl Pipeline {
             sessions,
             unet_shape,
             has_safety_checker,
+            dims,
             cancel_epoch: AtomicU64::new(0),
             active_run: Mutex::new(None),
+            debug_panic_step: AtomicUsize::new(0),
         })
     }
 
@@ -368,6 +443,23 @@ impl Pipeline {
     /// The tokenizer (e.g. to warn about truncated prompts).
     pub fn tokenizer(&self) -> &ClipTokenizer {
         &self.tokenizer
+    }
+
+    /// Whether the calling thread is inside a generate call on this pipeline (so inside one of
+    /// its callbacks): freeing the pipeline there would pull it from under that call.
+    pub fn is_generating_on_this_thread(&self) -> bool {
+        let id = self as *const Pipeline as usize;
+        GENERATING
+            .try_with(|g| g.borrow().contains(&id))
+            .unwrap_or(false)
+    }
+
+    /// Test hook, not part of the supported API: makes the next generate calls panic inside
+    /// the denoising loop after UNet evaluation `step` (0 turns it off), to prove that a panic
+    /// comes back as an internal error and leaves the pipeline usable.
+    #[doc(hidden)]
+    pub fn debug_panic_after_step(&self, step: usize) {
+        self.debug_panic_step.store(step, Ordering::Relaxed);
     }
 
     /// Cancels every `generate` call in progress or waiting on this pipeline; calls that
@@ -403,11 +495,13 @@ impl Pipeline {
         observer: Option<StepObserver<'_>>,
     ) -> Result<Images> {
         let started = Instant::now();
+        let _reentry = Reentry::enter(self)?;
         let epoch = self.cancel_epoch.load(Ordering::SeqCst);
         let plan = request::plan(
             params,
             &self.config,
             &self.unet_shape,
+            &self.dims,
             self.sessions.static_shape,
         )?;
         if params.preview == PreviewKind::LatentRgb && self.unet_shape.latent_channels != 4 {
@@ -444,6 +538,8 @@ impl Pipeline {
         let mut graphs = self.graphs.lock();
         let run = Arc::new(RunOptions::new()?);
         *self.active_run.lock() = Some(Arc::clone(&run));
+        // Cleared however the stages end, a panic included.
+        let _active = ActiveRun(&self.active_run);
         let call = Call {
             run: &run,
             epoch,
@@ -460,7 +556,6 @@ impl Pipeline {
             started,
         };
         let result = self.run_stages(&call, &mut graphs, &stages, sched.as_mut(), observer);
-        *self.active_run.lock() = None;
         result.map(|mut images| {
             images.timings.total = started.elapsed();
             images
@@ -487,6 +582,7 @@ impl Pipeline {
             preview: kind,
             ..GenerateParams::default()
         };
+        let _reentry = Reentry::enter(self)?;
         let mut g = self.graphs.lock();
         self.ensure_graphs(&mut g, &params)?;
         let run = RunOptions::new()?;
@@ -533,7 +629,13 @@ impl Pipeline {
                     ),
                 ));
             }
-            g.vae_encoder = Some(self.sessions.load("vae_encoder", &self.config)?);
+            let encoder = self.sessions.load("vae_encoder", &self.config)?;
+            crate::model::graphs::check_loaded_vae_encoder(
+                &path,
+                &encoder,
+                self.unet_shape.latent_channels,
+            )?;
+            g.vae_encoder = Some(encoder);
         }
         if params.preview == PreviewKind::Taesd && g.preview_decoder.is_none() {
             let path = match &self.sessions.options.preview_decoder {
@@ -547,11 +649,15 @@ impl Pipeline {
                     path.display()
                 )));
             }
-            g.preview_decoder = Some(self.sessions.load_file(
-                "vae_preview",
+            let decoder = self
+                .sessions
+                .load_file("vae_preview", &path, &self.config)?;
+            crate::model::graphs::check_loaded_preview_decoder(
                 &path,
-                &self.config,
-            )?);
+                &decoder,
+                self.unet_shape.latent_channels,
+            )?;
+            g.preview_decoder = Some(decoder);
         }
         Ok(())
     }
@@ -626,6 +732,9 @@ impl Pipeline {
         let mut preview_time = std::time::Duration::ZERO;
         let mut on_step = |e: &denoise::StepEvent<'_>| -> Result<bool> {
             let step = e.index - st.begin + 1;
+            if self.debug_panic_step.load(Ordering::Relaxed) == step {
+                panic!("sdrt test hook: forced panic after step {step}");
+            }
             let Some(obs) = observer.as_mut() else {
                 return Ok(true);
             };
@@ -831,31 +940,6 @@ struct Stages<'a> {
     /// The prediction type the scheduler runs with (for previews).
     prediction: PredictionType,
     started: Instant,
-}
-
-/// The UNet's latent and input channels and its LCM conditioning, from the graph (the
-/// `sample` input's and `out_sample` output's channel dimensions, `timestep_cond`'s width).
-fn unet_shape(unet: &OnnxModel) -> Result<UnetShape> {
-    let dim1 = |shape: &[i64]| match shape.get(1) {
-        Some(&c) if c > 0 => Some(c as usize),
-        _ => None,
-    };
-    let in_channels = dim1(&unet.input("sample", 0)?.shape).unwrap_or(4);
-    let latent_channels = dim1(&unet.output("out_sample", 0)?.shape).unwrap_or(4);
-    let timestep_cond = match unet.inputs().iter().find(|i| i.name == "timestep_cond") {
-        Some(i) => Some(dim1(&i.shape).ok_or_else(|| {
-            Error::model(format!(
-                "unet: timestep_cond has shape {:?}; expected [batch, time_cond_proj_dim]",
-                i.shape
-            ))
-        })?),
-        None => None,
-    };
-    Ok(UnetShape {
-        latent_channels,
-        in_channels,
-        timestep_cond,
-    })
 }
 
 /// The free dimensions optimum's exporter names, pinned for static-shape providers.

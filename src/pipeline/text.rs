@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::model::session::{int_value, OnnxModel};
 use crate::runtime::LogLevel;
-use crate::tokenizer::ClipTokenizer;
+use crate::tokenizer::{ClipTokenizer, Encoded};
 
 use super::request::Timings;
 use super::Call;
@@ -31,12 +31,13 @@ pub(crate) fn encode_prompts(
     cfg: bool,
     timings: &mut Timings,
 ) -> Result<TextEmbeddings> {
-    let (cond_ids, cut) = tokenizer.encode_truncated(prompt)?;
-    warn_truncated(call, "prompt", cut, tokenizer);
+    let cond = tokenizer.encode_prompt(prompt)?;
+    warn_truncated(call, "prompt", &cond, tokenizer);
+    let cond_ids = cond.ids;
     let uncond_ids = if cfg {
-        let (ids, cut_negative) = tokenizer.encode_truncated(negative)?;
-        warn_truncated(call, "negative prompt", cut_negative, tokenizer);
-        Some(ids)
+        let uncond = tokenizer.encode_prompt(negative)?;
+        warn_truncated(call, "negative prompt", &uncond, tokenizer);
+        Some(uncond.ids)
     } else {
         None
     };
@@ -62,12 +63,14 @@ pub(crate) fn encode_prompts(
     })
 }
 
-fn warn_truncated(call: &Call<'_>, what: &str, cut: usize, tokenizer: &ClipTokenizer) {
-    if cut > 0 {
+fn warn_truncated(call: &Call<'_>, what: &str, e: &Encoded, tokenizer: &ClipTokenizer) {
+    if e.cut > 0 {
+        // Long prompts are cut before tokenizing: then only a lower bound is known.
+        let (at_least, cut) = (if e.exact { "" } else { "at least " }, e.cut);
         call.log.log(
             LogLevel::Warn,
             &format!(
-                "{what} is {cut} tokens longer than CLIP's {} and was truncated",
+                "{what} is {at_least}{cut} tokens longer than CLIP's {} and was truncated",
                 tokenizer.max_length() - 2
             ),
         );

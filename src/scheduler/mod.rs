@@ -626,6 +626,12 @@ pub(crate) fn alpha_bar_of_sigma(sigma: f32) -> f64 {
 
 /// Creates the scheduler of `kind` for `steps` inference steps, from the model's config with
 /// the per-call overrides applied.
+///
+/// Steps run from 1 to `num_train_timesteps`; inside that range a scheduler refuses the counts
+/// for which diffusers fails or builds a schedule outside the training timesteps (e.g.
+/// `num_train_timesteps` itself with "leading" spacing and `steps_offset` 1, some counts with
+/// "trailing" spacing, LCM above `original_inference_steps`). Those are `InvalidArgument`
+/// naming `steps` and the nearest counts that work.
 pub fn create(
     kind: SchedulerKind,
     config: &SchedulerConfig,
@@ -643,12 +649,9 @@ pub fn create(
         config.set("timestep_spacing", s.name().into());
     }
     let t = config.num_train_timesteps()?;
-    if steps == 0 {
-        return Err(Error::invalid("steps must be at least 1"));
-    }
-    if steps > t {
+    if steps == 0 || steps > t {
         return Err(Error::invalid(format!(
-            "steps ({steps}) cannot exceed the model's num_train_timesteps ({t})"
+            "steps must be between 1 and {t} (the model's num_train_timesteps), got {steps}"
         )));
     }
     if !overrides.eta.is_finite() || overrides.eta < 0.0 {
@@ -657,23 +660,89 @@ pub fn create(
             overrides.eta
         )));
     }
+    match build(kind, &config, steps, overrides.eta) {
+        Err(e) if e.kind() == crate::error::ErrorKind::InvalidArgument => {
+            Err(steps_error(kind, &config, steps, overrides.eta, t, e))
+        }
+        other => other,
+    }
+}
+
+/// Whether [`create`] accepts `steps` for `kind` with this config and these overrides (without
+/// the message [`create`] builds for a refusal).
+pub fn accepts_steps(
+    kind: SchedulerKind,
+    config: &SchedulerConfig,
+    steps: usize,
+    overrides: &SchedulerOverrides,
+) -> bool {
+    let mut config = config.clone();
+    for (k, v) in kind.extra_config() {
+        config.set(k, v);
+    }
+    if let Some(p) = overrides.prediction_type {
+        config.set("prediction_type", p.name().into());
+    }
+    if let Some(s) = overrides.timestep_spacing {
+        config.set("timestep_spacing", s.name().into());
+    }
+    let t = config.num_train_timesteps().unwrap_or(0);
+    (1..=t).contains(&steps) && build(kind, &config, steps, overrides.eta).is_ok()
+}
+
+fn build(
+    kind: SchedulerKind,
+    config: &SchedulerConfig,
+    steps: usize,
+    eta: f32,
+) -> Result<Box<dyn Scheduler>> {
     let inner: Box<dyn Scheduler> = match kind {
-        SchedulerKind::Pndm => Box::new(pndm::Pndm::new(&config, steps)?),
-        SchedulerKind::Ddim => Box::new(ddim::Ddim::new(&config, steps, overrides.eta)?),
-        SchedulerKind::Euler => Box::new(euler::Euler::new(&config, steps)?),
+        SchedulerKind::Pndm => Box::new(pndm::Pndm::new(config, steps)?),
+        SchedulerKind::Ddim => Box::new(ddim::Ddim::new(config, steps, eta)?),
+        SchedulerKind::Euler => Box::new(euler::Euler::new(config, steps)?),
         SchedulerKind::EulerAncestral => {
-            Box::new(euler_ancestral::EulerAncestral::new(&config, steps)?)
+            Box::new(euler_ancestral::EulerAncestral::new(config, steps)?)
         }
         SchedulerKind::DpmPp2m | SchedulerKind::DpmPp2mKarras | SchedulerKind::DpmPp2mSde => {
-            Box::new(dpm_multistep::DpmMultistep::new(&config, steps)?)
+            Box::new(dpm_multistep::DpmMultistep::new(config, steps)?)
         }
-        SchedulerKind::Lms => Box::new(lms::Lms::new(&config, steps)?),
-        SchedulerKind::Heun => Box::new(heun::Heun::new(&config, steps)?),
-        SchedulerKind::UniPc => Box::new(unipc::UniPc::new(&config, steps)?),
-        SchedulerKind::Lcm => Box::new(lcm::Lcm::new(&config, steps)?),
-        SchedulerKind::Ddpm => Box::new(ddpm::Ddpm::new(&config, steps)?),
+        SchedulerKind::Lms => Box::new(lms::Lms::new(config, steps)?),
+        SchedulerKind::Heun => Box::new(heun::Heun::new(config, steps)?),
+        SchedulerKind::UniPc => Box::new(unipc::UniPc::new(config, steps)?),
+        SchedulerKind::Lcm => Box::new(lcm::Lcm::new(config, steps)?),
+        SchedulerKind::Ddpm => Box::new(ddpm::Ddpm::new(config, steps)?),
     };
     Ok(Box::new(Checked(inner)))
+}
+
+/// How far [`steps_error`] looks for accepted counts on each side.
+const STEPS_SEARCH: usize = 64;
+
+/// A refused step count: the scheduler's reason and the nearest counts it accepts.
+fn steps_error(
+    kind: SchedulerKind,
+    config: &SchedulerConfig,
+    steps: usize,
+    eta: f32,
+    t: usize,
+    reason: Error,
+) -> Error {
+    let works = |n: usize| build(kind, config, n, eta).is_ok();
+    let below = (steps.saturating_sub(STEPS_SEARCH).max(1)..steps)
+        .rev()
+        .find(|&n| works(n));
+    let above = (steps + 1..=(steps + STEPS_SEARCH).min(t)).find(|&n| works(n));
+    let nearest = match (below, above) {
+        (Some(a), Some(b)) => format!("; nearest accepted: {a} and {b}"),
+        (Some(a), None) | (None, Some(a)) => format!("; nearest accepted: {a}"),
+        (None, None) => String::new(),
+    };
+    Error::invalid(format!(
+        "steps {steps} is refused by {} ({}) with this model's scheduler config: {}{nearest}",
+        kind.name(),
+        kind.class_name(),
+        reason.message()
+    ))
 }
 
 /// Checks the arguments every scheduler relies on once, so the implementations can index

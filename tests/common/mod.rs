@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: ONNX Runtime setup, fixture paths, goldens.
 #![allow(dead_code)]
 
+pub mod cbuild;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
