@@ -47,3 +47,43 @@ fn the_hostile_table_under_address_sanitizer() {
         text(&out)
     );
 }
+
+/// The same table built by clang with AddressSanitizer and UndefinedBehaviorSanitizer (UB is
+/// fatal). Needs clang (tools/test.sh installs it); `SDRT_TEST_SANITIZERS=0` skips.
+#[test]
+#[cfg(target_os = "linux")]
+fn the_hostile_table_under_clang_asan_and_ubsan() {
+    if std::env::var("SDRT_TEST_SANITIZERS").is_ok_and(|v| v == "0") {
+        eprintln!("skipped: SDRT_TEST_SANITIZERS=0");
+        return;
+    }
+    common::init_runtime();
+    let flags = [
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=undefined",
+        "-fno-omit-frame-pointer",
+        "-g",
+    ];
+    let exe = common::cbuild::compile_with(
+        "clang",
+        "hostile_clang_san",
+        Lang::C,
+        &["tests/c/hostile.c"],
+        &flags,
+    );
+    let mut cmd = program(&exe);
+    cmd.arg(common::fixture())
+        .arg(common::ort_library())
+        .env(
+            "ASAN_OPTIONS",
+            "detect_leaks=1:halt_on_error=1:abort_on_error=0",
+        )
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
+    let out = run(cmd);
+    assert_success("hostile under clang ASan + UBSan", &out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("), 0 failed"),
+        "{}",
+        text(&out)
+    );
+}
