@@ -29,7 +29,7 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                 [--timestep-spacing leading|trailing|linspace]
                 [--guidance-rescale F] [--preview latent_rgb|taesd|full]
                 [--preview-every N] [--preview-dir DIR] [--preview-decoder ONNX]
-                [--cancel-after N] [--no-safety-checker]
+                [--cancel-after N] [--no-safety-checker] [--graph-cache DIR]
 
   --model DIR        model folder from `optimum-cli export onnx` (default: bundled tiny fixture)
   --prompt TEXT      what to draw (default: empty)
@@ -58,7 +58,8 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
   --preview-dir DIR  write previews as DIR/step-<k>[-<i>].png (default: report only)
   --preview-decoder  the TAESD decoder ONNX file (default: <model>/vae_preview/model.onnx)
   --cancel-after N   cancel after N steps (demonstrates cancellation; exits non-zero)
-  --no-safety-checker  do not run the folder's safety_checker/ (SD 1.x exports)";
+  --no-safety-checker  do not run the folder's safety_checker/ (SD 1.x exports)
+  --graph-cache DIR  keep the graphs ONNX Runtime optimized in DIR (CPU): later starts are faster";
 
 struct Args {
     model: PathBuf,
@@ -69,6 +70,7 @@ struct Args {
     preview_decoder: Option<PathBuf>,
     cancel_after: Option<usize>,
     no_safety_checker: bool,
+    graph_cache: Option<PathBuf>,
 }
 
 fn read_rgb(path: &str) -> Result<RgbImage, String> {
@@ -102,6 +104,7 @@ fn parse_args() -> Result<Args, String> {
     let mut preview_decoder = None;
     let mut cancel_after = None;
     let mut no_safety_checker = false;
+    let mut graph_cache = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -164,6 +167,7 @@ fn parse_args() -> Result<Args, String> {
             "--preview-dir" => preview_dir = Some(PathBuf::from(value()?)),
             "--preview-decoder" => preview_decoder = Some(PathBuf::from(value()?)),
             "--cancel-after" => cancel_after = Some(num(&flag, value()?)?),
+            "--graph-cache" => graph_cache = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown flag '{other}'\n\n{USAGE}")),
         }
     }
@@ -176,6 +180,7 @@ fn parse_args() -> Result<Args, String> {
         preview_decoder,
         cancel_after,
         no_safety_checker,
+        graph_cache,
     })
 }
 
@@ -203,6 +208,7 @@ fn run() -> Result<(), String> {
         provider: args.provider,
         preview_decoder: args.preview_decoder.clone(),
         disable_safety_checker: args.no_safety_checker,
+        graph_cache: args.graph_cache.clone(),
         ..PipelineOptions::default()
     };
     let pipeline = Pipeline::load(&args.model, &options).map_err(|e| e.to_string())?;

@@ -919,6 +919,19 @@ typedef struct sdrt_pipeline_options {
      * (or until a failed `sdrt_pipeline_create` returns). Since 0.2.
      */
     void *log_user_data;
+    /**
+     * A folder (UTF-8) for the cache of graphs ONNX Runtime optimized on this machine, or
+     * NULL (default) for none. With the CPU provider, the first create saves each graph as
+     * ONNX Runtime optimized it; later creates load that graph with optimizations off, which
+     * is faster and computes the same images (tests/cache.rs checks them bit for bit). An
+     * entry is keyed by the model file (size, modification time, a hash of it and its
+     * external data), the ONNX Runtime version, the provider, the options that change the
+     * optimized graph and the CPU, so a stale entry is never used; entries are written
+     * atomically, damaged ones rebuilt, and any cache error falls back to the uncached load
+     * with a logged warning. Costs about the model's size again on disk; empty it with
+     * `sdrt_graph_cache_clear`. Copied. Since 0.2.
+     */
+    const char *graph_cache_dir;
 } sdrt_pipeline_options;
 
 /**
@@ -1008,6 +1021,15 @@ typedef struct sdrt_runtime_options {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Removes every entry of the graph cache in `dir` (see
+ * `sdrt_pipeline_options.graph_cache_dir`) and writes the bytes freed to `*freed` (may be
+ * NULL). Other files in `dir` are left alone; a missing `dir` frees 0 bytes. Do not call it
+ * while a pipeline using that cache is being created. Any thread. Errors:
+ * `SDRT_ERROR_INVALID_ARGUMENT` (NULL or non-UTF-8 `dir`), `SDRT_ERROR_IO`. Since 0.2.
+ */
+sdrt_status sdrt_graph_cache_clear(const char *dir, uint64_t *freed);
 
 /**
  * Number of images; 0 for NULL.

@@ -7,6 +7,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod cache;
 pub mod image_view;
 pub mod images;
 pub mod params;

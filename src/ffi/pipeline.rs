@@ -91,6 +91,17 @@ pub struct sdrt_pipeline_options {
     /// Passed unchanged to `log_callback`; must stay valid until `sdrt_pipeline_free` returns
     /// (or until a failed `sdrt_pipeline_create` returns). Since 0.2.
     pub log_user_data: *mut c_void,
+    /// A folder (UTF-8) for the cache of graphs ONNX Runtime optimized on this machine, or
+    /// NULL (default) for none. With the CPU provider, the first create saves each graph as
+    /// ONNX Runtime optimized it; later creates load that graph with optimizations off, which
+    /// is faster and computes the same images (tests/cache.rs checks them bit for bit). An
+    /// entry is keyed by the model file (size, modification time, a hash of it and its
+    /// external data), the ONNX Runtime version, the provider, the options that change the
+    /// optimized graph and the CPU, so a stale entry is never used; entries are written
+    /// atomically, damaged ones rebuilt, and any cache error falls back to the uncached load
+    /// with a logged warning. Costs about the model's size again on disk; empty it with
+    /// `sdrt_graph_cache_clear`. Copied. Since 0.2.
+    pub graph_cache_dir: *const c_char,
 }
 
 /// The most intra-op threads a pipeline may ask for (ONNX Runtime would try to start them all).
@@ -120,6 +131,7 @@ impl Default for sdrt_pipeline_options {
             log_callback: None,
             log_level: sdrt_log_level::SDRT_LOG_WARN as u32,
             log_user_data: std::ptr::null_mut(),
+            graph_cache_dir: std::ptr::null(),
         }
     }
 }
@@ -218,6 +230,8 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
     let cache = unsafe { opt_str(o.coreml_cache_dir, "options->coreml_cache_dir")? };
     // SAFETY: as above.
     let preview = unsafe { opt_str(o.preview_decoder_path, "options->preview_decoder_path")? };
+    // SAFETY: as above.
+    let graph_cache = unsafe { opt_str(o.graph_cache_dir, "options->graph_cache_dir")? };
     let log_level = log_level_from_c(o.log_level, "options->log_level")?;
     let logger = CLogger::log_fn(o.log_callback, o.log_user_data)
         .map(|callback| runtime::Logger::new(callback, log_level));
@@ -237,6 +251,7 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
         static_count: o.static_count as usize,
         preview_decoder: preview.map(PathBuf::from),
         disable_safety_checker: o.disable_safety_checker != 0,
+        graph_cache: graph_cache.map(PathBuf::from),
         logger,
     })
 }

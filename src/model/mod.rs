@@ -1,5 +1,6 @@
 //! The model folder `optimum-cli export onnx` writes for Stable Diffusion, and its configs.
 
+pub mod cache;
 pub mod graphs;
 pub mod onnx_file;
 pub mod session;

@@ -95,6 +95,10 @@ pub struct PipelineOptions {
     pub preview_decoder: Option<PathBuf>,
     /// Do not run the folder's `safety_checker/model.onnx` (SD 1.x exports) even when present.
     pub disable_safety_checker: bool,
+    /// A folder for the cache of graphs ONNX Runtime optimized on this machine (CPU provider):
+    /// the first load saves them, later loads start from them. `None` (default): no cache.
+    /// See [`crate::model::cache`]; it costs about the model's size again on disk.
+    pub graph_cache: Option<PathBuf>,
     /// Where this pipeline's messages go (sdrt's about it, and ONNX Runtime's for its
     /// sessions); `None` = the process-wide logger of [`runtime::set_logger`].
     pub logger: Option<Logger>,
@@ -149,7 +153,16 @@ impl SessionFactory {
         self.load_file(part, &self.folder.onnx(part), config)
     }
 
-    fn load_file(&self, part: &str, path: &Path, config: &ModelConfig) -> Result<OnnxModel> {
+    /// A session builder with every option of this pipeline (logger, threads, pinned
+    /// dimensions, providers), and the dimensions it pins.
+    fn builder(
+        &self,
+        part: &str,
+        config: &ModelConfig,
+    ) -> Result<(
+        ort::session::builder::SessionBuilder,
+        Vec<(&'static str, usize)>,
+    )> {
         let rt = runtime::get_or_init()?;
         let options = &self.options;
         // ort defaults to automatic EP selection (MaxEfficiency), which on macOS registers
@@ -181,8 +194,32 @@ impl SessionFactory {
                 )
             })?;
         }
-        let session = load_session(b, path)?;
-        let model = OnnxModel::new(part, session)?;
+        Ok((b, pinned))
+    }
+
+    fn load_file(&self, part: &str, path: &Path, config: &ModelConfig) -> Result<OnnxModel> {
+        let (b, pinned) = self.builder(part, config)?;
+        // The graph cache holds CPU graphs: other providers compile their own (CoreML keeps
+        // its compiled models in its cache directory).
+        let cached = match &self.options.graph_cache {
+            Some(dir) if self.provider == Provider::Cpu && pinned.is_empty() => {
+                match self.load_cached(part, path, config, dir) {
+                    Ok(model) => Some(model),
+                    Err(e) => {
+                        self.log.log(
+                            LogLevel::Warn,
+                            &format!("graph cache: {e}; loading {part} without it"),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let model = match cached {
+            Some(m) => m,
+            None => OnnxModel::new(part, load_session(b, path)?)?,
+        };
         // Overrides whose names the export does not use are silently ignored by ONNX
         // Runtime; static shapes mean no free dimension may remain.
         if !pinned.is_empty() {
@@ -199,6 +236,85 @@ impl SessionFactory {
             }
         }
         Ok(model)
+    }
+
+    /// `part` through the graph cache: the saved optimized graph with optimizations off (a
+    /// hit), or the original graph optimized as usual and saved for next time (a miss).
+    fn load_cached(
+        &self,
+        part: &str,
+        path: &Path,
+        config: &ModelConfig,
+        dir: &Path,
+    ) -> Result<OnnxModel> {
+        use crate::model::cache::{self, Entry, GraphCache, DATA, GRAPH};
+        use ort::session::builder::GraphOptimizationLevel;
+        let rt = runtime::get_or_init()?;
+        let settings = format!(
+            "sdrt graph cache 1; onnxruntime {}; provider {}; intra-op threads {}; part {part}; \
+             level all",
+            rt.version(),
+            self.provider.name(),
+            self.options.intra_op_threads
+        );
+        let key = cache::key(path, &settings)?;
+        let gc = GraphCache::new(dir);
+        for _ in 0..2 {
+            match gc.lookup(part, &key)? {
+                Entry::Hit(graph) => {
+                    let (b, _) = self.builder(part, config)?;
+                    let b = b.with_optimization_level(GraphOptimizationLevel::Disable)?;
+                    match load_session(b, &graph) {
+                        Ok(s) => return OnnxModel::new(part, s),
+                        // Unusable after all: drop the entry and build it again.
+                        Err(e) => {
+                            self.log.log(
+                                LogLevel::Warn,
+                                &format!(
+                                    "graph cache: {} is unusable ({e}); rebuilding",
+                                    graph.display()
+                                ),
+                            );
+                            if let Some(entry) = graph.parent() {
+                                let _ = std::fs::remove_dir_all(entry);
+                            }
+                        }
+                    }
+                }
+                Entry::Miss { tmp, dir: entry } => {
+                    let (b, _) = self.builder(part, config)?;
+                    let b = b
+                        .with_optimized_model_path(tmp.join(GRAPH))?
+                        .with_config_entry(
+                            "session.optimized_model_external_initializers_file_name",
+                            DATA,
+                        )?
+                        .with_config_entry(
+                            "session.optimized_model_external_initializers_min_size_in_bytes",
+                            "1024",
+                        )?;
+                    let session = load_session(b, path);
+                    let session = match session {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = std::fs::remove_dir_all(&tmp);
+                            return Err(e);
+                        }
+                    };
+                    if let Err(e) = gc.publish(&tmp, &entry) {
+                        self.log.log(LogLevel::Warn, &format!("graph cache: {e}"));
+                    }
+                    return OnnxModel::new(part, session);
+                }
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "graph cache: no usable entry for {part} in {}",
+                dir.display()
+            ),
+        ))
     }
 }
 

@@ -1,0 +1,130 @@
+//! The cache of optimized graphs: a warm create gives bit-identical images, and anything that
+//! could change the optimized graph (the model file, an option) misses; damaged entries are
+//! rebuilt.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sdrt::{GenerateParams, Pipeline, PipelineOptions};
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten()
+                .filter(|e| e.path().join("manifest.txt").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn images(model: &Path, cache: Option<&Path>, threads: usize) -> (Vec<Vec<u8>>, f64) {
+    let options = PipelineOptions {
+        graph_cache: cache.map(Path::to_path_buf),
+        intra_op_threads: threads,
+        ..PipelineOptions::default()
+    };
+    let t = Instant::now();
+    let p = Pipeline::load(model, &options).unwrap();
+    let created = t.elapsed().as_secs_f64();
+    let params = GenerateParams {
+        prompt: "a lighthouse on a cliff".into(),
+        steps: 4,
+        seed: 7,
+        count: 2,
+        ..GenerateParams::default()
+    };
+    (p.generate(&params, None).unwrap().images, created)
+}
+
+/// A copy of the fixture with real files (so the test may touch one), external data included.
+fn copy_fixture(to: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            let p = e.path();
+            let meta = std::fs::metadata(&p).unwrap();
+            if meta.is_dir() {
+                copy(&p, &to.join(e.file_name()));
+            } else {
+                std::fs::copy(&p, to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    copy(&common::fixture(), to);
+}
+
+#[test]
+fn warm_creates_give_the_same_images_and_stale_entries_miss() {
+    common::init_runtime();
+    let root = std::env::temp_dir().join(format!("sdrt-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let model: PathBuf = root.join("model");
+    copy_fixture(&model);
+    let cache = root.join("cache");
+
+    let (plain, t_plain) = images(&model, None, 0);
+    let (cold, t_cold) = images(&model, Some(&cache), 0);
+    let filled = entries(&cache);
+    assert_eq!(filled.len(), 3, "{filled:?}");
+    for part in ["text_encoder", "unet", "vae_decoder"] {
+        assert!(
+            filled.iter().any(|e| e.starts_with(part)),
+            "{part}: {filled:?}"
+        );
+    }
+    let (warm, t_warm) = images(&model, Some(&cache), 0);
+    eprintln!("create: uncached {t_plain:.2}s, cold cache {t_cold:.2}s, warm {t_warm:.2}s");
+    assert_eq!(cold, plain, "a cold cache changes nothing");
+    assert_eq!(warm, plain, "images from cached graphs are bit-identical");
+    assert_eq!(entries(&cache), filled, "a warm create adds no entry");
+
+    // An option in the key misses (a new entry per graph); the images stay the same.
+    let (threads, _) = images(&model, Some(&cache), 1);
+    assert_eq!(threads, plain);
+    assert_eq!(entries(&cache).len(), 6);
+
+    // A changed model file misses: rewrite the UNet (same bytes, new modification time).
+    let unet = model.join("unet/model.onnx");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let bytes = std::fs::read(&unet).unwrap();
+    std::fs::write(&unet, &bytes).unwrap();
+    let (_, _) = images(&model, Some(&cache), 0);
+    assert_eq!(entries(&cache).len(), 7);
+
+    // A damaged entry is detected and rebuilt, with the same images.
+    for e in entries(&cache) {
+        let g = cache.join(&e).join("model.onnx");
+        let len = std::fs::metadata(&g).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&g).unwrap();
+        f.set_len(len / 2).unwrap();
+    }
+    let (repaired, _) = images(&model, Some(&cache), 0);
+    assert_eq!(repaired, plain);
+
+    // Clearing frees the entries through the C API.
+    let dir = std::ffi::CString::new(cache.to_str().unwrap()).unwrap();
+    let mut freed = 0u64;
+    // SAFETY: a C string and a u64 out-parameter.
+    let st = unsafe { sdrt::ffi::cache::sdrt_graph_cache_clear(dir.as_ptr(), &mut freed) };
+    assert_eq!(st, sdrt::ffi::status::sdrt_status::SDRT_OK);
+    assert!(freed > 0);
+    assert!(entries(&cache).is_empty());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn an_unwritable_cache_falls_back_to_the_uncached_load() {
+    common::init_runtime();
+    // A file where the cache folder should be: every write fails.
+    let root = std::env::temp_dir().join(format!("sdrt-cache-file-{}", std::process::id()));
+    std::fs::write(&root, b"not a folder").unwrap();
+    let (plain, _) = images(&common::fixture(), None, 0);
+    let (got, _) = images(&common::fixture(), Some(&root.join("sub")), 0);
+    assert_eq!(got, plain);
+    std::fs::remove_file(&root).unwrap();
+}
