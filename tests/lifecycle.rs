@@ -16,7 +16,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::SystemTime;
+
+use common::cbuild::cdylib;
 
 /// Retained heap per cycle after the first, in bytes, that `ten_cycles_retain_bounded_memory`
 /// accepts: the aim of issue 7. Measured: 2-5 KB per cycle in use by malloc's count, against
@@ -26,64 +27,6 @@ const HEAP_PER_CYCLE_LIMIT: usize = 64 * 1024;
 /// Resident memory growth per cycle after the first, in KiB. Measured: 30-100 KiB (page
 /// granularity and allocator fragmentation), against about 650 KiB before.
 const RSS_PER_CYCLE_LIMIT_KIB: usize = 256;
-
-/// libsdrt's shared library, found as tests/c_api.rs finds it: cargo test's own copy in
-/// target/<profile>/deps/ when it is newer than the sources, else `cargo build --lib`'s.
-fn cdylib() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let dir = common::target_dir();
-        let name = format!(
-            "{}sdrt{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        );
-        let from_cargo_test = dir.join("deps").join(&name);
-        if is_fresh(&from_cargo_test) {
-            return from_cargo_test;
-        }
-        let lib = dir.join(&name);
-        if !is_fresh(&lib) {
-            let profile = dir.file_name().and_then(OsStr::to_str).unwrap_or("debug");
-            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cmd.current_dir(common::root()).args(["build", "--lib"]);
-            match profile {
-                "debug" => {}
-                "release" => {
-                    cmd.arg("--release");
-                }
-                other => {
-                    cmd.args(["--profile", other]);
-                }
-            }
-            let status = cmd.status().expect("run cargo build --lib");
-            assert!(status.success(), "cargo build --lib failed");
-        }
-        assert!(lib.exists(), "{} missing", lib.display());
-        lib
-    })
-}
-
-fn is_fresh(lib: &Path) -> bool {
-    fn newest(path: &Path, acc: &mut SystemTime) {
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.is_dir() {
-                for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
-                    newest(&entry.path(), acc);
-                }
-            } else if let Ok(m) = meta.modified() {
-                *acc = (*acc).max(m);
-            }
-        }
-    }
-    let Ok(built) = std::fs::metadata(lib).and_then(|m| m.modified()) else {
-        return false;
-    };
-    let mut sources = SystemTime::UNIX_EPOCH;
-    newest(&common::root().join("src"), &mut sources);
-    newest(&common::root().join("Cargo.toml"), &mut sources);
-    built >= sources
-}
 
 /// target/<profile>/lifecycle/: the program, the library copies, the test graphs.
 fn work_dir() -> PathBuf {

@@ -12,23 +12,7 @@ fn pipeline() -> Pipeline {
 }
 
 fn params(case: &common::ImageCase) -> GenerateParams {
-    GenerateParams {
-        scheduler: case
-            .scheduler
-            .as_deref()
-            .map(|s| sdrt::SchedulerKind::parse(s).unwrap()),
-        generator: sdrt::Generator::parse(&case.generator).unwrap(),
-        eta: case.eta,
-        prompt: case.prompt.clone(),
-        negative_prompt: case.negative_prompt.clone(),
-        width: case.width,
-        height: case.height,
-        steps: case.steps,
-        guidance: case.guidance,
-        seed: case.seed,
-        count: case.count,
-        ..GenerateParams::default()
-    }
+    common::image_params(case)
 }
 
 #[test]

@@ -106,23 +106,7 @@ fn cases() -> Vec<(common::ImageCase, Vec<bool>, Vec<std::path::PathBuf>)> {
 }
 
 fn params(c: &common::ImageCase) -> GenerateParams {
-    GenerateParams {
-        scheduler: c
-            .scheduler
-            .as_deref()
-            .map(|s| sdrt::SchedulerKind::parse(s).unwrap()),
-        generator: sdrt::Generator::parse(&c.generator).unwrap(),
-        eta: c.eta,
-        prompt: c.prompt.clone(),
-        negative_prompt: c.negative_prompt.clone(),
-        width: c.width,
-        height: c.height,
-        steps: c.steps,
-        guidance: c.guidance,
-        seed: c.seed,
-        count: c.count,
-        ..GenerateParams::default()
-    }
+    common::image_params(c)
 }
 
 #[test]

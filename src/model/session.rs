@@ -103,6 +103,21 @@ impl OnnxModel {
             .ok_or_else(|| Error::model(format!("{}: no output '{name}'", self.name)))
     }
 
+    /// Runs the graph, recording how long ONNX Runtime took.
+    fn run_timed<'a>(
+        &'a mut self,
+        inputs: Vec<(String, DynValue)>,
+        options: &'a RunOptions,
+    ) -> Result<ort::session::SessionOutputs<'a>> {
+        let started = std::time::Instant::now();
+        let result = self
+            .session
+            .run_with_options(inputs, options)
+            .map_err(|e| Error::new(ErrorKind::Inference, format!("{}: {e}", self.name)))?;
+        self.last_run = started.elapsed();
+        Ok(result)
+    }
+
     /// Runs the graph and returns the named float outputs, converted to `f32`.
     pub fn run(
         &mut self,
@@ -111,12 +126,7 @@ impl OnnxModel {
         options: &RunOptions,
     ) -> Result<Vec<FloatTensor>> {
         let name = self.name.clone();
-        let started = std::time::Instant::now();
-        let result = self
-            .session
-            .run_with_options(inputs, options)
-            .map_err(|e| Error::new(ErrorKind::Inference, format!("{name}: {e}")))?;
-        self.last_run = started.elapsed();
+        let result = self.run_timed(inputs, options)?;
         outputs
             .iter()
             .map(|o| {
@@ -138,12 +148,7 @@ impl OnnxModel {
         options: &RunOptions,
     ) -> Result<Vec<bool>> {
         let name = self.name.clone();
-        let started = std::time::Instant::now();
-        let result = self
-            .session
-            .run_with_options(inputs, options)
-            .map_err(|e| Error::new(ErrorKind::Inference, format!("{name}: {e}")))?;
-        self.last_run = started.elapsed();
+        let result = self.run_timed(inputs, options)?;
         let v = result
             .get(output)
             .ok_or_else(|| Error::model(format!("{name}: output '{output}' missing")))?;

@@ -206,9 +206,8 @@ pub fn read_gray_png(path: &Path) -> (usize, usize, Vec<u8>) {
     (img.width() as usize, img.height() as usize, img.into_raw())
 }
 
-/// The engine params of an edit case (init image and mask read from their PNGs).
-pub fn edit_params(case: &EditCase) -> sdrt::GenerateParams {
-    let c = &case.base;
+/// The engine params of an image case (the `images.json` schema).
+pub fn image_params(c: &ImageCase) -> sdrt::GenerateParams {
     sdrt::GenerateParams {
         scheduler: c
             .scheduler
@@ -224,6 +223,13 @@ pub fn edit_params(case: &EditCase) -> sdrt::GenerateParams {
         guidance: c.guidance,
         seed: c.seed,
         count: c.count,
+        ..sdrt::GenerateParams::default()
+    }
+}
+
+/// The engine params of an edit case (init image and mask read from their PNGs).
+pub fn edit_params(case: &EditCase) -> sdrt::GenerateParams {
+    sdrt::GenerateParams {
         init_image: case.init_image.as_ref().map(|p| {
             let (width, height, data) = read_png(p);
             sdrt::RgbImage {
@@ -246,6 +252,6 @@ pub fn edit_params(case: &EditCase) -> sdrt::GenerateParams {
             .timestep_spacing
             .as_deref()
             .map(|s| sdrt::scheduler::TimestepSpacing::parse(s).unwrap()),
-        ..sdrt::GenerateParams::default()
+        ..image_params(&case.base)
     }
 }
