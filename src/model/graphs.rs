@@ -53,6 +53,14 @@ pub struct GraphDims {
     pub vae_fixed: [Option<usize>; 3],
 }
 
+impl GraphDims {
+    /// The SD 2 inpainting layout: the UNet takes latents, mask and masked-image latents
+    /// (9 channels for 4-channel latents).
+    pub fn is_inpainting(&self) -> bool {
+        self.unet_in_channels == 2 * self.latent_channels + 1
+    }
+}
+
 /// The tokenizer's side of the agreement: its sequence length and its largest id (with the
 /// token, for messages) and where its vocabulary comes from.
 #[derive(Debug, Clone)]

@@ -42,8 +42,8 @@ impl LoopSpec {
 
 /// What a mode adds to the shared loop.
 pub(crate) trait StepHooks {
-    /// Channels appended to every image's latents in the UNet input (after scaling), as
-    /// `(values for all `count` images, channels per image)`.
+    /// Channels appended to every image's latents in the UNet input (after scaling), the same
+    /// for every image and step: `(one image's values, their channels)`.
     fn extra_channels(&self) -> Option<(&[f32], usize)> {
         None
     }
@@ -121,11 +121,22 @@ pub(crate) fn denoise(
     let timesteps = sched.timesteps().to_vec();
     let total = timesteps.len();
     let mut scaled = vec![0f32; batch * spec.channels * plane];
-    let mut model_in = if extra > 0 {
-        vec![0f32; batch * in_channels * plane]
-    } else {
-        Vec::new()
-    };
+    // Diffusers' `torch.cat([latents, mask, masked_image_latents], dim=1)`: the mode's
+    // channels never change, so they are written once and only the latents each step.
+    let mut model_in = Vec::new();
+    if let Some((values, c)) = hooks.extra_channels() {
+        let (lat, row) = (spec.channels * plane, in_channels * plane);
+        if values.len() != c * plane {
+            return Err(Error::internal(format!(
+                "{} conditioning values for {c} channels of {plane}",
+                values.len()
+            )));
+        }
+        model_in = vec![0f32; batch * row];
+        for b in 0..batch {
+            model_in[b * row + lat..(b + 1) * row].copy_from_slice(values);
+        }
+    }
     let mut guided = vec![0f32; latent_len];
     sched.set_begin_index(spec.begin);
     for (i, &t) in timesteps.iter().enumerate().skip(spec.begin) {
@@ -135,21 +146,16 @@ pub(crate) fn denoise(
             scaled[latent_len..].copy_from_slice(latents);
         }
         sched.scale_model_input(&mut scaled, i);
-        let input: &[f32] = match hooks.extra_channels() {
-            Some((values, c)) => {
-                // Per image: its latent channels, then the mode's channels (diffusers'
-                // `torch.cat([latents, mask, masked_image_latents], dim=1)`).
-                let lat = spec.channels * plane;
-                let ext = c * plane;
-                for b in 0..batch {
-                    let n = b % spec.count;
-                    let dst = &mut model_in[b * (lat + ext)..(b + 1) * (lat + ext)];
-                    dst[..lat].copy_from_slice(&scaled[b * lat..(b + 1) * lat]);
-                    dst[lat..].copy_from_slice(&values[n * ext..(n + 1) * ext]);
-                }
-                &model_in
+        let input: &[f32] = if extra > 0 {
+            // Per image: its latent channels, then the mode's (written before the loop).
+            let lat = spec.channels * plane;
+            let row = lat + extra * plane;
+            for b in 0..batch {
+                model_in[b * row..b * row + lat].copy_from_slice(&scaled[b * lat..(b + 1) * lat]);
             }
-            None => &scaled,
+            &model_in
+        } else {
+            &scaled
         };
         let mut inputs = vec![
             (
@@ -194,9 +200,9 @@ pub(crate) fn denoise(
         }
         // The model input of the conditional half, for previews (the sample before the step).
         let event_input = if spec.cfg {
-            scaled[latent_len..].to_vec()
+            &scaled[latent_len..]
         } else {
-            scaled[..latent_len].to_vec()
+            &scaled[..latent_len]
         };
         let alpha_bar = sched.alpha_bar(i);
         sched.step(&guided, i, latents, rng)?;
@@ -204,7 +210,7 @@ pub(crate) fn denoise(
         let event = StepEvent {
             index: i,
             timestep: t,
-            model_input: &event_input,
+            model_input: event_input,
             model_output: &guided,
             alpha_bar,
         };
@@ -225,7 +231,7 @@ pub fn rescale_noise_cfg(cfg: &mut [f32], text: &[f32], count: usize, rescale: f
     let n = cfg.len() / count.max(1);
     // Python computes `1 - guidance_rescale` in float64; torch then rounds both factors to
     // the tensor's float32.
-    let r64: f64 = format!("{rescale}").parse().unwrap_or(rescale as f64);
+    let r64 = super::request::decimal_f64(rescale);
     let keep = (1.0 - r64) as f32;
     for (g, t) in cfg.chunks_mut(n).zip(text.chunks(n)) {
         let ratio = std_unbiased(t) / std_unbiased(g);

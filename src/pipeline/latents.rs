@@ -177,10 +177,10 @@ impl StepHooks for Blend {
     }
 }
 
-/// The inpainting UNet's extra input channels: the mask, then the masked image's latents,
-/// for every image of the batch (diffusers' `torch.cat([latents, mask, masked_latents], 1)`).
+/// The inpainting UNet's extra input channels: the mask, then the masked image's latents
+/// (diffusers' `torch.cat([latents, mask, masked_latents], 1)`), the same for every image.
 pub(crate) struct InpaintChannels {
-    /// Per image: 1 mask plane then the latent channels of the masked image.
+    /// 1 mask plane then the latent channels of the masked image.
     pub values: Vec<f32>,
     /// Channels per image.
     pub channels: usize,

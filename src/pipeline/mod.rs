@@ -36,7 +36,7 @@ pub use request::{
 };
 pub use safety::{pil_resize_bicubic, ClipPreprocess};
 
-use request::{nonzero_or, Mode, StaticShape, UnetShape};
+use request::{nonzero_or, Mode, StaticShape};
 
 /// What a step observer sees after each UNet evaluation.
 #[derive(Debug, Clone, Copy)]
@@ -325,7 +325,6 @@ pub struct Pipeline {
     tokenizer: ClipTokenizer,
     graphs: Mutex<Graphs>,
     sessions: SessionFactory,
-    unet_shape: UnetShape,
     has_safety_checker: bool,
     dims: GraphDims,
     cancel_epoch: AtomicU64,
@@ -465,7 +464,7 @@ impl Pipeline {
             static_shape,
             tokens: tokenizer.max_length(),
         };
-        let graphs = Graphs {
+        let mut graphs = Graphs {
             text_encoder: sessions.load("text_encoder", &config)?,
             unet: sessions.load("unet", &config)?,
             vae_decoder: sessions.load("vae_decoder", &config)?,
@@ -481,12 +480,6 @@ impl Pipeline {
             &graphs.unet,
             &graphs.vae_decoder,
         )?;
-        let unet_shape = UnetShape {
-            latent_channels: dims.latent_channels,
-            in_channels: dims.unet_in_channels,
-            timestep_cond: dims.timestep_cond,
-        };
-        let mut graphs = graphs;
         let checker_path = sessions.folder.onnx("safety_checker");
         if !options.disable_safety_checker && checker_path.is_file() {
             let pre_path = dir
@@ -526,7 +519,6 @@ impl Pipeline {
             tokenizer,
             graphs: Mutex::new(graphs),
             sessions,
-            unet_shape,
             has_safety_checker,
             dims,
             cancel_epoch: AtomicU64::new(0),
@@ -546,8 +538,8 @@ impl Pipeline {
             default_scheduler: self.config.default_scheduler,
             provider: self.sessions.provider,
             safety_checker: self.has_safety_checker,
-            unet_in_channels: self.unet_shape.in_channels,
-            timestep_cond_dim: self.unet_shape.timestep_cond.unwrap_or(0),
+            unet_in_channels: self.dims.unet_in_channels,
+            timestep_cond_dim: self.dims.timestep_cond.unwrap_or(0),
         }
     }
 
@@ -613,17 +605,11 @@ impl Pipeline {
         let started = Instant::now();
         let _reentry = Reentry::enter(self)?;
         let epoch = self.cancel_epoch.load(Ordering::SeqCst);
-        let plan = request::plan(
-            params,
-            &self.config,
-            &self.unet_shape,
-            &self.dims,
-            self.sessions.static_shape,
-        )?;
-        if params.preview == PreviewKind::LatentRgb && self.unet_shape.latent_channels != 4 {
+        let plan = request::plan(params, &self.config, &self.dims, self.sessions.static_shape)?;
+        if params.preview == PreviewKind::LatentRgb && self.dims.latent_channels != 4 {
             return Err(Error::invalid(format!(
                 "preview: latent_rgb needs 4 latent channels, the model has {}",
-                self.unet_shape.latent_channels
+                self.dims.latent_channels
             )));
         }
         let overrides = SchedulerOverrides {
@@ -687,7 +673,7 @@ impl Pipeline {
         count: usize,
         (width, height): (usize, usize),
     ) -> Result<(usize, usize, Vec<Vec<u8>>)> {
-        let c = self.unet_shape.latent_channels;
+        let c = self.dims.latent_channels;
         if count == 0 || latents.len() != count * c * width * height {
             return Err(Error::invalid(format!(
                 "latents: {} values for {count} x {c} x {height} x {width}",
@@ -708,28 +694,21 @@ impl Pipeline {
             cancel_epoch: &self.cancel_epoch,
             log: &self.sessions.log,
         };
-        let shape = [count, c, height, width];
-        let f = self.config.vae_scale_factor;
-        match kind {
-            PreviewKind::None => Ok((0, 0, Vec::new())),
-            PreviewKind::LatentRgb if c == 4 => {
-                Ok((width, height, latent_rgb(latents, count, (width, height))))
-            }
-            PreviewKind::LatentRgb => Err(Error::invalid(
-                "preview: latent_rgb needs 4 latent channels",
-            )),
-            PreviewKind::Taesd => match g.preview_decoder.as_mut() {
-                Some(m) => preview::taesd(&call, m, latents, shape),
-                None => Err(Error::internal("preview decoder not loaded")),
-            },
-            PreviewKind::Full => {
-                let scale = self.config.vae_scaling_factor;
-                let scaled: Vec<f32> = latents.iter().map(|x| x / scale).collect();
-                let (w, h) = (width * f, height * f);
-                let imgs = decode::decode(&call, &mut g.vae_decoder, &scaled, shape, (w, h))?;
-                Ok((w, h, imgs))
-            }
-        }
+        let Graphs {
+            vae_decoder,
+            preview_decoder,
+            ..
+        } = &mut *g;
+        preview::render(
+            &call,
+            kind,
+            latents,
+            [count, c, height, width],
+            vae_decoder,
+            preview_decoder.as_mut(),
+            self.config.vae_scaling_factor,
+            self.config.vae_scale_factor,
+        )
     }
 
     /// Loads the VAE encoder or the preview decoder on first use.
@@ -749,7 +728,7 @@ impl Pipeline {
             crate::model::graphs::check_loaded_vae_encoder(
                 &path,
                 &encoder,
-                self.unet_shape.latent_channels,
+                self.dims.latent_channels,
             )?;
             g.vae_encoder = Some(encoder);
         }
@@ -771,7 +750,7 @@ impl Pipeline {
             crate::model::graphs::check_loaded_preview_decoder(
                 &path,
                 &decoder,
-                self.unet_shape.latent_channels,
+                self.dims.latent_channels,
             )?;
             g.preview_decoder = Some(decoder);
         }
@@ -811,18 +790,15 @@ impl Pipeline {
         )?;
 
         let f = self.config.vae_scale_factor;
-        let shape = self.unet_shape;
-        let timestep_cond = shape.timestep_cond.map(|dim| {
+        let timestep_cond = self.dims.timestep_cond.map(|dim| {
             // The LCM pipeline embeds `guidance_scale - 1`, computed by Python in float64.
-            let g: f64 = format!("{}", params.guidance)
-                .parse()
-                .unwrap_or(params.guidance as f64);
+            let g = request::decimal_f64(params.guidance);
             let one = guidance_embedding((g - 1.0) as f32, dim);
             (latents::repeat(&one, params.count), dim)
         });
         let spec = denoise::LoopSpec {
             count: params.count,
-            channels: shape.latent_channels,
+            channels: self.dims.latent_channels,
             height: plan.height / f,
             width: plan.width / f,
             cfg: plan.cfg,
@@ -866,29 +842,16 @@ impl Pipeline {
                     e.alpha_bar,
                     st.prediction,
                 );
-                let r = match params.preview {
-                    PreviewKind::LatentRgb => (
-                        spec.width,
-                        spec.height,
-                        latent_rgb(&x0, spec.count, (spec.width, spec.height)),
-                    ),
-                    PreviewKind::Taesd => match preview_decoder.as_mut() {
-                        Some(m) => preview::taesd(call, m, &x0, lat_shape)?,
-                        None => return Err(Error::internal("preview decoder not loaded")),
-                    },
-                    PreviewKind::Full => {
-                        let scaled: Vec<f32> = x0.iter().map(|x| x / scale).collect();
-                        let imgs = decode::decode(
-                            call,
-                            vae_decoder,
-                            &scaled,
-                            lat_shape,
-                            (plan.width, plan.height),
-                        )?;
-                        (plan.width, plan.height, imgs)
-                    }
-                    PreviewKind::None => (0, 0, Vec::new()),
-                };
+                let r = preview::render(
+                    call,
+                    params.preview,
+                    &x0,
+                    lat_shape,
+                    vae_decoder,
+                    preview_decoder.as_mut(),
+                    scale,
+                    f,
+                )?;
                 preview_time += t0.elapsed();
                 Some(r)
             } else {
@@ -998,7 +961,7 @@ impl Pipeline {
         match (st.plan.mode, &params.mask) {
             (Mode::Inpaint, Some(mask)) => {
                 let full_strength = params.strength == 1.0;
-                let four = !self.unet_shape.is_inpainting();
+                let four = !self.dims.is_inpainting();
                 let image_latents = if four || !full_strength {
                     Some(encode(&pixels, rng)?)
                 } else {
@@ -1021,13 +984,10 @@ impl Pipeline {
                         mask: mask_lat,
                     })
                 } else {
-                    let plane = spec.height * spec.width;
-                    let per = c * plane;
-                    let mut values = Vec::with_capacity(spec.count * (per + plane));
-                    for n in 0..spec.count {
-                        values.extend_from_slice(&mask_lat);
-                        values.extend_from_slice(&masked_lat[n * per..(n + 1) * per]);
-                    }
+                    // Every image of the batch has the same mask and masked image.
+                    let per = c * spec.height * spec.width;
+                    let mut values = mask_lat;
+                    values.extend_from_slice(&masked_lat[..per]);
                     Box::new(latents::InpaintChannels {
                         values,
                         channels: 1 + c,

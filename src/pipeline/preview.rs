@@ -5,6 +5,8 @@ use crate::error::{Error, Result};
 use crate::model::session::OnnxModel;
 use crate::scheduler::PredictionType;
 
+use super::request::PreviewKind;
+
 use super::decode::decode;
 use super::Call;
 
@@ -81,4 +83,37 @@ pub(crate) fn taesd(
         }
     })?;
     Ok((w, h, images))
+}
+
+/// Renders UNet-space latents (`shape` = `[count, C, lh, lw]`) as a preview of `kind`:
+/// `(width, height, one RGB8 image per latent)`. `full` divides by the VAE's `scaling` and
+/// decodes at `factor` times the latent size.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn render(
+    call: &Call<'_>,
+    kind: PreviewKind,
+    latents: &[f32],
+    shape: [usize; 4],
+    vae: &mut OnnxModel,
+    preview_decoder: Option<&mut OnnxModel>,
+    scaling: f32,
+    factor: usize,
+) -> Result<(usize, usize, Vec<Vec<u8>>)> {
+    let [count, c, lh, lw] = shape;
+    match kind {
+        PreviewKind::None => Ok((0, 0, Vec::new())),
+        PreviewKind::LatentRgb if c == 4 => Ok((lw, lh, latent_rgb(latents, count, (lw, lh)))),
+        PreviewKind::LatentRgb => Err(Error::invalid(
+            "preview: latent_rgb needs 4 latent channels",
+        )),
+        PreviewKind::Taesd => match preview_decoder {
+            Some(m) => taesd(call, m, latents, shape),
+            None => Err(Error::internal("preview decoder not loaded")),
+        },
+        PreviewKind::Full => {
+            let scaled: Vec<f32> = latents.iter().map(|x| x / scaling).collect();
+            let (w, h) = (lw * factor, lh * factor);
+            Ok((w, h, decode(call, vae, &scaled, shape, (w, h))?))
+        }
+    }
 }

@@ -194,25 +194,6 @@ impl Timings {
 /// Progress: `(step, total)` after each denoising step; return `false` to cancel.
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize) -> bool;
 
-/// What the UNet graph takes, read from its inputs at load.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct UnetShape {
-    /// Channels of the latents it denoises (its output channels).
-    pub latent_channels: usize,
-    /// Channels of its `sample` input: `latent_channels`, or `latent_channels + 1 + latent_channels`
-    /// for the inpainting layout (latents, mask, masked-image latents).
-    pub in_channels: usize,
-    /// Width of the `timestep_cond` input of LCM-distilled UNets (`time_cond_proj_dim`).
-    pub timestep_cond: Option<usize>,
-}
-
-impl UnetShape {
-    /// The SD 2 inpainting layout (9 channels for 4-channel latents).
-    pub fn is_inpainting(&self) -> bool {
-        self.in_channels == 2 * self.latent_channels + 1
-    }
-}
-
 /// Which initial latents and per-step hooks a call runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -255,7 +236,6 @@ pub(crate) fn nonzero_or(v: usize, default: usize) -> usize {
 pub(crate) fn plan(
     p: &GenerateParams,
     config: &ModelConfig,
-    unet: &UnetShape,
     dims: &GraphDims,
     static_shape: Option<StaticShape>,
 ) -> Result<Plan> {
@@ -275,13 +255,13 @@ pub(crate) fn plan(
                 m.width, m.height, img.width, img.height
             )));
         }
-        if unet.timestep_cond.is_some()
-            || !(unet.in_channels == unet.latent_channels || unet.is_inpainting())
+        if dims.timestep_cond.is_some()
+            || !(dims.unet_in_channels == dims.latent_channels || dims.is_inpainting())
         {
             return Err(Error::invalid(format!(
                 "mask: this model cannot inpaint (its UNet takes {} input channels{})",
-                unet.in_channels,
-                if unet.timestep_cond.is_some() {
+                dims.unet_in_channels,
+                if dims.timestep_cond.is_some() {
                     ", LCM-distilled"
                 } else {
                     ""
@@ -289,10 +269,10 @@ pub(crate) fn plan(
             )));
         }
     }
-    if unet.is_inpainting() && p.mask.is_none() {
+    if dims.is_inpainting() && p.mask.is_none() {
         return Err(Error::invalid(format!(
             "mask: this is an inpainting model ({}-channel UNet); it needs init_image and mask",
-            unet.in_channels
+            dims.unet_in_channels
         )));
     }
     let (nw, nh) = match &p.init_image {
@@ -366,7 +346,7 @@ pub(crate) fn plan(
         Generator::Torch => {}
     }
     if let Some((sw, sh, sn)) = static_shape {
-        if unet.timestep_cond.is_some() {
+        if dims.timestep_cond.is_some() {
             return Err(Error::unsupported(
                 "static shapes pin the UNet batch for classifier-free guidance, which \
                  LCM-distilled models do not use; load this model without static shapes",
@@ -401,7 +381,7 @@ pub(crate) fn plan(
         (Some(_), Some(_)) => Mode::Inpaint,
     };
     // LCM-distilled UNets take the guidance as an embedding, not as a second batch half.
-    let cfg = p.guidance > 1.0 && unet.timestep_cond.is_none();
+    let cfg = p.guidance > 1.0 && dims.timestep_cond.is_none();
     check_fixed_batches(dims, p.count, cfg)?;
     let limit = match p.memory_limit {
         0 => DEFAULT_MEMORY_LIMIT,
@@ -617,12 +597,19 @@ fn check_pixels(
     Ok(())
 }
 
+/// The float64 a Python caller would have written for `x`: the shortest decimal that rounds
+/// to it (0.7f32 is 0.7, not 0.699999988). diffusers does its scalar arithmetic (strength
+/// times steps, `guidance_scale - 1`, `1 - guidance_rescale`) on such Python floats.
+pub(crate) fn decimal_f64(x: f32) -> f64 {
+    format!("{x}").parse().unwrap_or(x as f64)
+}
+
 /// The scheduler index the denoising starts at, as diffusers' `get_timesteps`:
 /// `init = min(int(steps * strength), steps)`, `t_start = steps - init`, and the loop starts at
 /// `t_start * order`. `strength` is taken as the decimal the caller wrote (0.7f32 is 0.7), so
 /// `int(steps * strength)` is Python's.
 pub fn begin_index(steps: usize, strength: f32, order: usize) -> Result<usize> {
-    let s: f64 = format!("{strength}").parse().unwrap_or(strength as f64);
+    let s = decimal_f64(strength);
     let init = ((steps as f64 * s) as usize).min(steps);
     if init == 0 {
         return Err(Error::invalid(format!(
