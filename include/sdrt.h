@@ -500,11 +500,11 @@ typedef uint32_t sdrt_pixel_format;
  * Preview kinds (`sdrt_generate_params.preview_kind`). The numbers are stable. Every kind
  * shows the clean image the model predicts at that step (from the UNet's output and the
  * scheduler's noise level), not the noisy latents. Previews never change the final image.
- * Cost per preview image, measured by tests/watch.rs on the bundled tiny model (64x64, 2 CPU
- * cores, debug build, next to a UNet evaluation of about 4 ms per image): latent_rgb about
- * 0.03 ms, taesd about 3.7 ms, full about 2.8 ms. On real models the UNet and the full VAE
- * decoder cost far more (the VAE decoder of SD 2 is about the cost of one UNet evaluation),
- * while TAESD stays about one hundredth of the VAE's work; latent_rgb is free everywhere.
+ * Cost per preview image on the bundled tiny model (64x64, 2 CPU cores, debug build), from
+ * three runs of `cargo test --test watch -- --nocapture`: latent_rgb 0.03 ms, taesd 1.4 to
+ * 3.1 ms, full 1.1 to 1.7 ms, next to a UNet evaluation of 1 to 2 ms per image. The tiny
+ * fixtures' TAESD and VAE are about equally small, so their ratio there says nothing about
+ * real models; latent_rgb runs no graph on any model.
  */
 enum sdrt_preview_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -1214,8 +1214,10 @@ sdrt_status sdrt_pipeline_generate(struct sdrt_pipeline *pipeline,
 /**
  * Cancels every `sdrt_pipeline_generate` running or waiting on `pipeline`; they return
  * `SDRT_ERROR_CANCELLED` promptly: ONNX Runtime's terminate flag stops the graph in flight
- * between two of its nodes (tests/watch.rs measures 1 to 65 ms from this call to the return,
- * during a UNet step of 260 ms on 2 CPU cores; between steps it is immediate). The pipeline
+ * between two of its nodes. `cargo test --test watch -- --nocapture` measures the time from
+ * this call to the return during a UNet step of 280 to 360 ms on 2 CPU cores: 1.5, 18.7 and
+ * 35.5 ms in three runs (63 ms on a machine loaded by other builds); between steps it is
+ * immediate. The pipeline
  * stays usable: the next call gives the same images as a fresh pipeline. Calls started
  * after this returns are not affected. Callable from any thread, including a progress
  * callback. NULL is ignored.

@@ -513,8 +513,10 @@ pub unsafe extern "C" fn sdrt_pipeline_generate(
 
 /// Cancels every `sdrt_pipeline_generate` running or waiting on `pipeline`; they return
 /// `SDRT_ERROR_CANCELLED` promptly: ONNX Runtime's terminate flag stops the graph in flight
-/// between two of its nodes (tests/watch.rs measures 1 to 65 ms from this call to the return,
-/// during a UNet step of 260 ms on 2 CPU cores; between steps it is immediate). The pipeline
+/// between two of its nodes. `cargo test --test watch -- --nocapture` measures the time from
+/// this call to the return during a UNet step of 280 to 360 ms on 2 CPU cores: 1.5, 18.7 and
+/// 35.5 ms in three runs (63 ms on a machine loaded by other builds); between steps it is
+/// immediate. The pipeline
 /// stays usable: the next call gives the same images as a fresh pipeline. Calls started
 /// after this returns are not affected. Callable from any thread, including a progress
 /// callback. NULL is ignored.

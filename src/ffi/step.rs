@@ -7,11 +7,11 @@ use crate::pipeline::{PreviewKind, StepInfo};
 /// Preview kinds (`sdrt_generate_params.preview_kind`). The numbers are stable. Every kind
 /// shows the clean image the model predicts at that step (from the UNet's output and the
 /// scheduler's noise level), not the noisy latents. Previews never change the final image.
-/// Cost per preview image, measured by tests/watch.rs on the bundled tiny model (64x64, 2 CPU
-/// cores, debug build, next to a UNet evaluation of about 4 ms per image): latent_rgb about
-/// 0.03 ms, taesd about 3.7 ms, full about 2.8 ms. On real models the UNet and the full VAE
-/// decoder cost far more (the VAE decoder of SD 2 is about the cost of one UNet evaluation),
-/// while TAESD stays about one hundredth of the VAE's work; latent_rgb is free everywhere.
+/// Cost per preview image on the bundled tiny model (64x64, 2 CPU cores, debug build), from
+/// three runs of `cargo test --test watch -- --nocapture`: latent_rgb 0.03 ms, taesd 1.4 to
+/// 3.1 ms, full 1.1 to 1.7 ms, next to a UNet evaluation of 1 to 2 ms per image. The tiny
+/// fixtures' TAESD and VAE are about equally small, so their ratio there says nothing about
+/// real models; latent_rgb runs no graph on any model.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum sdrt_preview_kind {
