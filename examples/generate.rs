@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use sdrt::scheduler::TimestepSpacing;
 use sdrt::{
-    GenerateParams, Generator, GrayImage, Pipeline, PipelineOptions, PredictionType, PreviewKind,
-    Provider, RgbImage, SchedulerKind, StepInfo,
+    CacheDir, GenerateParams, Generator, GrayImage, Pipeline, PipelineOptions, PredictionType,
+    PreviewKind, Provider, RgbImage, SchedulerKind, StepInfo,
 };
 
 const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-prompt TEXT]
@@ -59,7 +59,11 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
   --preview-decoder  the TAESD decoder ONNX file (default: <model>/vae_preview/model.onnx)
   --cancel-after N   cancel after N steps (demonstrates cancellation; exits non-zero)
   --no-safety-checker  do not run the folder's safety_checker/ (SD 1.x exports)
-  --graph-cache DIR  keep the graphs ONNX Runtime optimized in DIR (CPU): later starts are faster";
+  --graph-cache DIR  where to cache the graphs ONNX Runtime optimized (CPU) and CoreML's compiled
+                     models: later starts are faster (default: the platform's cache folder, or
+                     $SDRT_CACHE_DIR; `off` for none)
+  --low-memory       hold only the running stage's graph (peak memory about the UNet's alone;
+                     each call loads its graphs)";
 
 struct Args {
     model: PathBuf,
@@ -70,7 +74,8 @@ struct Args {
     preview_decoder: Option<PathBuf>,
     cancel_after: Option<usize>,
     no_safety_checker: bool,
-    graph_cache: Option<PathBuf>,
+    graph_cache: CacheDir,
+    low_memory: bool,
 }
 
 fn read_rgb(path: &str) -> Result<RgbImage, String> {
@@ -104,7 +109,8 @@ fn parse_args() -> Result<Args, String> {
     let mut preview_decoder = None;
     let mut cancel_after = None;
     let mut no_safety_checker = false;
-    let mut graph_cache = None;
+    let mut graph_cache = CacheDir::Default;
+    let mut low_memory = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -113,6 +119,10 @@ fn parse_args() -> Result<Args, String> {
         }
         if flag == "--no-safety-checker" {
             no_safety_checker = true;
+            continue;
+        }
+        if flag == "--low-memory" {
+            low_memory = true;
             continue;
         }
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -167,7 +177,12 @@ fn parse_args() -> Result<Args, String> {
             "--preview-dir" => preview_dir = Some(PathBuf::from(value()?)),
             "--preview-decoder" => preview_decoder = Some(PathBuf::from(value()?)),
             "--cancel-after" => cancel_after = Some(num(&flag, value()?)?),
-            "--graph-cache" => graph_cache = Some(PathBuf::from(value()?)),
+            "--graph-cache" => {
+                graph_cache = match value()?.as_str() {
+                    "off" => CacheDir::Off,
+                    dir => CacheDir::At(PathBuf::from(dir)),
+                }
+            }
             other => return Err(format!("unknown flag '{other}'\n\n{USAGE}")),
         }
     }
@@ -181,6 +196,7 @@ fn parse_args() -> Result<Args, String> {
         cancel_after,
         no_safety_checker,
         graph_cache,
+        low_memory,
     })
 }
 
@@ -209,6 +225,7 @@ fn run() -> Result<(), String> {
         preview_decoder: args.preview_decoder.clone(),
         disable_safety_checker: args.no_safety_checker,
         graph_cache: args.graph_cache.clone(),
+        low_memory: args.low_memory,
         ..PipelineOptions::default()
     };
     let pipeline = Pipeline::load(&args.model, &options).map_err(|e| e.to_string())?;

@@ -103,7 +103,7 @@
 /**
  * Minor version of the sdrt library.
  */
-#define SDRT_VERSION_MINOR 2
+#define SDRT_VERSION_MINOR 3
 
 /**
  * Patch version of the sdrt library.
@@ -887,7 +887,10 @@ typedef struct sdrt_pipeline_options {
      */
     uint32_t intra_op_threads;
     /**
-     * Folder for CoreML's compiled-model cache (UTF-8), or NULL for none. Copied.
+     * Folder for CoreML's compiled-model cache (UTF-8), or NULL for `coreml/` in the cache
+     * folder of `graph_cache_dir`. sdrt gives each graph and key its own folder in it (CoreML
+     * keys its cache by the model's path only), so a changed model file or option never
+     * reuses a stale compiled model. Copied.
      */
     const char *coreml_cache_dir;
     /**
@@ -920,18 +923,34 @@ typedef struct sdrt_pipeline_options {
      */
     void *log_user_data;
     /**
-     * A folder (UTF-8) for the cache of graphs ONNX Runtime optimized on this machine, or
-     * NULL (default) for none. With the CPU provider, the first create saves each graph as
-     * ONNX Runtime optimized it; later creates load that graph with optimizations off, which
-     * is faster and computes the same images (tests/cache.rs checks them bit for bit). An
-     * entry is keyed by the model file (size, modification time, a hash of it and its
+     * Where sdrt caches what it builds from the model files, as a folder (UTF-8); NULL
+     * (default): the platform's cache folder (`$SDRT_CACHE_DIR` when set, `off` for none;
+     * else `~/Library/Caches/sdrt` on Apple systems, `%LOCALAPPDATA%\sdrt\cache` on Windows,
+     * `$XDG_CACHE_HOME/sdrt` or `~/.cache/sdrt` elsewhere); "" (empty): no cache.
+     * - With the CPU provider the first create saves each graph as ONNX Runtime optimized it;
+     *   later creates load that graph with optimizations off, which is several times faster
+     *   and computes the same images (tests/cache.rs checks them bit for bit).
+     * - With CoreML, its compiled models go to `coreml/` in this folder (or to
+     *   `coreml_cache_dir` when set), one folder per graph and key.
+     *
+     * An entry is keyed by the model file (size, modification time, a hash of it and its
      * external data), the ONNX Runtime version, the provider, the options that change the
-     * optimized graph and the CPU, so a stale entry is never used; entries are written
-     * atomically, damaged ones rebuilt, and any cache error falls back to the uncached load
-     * with a logged warning. Costs about the model's size again on disk; empty it with
-     * `sdrt_graph_cache_clear`. Copied. Since 0.2.
+     * built graph and the CPU, so a stale entry is never used; entries are written
+     * atomically, damaged ones rebuilt, and any cache error (a full disk, a read-only folder)
+     * falls back to the uncached load with a logged warning. Costs about the model's size
+     * again on disk; empty it with `sdrt_graph_cache_clear`. Copied. Since 0.2 (in 0.2,
+     * NULL meant no cache and the default was off).
      */
     const char *graph_cache_dir;
+    /**
+     * Nonzero: low-memory mode, like Apple's `reduceMemory`. The pipeline holds no graph
+     * between calls; each call loads the graph of each stage (text encoder, UNet, VAE
+     * decoder; VAE encoder and safety checker when used) as the stage starts and frees it,
+     * activations included, as it ends. Peak memory is about the largest graph (the UNet)
+     * instead of all of them, and every call pays the loads (seconds at full size with the
+     * graph cache). Images are identical to the default mode's. Default 0. Since 0.3.
+     */
+    uint32_t low_memory;
 } sdrt_pipeline_options;
 
 /**

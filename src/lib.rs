@@ -11,6 +11,8 @@
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore
+pub mod memory;
+/// cbindgen:ignore
 pub mod model;
 /// cbindgen:ignore
 pub mod pipeline;
@@ -25,7 +27,7 @@ pub mod tokenizer;
 
 pub use error::{Error, ErrorKind, Result};
 pub use pipeline::{
-    GenerateParams, GrayImage, Images, Pipeline, PipelineInfo, PipelineOptions, Preview,
+    CacheDir, GenerateParams, GrayImage, Images, Pipeline, PipelineInfo, PipelineOptions, Preview,
     PreviewKind, RgbImage, StepInfo, Timings,
 };
 pub use rng::Generator;

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use sdrt::{GenerateParams, Pipeline, PipelineOptions};
+use sdrt::{CacheDir, GenerateParams, Pipeline, PipelineOptions};
 
 fn entries(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
@@ -24,7 +24,7 @@ fn entries(dir: &Path) -> Vec<String> {
 
 fn images(model: &Path, cache: Option<&Path>, threads: usize) -> (Vec<Vec<u8>>, f64) {
     let options = PipelineOptions {
-        graph_cache: cache.map(Path::to_path_buf),
+        graph_cache: cache.map_or(CacheDir::Off, |d| CacheDir::At(d.to_path_buf())),
         intra_op_threads: threads,
         ..PipelineOptions::default()
     };
@@ -83,18 +83,30 @@ fn warm_creates_give_the_same_images_and_stale_entries_miss() {
     assert_eq!(warm, plain, "images from cached graphs are bit-identical");
     assert_eq!(entries(&cache), filled, "a warm create adds no entry");
 
-    // An option in the key misses (a new entry per graph); the images stay the same.
+    // An option in the key misses (a new entry per graph, replacing the entry built from
+    // the same file); the images stay the same.
     let (threads, _) = images(&model, Some(&cache), 1);
     assert_eq!(threads, plain);
-    assert_eq!(entries(&cache).len(), 6);
+    let rekeyed = entries(&cache);
+    assert_eq!(rekeyed.len(), 3, "{rekeyed:?}");
+    assert!(
+        rekeyed.iter().all(|e| !filled.contains(e)),
+        "{rekeyed:?} vs {filled:?}"
+    );
 
     // A changed model file misses: rewrite the UNet (same bytes, new modification time).
+    // Only the UNet's entry is rebuilt, and its stale entry is gone.
     let unet = model.join("unet/model.onnx");
     std::thread::sleep(std::time::Duration::from_millis(20));
     let bytes = std::fs::read(&unet).unwrap();
     std::fs::write(&unet, &bytes).unwrap();
+    let (_, _) = images(&model, Some(&cache), 1);
+    let touched = entries(&cache);
+    assert_eq!(touched.len(), 3, "{touched:?}");
+    let changed: Vec<_> = touched.iter().filter(|e| !rekeyed.contains(e)).collect();
+    assert_eq!(changed.len(), 1, "{touched:?} vs {rekeyed:?}");
+    assert!(changed[0].starts_with("unet-"), "{changed:?}");
     let (_, _) = images(&model, Some(&cache), 0);
-    assert_eq!(entries(&cache).len(), 7);
 
     // A damaged entry is detected and rebuilt, with the same images.
     for e in entries(&cache) {

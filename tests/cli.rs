@@ -288,3 +288,30 @@ fn unbuilt_features_and_bad_values_fail_loudly() {
         );
     }
 }
+
+#[test]
+fn low_memory_and_cache_flags_reproduce_the_goldens() {
+    let dir = std::env::temp_dir().join(format!("sdrt-cli-low-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = dir.join("cache");
+    let case = &common::image_cases()[0];
+    let cache_flag = ["--graph-cache".to_string(), cache.display().to_string()];
+    // Cold cache, then warm, then off; every run in the low-memory mode.
+    for extra in [
+        &cache_flag[..],
+        &cache_flag[..],
+        &["--graph-cache".into(), "off".into()],
+    ] {
+        let mut extra = extra.to_vec();
+        extra.push("--low-memory".into());
+        check_case_with(case, &dir, &extra);
+    }
+    let entries = std::fs::read_dir(&cache).unwrap().count();
+    assert_eq!(
+        entries,
+        3,
+        "one cache entry per graph in {}",
+        cache.display()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

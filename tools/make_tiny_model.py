@@ -14,6 +14,12 @@ those: `--v-copy-only`, `--legacy-copy-only`, `--edit-fixtures-only` (inpaint + 
 It also builds tests/fixtures/tiny-sd1-safety (tiny-sd2's parts, links, plus an SD 1.x safety
 checker and feature extractor, calibrated on make_goldens.SAFETY_CASES' images): `--safety-only`.
 
+`--full DIR` builds something else, outside git: the real Stable Diffusion 2 base sizes
+(OpenCLIP-H text encoder, 23 layers; the 865M-parameter UNet; the full VAE) with random weights,
+exported the same way, into DIR (about 5.2 GB). It is the benchmark's subject (tools/bench.sh):
+start-up and memory only mean something at real sizes. It takes about 10 minutes and 16 GB of
+memory on a 2-core machine.
+
 Everything is deterministic (fixed torch seed, CPU, no network). The tokenizer
 vocabulary is derived from open-clip-torch's bundled BPE file exactly as CLIP's
 SimpleTokenizer does it, so the ids are the real CLIP ids.
@@ -243,6 +249,60 @@ def build_pipeline(workdir: Path):
     return pipe
 
 
+@torch.no_grad()
+def make_full(dst: Path):
+    """The benchmark model: stabilityai/stable-diffusion-2-base's component configurations
+    (as its config.json files state them) with torch's default random initialisation."""
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+    from optimum.exporters.onnx import main_export
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(SEED)
+    with tempfile.TemporaryDirectory() as td:
+        td = Path(td)
+        tok = build_tokenizer(td)
+        text_encoder = CLIPTextModel(CLIPTextConfig(
+            vocab_size=49408, hidden_size=1024, intermediate_size=4096, num_hidden_layers=23,
+            num_attention_heads=16, max_position_embeddings=77, hidden_act="gelu",
+            projection_dim=512, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+            torch_dtype="float32")).eval()
+        unet = UNet2DConditionModel(
+            sample_size=64, in_channels=4, out_channels=4,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            block_out_channels=(320, 640, 1280, 1280), layers_per_block=2,
+            attention_head_dim=(5, 10, 20, 20), cross_attention_dim=1024,
+            use_linear_projection=True, norm_num_groups=32).eval()
+        vae = AutoencoderKL(
+            in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 4,
+            up_block_types=["UpDecoderBlock2D"] * 4, block_out_channels=(128, 256, 512, 512),
+            latent_channels=4, norm_num_groups=32, layers_per_block=2, sample_size=768,
+            scaling_factor=0.18215).eval()
+        n = {k: sum(p.numel() for p in m.parameters())
+             for k, m in [("text_encoder", text_encoder), ("unet", unet), ("vae", vae)]}
+        print("parameters:", n)
+        pipe = StableDiffusionPipeline(
+            vae=vae, text_encoder=text_encoder, tokenizer=tok, unet=unet,
+            scheduler=build_scheduler(), safety_checker=None, feature_extractor=None,
+            requires_safety_checker=False)
+        src = td / "pipeline"
+        pipe.save_pretrained(src, safe_serialization=True)
+        del pipe, text_encoder, unet, vae
+        if dst.exists():
+            shutil.rmtree(dst)
+        main_export(str(src), output=str(dst), task="text-to-image", device="cpu",
+                    do_validation=False)
+    for p in sorted(dst.rglob("*")):
+        if p.is_file() and p.suffix in (".bin", ".safetensors", ".msgpack"):
+            p.unlink()
+    total = 0
+    for p in sorted(dst.rglob("*")):
+        if p.is_file():
+            total += p.stat().st_size
+            print(f"    {p.stat().st_size:>12}  {p.relative_to(dst)}")
+    print(f"full-size model: {total} bytes in {dst}")
+
+
 # --------------------------------------------------------------------------
 # measurement
 # --------------------------------------------------------------------------
@@ -331,6 +391,12 @@ def describe_onnx(out: Path):
 
 
 def main():
+    if "--full" in sys.argv:
+        i = sys.argv.index("--full")
+        if i + 1 >= len(sys.argv):
+            sys.exit("--full needs a folder")
+        make_full(Path(sys.argv[i + 1]))
+        return
     if "--edit-fixtures-only" in sys.argv:
         make_edit_fixtures()
         return

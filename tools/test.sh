@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SDRT_ORT_LIBRARY="$(tools/fetch_ort.sh)"
 export SDRT_ORT_LIBRARY
+# The graph cache is on by default (the platform's cache folder): the tests use it, in a
+# folder of their own, so the images they check come through cached graphs too.
+export SDRT_CACHE_DIR="${SDRT_CACHE_DIR:-$PWD/target/sdrt-test-cache}"
 # The sanitizer and memcheck tests need clang and valgrind (Debian packages); install them
 # when missing and this can (root with apt-get). SDRT_TEST_SANITIZERS=0 / SDRT_TEST_VALGRIND=0
 # skip those tests instead.

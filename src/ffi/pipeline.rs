@@ -70,7 +70,10 @@ pub struct sdrt_pipeline_options {
     /// Threads per graph for ONNX Runtime's intra-op pool, at most 1024; 0 (default) = ONNX
     /// Runtime's choice.
     pub intra_op_threads: u32,
-    /// Folder for CoreML's compiled-model cache (UTF-8), or NULL for none. Copied.
+    /// Folder for CoreML's compiled-model cache (UTF-8), or NULL for `coreml/` in the cache
+    /// folder of `graph_cache_dir`. sdrt gives each graph and key its own folder in it (CoreML
+    /// keys its cache by the model's path only), so a changed model file or option never
+    /// reuses a stale compiled model. Copied.
     pub coreml_cache_dir: *const c_char,
     /// The TAESD decoder (`model.onnx`, UTF-8 path) for `SDRT_PREVIEW_TAESD`, or NULL for the
     /// model folder's `vae_preview/model.onnx`. Copied; loaded by the first call that asks
@@ -91,17 +94,31 @@ pub struct sdrt_pipeline_options {
     /// Passed unchanged to `log_callback`; must stay valid until `sdrt_pipeline_free` returns
     /// (or until a failed `sdrt_pipeline_create` returns). Since 0.2.
     pub log_user_data: *mut c_void,
-    /// A folder (UTF-8) for the cache of graphs ONNX Runtime optimized on this machine, or
-    /// NULL (default) for none. With the CPU provider, the first create saves each graph as
-    /// ONNX Runtime optimized it; later creates load that graph with optimizations off, which
-    /// is faster and computes the same images (tests/cache.rs checks them bit for bit). An
-    /// entry is keyed by the model file (size, modification time, a hash of it and its
+    /// Where sdrt caches what it builds from the model files, as a folder (UTF-8); NULL
+    /// (default): the platform's cache folder (`$SDRT_CACHE_DIR` when set, `off` for none;
+    /// else `~/Library/Caches/sdrt` on Apple systems, `%LOCALAPPDATA%\sdrt\cache` on Windows,
+    /// `$XDG_CACHE_HOME/sdrt` or `~/.cache/sdrt` elsewhere); "" (empty): no cache.
+    /// - With the CPU provider the first create saves each graph as ONNX Runtime optimized it;
+    ///   later creates load that graph with optimizations off, which is several times faster
+    ///   and computes the same images (tests/cache.rs checks them bit for bit).
+    /// - With CoreML, its compiled models go to `coreml/` in this folder (or to
+    ///   `coreml_cache_dir` when set), one folder per graph and key.
+    ///
+    /// An entry is keyed by the model file (size, modification time, a hash of it and its
     /// external data), the ONNX Runtime version, the provider, the options that change the
-    /// optimized graph and the CPU, so a stale entry is never used; entries are written
-    /// atomically, damaged ones rebuilt, and any cache error falls back to the uncached load
-    /// with a logged warning. Costs about the model's size again on disk; empty it with
-    /// `sdrt_graph_cache_clear`. Copied. Since 0.2.
+    /// built graph and the CPU, so a stale entry is never used; entries are written
+    /// atomically, damaged ones rebuilt, and any cache error (a full disk, a read-only folder)
+    /// falls back to the uncached load with a logged warning. Costs about the model's size
+    /// again on disk; empty it with `sdrt_graph_cache_clear`. Copied. Since 0.2 (in 0.2,
+    /// NULL meant no cache and the default was off).
     pub graph_cache_dir: *const c_char,
+    /// Nonzero: low-memory mode, like Apple's `reduceMemory`. The pipeline holds no graph
+    /// between calls; each call loads the graph of each stage (text encoder, UNet, VAE
+    /// decoder; VAE encoder and safety checker when used) as the stage starts and frees it,
+    /// activations included, as it ends. Peak memory is about the largest graph (the UNet)
+    /// instead of all of them, and every call pays the loads (seconds at full size with the
+    /// graph cache). Images are identical to the default mode's. Default 0. Since 0.3.
+    pub low_memory: u32,
 }
 
 /// The most intra-op threads a pipeline may ask for (ONNX Runtime would try to start them all).
@@ -132,6 +149,7 @@ impl Default for sdrt_pipeline_options {
             log_level: sdrt_log_level::SDRT_LOG_WARN as u32,
             log_user_data: std::ptr::null_mut(),
             graph_cache_dir: std::ptr::null(),
+            low_memory: 0,
         }
     }
 }
@@ -251,7 +269,13 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
         static_count: o.static_count as usize,
         preview_decoder: preview.map(PathBuf::from),
         disable_safety_checker: o.disable_safety_checker != 0,
-        graph_cache: graph_cache.map(PathBuf::from),
+        graph_cache: match graph_cache.as_deref() {
+            None => crate::model::cache::CacheDir::Default,
+            Some("") => crate::model::cache::CacheDir::Off,
+            Some(dir) => crate::model::cache::CacheDir::At(PathBuf::from(dir)),
+        },
+        low_memory: o.low_memory != 0,
+        profile_memory: false,
         logger,
     })
 }

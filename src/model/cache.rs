@@ -17,6 +17,55 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// Where a pipeline keeps its caches (the optimized graphs, and CoreML's compiled models).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CacheDir {
+    /// `$SDRT_CACHE_DIR` when set (`off` or empty: no cache), else [`platform_dir`].
+    #[default]
+    Default,
+    /// No cache.
+    Off,
+    /// This folder.
+    At(PathBuf),
+}
+
+impl CacheDir {
+    /// The folder to use, or `None` for no cache.
+    pub fn resolve(&self) -> Option<PathBuf> {
+        match self {
+            CacheDir::Off => None,
+            CacheDir::At(p) => Some(p.clone()),
+            CacheDir::Default => match std::env::var_os("SDRT_CACHE_DIR") {
+                Some(v) if v.is_empty() || v == "off" => None,
+                Some(v) => Some(PathBuf::from(v)),
+                None => platform_dir(),
+            },
+        }
+    }
+}
+
+/// The platform's per-user cache folder for sdrt: `~/Library/Caches/sdrt` on Apple systems,
+/// `%LOCALAPPDATA%\sdrt\cache` on Windows, `$XDG_CACHE_HOME/sdrt` (else `~/.cache/sdrt`)
+/// elsewhere; `None` when the environment names no home. Decided at run time, so every
+/// branch compiles on every target.
+pub fn platform_dir() -> Option<PathBuf> {
+    platform_dir_for(std::env::consts::OS, |k| std::env::var_os(k))
+}
+
+/// [`platform_dir`] for the system `os` and the environment `var`.
+fn platform_dir_for(os: &str, var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let dir = |k: &str| var(k).map(PathBuf::from).filter(|p| p.is_absolute());
+    match os {
+        "macos" | "ios" | "tvos" | "visionos" | "watchos" => {
+            dir("HOME").map(|h| h.join("Library").join("Caches").join("sdrt"))
+        }
+        "windows" => dir("LOCALAPPDATA").map(|d| d.join("sdrt").join("cache")),
+        _ => dir("XDG_CACHE_HOME")
+            .map(|d| d.join("sdrt"))
+            .or_else(|| dir("HOME").map(|h| h.join(".cache").join("sdrt"))),
+    }
+}
+
 /// File name of the optimized graph inside an entry.
 pub const GRAPH: &str = "model.onnx";
 /// File name of its external initializers.
@@ -190,12 +239,16 @@ impl GraphCache {
         Ok(Entry::Miss { tmp, dir })
     }
 
-    /// Writes the manifest of a freshly written entry and renames it into place. When another
+    /// Writes the manifest of a freshly written entry and renames it into place; entries
+    /// built from the same `source` file under other keys (an older version of the model, or
+    /// other options) are removed, so the cache holds one entry per graph file. When another
     /// process published the same entry first, its copy is kept and ours removed.
-    pub fn publish(&self, tmp: &Path, dir: &Path) -> Result<()> {
+    pub fn publish(&self, tmp: &Path, dir: &Path, source: &Path) -> Result<()> {
         let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", tmp.display()));
-        let manifest = manifest(tmp).map_err(io)?;
-        fs::write(tmp.join(MANIFEST), manifest).map_err(io)?;
+        let source = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+        let files = manifest(tmp).map_err(io)?;
+        let text = format!("source {}\n{files}", source.display());
+        fs::write(tmp.join(MANIFEST), text).map_err(io)?;
         if fs::rename(tmp, dir).is_err() {
             let _ = fs::remove_dir_all(tmp);
             if !verify(dir) {
@@ -205,8 +258,34 @@ impl GraphCache {
                 ));
             }
         }
+        let part = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit_once('-'))
+            .map(|(part, _)| format!("{part}-"));
+        let (Some(part), Ok(list)) = (part, fs::read_dir(&self.dir)) else {
+            return Ok(());
+        };
+        for e in list.flatten() {
+            let other = e.path();
+            let same_part = e
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&part) && n[part.len()..].len() == 16);
+            if other != dir && same_part && source_of(&other).as_deref() == Some(source.as_path()) {
+                let _ = fs::remove_dir_all(&other);
+            }
+        }
         Ok(())
     }
+}
+
+/// The graph file an entry was built from, as its manifest records it.
+fn source_of(dir: &Path) -> Option<PathBuf> {
+    let text = fs::read_to_string(dir.join(MANIFEST)).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("source "))
+        .map(PathBuf::from)
 }
 
 /// `<file> <size> <hash>` lines for the entry's graph and data.
@@ -226,14 +305,20 @@ fn manifest(dir: &Path) -> std::io::Result<String> {
 }
 
 fn verify(dir: &Path) -> bool {
-    let Ok(want) = fs::read_to_string(dir.join(MANIFEST)) else {
+    let Ok(text) = fs::read_to_string(dir.join(MANIFEST)) else {
         return false;
     };
+    let want: String = text
+        .lines()
+        .filter(|l| !l.starts_with("source "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     want.lines().any(|l| l.starts_with(GRAPH)) && manifest(dir).is_ok_and(|got| got == want)
 }
 
-/// Removes every entry (and leftover temporary folder) under `dir`; returns the bytes freed.
-/// Files that are not cache entries are left alone.
+/// Removes every entry (and leftover temporary folder) under `dir`, and CoreML's compiled
+/// models under `dir/coreml`; returns the bytes freed. Files that are not cache entries are
+/// left alone.
 pub fn clear(dir: &Path) -> Result<u64> {
     let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", dir.display()));
     if !dir.exists() {
@@ -254,5 +339,74 @@ pub fn clear(dir: &Path) -> Result<u64> {
             fs::remove_dir_all(&p).map_err(io)?;
         }
     }
+    let coreml = dir.join("coreml");
+    if coreml.is_dir() {
+        for e in fs::read_dir(&coreml).map_err(io)?.flatten() {
+            let keyed = e.file_name().to_str().is_some_and(|n| {
+                n.rsplit_once('-').is_some_and(|(_, key)| {
+                    key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit())
+                })
+            });
+            if keyed && e.path().is_dir() {
+                freed += tree_size(&e.path());
+                fs::remove_dir_all(e.path()).map_err(io)?;
+            }
+        }
+    }
     Ok(freed)
+}
+
+fn tree_size(p: &Path) -> u64 {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => fs::read_dir(p)
+            .map(|r| r.flatten().map(|e| tree_size(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::platform_dir_for;
+    use std::path::PathBuf;
+
+    fn env<'a>(
+        pairs: &'a [(&'a str, &'a str)],
+    ) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into())
+    }
+
+    #[test]
+    fn platform_cache_folders() {
+        let home = [
+            ("HOME", "/home/u"),
+            ("LOCALAPPDATA", "C:\\Users\\u\\AppData\\Local"),
+        ];
+        assert_eq!(
+            platform_dir_for("macos", env(&home)),
+            Some(PathBuf::from("/home/u/Library/Caches/sdrt"))
+        );
+        assert_eq!(
+            platform_dir_for("ios", env(&home)),
+            Some(PathBuf::from("/home/u/Library/Caches/sdrt"))
+        );
+        assert_eq!(
+            platform_dir_for("linux", env(&home)),
+            Some(PathBuf::from("/home/u/.cache/sdrt"))
+        );
+        let xdg = [("HOME", "/home/u"), ("XDG_CACHE_HOME", "/var/cache/u")];
+        assert_eq!(
+            platform_dir_for("linux", env(&xdg)),
+            Some(PathBuf::from("/var/cache/u/sdrt"))
+        );
+        // A relative XDG_CACHE_HOME is invalid by the spec: fall back to HOME.
+        let rel = [("HOME", "/home/u"), ("XDG_CACHE_HOME", "cache")];
+        assert_eq!(
+            platform_dir_for("linux", env(&rel)),
+            Some(PathBuf::from("/home/u/.cache/sdrt"))
+        );
+        assert_eq!(platform_dir_for("linux", env(&[])), None);
+        assert_eq!(platform_dir_for("macos", env(&[])), None);
+    }
 }

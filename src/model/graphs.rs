@@ -683,25 +683,20 @@ pub fn check_models(
     folder: &ModelFolder,
     config: &ModelConfig,
     tokenizer: &ClipTokenizer,
-    text_encoder: &OnnxModel,
-    unet: &OnnxModel,
-    vae_decoder: &OnnxModel,
+    [text_encoder, unet, vae_decoder]: [Io<'_>; 3],
 ) -> Result<GraphDims> {
     let te = onnx_file::read_graph(&folder.onnx("text_encoder"))?;
     check_parts(
         folder,
         config,
         Some(tokenizer),
-        [
-            (text_encoder.inputs(), text_encoder.outputs()),
-            (unet.inputs(), unet.outputs()),
-            (vae_decoder.inputs(), vae_decoder.outputs()),
-        ],
+        [text_encoder, unet, vae_decoder],
         &te,
     )
 }
 
-type Io<'a> = (&'a [IoInfo], &'a [IoInfo]);
+/// A loaded graph's inputs and outputs.
+pub type Io<'a> = (&'a [IoInfo], &'a [IoInfo]);
 
 fn check_parts(
     folder: &ModelFolder,

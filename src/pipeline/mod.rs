@@ -20,6 +20,7 @@ use ort::session::{RunOptions, Session};
 use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::model::cache::CacheDir;
 use crate::model::graphs::GraphDims;
 use crate::model::session::{load_session, FloatTensor, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
@@ -95,10 +96,21 @@ pub struct PipelineOptions {
     pub preview_decoder: Option<PathBuf>,
     /// Do not run the folder's `safety_checker/model.onnx` (SD 1.x exports) even when present.
     pub disable_safety_checker: bool,
-    /// A folder for the cache of graphs ONNX Runtime optimized on this machine (CPU provider):
-    /// the first load saves them, later loads start from them. `None` (default): no cache.
+    /// Where the cache of graphs ONNX Runtime optimized on this machine lives (CPU provider;
+    /// the first load saves them, later loads start from them), and CoreML's compiled models
+    /// (in its `coreml/` folder unless `coreml.cache_dir` is set). Default: the platform's
+    /// cache folder ([`crate::model::cache::platform_dir`]) or `$SDRT_CACHE_DIR`.
     /// See [`crate::model::cache`]; it costs about the model's size again on disk.
-    pub graph_cache: Option<PathBuf>,
+    pub graph_cache: CacheDir,
+    /// Low-memory mode, like Apple's `reduceMemory`: the pipeline holds no graph between
+    /// calls, and a call loads each stage's graph (text encoder, UNet, VAE decoder, ...) when
+    /// the stage starts and frees it, with its activations, when the stage ends. Peak memory
+    /// becomes the largest graph's instead of all of them; each call pays the loads (fast
+    /// with the graph cache). Images are identical to the default mode's.
+    pub low_memory: bool,
+    /// Record each stage's peak resident set in [`Timings::peak_rss`] (Linux). It resets the
+    /// process's peak-RSS reading (`/proc/self/clear_refs`), so it is for benchmarks.
+    pub profile_memory: bool,
     /// Where this pipeline's messages go (sdrt's about it, and ONNX Runtime's for its
     /// sessions); `None` = the process-wide logger of [`runtime::set_logger`].
     pub logger: Option<Logger>,
@@ -128,14 +140,45 @@ pub struct PipelineInfo {
 }
 
 /// The graphs one call runs; held under the pipeline's lock for the whole call. The VAE
-/// encoder and the preview decoder are loaded by the first call that needs them.
+/// encoder and the preview decoder are loaded by the first call that needs them; in the
+/// low-memory mode every graph is loaded when its stage starts and dropped when it ends
+/// (`None` between calls).
 struct Graphs {
-    text_encoder: OnnxModel,
-    unet: OnnxModel,
-    vae_decoder: OnnxModel,
+    text_encoder: Option<OnnxModel>,
+    unet: Option<OnnxModel>,
+    vae_decoder: Option<OnnxModel>,
     vae_encoder: Option<OnnxModel>,
     preview_decoder: Option<OnnxModel>,
-    safety_checker: Option<(OnnxModel, safety::ClipPreprocess)>,
+    safety_checker: Option<OnnxModel>,
+    /// The safety checker's image processing; `Some` when every call runs the checker.
+    safety_pre: Option<safety::ClipPreprocess>,
+}
+
+/// What the cache keys of `part` hold besides its files (see `SessionFactory::cache_settings`).
+fn cache_settings(
+    ort_version: &str,
+    provider: Provider,
+    options: &PipelineOptions,
+    part: &str,
+    pinned: &[(&'static str, usize)],
+) -> String {
+    let mut s = format!(
+        "sdrt graph cache 1; onnxruntime {ort_version}; provider {}; intra-op threads {}; \
+         part {part}; level all",
+        provider.name(),
+        options.intra_op_threads
+    );
+    if !pinned.is_empty() {
+        s.push_str(&format!("; pinned {pinned:?}"));
+    }
+    if provider == Provider::CoreMl {
+        let c = &options.coreml;
+        s.push_str(&format!(
+            "; coreml units {:?}, ml program {}, static shapes {}",
+            c.compute_units, c.ml_program, c.static_shapes
+        ));
+    }
+    s
 }
 
 /// Builds ONNX Runtime sessions for the parts of one model folder, the same way for every part.
@@ -153,11 +196,49 @@ impl SessionFactory {
         self.load_file(part, &self.folder.onnx(part), config)
     }
 
+    /// What the graph cache's and CoreML's cache keys hold besides the model files: every
+    /// setting that changes the graph ONNX Runtime or CoreML builds from them.
+    fn cache_settings(&self, part: &str, pinned: &[(&'static str, usize)]) -> Result<String> {
+        let rt = runtime::get_or_init()?;
+        Ok(cache_settings(
+            rt.version(),
+            self.provider,
+            &self.options,
+            part,
+            pinned,
+        ))
+    }
+
+    /// CoreML's `ModelCacheDirectory` for `part`: one folder per graph and key under the
+    /// pipeline's CoreML cache folder (its option, else `coreml/` in the cache folder), so a
+    /// changed model file or option never reuses a stale compiled model (CoreML's own key is
+    /// the model's path). `None`: not CoreML, or no cache.
+    fn coreml_cache_dir(
+        &self,
+        part: &str,
+        path: &Path,
+        pinned: &[(&'static str, usize)],
+    ) -> Result<Option<PathBuf>> {
+        if self.provider != Provider::CoreMl {
+            return Ok(None);
+        }
+        let base = match &self.options.coreml.cache_dir {
+            Some(dir) => dir.clone(),
+            None => match self.options.graph_cache.resolve() {
+                Some(dir) => dir.join("coreml"),
+                None => return Ok(None),
+            },
+        };
+        let key = crate::model::cache::key(path, &self.cache_settings(part, pinned)?)?;
+        Ok(Some(base.join(format!("{part}-{key}"))))
+    }
+
     /// A session builder with every option of this pipeline (logger, threads, pinned
     /// dimensions, providers), and the dimensions it pins.
     fn builder(
         &self,
         part: &str,
+        path: &Path,
         config: &ModelConfig,
     ) -> Result<(
         ort::session::builder::SessionBuilder,
@@ -184,8 +265,18 @@ impl SessionFactory {
         for &(dim, size) in &pinned {
             b = b.with_dimension_override(dim, size as i64)?;
         }
-        let eps =
-            runtime::execution_providers(self.provider, &options.coreml, options.cuda_device_id);
+        let mut coreml = options.coreml.clone();
+        match self.coreml_cache_dir(part, path, &pinned) {
+            Ok(dir) => coreml.cache_dir = dir,
+            Err(e) => {
+                self.log.log(
+                    LogLevel::Warn,
+                    &format!("coreml cache: {e}; compiling {part} without it"),
+                );
+                coreml.cache_dir = None;
+            }
+        }
+        let eps = runtime::execution_providers(self.provider, &coreml, options.cuda_device_id);
         if !eps.is_empty() {
             b = b.with_execution_providers(&eps).map_err(|e| {
                 Error::new(
@@ -198,12 +289,12 @@ impl SessionFactory {
     }
 
     fn load_file(&self, part: &str, path: &Path, config: &ModelConfig) -> Result<OnnxModel> {
-        let (b, pinned) = self.builder(part, config)?;
+        let (b, pinned) = self.builder(part, path, config)?;
         // The graph cache holds CPU graphs: other providers compile their own (CoreML keeps
-        // its compiled models in its cache directory).
-        let cached = match &self.options.graph_cache {
+        // its compiled models in its cache directory, keyed the same way).
+        let cached = match self.options.graph_cache.resolve() {
             Some(dir) if self.provider == Provider::Cpu && pinned.is_empty() => {
-                match self.load_cached(part, path, config, dir) {
+                match self.load_cached(part, path, config, &dir, &pinned) {
                     Ok(model) => Some(model),
                     Err(e) => {
                         self.log.log(
@@ -246,23 +337,16 @@ impl SessionFactory {
         path: &Path,
         config: &ModelConfig,
         dir: &Path,
+        pinned: &[(&'static str, usize)],
     ) -> Result<OnnxModel> {
         use crate::model::cache::{self, Entry, GraphCache, DATA, GRAPH};
         use ort::session::builder::GraphOptimizationLevel;
-        let rt = runtime::get_or_init()?;
-        let settings = format!(
-            "sdrt graph cache 1; onnxruntime {}; provider {}; intra-op threads {}; part {part}; \
-             level all",
-            rt.version(),
-            self.provider.name(),
-            self.options.intra_op_threads
-        );
-        let key = cache::key(path, &settings)?;
+        let key = cache::key(path, &self.cache_settings(part, pinned)?)?;
         let gc = GraphCache::new(dir);
         for _ in 0..2 {
             match gc.lookup(part, &key)? {
                 Entry::Hit(graph) => {
-                    let (b, _) = self.builder(part, config)?;
+                    let (b, _) = self.builder(part, path, config)?;
                     let b = b.with_optimization_level(GraphOptimizationLevel::Disable)?;
                     match load_session(b, &graph) {
                         Ok(s) => return OnnxModel::new(part, s),
@@ -282,7 +366,7 @@ impl SessionFactory {
                     }
                 }
                 Entry::Miss { tmp, dir: entry } => {
-                    let (b, _) = self.builder(part, config)?;
+                    let (b, _) = self.builder(part, path, config)?;
                     let b = b
                         .with_optimized_model_path(tmp.join(GRAPH))?
                         .with_config_entry(
@@ -301,7 +385,7 @@ impl SessionFactory {
                             return Err(e);
                         }
                     };
-                    if let Err(e) = gc.publish(&tmp, &entry) {
+                    if let Err(e) = gc.publish(&tmp, &entry, path) {
                         self.log.log(LogLevel::Warn, &format!("graph cache: {e}"));
                     }
                     return OnnxModel::new(part, session);
@@ -464,21 +548,36 @@ impl Pipeline {
             static_shape,
             tokens: tokenizer.max_length(),
         };
+        // Each graph is loaded and checked; the low-memory mode keeps only what the checks
+        // read from it (its inputs and outputs), and loads it again when a call needs it.
+        let low = options.low_memory;
+        let mut io = Vec::new();
+        let mut keep = |part: &str| -> Result<Option<OnnxModel>> {
+            let model = sessions.load(part, &config)?;
+            io.push((model.inputs().to_vec(), model.outputs().to_vec()));
+            Ok(if low {
+                drop(model);
+                crate::memory::trim_heap();
+                None
+            } else {
+                Some(model)
+            })
+        };
         let mut graphs = Graphs {
-            text_encoder: sessions.load("text_encoder", &config)?,
-            unet: sessions.load("unet", &config)?,
-            vae_decoder: sessions.load("vae_decoder", &config)?,
+            text_encoder: keep("text_encoder")?,
+            unet: keep("unet")?,
+            vae_decoder: keep("vae_decoder")?,
             vae_encoder: None,
             preview_decoder: None,
             safety_checker: None,
+            safety_pre: None,
         };
+        let [te, un, vd] = [&io[0], &io[1], &io[2]];
         let dims = crate::model::graphs::check_models(
             &sessions.folder,
             &config,
             &tokenizer,
-            &graphs.text_encoder,
-            &graphs.unet,
-            &graphs.vae_decoder,
+            [(&te.0, &te.1), (&un.0, &un.1), (&vd.0, &vd.1)],
         )?;
         let checker_path = sessions.folder.onnx("safety_checker");
         if !options.disable_safety_checker && checker_path.is_file() {
@@ -497,7 +596,9 @@ impl Pipeline {
                 );
                 safety::ClipPreprocess::default()
             };
-            graphs.safety_checker = Some((sessions.load("safety_checker", &config)?, pre));
+            let checker = sessions.load("safety_checker", &config)?;
+            graphs.safety_checker = (!low).then_some(checker);
+            graphs.safety_pre = Some(pre);
         }
         sessions.log.log(
             LogLevel::Info,
@@ -512,7 +613,7 @@ impl Pipeline {
                 config.scheduler.class_name()
             ),
         );
-        let has_safety_checker = graphs.safety_checker.is_some();
+        let has_safety_checker = graphs.safety_pre.is_some();
         Ok(Pipeline {
             root: dir.to_path_buf(),
             config,
@@ -686,7 +787,11 @@ impl Pipeline {
         };
         let _reentry = Reentry::enter(self)?;
         let mut g = self.graphs.lock();
-        self.ensure_graphs(&mut g, &params)?;
+        let mut timings = Timings::default();
+        self.ensure_graphs(&mut g, &params, &mut timings)?;
+        if kind == PreviewKind::Full {
+            self.stage(&mut g.vae_decoder, "vae_decoder", &mut timings)?;
+        }
         let run = RunOptions::new()?;
         let call = Call {
             run: &run,
@@ -699,21 +804,55 @@ impl Pipeline {
             preview_decoder,
             ..
         } = &mut *g;
-        preview::render(
+        let r = preview::render(
             &call,
             kind,
             latents,
             [count, c, height, width],
-            vae_decoder,
+            vae_decoder.as_mut(),
             preview_decoder.as_mut(),
             self.config.vae_scaling_factor,
             self.config.vae_scale_factor,
-        )
+        );
+        self.release(vae_decoder);
+        r
+    }
+
+    /// The graph in `slot`, loaded first when it is not (the low-memory mode's stages, and
+    /// first uses); the load's time goes to `timings.load`.
+    fn stage<'g>(
+        &self,
+        slot: &'g mut Option<OnnxModel>,
+        part: &str,
+        timings: &mut Timings,
+    ) -> Result<&'g mut OnnxModel> {
+        if slot.is_none() {
+            let t0 = Instant::now();
+            *slot = Some(self.sessions.load(part, &self.config)?);
+            timings.load += t0.elapsed();
+        }
+        slot.as_mut()
+            .ok_or_else(|| Error::internal(format!("{part} not loaded")))
+    }
+
+    /// Ends a stage: in the low-memory mode its graph is dropped and the freed memory handed
+    /// back to the system.
+    fn release(&self, slot: &mut Option<OnnxModel>) {
+        if self.sessions.options.low_memory && slot.take().is_some() {
+            crate::memory::trim_heap();
+        }
     }
 
     /// Loads the VAE encoder or the preview decoder on first use.
-    fn ensure_graphs(&self, g: &mut Graphs, params: &GenerateParams) -> Result<()> {
-        if params.init_image.is_some() && g.vae_encoder.is_none() {
+    fn ensure_graphs(
+        &self,
+        g: &mut Graphs,
+        params: &GenerateParams,
+        timings: &mut Timings,
+    ) -> Result<()> {
+        let t0 = Instant::now();
+        let before = (g.vae_encoder.is_some(), g.preview_decoder.is_some());
+        if params.init_image.is_some() && !before.0 {
             let path = self.sessions.folder.onnx("vae_encoder");
             if !path.is_file() {
                 return Err(Error::new(
@@ -754,6 +893,9 @@ impl Pipeline {
             )?;
             g.preview_decoder = Some(decoder);
         }
+        if before != (g.vae_encoder.is_some(), g.preview_decoder.is_some()) {
+            timings.load += t0.elapsed();
+        }
         Ok(())
     }
 
@@ -767,20 +909,28 @@ impl Pipeline {
         mut observer: Option<StepObserver<'_>>,
     ) -> Result<Images> {
         call.check_cancel()?;
-        self.ensure_graphs(g, st.params)?;
-        let Graphs {
-            text_encoder,
-            unet,
-            vae_decoder,
-            vae_encoder,
-            preview_decoder,
-            safety_checker,
-        } = g;
-        let (params, plan) = (st.params, st.plan);
+        let profile = self.sessions.options.profile_memory;
         let mut timings = Timings::default();
+        let stage_begin = || {
+            if profile {
+                crate::memory::reset_peak_rss();
+            }
+        };
+        let stage_end = |name: &'static str, timings: &mut Timings| {
+            if profile {
+                if let Some(peak) = crate::memory::peak_rss() {
+                    timings.peak_rss.push((name, peak));
+                }
+            }
+        };
+        let (params, plan) = (st.params, st.plan);
+
+        stage_begin();
+        self.ensure_graphs(g, params, &mut timings)?;
+        let te = self.stage(&mut g.text_encoder, "text_encoder", &mut timings)?;
         let text = text::encode_prompts(
             call,
-            text_encoder,
+            te,
             &self.tokenizer,
             &params.prompt,
             params.negative_prompt.as_deref().unwrap_or(""),
@@ -788,6 +938,8 @@ impl Pipeline {
             plan.cfg,
             &mut timings,
         )?;
+        self.release(&mut g.text_encoder);
+        stage_end("text_encoder", &mut timings);
 
         let f = self.config.vae_scale_factor;
         let timestep_cond = self.dims.timestep_cond.map(|dim| {
@@ -808,16 +960,38 @@ impl Pipeline {
             timestep_cond,
         };
         let mut rng = latents::generator(params.generator, params.seed);
+        if params.init_image.is_some() {
+            stage_begin();
+        }
         let (mut lat, mut hooks) = self.initial_latents(
             call,
-            vae_encoder.as_mut(),
+            g.vae_encoder.as_mut(),
             st,
             &spec,
             sched,
             rng.as_mut(),
             &mut timings,
         )?;
+        if params.init_image.is_some() {
+            self.release(&mut g.vae_encoder);
+            stage_end("vae_encoder", &mut timings);
+        }
 
+        stage_begin();
+        // Full previews decode with the VAE decoder during the loop.
+        if params.preview == PreviewKind::Full && params.preview_every > 0 {
+            self.stage(&mut g.vae_decoder, "vae_decoder", &mut timings)?;
+        }
+        self.stage(&mut g.unet, "unet", &mut timings)?;
+        let Graphs {
+            unet,
+            vae_decoder,
+            preview_decoder,
+            ..
+        } = &mut *g;
+        let unet = unet
+            .as_mut()
+            .ok_or_else(|| Error::internal("unet not loaded"))?;
         let total = sched.timesteps().len() - st.begin;
         let scale = self.config.vae_scaling_factor;
         let lat_shape = [spec.count, spec.channels, spec.height, spec.width];
@@ -847,7 +1021,7 @@ impl Pipeline {
                     params.preview,
                     &x0,
                     lat_shape,
-                    vae_decoder,
+                    vae_decoder.as_mut(),
                     preview_decoder.as_mut(),
                     scale,
                     f,
@@ -884,22 +1058,27 @@ impl Pipeline {
             &mut timings,
         )?;
         timings.preview = preview_time;
+        self.release(&mut g.unet);
+        stage_end("unet", &mut timings);
 
+        stage_begin();
         for x in lat.iter_mut() {
             *x /= scale;
         }
-        let mut images = decode::decode(
-            call,
-            vae_decoder,
-            &lat,
-            lat_shape,
-            (plan.width, plan.height),
-        )?;
-        timings.vae_decoder = vae_decoder.last_run();
-        let flagged = match safety_checker.as_mut() {
-            Some((model, pre)) => {
+        let vd = self.stage(&mut g.vae_decoder, "vae_decoder", &mut timings)?;
+        let mut images = decode::decode(call, vd, &lat, lat_shape, (plan.width, plan.height))?;
+        timings.vae_decoder = vd.last_run();
+        self.release(&mut g.vae_decoder);
+        stage_end("vae_decoder", &mut timings);
+
+        let flagged = match &g.safety_pre {
+            Some(pre) => {
+                stage_begin();
+                let model = self.stage(&mut g.safety_checker, "safety_checker", &mut timings)?;
                 let flags = safety::check(call, model, pre, &images, (plan.width, plan.height))?;
                 timings.safety_checker = model.last_run();
+                self.release(&mut g.safety_checker);
+                stage_end("safety_checker", &mut timings);
                 // Flagged images are blacked out, as diffusers' checker does.
                 for (img, &f) in images.iter_mut().zip(&flags) {
                     if f {
@@ -1054,5 +1233,52 @@ fn static_dims(
             ("latent_width", width / f),
         ],
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cache_settings, PipelineOptions, Provider};
+    use crate::runtime::CoreMlComputeUnits;
+
+    /// Every option that changes what ONNX Runtime or CoreML builds changes the key of both
+    /// caches; options that do not (the low-memory mode, logging) leave it alone.
+    #[test]
+    fn graph_changing_options_change_the_cache_key() {
+        let base = PipelineOptions::default();
+        let key = |p: Provider, o: &PipelineOptions, pinned: &[(&'static str, usize)]| {
+            cache_settings("1.31.1", p, o, "unet", pinned)
+        };
+        for p in [Provider::Cpu, Provider::CoreMl] {
+            let k = key(p, &base, &[]);
+            assert_ne!(k, cache_settings("1.31.2", p, &base, "unet", &[]));
+            assert_ne!(k, cache_settings("1.31.1", p, &base, "vae_decoder", &[]));
+            assert_ne!(k, key(p, &base, &[("height", 64)]));
+            let threads = PipelineOptions {
+                intra_op_threads: 1,
+                ..base.clone()
+            };
+            assert_ne!(k, key(p, &threads, &[]));
+            let low = PipelineOptions {
+                low_memory: true,
+                disable_safety_checker: true,
+                ..base.clone()
+            };
+            assert_eq!(k, key(p, &low, &[]));
+        }
+        assert_ne!(
+            key(Provider::Cpu, &base, &[]),
+            key(Provider::CoreMl, &base, &[])
+        );
+        let coreml = key(Provider::CoreMl, &base, &[]);
+        let mut o = base.clone();
+        o.coreml.compute_units = CoreMlComputeUnits::CpuAndNeuralEngine;
+        assert_ne!(coreml, key(Provider::CoreMl, &o, &[]));
+        let mut o = base.clone();
+        o.coreml.ml_program = !o.coreml.ml_program;
+        assert_ne!(coreml, key(Provider::CoreMl, &o, &[]));
+        let mut o = base.clone();
+        o.coreml.static_shapes = !o.coreml.static_shapes;
+        assert_ne!(coreml, key(Provider::CoreMl, &o, &[]));
     }
 }

@@ -94,7 +94,7 @@ pub(crate) fn render(
     kind: PreviewKind,
     latents: &[f32],
     shape: [usize; 4],
-    vae: &mut OnnxModel,
+    vae: Option<&mut OnnxModel>,
     preview_decoder: Option<&mut OnnxModel>,
     scaling: f32,
     factor: usize,
@@ -111,6 +111,9 @@ pub(crate) fn render(
             None => Err(Error::internal("preview decoder not loaded")),
         },
         PreviewKind::Full => {
+            let Some(vae) = vae else {
+                return Err(Error::internal("VAE decoder not loaded"));
+            };
             let scaled: Vec<f32> = latents.iter().map(|x| x / scaling).collect();
             let (w, h) = (lw * factor, lh * factor);
             Ok((w, h, decode(call, vae, &scaled, shape, (w, h))?))

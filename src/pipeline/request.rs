@@ -166,7 +166,7 @@ impl Images {
 /// Wall-clock time of one `generate` call, and the part of it spent inside ONNX Runtime per
 /// graph; the rest (`total` minus the graphs) is sdrt's own work: tokenizing, random numbers,
 /// scheduler steps, tensor conversion and the RGB conversion.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Timings {
     /// The whole call, from entry to the images.
     pub total: Duration,
@@ -182,6 +182,13 @@ pub struct Timings {
     pub preview: Duration,
     /// Inside the safety checker.
     pub safety_checker: Duration,
+    /// Loading graphs during the call (the low-memory mode loads each stage's graph when
+    /// the stage starts; otherwise only first uses of the VAE encoder or preview decoder).
+    pub load: Duration,
+    /// With [`PipelineOptions::profile_memory`](super::PipelineOptions::profile_memory): the
+    /// peak resident set of the process during each stage (its load included), in bytes, in
+    /// the order the stages ran.
+    pub peak_rss: Vec<(&'static str, u64)>,
 }
 
 impl Timings {
