@@ -2,10 +2,15 @@
 wall time per image after one warm-up call, and the part spent inside ONNX Runtime sessions.
 
 Usage: python tools/bench_reference.py [--model DIR] [--width W] [--height H] [--steps N]
-                                       [--runs N] [--guidance G]
+                                       [--runs N] [--warmup N] [--guidance G]
+                                       [--scheduler euler] [--json FILE] [--label TEXT]
+
+With `--json` it appends one JSON object like examples/bench.rs's: create time, per-graph
+times, and the process's peak resident set during create and during the calls.
 """
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -13,6 +18,20 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def status_kb(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak():
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 def main():
@@ -23,6 +42,10 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--guidance", type=float, default=7.5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--scheduler", choices=["euler"])
+    ap.add_argument("--json")
+    ap.add_argument("--label", default="")
     a = ap.parse_args()
 
     from optimum.onnxruntime import ORTStableDiffusionPipeline
@@ -30,7 +53,13 @@ def main():
     t0 = time.perf_counter()
     pipe = ORTStableDiffusionPipeline.from_pretrained(a.model, provider="CPUExecutionProvider")
     load = time.perf_counter() - t0
+    create_peak = status_kb("VmHWM:")
+    reset_peak()
     pipe.set_progress_bar_config(disable=True)
+    if a.scheduler == "euler":
+        from diffusers import EulerDiscreteScheduler
+
+        pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
 
     inside = [0.0]
     per_part = {}
@@ -63,8 +92,12 @@ def main():
              latents=torch.from_numpy(lat), output_type="np")
         return time.perf_counter() - s, inside[0], dict(per_part)
 
-    once()
+    first = None
+    for _ in range(a.warmup):
+        d = once()[0]
+        first = d if first is None else first
     totals, ins, parts = zip(*[once() for _ in range(a.runs)])
+    gen_peak = status_kb("VmHWM:")
     total, ort = float(np.median(totals)), float(np.median(ins))
     print(f"optimum {Path(a.model).name} {a.width}x{a.height} steps={a.steps} guidance={a.guidance} "
           f"runs={a.runs}: load {load * 1000:.1f} ms, per image {total * 1000:.1f} ms "
@@ -72,6 +105,22 @@ def main():
           f"{100 * (total - ort) / total:.1f}%)")
     print("  inside ONNX Runtime: " + ", ".join(
         f"{k} {np.median([p[k] for p in parts]) * 1000:.1f} ms" for k in per_part))
+    print(f"  create {load:.2f} s; peak RSS: create {create_peak / 1e9:.2f} GB, "
+          f"generate {gen_peak / 1e9:.2f} GB")
+    if a.json:
+        med = {k: float(np.median([p[k] for p in parts])) for k in per_part}
+        rec = {
+            "system": "optimum", "label": a.label, "model": Path(a.model).name,
+            "width": a.width, "height": a.height, "steps": a.steps, "runs": a.runs,
+            "create_s": load, "first_call_s": first, "generate_s": total,
+            "onnx_runtime_s": ort, "outside_s": total - ort,
+            "text_encoder_s": med["text encoder"], "unet_s": med["unet"],
+            "vae_decoder_s": med["vae decoder"],
+            "create_peak_rss": create_peak, "generate_peak_rss": gen_peak,
+            "peak_rss": max(create_peak, gen_peak),
+        }
+        with open(a.json, "a") as f:
+            f.write(json.dumps(rec) + "\n")
 
 
 if __name__ == "__main__":

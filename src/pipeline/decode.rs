@@ -13,6 +13,7 @@ pub(crate) fn decode(
     latents: &[f32],
     shape: [usize; 4],
     (width, height): (usize, usize),
+    last: bool,
 ) -> Result<Vec<Vec<u8>>> {
     let count = shape[0];
     let vae_in = vae.input("latent_sample", 0)?.clone();
@@ -20,7 +21,7 @@ pub(crate) fn decode(
     let image = call.first(vae.run(
         vec![(vae_in.name.clone(), float_value(&vae_in, &shape, latents)?)],
         &[&vae_out],
-        call.run,
+        call.options(last),
     ))?;
     if image.shape != [count, 3, height, width] {
         return Err(Error::model(format!(

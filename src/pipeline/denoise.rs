@@ -178,7 +178,8 @@ pub(crate) fn denoise(
         if let Some((info, values, shape)) = &cond_input {
             inputs.push((info.name.clone(), float_value(info, shape, values)?));
         }
-        let noise = call.first(unet.run(inputs, &[&out_name], call.run))?;
+        let last = i + 1 == timesteps.len();
+        let noise = call.first(unet.run(inputs, &[&out_name], call.options(last)))?;
         timings.unet += unet.last_run();
         if noise.data.len() != scaled.len() {
             return Err(Error::model(format!(

@@ -110,7 +110,7 @@ pub(crate) fn encode_image(
             float_value(&input, &[1, 3, height, width], image)?,
         )],
         &[&out_name],
-        call.run,
+        call.options(true),
     ))?;
     let c = latent_channels;
     let want_c = if parameters { 2 * c } else { c };

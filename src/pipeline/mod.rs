@@ -412,7 +412,7 @@ pub struct Pipeline {
     has_safety_checker: bool,
     dims: GraphDims,
     cancel_epoch: AtomicU64,
-    active_run: Mutex<Option<Arc<RunOptions>>>,
+    active_run: Mutex<Vec<Arc<RunOptions>>>,
     /// Test hook: panic after this UNet evaluation (0 = never).
     debug_panic_step: AtomicUsize,
 }
@@ -463,18 +463,29 @@ impl Drop for Reentry {
 }
 
 /// Clears a pipeline's active run options when a call ends, however it ends.
-struct ActiveRun<'a>(&'a Mutex<Option<Arc<RunOptions>>>);
+struct ActiveRun<'a>(&'a Mutex<Vec<Arc<RunOptions>>>);
 
 impl Drop for ActiveRun<'_> {
     fn drop(&mut self) {
-        *self.0.lock() = None;
+        self.0.lock().clear();
     }
+}
+
+/// Run options for a graph's last run of a call: ONNX Runtime hands the arena memory of its
+/// activations back when the run ends, instead of holding it until the next call (where the
+/// next graph would need its own on top).
+fn shrinking_run_options() -> Result<RunOptions> {
+    let mut r = RunOptions::new()?;
+    r.set("memory.enable_memory_arena_shrinkage", "cpu:0")?;
+    Ok(r)
 }
 
 /// One call's link to cancellation: its ONNX Runtime run options and the cancel epoch it
 /// started in.
 pub(crate) struct Call<'a> {
     run: &'a RunOptions,
+    /// The same, for a graph's last run of the call (see `shrinking_run_options`).
+    last: &'a RunOptions,
     epoch: u64,
     cancel_epoch: &'a AtomicU64,
     /// The pipeline's logger.
@@ -482,6 +493,15 @@ pub(crate) struct Call<'a> {
 }
 
 impl Call<'_> {
+    /// The run options of a graph run; `last`: the graph's last run of this call.
+    pub(crate) fn options(&self, last: bool) -> &RunOptions {
+        if last {
+            self.last
+        } else {
+            self.run
+        }
+    }
+
     fn cancelled(&self) -> bool {
         self.cancel_epoch.load(Ordering::SeqCst) != self.epoch
     }
@@ -623,7 +643,7 @@ impl Pipeline {
             has_safety_checker,
             dims,
             cancel_epoch: AtomicU64::new(0),
-            active_run: Mutex::new(None),
+            active_run: Mutex::new(Vec::new()),
             debug_panic_step: AtomicUsize::new(0),
         })
     }
@@ -675,7 +695,7 @@ impl Pipeline {
     /// start afterwards are unaffected. Safe from any thread.
     pub fn cancel(&self) {
         self.cancel_epoch.fetch_add(1, Ordering::SeqCst);
-        if let Some(run) = self.active_run.lock().as_ref() {
+        for run in self.active_run.lock().iter() {
             let _ = run.terminate();
         }
     }
@@ -740,11 +760,13 @@ impl Pipeline {
 
         let mut graphs = self.graphs.lock();
         let run = Arc::new(RunOptions::new()?);
-        *self.active_run.lock() = Some(Arc::clone(&run));
+        let last = Arc::new(shrinking_run_options()?);
+        *self.active_run.lock() = vec![Arc::clone(&run), Arc::clone(&last)];
         // Cleared however the stages end, a panic included.
         let _active = ActiveRun(&self.active_run);
         let call = Call {
             run: &run,
+            last: &last,
             epoch,
             cancel_epoch: &self.cancel_epoch,
             log: &self.sessions.log,
@@ -795,6 +817,7 @@ impl Pipeline {
         let run = RunOptions::new()?;
         let call = Call {
             run: &run,
+            last: &run,
             epoch: self.cancel_epoch.load(Ordering::SeqCst),
             cancel_epoch: &self.cancel_epoch,
             log: &self.sessions.log,
@@ -814,7 +837,7 @@ impl Pipeline {
             self.config.vae_scaling_factor,
             self.config.vae_scale_factor,
         );
-        self.release(vae_decoder);
+        self.release(vae_decoder, &mut timings);
         r
     }
 
@@ -837,9 +860,13 @@ impl Pipeline {
 
     /// Ends a stage: in the low-memory mode its graph is dropped and the freed memory handed
     /// back to the system.
-    fn release(&self, slot: &mut Option<OnnxModel>) {
-        if self.sessions.options.low_memory && slot.take().is_some() {
-            crate::memory::trim_heap();
+    fn release(&self, slot: &mut Option<OnnxModel>, timings: &mut Timings) {
+        if self.sessions.options.low_memory {
+            let t0 = Instant::now();
+            if slot.take().is_some() {
+                crate::memory::trim_heap();
+                timings.load += t0.elapsed();
+            }
         }
     }
 
@@ -938,7 +965,7 @@ impl Pipeline {
             plan.cfg,
             &mut timings,
         )?;
-        self.release(&mut g.text_encoder);
+        self.release(&mut g.text_encoder, &mut timings);
         stage_end("text_encoder", &mut timings);
 
         let f = self.config.vae_scale_factor;
@@ -973,7 +1000,7 @@ impl Pipeline {
             &mut timings,
         )?;
         if params.init_image.is_some() {
-            self.release(&mut g.vae_encoder);
+            self.release(&mut g.vae_encoder, &mut timings);
             stage_end("vae_encoder", &mut timings);
         }
 
@@ -1058,7 +1085,7 @@ impl Pipeline {
             &mut timings,
         )?;
         timings.preview = preview_time;
-        self.release(&mut g.unet);
+        self.release(&mut g.unet, &mut timings);
         stage_end("unet", &mut timings);
 
         stage_begin();
@@ -1066,9 +1093,10 @@ impl Pipeline {
             *x /= scale;
         }
         let vd = self.stage(&mut g.vae_decoder, "vae_decoder", &mut timings)?;
-        let mut images = decode::decode(call, vd, &lat, lat_shape, (plan.width, plan.height))?;
+        let mut images =
+            decode::decode(call, vd, &lat, lat_shape, (plan.width, plan.height), true)?;
         timings.vae_decoder = vd.last_run();
-        self.release(&mut g.vae_decoder);
+        self.release(&mut g.vae_decoder, &mut timings);
         stage_end("vae_decoder", &mut timings);
 
         let flagged = match &g.safety_pre {
@@ -1077,7 +1105,7 @@ impl Pipeline {
                 let model = self.stage(&mut g.safety_checker, "safety_checker", &mut timings)?;
                 let flags = safety::check(call, model, pre, &images, (plan.width, plan.height))?;
                 timings.safety_checker = model.last_run();
-                self.release(&mut g.safety_checker);
+                self.release(&mut g.safety_checker, &mut timings);
                 stage_end("safety_checker", &mut timings);
                 // Flagged images are blacked out, as diffusers' checker does.
                 for (img, &f) in images.iter_mut().zip(&flags) {

@@ -75,7 +75,7 @@ pub(crate) fn taesd(
     let (lh, lw) = (shape[2], shape[3]);
     // TAESD upsamples 8x, like the SD VAE.
     let (w, h) = (lw * 8, lh * 8);
-    let images = decode(call, model, latents, shape, (w, h)).map_err(|e| {
+    let images = decode(call, model, latents, shape, (w, h), false).map_err(|e| {
         if e.kind() == crate::ErrorKind::ModelInvalid {
             Error::model(format!("TAESD preview decoder: {e}"))
         } else {
@@ -116,7 +116,7 @@ pub(crate) fn render(
             };
             let scaled: Vec<f32> = latents.iter().map(|x| x / scaling).collect();
             let (w, h) = (lw * factor, lh * factor);
-            Ok((w, h, decode(call, vae, &scaled, shape, (w, h))?))
+            Ok((w, h, decode(call, vae, &scaled, shape, (w, h), false)?))
         }
     }
 }

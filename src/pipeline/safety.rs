@@ -288,7 +288,7 @@ pub(crate) fn check(
             float_value(&images_info, &[n, height, width, 3], &pixels)?,
         ),
     ];
-    let flags = model.run_bool(inputs, &flags_name, call.run)?;
+    let flags = model.run_bool(inputs, &flags_name, call.options(true))?;
     if flags.len() != n {
         return Err(Error::model(format!(
             "safety_checker returned {} flags for {n} images",

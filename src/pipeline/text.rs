@@ -83,7 +83,11 @@ fn encode(call: &Call<'_>, model: &mut OnnxModel, ids: &[u32]) -> Result<(Vec<f3
     let out = model.output("last_hidden_state", 0)?.name.clone();
     let ids: Vec<i64> = ids.iter().map(|&x| x as i64).collect();
     let value = int_value(&ids_info, &[1, ids.len()], &ids)?;
-    let t = call.first(model.run(vec![(ids_info.name.clone(), value)], &[&out], call.run))?;
+    let t = call.first(model.run(
+        vec![(ids_info.name.clone(), value)],
+        &[&out],
+        call.options(true),
+    ))?;
     if t.shape.len() != 3 || t.shape[0] != 1 {
         return Err(Error::model(format!(
             "text_encoder returned shape {:?}, expected [1, tokens, hidden]",

@@ -1,0 +1,184 @@
+"""The floor sdrt is measured against: the three ONNX Runtime sessions of a model folder
+(text encoder, UNet, VAE decoder) created and run bare from Python with onnxruntime, doing
+the pipeline's graph work and nothing else (fixed token ids, classifier-free guidance with a
+batch of two, an Euler step in numpy). What is left between this and sdrt is sdrt's.
+
+Usage: python tools/bench_bare.py [--model DIR] [--width W] [--height H] [--steps N]
+    [--runs N] [--warmup N] [--threads N] [--json FILE] [--label TEXT]
+    [--arena on|off] [--mem-pattern on|off] [--spinning on|off] [--cfg batch|split]
+    [--level all|extended|basic|disable] [--graph DIR]
+
+`--graph DIR` loads the graphs from DIR/<part>/model.onnx instead (e.g. sdrt's graph cache
+entries, with `--level disable`), to time options without paying ONNX Runtime's optimizer.
+The other options are the session settings whose cost `tools/bench.sh --options` reports.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def status_kb(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak():
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=str(ROOT / "tests" / "fixtures" / "tiny-sd2"))
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--height", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--guidance", type=float, default=7.5)
+    ap.add_argument("--json")
+    ap.add_argument("--label", default="")
+    ap.add_argument("--arena", choices=["on", "off"], default="on")
+    ap.add_argument("--mem-pattern", choices=["on", "off"], default="on")
+    ap.add_argument("--spinning", choices=["on", "off"], default="on")
+    ap.add_argument("--cfg", choices=["batch", "split"], default="batch")
+    ap.add_argument("--level", choices=["all", "extended", "basic", "disable"], default="all")
+    ap.add_argument("--graph")
+    ap.add_argument("--parts", default="text_encoder,unet,vae_decoder")
+    a = ap.parse_args()
+
+    import onnxruntime as ort
+
+    rss0 = status_kb("VmRSS:")
+    so = ort.SessionOptions()
+    so.enable_cpu_mem_arena = a.arena == "on"
+    so.enable_mem_pattern = a.mem_pattern == "on"
+    so.add_session_config_entry("session.intra_op.allow_spinning",
+                                "1" if a.spinning == "on" else "0")
+    so.graph_optimization_level = {
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    }[a.level]
+    if a.threads:
+        so.intra_op_num_threads = a.threads
+    parts = a.parts.split(",")
+    t0 = time.perf_counter()
+    sess = {}
+    for part in parts:
+        path = Path(a.graph or a.model) / part / "model.onnx"
+        if a.graph:
+            path = next(Path(a.graph).glob(f"{part}-*/model.onnx"), path)
+        sess[part] = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    create = time.perf_counter() - t0
+    create_peak = status_kb("VmHWM:")
+    reset_peak()
+    after_create = status_kb("VmRSS:")
+
+    ids = np.zeros((1, 77), np.int64)
+    prompt = [49406, 320, 1125, 539, 550, 18376, 6765, 320, 4558, 525, 7496, 49407]
+    ids[0, : len(prompt)] = prompt
+    uncond = np.zeros((1, 77), np.int64)
+    uncond[0, :2] = [49406, 49407]
+    h, w = a.height // 8, a.width // 8
+    sigmas = np.linspace(14.6, 0.03, a.steps + 1).astype(np.float32)
+    stage_peaks = {}
+
+    def stage(name, fn):
+        reset_peak()
+        s = time.perf_counter()
+        out = fn()
+        d = time.perf_counter() - s
+        stage_peaks[name] = max(stage_peaks.get(name, 0), status_kb("VmHWM:"))
+        return out, d
+
+    def once():
+        times = {}
+        s = time.perf_counter()
+        if "text_encoder" in sess:
+            te = sess["text_encoder"]
+
+            def enc():
+                c = te.run(None, {"input_ids": ids})[0]
+                u = te.run(None, {"input_ids": uncond})[0]
+                return np.concatenate([u, c])
+            states, times["text_encoder"] = stage("text_encoder", enc)
+        else:
+            dim = next(i for i in sess["unet"].get_inputs()
+                       if i.name == "encoder_hidden_states").shape[2]
+            states = np.zeros((2, 77, dim if isinstance(dim, int) else 1024), np.float32)
+        lat = np.random.RandomState(42).randn(1, 4, h, w).astype(np.float32) * sigmas[0]
+        un = sess.get("unet")
+
+        def loop():
+            x = lat
+            for i in range(a.steps):
+                inp = x / np.sqrt(sigmas[i] ** 2 + 1)
+                t = np.array(999.0 * (1 - i / a.steps), np.float32)
+                if a.cfg == "batch":
+                    e = un.run(None, {"sample": np.concatenate([inp, inp]), "timestep": t,
+                                      "encoder_hidden_states": states})[0]
+                    eu, ec = e[:1], e[1:]
+                else:
+                    eu = un.run(None, {"sample": inp, "timestep": t,
+                                       "encoder_hidden_states": states[:1]})[0]
+                    ec = un.run(None, {"sample": inp, "timestep": t,
+                                       "encoder_hidden_states": states[1:]})[0]
+                eps = eu + a.guidance * (ec - eu)
+                x = x + eps * (sigmas[i + 1] - sigmas[i])
+            return x
+        if un is not None:
+            lat, times["unet"] = stage("unet", loop)
+        if "vae_decoder" in sess:
+            vd = sess["vae_decoder"]
+            _, times["vae_decoder"] = stage(
+                "vae_decoder",
+                lambda: vd.run(None, {"latent_sample": (lat / 0.18215).astype(np.float32)}))
+        return time.perf_counter() - s, times
+
+    first = None
+    for _ in range(a.warmup):
+        d, _ = once()
+        first = d if first is None else first
+    calls = [once() for _ in range(a.runs)]
+    total = float(np.median([c[0] for c in calls]))
+    per = {k: float(np.median([c[1][k] for c in calls])) for k in calls[0][1]}
+    inside = sum(per.values())
+    gen_peak = max([status_kb("VmHWM:")] + list(stage_peaks.values()))
+    opts = (f"arena {a.arena}, mem pattern {a.mem_pattern}, spinning {a.spinning}, cfg {a.cfg}, "
+            f"level {a.level}, threads {a.threads or 'default'}")
+    print(f"bare {Path(a.model).name} {a.width}x{a.height} steps={a.steps} runs={a.runs} "
+          f"({opts}): create {create:.2f} s, per image {total * 1000:.1f} ms")
+    print("  inside ONNX Runtime: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in per.items()))
+    print(f"  peak RSS: create {create_peak / 1e9:.2f} GB, generate {gen_peak / 1e9:.2f} GB; "
+          "per stage: " + ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in stage_peaks.items()))
+    if a.json:
+        rec = {
+            "system": "bare", "label": a.label, "model": Path(a.model).name,
+            "width": a.width, "height": a.height, "steps": a.steps, "runs": a.runs,
+            "options": opts, "threads": a.threads, "rss_before_create": rss0,
+            "create_s": create, "first_call_s": first, "generate_s": total,
+            "onnx_runtime_s": inside, "outside_s": total - inside,
+            **{f"{k}_s": v for k, v in per.items()},
+            "create_peak_rss": create_peak, "generate_peak_rss": gen_peak,
+            "held_after_create": after_create,
+            "peak_rss": max(create_peak, gen_peak), "stage_peak_rss": stage_peaks,
+        }
+        with open(a.json, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+
+if __name__ == "__main__":
+    main()
