@@ -135,7 +135,7 @@ pub fn compile_with(
         .args(extra)
         .arg("-Iinclude")
         .arg("-Itests/c")
-        .arg("-Iexamples/cpp")
+        .arg("-Ibindings/cpp")
         .args(sources)
         .arg("-o")
         .arg(&out)

@@ -27,7 +27,7 @@
 #include <utility>
 #include <variant>
 
-#include "sdrt.h"
+#include <sdrt.h>
 
 namespace sdrt {
 
