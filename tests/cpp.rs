@@ -281,3 +281,180 @@ fn the_header_builds_without_exceptions() {
         text(&out)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The SDL2 texture tool, headless
+
+/// The tool built with its own CMakeLists.txt against the test's libsdrt, or `None` when
+/// `SDRT_TEST_SDL=0`.
+fn sdl_texture_tool() -> Option<PathBuf> {
+    if std::env::var("SDRT_TEST_SDL").as_deref() == Ok("0") {
+        eprintln!("SDRT_TEST_SDL=0: the SDL texture tool is not tested");
+        return None;
+    }
+    let missing: Vec<&str> = [("cmake", "cmake"), ("sdl2-config", "libsdl2-dev")]
+        .into_iter()
+        .filter(|(tool, _)| !have(tool))
+        .map(|(_, package)| package)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the SDL texture tool test needs {}: apt-get install {} (tools/test.sh installs them \
+         when run as root), or set SDRT_TEST_SDL=0 to skip it",
+        missing.join(" and "),
+        missing.join(" ")
+    );
+    let build = build_dir().join("sdl_texture_tool_build");
+    let lib = common::cbuild::cdylib();
+    let flags = [&["-Werror"], STRICT].concat().join(" ");
+    let mut configure = Command::new("cmake");
+    configure
+        .current_dir(common::root())
+        .args(["-S", "examples/cpp/sdl_texture_tool", "-B"])
+        .arg(&build)
+        .arg(format!("-DSDRT_LIBRARY={}", lib.display()))
+        .arg(format!("-DCMAKE_CXX_FLAGS={flags}"))
+        .arg("-DCMAKE_BUILD_TYPE=Debug");
+    let out = run(configure);
+    assert_success("cmake configure examples/cpp/sdl_texture_tool", &out);
+    let mut compile = Command::new("cmake");
+    compile.arg("--build").arg(&build);
+    let out = run(compile);
+    assert_success("cmake --build (sdl_texture_tool)", &out);
+    Some(build.join("sdl_texture_tool"))
+}
+
+/// Runs the tool headless (SDL's dummy video driver, software renderer) into a fresh folder.
+fn run_tool(exe: &Path, tag: &str, args: &[&str]) -> (PathBuf, Output, String) {
+    let dir = build_dir().join(format!("sdl-{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = program(exe);
+    cmd.arg(common::fixture())
+        .arg(&dir)
+        .args(args)
+        .env("SDL_VIDEODRIVER", "dummy");
+    let out = run(cmd);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        stdout.contains("video driver dummy"),
+        "{tag}: not on the dummy driver\n{}",
+        text(&out)
+    );
+    (dir, out, stdout)
+}
+
+/// The numbers after `key ` on the line that starts with it.
+fn numbers(stdout: &str, key: &str) -> Vec<usize> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no '{key}' line in\n{stdout}"))
+        .split(' ')
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+/// The `w` x `h` RGB8 block of `shot` (`shot_w` wide) at (`x`, `y`).
+fn region(shot: &[u8], shot_w: usize, rect: &[usize]) -> Vec<u8> {
+    let (x, y, w, h) = (rect[0], rect[1], rect[2], rect[3]);
+    (y..y + h)
+        .flat_map(|row| shot[(row * shot_w + x) * 3..(row * shot_w + x + w) * 3].to_vec())
+        .collect()
+}
+
+const BAR_FILL: [u8; 3] = [80, 200, 120];
+const BAR_EMPTY: [u8; 3] = [64, 64, 72];
+
+#[test]
+fn sdl_texture_tool_shows_the_generated_image_headless() {
+    let Some(exe) = sdl_texture_tool() else {
+        return;
+    };
+    let case = common::image_cases()
+        .into_iter()
+        .find(|c| c.name == "basic")
+        .unwrap();
+
+    // 1. A full run of the "basic" golden case (the tool's defaults), latent previews on.
+    let (dir, out, stdout) = run_tool(&exe, "ok", &[]);
+    assert_success("sdl_texture_tool", &out);
+    assert!(stdout.contains("status ok"), "{}", text(&out));
+    assert_eq!(numbers(&stdout, "progress"), [11, 11], "PNDM: 10 steps + 1");
+    assert_eq!(numbers(&stdout, "previews received"), [11]);
+    assert!(numbers(&stdout, "frames while generating")[0] >= 1);
+    let window = numbers(&stdout, "window");
+    let (sw, sh, shot) = read_ppm(&dir.join("screenshot.ppm"));
+    assert_eq!([sw, sh], window[..], "screenshot size");
+    // The generated image is the golden one, and the texture on screen is it, pixel for pixel.
+    let (w, h, generated) = read_ppm(&dir.join("generated.ppm"));
+    let (gw, gh, golden) = common::read_png(&case.files[0]);
+    assert_eq!((w, h), (gw, gh));
+    common::assert_close("sdl_texture_tool generated.ppm", &generated, &golden);
+    let image_rect = numbers(&stdout, "image_rect");
+    assert_eq!(image_rect[2..], [w, h]);
+    assert!(
+        region(&shot, sw, &image_rect) == generated,
+        "the texture region of the screenshot differs from generated.ppm"
+    );
+    // The last preview, scaled up 8x (nearest) by the tool, is on screen exactly too.
+    let (pw, ph, preview) = read_ppm(&dir.join("preview.ppm"));
+    assert_eq!((pw, ph), (w / 8, h / 8), "latent previews are 1/8 size");
+    let preview_rect = numbers(&stdout, "preview_rect");
+    let upscaled: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (y * ph / h) * pw + x * pw / w))
+        .flat_map(|i| preview[i * 3..i * 3 + 3].to_vec())
+        .collect();
+    assert!(
+        region(&shot, sw, &preview_rect) == upscaled,
+        "the preview region of the screenshot differs from preview.ppm scaled up"
+    );
+    // And the progress bar is full.
+    let bar = region(&shot, sw, &numbers(&stdout, "bar_rect"));
+    assert!(
+        bar.chunks(3).all(|p| p == BAR_FILL),
+        "the progress bar is not full"
+    );
+
+    // 2. Escape, pressed at step 3 of 20 (an SDL key event through the main loop), cancels.
+    let (dir, out, stdout) = run_tool(
+        &exe,
+        "key",
+        &["--steps", "20", "--press-escape-at-step", "3"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("status cancelled (key) at step "))
+        .unwrap_or_else(|| panic!("not cancelled by the key\n{}", text(&out)));
+    let at: Vec<usize> = line.split(" of ").map(|n| n.parse().unwrap()).collect();
+    assert!(
+        at[0] >= 3 && at[0] < at[1] && at[1] == 21,
+        "cancelled at {at:?}"
+    );
+    assert!(
+        !dir.join("generated.ppm").exists(),
+        "a cancelled run wrote an image"
+    );
+    let (sw, _, shot) = read_ppm(&dir.join("screenshot.ppm"));
+    let bar_rect = numbers(&stdout, "bar_rect");
+    let bar = region(&shot, sw, &bar_rect);
+    assert_eq!(bar[..3], BAR_FILL, "the bar shows progress");
+    assert_eq!(
+        bar[(bar_rect[2] - 1) * 3..bar_rect[2] * 3],
+        BAR_EMPTY,
+        "the bar is not full"
+    );
+
+    // 3. A timeout cancels a long run (during the load or the steps, whichever it hits).
+    let (dir, out, stdout) = run_tool(&exe, "timeout", &["--steps", "900", "--timeout-ms", "300"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        stdout.contains("status cancelled (timeout)"),
+        "{}",
+        text(&out)
+    );
+    let progress = numbers(&stdout, "progress");
+    assert!(progress[0] < 901, "the run finished: {progress:?}");
+    assert!(!dir.join("generated.ppm").exists());
+}
