@@ -416,11 +416,11 @@ fn sdl_texture_tool_shows_the_generated_image_headless() {
         "the progress bar is not full"
     );
 
-    // 2. Escape, pressed at step 3 of 20 (an SDL key event through the main loop), cancels.
+    // 2. Escape, pressed at step 3 of 200 (an SDL key event through the main loop), cancels.
     let (dir, out, stdout) = run_tool(
         &exe,
         "key",
-        &["--steps", "20", "--press-escape-at-step", "3"],
+        &["--steps", "200", "--press-escape-at-step", "3"],
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let line = stdout
@@ -429,7 +429,7 @@ fn sdl_texture_tool_shows_the_generated_image_headless() {
         .unwrap_or_else(|| panic!("not cancelled by the key\n{}", text(&out)));
     let at: Vec<usize> = line.split(" of ").map(|n| n.parse().unwrap()).collect();
     assert!(
-        at[0] >= 3 && at[0] < at[1] && at[1] == 21,
+        at[0] >= 3 && at[0] < at[1] && at[1] == 201,
         "cancelled at {at:?}"
     );
     assert!(

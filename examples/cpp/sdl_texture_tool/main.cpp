@@ -91,11 +91,14 @@ void worker(Shared &shared, const std::string &model, const sdrt::Params &base,
             }
             return !shared.cancel_requested.load();
         });
-        auto images = shared.cancel_requested ? sdrt::Result<sdrt::Images>(sdrt::Error(
-                                                    SDRT_ERROR_CANCELLED, "cancelled before start"))
-                                              : pipeline->generate(params);
-        std::lock_guard<std::mutex> lock(shared.mutex);
-        shared.result.emplace(std::move(images));
+        if (shared.cancel_requested) { // cancelled while loading
+            std::lock_guard<std::mutex> lock(shared.mutex);
+            shared.result.emplace(sdrt::Error(SDRT_ERROR_CANCELLED, "cancelled before start"));
+        } else {
+            auto images = pipeline->generate(params);
+            std::lock_guard<std::mutex> lock(shared.mutex);
+            shared.result.emplace(std::move(images));
+        }
     } catch (const std::exception &e) {
         std::lock_guard<std::mutex> lock(shared.mutex);
         shared.failure = e.what();
