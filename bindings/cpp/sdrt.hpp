@@ -353,10 +353,21 @@ using LogFn = std::function<void(sdrt_log_level, std::string_view)>;
 
 namespace detail {
 
-/// Wraps a callable returning void (= always continue) or something convertible to bool.
+template <typename T>
+struct is_std_function : std::false_type {};
+template <typename R, typename... A>
+struct is_std_function<std::function<R(A...)>> : std::true_type {};
+
+/// Wraps a callable returning void (= always continue) or something convertible to bool; an
+/// empty std::function or a null function pointer gives an empty std::function (no callback).
 template <typename R, typename F, typename... Args>
 std::function<R(Args...)> as_continue_fn(F &&f) {
     using Fn = std::decay_t<F>;
+    if constexpr (is_std_function<Fn>::value || std::is_pointer_v<Fn>) {
+        if (!f) {
+            return {};
+        }
+    }
     if constexpr (std::is_void_v<std::invoke_result_t<Fn &, Args...>>) {
         return [fn = Fn(std::forward<F>(f))](Args... args) mutable -> R {
             fn(args...);

@@ -83,6 +83,13 @@ int print_defaults() {
     check(!params.negative_prompt().has_value(), "no negative prompt by default");
     check(params.init_image().empty() && params.mask().empty(), "no init image or mask");
     check(!params.progress_callback() && !params.step_callback(), "no callbacks");
+    bool (*no_fn)(uint32_t, uint32_t) = nullptr;
+    const sdrt::Params cleared = sdrt::Params()
+                                     .on_step([](const sdrt::StepInfo &) {})
+                                     .on_step(sdrt::StepFn())
+                                     .on_progress(no_fn);
+    check(!cleared.step_callback() && !cleared.progress_callback(),
+          "an empty std::function or a null pointer clears the callback");
 
     const sdrt::PipelineOptions options;
     sdrt_pipeline_options co;
