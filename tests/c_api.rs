@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::cbuild::{
-    assert_success, build_dir, cdylib, compile, compile_with, program, run, text, Lang, ASAN_FLAGS,
+    assert_success, build_dir, cdylib, compile, compile_with, program, read_ppm, run, text, Lang,
+    ASAN_FLAGS,
 };
 use sdrt::ffi::params::sdrt_generate_params;
 use sdrt::ffi::pipeline::{sdrt_pipeline_info, sdrt_pipeline_options};
@@ -406,30 +407,6 @@ fn cdylib_exports_only_sdrt_functions() {
 
 // ---------------------------------------------------------------------------------------------
 // d) The C example reproduces the golden images
-
-/// Reads a binary PPM (P6, maxval 255).
-fn read_ppm(path: &Path) -> (usize, usize, Vec<u8>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut fields = Vec::new();
-    let mut i = 0;
-    while fields.len() < 4 {
-        while bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let start = i;
-        while !bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        fields.push(String::from_utf8_lossy(&bytes[start..i]).into_owned());
-    }
-    assert_eq!(fields[0], "P6", "{}", path.display());
-    assert_eq!(fields[3], "255", "{}", path.display());
-    let w: usize = fields[1].parse().unwrap();
-    let h: usize = fields[2].parse().unwrap();
-    let data = bytes[i + 1..].to_vec();
-    assert_eq!(data.len(), w * h * 3, "{}", path.display());
-    (w, h, data)
-}
 
 /// Command-line arguments for one golden case, or `None` when the C API cannot express it.
 fn case_args(case: &common::ImageCase, prefix: &Path) -> Option<Vec<String>> {

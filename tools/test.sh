@@ -15,8 +15,12 @@ export SDRT_CACHE_DIR="${SDRT_CACHE_DIR:-$PWD/target/sdrt-test-cache}"
 missing=()
 if [ "${SDRT_TEST_SANITIZERS:-1}" != 0 ] && ! command -v clang >/dev/null 2>&1; then missing+=(clang); fi
 if [ "${SDRT_TEST_VALGRIND:-1}" != 0 ] && ! command -v valgrind >/dev/null 2>&1; then missing+=(valgrind); fi
+# The C++ binding's SDL2 example test (tests/cpp.rs) needs cmake and SDL2's development
+# files, installed the same way; SDRT_TEST_SDL=0 skips that test instead.
+if [ "${SDRT_TEST_SDL:-1}" != 0 ] && ! command -v cmake >/dev/null 2>&1; then missing+=(cmake); fi
+if [ "${SDRT_TEST_SDL:-1}" != 0 ] && ! command -v sdl2-config >/dev/null 2>&1; then missing+=(libsdl2-dev); fi
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "tools/test.sh: installing ${missing[*]} for the sanitizer tests" >&2
+  echo "tools/test.sh: installing ${missing[*]} for the tests" >&2
   apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
     { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; } ||
     echo "tools/test.sh: could not install ${missing[*]}" >&2

@@ -5,7 +5,7 @@
 //           [--generator numpy|torch]
 //
 // Writes OUTPUT_PREFIX-<i>.ppm (binary PPM). Exit status: 0 ok, 1 sdrt failed, 2 usage.
-// Build: c++ -std=c++17 -Iinclude -Iexamples/cpp examples/cpp/txt2img.cpp -Ltarget/debug -lsdrt
+// Build: c++ -std=c++17 -Iinclude -Ibindings/cpp examples/cpp/txt2img.cpp -Ltarget/debug -lsdrt
 
 #include <array>
 #include <chrono>
@@ -17,7 +17,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "sdrt.hpp"
+#include <sdrt.hpp>
 
 namespace {
 

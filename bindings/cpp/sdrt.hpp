@@ -1,0 +1,787 @@
+// sdrt.hpp: the C++17 binding of sdrt, header-only, over the C API in sdrt.h.
+//
+// Compile with -Ipath/to/include -Ipath/to/bindings/cpp, link libsdrt, and:
+//
+//     #include <sdrt.hpp>
+//
+//     sdrt::Pipeline pipe = sdrt::Pipeline::create("models/sd2-base-onnx").value(); // throws
+//     sdrt::Params params = sdrt::Params()
+//                               .prompt("a lighthouse at night")
+//                               .steps(20)
+//                               .seed(42)
+//                               .preview(SDRT_PREVIEW_LATENT_RGB)
+//                               .on_step([](const sdrt::StepInfo &step) {
+//                                   std::printf("%u/%u\n", step.step(), step.total_steps());
+//                                   return true; // false cancels
+//                               });
+//     sdrt::Images images = pipe.generate(params).value();
+//     sdrt::ImageView rgb = images.view(0); // width(), height(), stride, data
+//
+// What it gives over the C API:
+//
+// - Handles. Pipeline and Images own their C objects (std::unique_ptr with deleters calling
+//   sdrt_*_free) and are move-only.
+// - Errors, two ways. Fallible calls return a [[nodiscard]] sdrt::Result<T>: the value or an
+//   sdrt::Error (the status plus the thread's sdrt_last_error_message, copied). Hosts that
+//   prefer exceptions call Result::value(), which throws that sdrt::Error (an std::exception:
+//   status, name(), message, what()). Built without exceptions (-fno-exceptions), value() on
+//   an error prints it and aborts; check ok() first.
+// - Builders. sdrt::Params and sdrt::PipelineOptions start from the C defaults (they call
+//   sdrt_generate_params_init / sdrt_pipeline_options_init) and own their strings.
+// - Pixels as views. sdrt::ImageView is pointer, width, height, stride and format: init
+//   images and masks go in as views (borrowed until generate() returns, never copied by the
+//   binding), and generated images and previews come out as views.
+// - Callbacks as std::function. Params::on_progress, Params::on_step (previews included) and
+//   PipelineOptions::log take any callable. An exception thrown by a progress or step
+//   callback never unwinds through sdrt: the trampoline catches it, returns 0 so the call is
+//   cancelled (the C call returns SDRT_ERROR_CANCELLED, and sdrt_last_error_message says
+//   so), and generate() rethrows it, as it was thrown, once sdrt_pipeline_generate has
+//   returned. Log callbacks run on any thread, ONNX Runtime's included, so an exception there
+//   is caught and dropped.
+//
+// Threads are the C API's: generate() calls on one pipeline are serialized, cancel() may be
+// called from any thread, callbacks run on the thread that called generate() (log callbacks on
+// any thread). Free a Pipeline (destroy or move-assign over it) only when no other thread uses
+// it.
+
+#ifndef SDRT_HPP
+#define SDRT_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#if !defined(SDRT_HPP_EXCEPTIONS)
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define SDRT_HPP_EXCEPTIONS 1
+#else
+#define SDRT_HPP_EXCEPTIONS 0
+#endif
+#endif
+
+#include <sdrt.h>
+
+namespace sdrt {
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// A failed call: its status and the message sdrt_last_error_message gave right after it.
+/// Thrown by Result::value() on an error.
+class Error : public std::exception {
+  public:
+    sdrt_status status = SDRT_ERROR_INTERNAL;
+    std::string message;
+
+    Error() = default;
+    Error(sdrt_status status_, std::string message_)
+        : status(status_), message(std::move(message_)) {}
+
+    /// The status's name, e.g. "SDRT_ERROR_CANCELLED".
+    const char *name() const noexcept { return sdrt_status_str(status); }
+    /// "NAME: message".
+    std::string describe() const { return std::string(name()) + ": " + message; }
+    /// The message.
+    const char *what() const noexcept override { return message.c_str(); }
+};
+
+/// The error of the call that just returned `status` on this thread.
+inline Error last_error(sdrt_status status) {
+    return Error(status, std::string(sdrt_last_error_message()));
+}
+
+namespace detail {
+[[noreturn]] inline void fail(const Error &error) {
+#if SDRT_HPP_EXCEPTIONS
+    throw error;
+#else
+    std::fprintf(stderr, "sdrt: Result::value() on an error: %s\n", error.describe().c_str());
+    std::abort();
+#endif
+}
+} // namespace detail
+
+/// Either a T or an Error. value() throws the Error (see the top of this file).
+template <typename T>
+class [[nodiscard]] Result {
+  public:
+    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+    Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}
+
+    bool ok() const noexcept { return v_.index() == 0; }
+    explicit operator bool() const noexcept { return ok(); }
+
+    T &value() & {
+        check();
+        return std::get<0>(v_);
+    }
+    const T &value() const & {
+        check();
+        return std::get<0>(v_);
+    }
+    T &&value() && {
+        check();
+        return std::get<0>(std::move(v_));
+    }
+    /// The error; only when !ok().
+    const Error &error() const { return std::get<1>(v_); }
+    /// The status: SDRT_OK, or the error's.
+    sdrt_status status() const noexcept { return ok() ? SDRT_OK : std::get<1>(v_).status; }
+
+  private:
+    void check() const {
+        if (!ok()) {
+            detail::fail(std::get<1>(v_));
+        }
+    }
+
+    std::variant<T, Error> v_;
+};
+
+/// Result of a call with no value.
+using Status = Result<std::monostate>;
+
+// ---------------------------------------------------------------------------------------------
+// Versions and the runtime
+
+/// The loaded library's version, "MAJOR.MINOR.PATCH".
+inline const char *version() noexcept { return sdrt_version(); }
+
+/// Loads ONNX Runtime (optional; see sdrt_runtime_init). `options` may be null.
+inline Status init_runtime(const sdrt_runtime_options *options = nullptr) {
+    sdrt_status status = sdrt_runtime_init(options);
+    if (status != SDRT_OK) {
+        return last_error(status);
+    }
+    return std::monostate{};
+}
+
+/// Loads the ONNX Runtime library at `ort_library_path` (see sdrt_runtime_init).
+inline Status init_runtime(const std::string &ort_library_path) {
+    sdrt_runtime_options options;
+    sdrt_runtime_options_init(&options);
+    options.ort_library_path = ort_library_path.c_str();
+    return init_runtime(&options);
+}
+
+/// The loaded ONNX Runtime's version, or null before the runtime is initialized.
+inline const char *ort_version() noexcept { return sdrt_runtime_ort_version(); }
+
+/// Empties the graph cache in `dir` (see sdrt_graph_cache_clear); the bytes freed.
+inline Result<uint64_t> clear_graph_cache(const std::string &dir) {
+    uint64_t freed = 0;
+    sdrt_status status = sdrt_graph_cache_clear(dir.c_str(), &freed);
+    if (status != SDRT_OK) {
+        return last_error(status);
+    }
+    return freed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pixels
+
+/// Pixels someone else owns: `height` rows of `width` pixels, row y at `data + y * stride`
+/// (stride 0 = packed). The same layout as sdrt_image_view.
+struct ImageView {
+    const uint8_t *data = nullptr;
+    uint32_t width = 0;
+    uint32_t height = 0;
+    uint32_t stride = 0;
+    sdrt_pixel_format format = SDRT_PIXEL_FORMAT_DEFAULT;
+
+    constexpr ImageView() noexcept = default;
+    constexpr ImageView(const uint8_t *data_, uint32_t width_, uint32_t height_,
+                        uint32_t stride_, sdrt_pixel_format format_) noexcept
+        : data(data_), width(width_), height(height_), stride(stride_), format(format_) {}
+
+    static constexpr ImageView rgb8(const uint8_t *data, uint32_t width, uint32_t height,
+                                    uint32_t stride = 0) noexcept {
+        return ImageView(data, width, height, stride, SDRT_PIXEL_FORMAT_RGB8);
+    }
+    static constexpr ImageView rgba8(const uint8_t *data, uint32_t width, uint32_t height,
+                                     uint32_t stride = 0) noexcept {
+        return ImageView(data, width, height, stride, SDRT_PIXEL_FORMAT_RGBA8);
+    }
+    static constexpr ImageView gray8(const uint8_t *data, uint32_t width, uint32_t height,
+                                     uint32_t stride = 0) noexcept {
+        return ImageView(data, width, height, stride, SDRT_PIXEL_FORMAT_GRAY8);
+    }
+
+    constexpr bool empty() const noexcept { return data == nullptr; }
+    /// 3, 4 or 1; 0 for SDRT_PIXEL_FORMAT_DEFAULT (whose meaning depends on the field).
+    constexpr uint32_t bytes_per_pixel() const noexcept {
+        return format == SDRT_PIXEL_FORMAT_RGB8    ? 3u
+               : format == SDRT_PIXEL_FORMAT_RGBA8 ? 4u
+               : format == SDRT_PIXEL_FORMAT_GRAY8 ? 1u
+                                                   : 0u;
+    }
+    /// Bytes from one row to the next (the packed width when stride is 0).
+    constexpr std::size_t row_bytes() const noexcept {
+        return stride != 0 ? std::size_t{stride} : std::size_t{width} * bytes_per_pixel();
+    }
+    /// The bytes the view spans: every row but the last at row_bytes(), the last packed.
+    constexpr std::size_t size_bytes() const noexcept {
+        return height == 0 ? 0
+                           : row_bytes() * (height - 1u) +
+                                 std::size_t{width} * bytes_per_pixel();
+    }
+    const uint8_t *row(uint32_t y) const noexcept { return data + row_bytes() * y; }
+
+    sdrt_image_view c_view() const noexcept {
+        sdrt_image_view v;
+        v.data = data;
+        v.width = width;
+        v.height = height;
+        v.stride = stride;
+        v.format = format;
+        return v;
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Handles
+
+struct PipelineDeleter {
+    void operator()(sdrt_pipeline *p) const noexcept { sdrt_pipeline_free(p); }
+};
+struct ImagesDeleter {
+    void operator()(sdrt_images *p) const noexcept { sdrt_images_free(p); }
+};
+using PipelinePtr = std::unique_ptr<sdrt_pipeline, PipelineDeleter>;
+using ImagesPtr = std::unique_ptr<sdrt_images, ImagesDeleter>;
+
+/// Generated RGB8 images; move-only, freed on destruction. Read-only: any thread may read.
+class Images {
+  public:
+    explicit Images(ImagesPtr raw) noexcept : raw_(std::move(raw)) {}
+
+    uint32_t count() const noexcept { return sdrt_images_count(raw_.get()); }
+    uint32_t width() const noexcept { return sdrt_images_width(raw_.get()); }
+    uint32_t height() const noexcept { return sdrt_images_height(raw_.get()); }
+    uint32_t channels() const noexcept { return sdrt_images_channels(raw_.get()); }
+    /// Bytes per image: width * height * channels.
+    std::size_t size_bytes() const noexcept {
+        return std::size_t{width()} * std::size_t{height()} * std::size_t{channels()};
+    }
+    /// Pixels of image `index`, or nullptr when out of range.
+    const uint8_t *data(uint32_t index) const noexcept {
+        return sdrt_images_data(raw_.get(), index);
+    }
+    /// Image `index` as a packed RGB8 view (empty when out of range), valid while this lives.
+    ImageView view(uint32_t index) const noexcept {
+        const uint8_t *pixels = data(index);
+        if (pixels == nullptr) {
+            return ImageView();
+        }
+        return ImageView::rgb8(pixels, width(), height(), width() * 3u);
+    }
+    /// Whether the model's safety checker flagged (and blacked out) image `index`.
+    bool flagged(uint32_t index) const noexcept {
+        return sdrt_images_flagged(raw_.get(), index) != 0;
+    }
+    /// Whether a safety checker ran on these images.
+    bool safety_checked() const noexcept { return sdrt_images_safety_checked(raw_.get()) != 0; }
+    const sdrt_images *get() const noexcept { return raw_.get(); }
+
+  private:
+    ImagesPtr raw_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Callbacks
+
+/// What a step callback sees after each UNet evaluation; valid only during the callback,
+/// previews included (copy what you keep).
+class StepInfo {
+  public:
+    explicit StepInfo(const sdrt_step_info &info) noexcept : info_(info) {}
+
+    uint32_t step() const noexcept { return info_.step; }
+    uint32_t total_steps() const noexcept { return info_.total_steps; }
+    double timestep() const noexcept {
+        return has(offsetof(sdrt_step_info, timestep), 8) ? info_.timestep : 0.0;
+    }
+    double elapsed_seconds() const noexcept {
+        return has(offsetof(sdrt_step_info, elapsed_seconds), 8) ? info_.elapsed_seconds : 0.0;
+    }
+    /// SDRT_PREVIEW_NONE on steps without a preview.
+    sdrt_preview_kind preview_kind() const noexcept {
+        return has_preview() ? static_cast<sdrt_preview_kind>(info_.preview_kind)
+                             : SDRT_PREVIEW_NONE;
+    }
+    bool has_preview() const noexcept {
+        return has(offsetof(sdrt_step_info, preview_count), 4) && info_.preview != nullptr &&
+               info_.preview_count != 0;
+    }
+    /// Images in the preview (the call's count); 0 on steps without one.
+    uint32_t preview_count() const noexcept { return has_preview() ? info_.preview_count : 0; }
+    /// Preview image `index` as a packed RGB8 view, empty when there is none.
+    ImageView preview(uint32_t index = 0) const noexcept {
+        if (!has_preview() || index >= info_.preview_count) {
+            return ImageView();
+        }
+        const std::size_t bytes = std::size_t{info_.preview_width} * info_.preview_height * 3u;
+        return ImageView::rgb8(info_.preview + bytes * index, info_.preview_width,
+                               info_.preview_height, info_.preview_width * 3u);
+    }
+    const sdrt_step_info &raw() const noexcept { return info_; }
+
+  private:
+    bool has(std::size_t offset, std::size_t size) const noexcept {
+        return info_.struct_size >= offset + size;
+    }
+
+    const sdrt_step_info &info_;
+};
+
+/// `bool(uint32_t step, uint32_t total_steps)`: false cancels.
+using ProgressFn = std::function<bool(uint32_t, uint32_t)>;
+/// `bool(const StepInfo &)`: false cancels.
+using StepFn = std::function<bool(const StepInfo &)>;
+/// `void(sdrt_log_level, std::string_view message)`; any thread, concurrently.
+using LogFn = std::function<void(sdrt_log_level, std::string_view)>;
+
+namespace detail {
+
+template <typename T>
+struct is_std_function : std::false_type {};
+template <typename R, typename... A>
+struct is_std_function<std::function<R(A...)>> : std::true_type {};
+
+/// Wraps a callable returning void (= always continue) or something convertible to bool; an
+/// empty std::function or a null function pointer gives an empty std::function (no callback).
+template <typename R, typename F, typename... Args>
+std::function<R(Args...)> as_continue_fn(F &&f) {
+    using Fn = std::decay_t<F>;
+    if constexpr (is_std_function<Fn>::value || std::is_pointer_v<Fn>) {
+        if (!f) {
+            return {};
+        }
+    }
+    if constexpr (std::is_void_v<std::invoke_result_t<Fn &, Args...>>) {
+        return [fn = Fn(std::forward<F>(f))](Args... args) mutable -> R {
+            fn(args...);
+            return true;
+        };
+    } else {
+        return [fn = Fn(std::forward<F>(f))](Args... args) mutable -> R {
+            return static_cast<bool>(fn(args...));
+        };
+    }
+}
+
+/// One generate() call's callbacks and the exception one of them threw.
+struct CallState {
+    const ProgressFn *progress = nullptr;
+    const StepFn *step = nullptr;
+#if SDRT_HPP_EXCEPTIONS
+    std::exception_ptr error;
+#endif
+
+    template <typename F>
+    int32_t call(F &&f) noexcept {
+#if SDRT_HPP_EXCEPTIONS
+        if (error) {
+            return 0; // a callback already threw: stay cancelled
+        }
+        try {
+            return f() ? 1 : 0;
+        } catch (...) {
+            error = std::current_exception();
+            return 0;
+        }
+#else
+        return f() ? 1 : 0;
+#endif
+    }
+
+    void rethrow_if_any() {
+#if SDRT_HPP_EXCEPTIONS
+        if (error) {
+            std::rethrow_exception(error);
+        }
+#endif
+    }
+};
+
+inline int32_t progress_trampoline(void *user_data, uint32_t step, uint32_t total) noexcept {
+    CallState *state = static_cast<CallState *>(user_data);
+    return state->call([&] { return (*state->progress)(step, total); });
+}
+
+inline int32_t step_trampoline(void *user_data, const sdrt_step_info *info) noexcept {
+    CallState *state = static_cast<CallState *>(user_data);
+    return state->call([&] { return (*state->step)(StepInfo(*info)); });
+}
+
+inline void log_trampoline(void *user_data, uint32_t level, const char *message) noexcept {
+#if SDRT_HPP_EXCEPTIONS
+    try {
+        (*static_cast<const LogFn *>(user_data))(static_cast<sdrt_log_level>(level),
+                                                 std::string_view(message));
+    } catch (...) {
+        // Nowhere to rethrow: this may be one of ONNX Runtime's threads.
+    }
+#else
+    (*static_cast<const LogFn *>(user_data))(static_cast<sdrt_log_level>(level),
+                                             std::string_view(message));
+#endif
+}
+
+/// A callable taking (step, total) as an sdrt_progress_callback (the raw-params overload).
+template <typename F>
+int32_t raw_progress_trampoline(void *user_data, uint32_t step, uint32_t total) noexcept {
+    auto *state = static_cast<std::pair<F *, CallState *> *>(user_data);
+    return state->second->call([&] { return static_cast<bool>((*state->first)(step, total)); });
+}
+
+} // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// Builders
+
+/// One generate request, starting from sdrt_generate_params_init's defaults. Setters return
+/// *this; each getter of the same name reads the field. Strings are copied in; the init image
+/// and mask are views whose pixels must stay valid until generate() returns.
+class Params {
+  public:
+    Params() noexcept { sdrt_generate_params_init(&raw_); }
+
+    Params &prompt(std::string text) {
+        prompt_ = std::move(text);
+        return *this;
+    }
+    const std::string &prompt() const noexcept { return prompt_; }
+    /// The negative prompt; none by default.
+    Params &negative_prompt(std::string text) {
+        negative_ = std::move(text);
+        return *this;
+    }
+    const std::optional<std::string> &negative_prompt() const noexcept { return negative_; }
+
+    /// 0 = the model's native size.
+    Params &width(uint32_t px) noexcept { return set(raw_.width, px); }
+    uint32_t width() const noexcept { return raw_.width; }
+    Params &height(uint32_t px) noexcept { return set(raw_.height, px); }
+    uint32_t height() const noexcept { return raw_.height; }
+    Params &size(uint32_t w, uint32_t h) noexcept { return width(w).height(h); }
+    Params &steps(uint32_t n) noexcept { return set(raw_.steps, n); }
+    uint32_t steps() const noexcept { return raw_.steps; }
+    Params &guidance(float g) noexcept { return set(raw_.guidance, g); }
+    float guidance() const noexcept { return raw_.guidance; }
+    Params &scheduler(sdrt_scheduler s) noexcept { return set(raw_.scheduler, uint32_t{s}); }
+    sdrt_scheduler scheduler() const noexcept {
+        return static_cast<sdrt_scheduler>(raw_.scheduler);
+    }
+    Params &seed(uint64_t s) noexcept { return set(raw_.seed, s); }
+    uint64_t seed() const noexcept { return raw_.seed; }
+    Params &generator(sdrt_generator g) noexcept { return set(raw_.generator, uint32_t{g}); }
+    sdrt_generator generator() const noexcept {
+        return static_cast<sdrt_generator>(raw_.generator);
+    }
+    Params &count(uint32_t n) noexcept { return set(raw_.count, n); }
+    uint32_t count() const noexcept { return raw_.count; }
+    Params &eta(float e) noexcept { return set(raw_.eta, e); }
+    float eta() const noexcept { return raw_.eta; }
+    Params &prediction_type(sdrt_prediction_type p) noexcept {
+        return set(raw_.prediction_type, uint32_t{p});
+    }
+    sdrt_prediction_type prediction_type() const noexcept {
+        return static_cast<sdrt_prediction_type>(raw_.prediction_type);
+    }
+    Params &timestep_spacing(sdrt_timestep_spacing t) noexcept {
+        return set(raw_.timestep_spacing, uint32_t{t});
+    }
+    sdrt_timestep_spacing timestep_spacing() const noexcept {
+        return static_cast<sdrt_timestep_spacing>(raw_.timestep_spacing);
+    }
+    /// Image-to-image / inpainting: the picture to start from (RGB8 or RGBA8).
+    Params &init_image(ImageView view) noexcept {
+        init_image_ = view;
+        return *this;
+    }
+    const ImageView &init_image() const noexcept { return init_image_; }
+    /// Inpainting: GRAY8, white repaints.
+    Params &mask(ImageView view) noexcept {
+        mask_ = view;
+        return *this;
+    }
+    const ImageView &mask() const noexcept { return mask_; }
+    Params &strength(float s) noexcept { return set(raw_.strength, s); }
+    float strength() const noexcept { return raw_.strength; }
+    Params &guidance_rescale(float r) noexcept { return set(raw_.guidance_rescale, r); }
+    float guidance_rescale() const noexcept { return raw_.guidance_rescale; }
+    /// Previews of `kind` every `every` UNet evaluations (and after the last).
+    Params &preview(sdrt_preview_kind kind, uint32_t every = 1) noexcept {
+        raw_.preview_kind = kind;
+        raw_.preview_every = every;
+        return *this;
+    }
+    sdrt_preview_kind preview_kind() const noexcept {
+        return static_cast<sdrt_preview_kind>(raw_.preview_kind);
+    }
+    uint32_t preview_every() const noexcept { return raw_.preview_every; }
+    Params &memory_limit(uint64_t bytes) noexcept { return set(raw_.memory_limit, bytes); }
+    uint64_t memory_limit() const noexcept { return raw_.memory_limit; }
+
+    /// `f(step, total_steps)` after each step; returning false cancels, void continues.
+    template <typename F>
+    Params &on_progress(F &&f) {
+        progress_ = detail::as_continue_fn<bool, F, uint32_t, uint32_t>(std::forward<F>(f));
+        return *this;
+    }
+    /// `f(const StepInfo &)` after each UNet evaluation, previews included; false cancels.
+    template <typename F>
+    Params &on_step(F &&f) {
+        step_ = detail::as_continue_fn<bool, F, const StepInfo &>(std::forward<F>(f));
+        return *this;
+    }
+    const ProgressFn &progress_callback() const noexcept { return progress_; }
+    const StepFn &step_callback() const noexcept { return step_; }
+
+    /// The C struct, for calling sdrt_pipeline_generate yourself: its strings point into this
+    /// object (valid while it lives unchanged); no callbacks are set.
+    sdrt_generate_params c_params() const noexcept {
+        sdrt_generate_params p = raw_;
+        p.prompt = prompt_.c_str();
+        p.negative_prompt = negative_ ? negative_->c_str() : nullptr;
+        p.init_image = init_image_.c_view();
+        p.mask = mask_.c_view();
+        return p;
+    }
+
+  private:
+    template <typename Field, typename Value>
+    Params &set(Field &field, Value value) noexcept {
+        field = value;
+        return *this;
+    }
+
+    sdrt_generate_params raw_;
+    std::string prompt_;
+    std::optional<std::string> negative_;
+    ImageView init_image_;
+    ImageView mask_;
+    ProgressFn progress_;
+    StepFn step_;
+};
+
+/// How to load a pipeline, starting from sdrt_pipeline_options_init's defaults.
+class PipelineOptions {
+  public:
+    PipelineOptions() noexcept { sdrt_pipeline_options_init(&raw_); }
+
+    PipelineOptions &provider(sdrt_provider p) noexcept {
+        raw_.provider = p;
+        return *this;
+    }
+    sdrt_provider provider() const noexcept { return static_cast<sdrt_provider>(raw_.provider); }
+    /// A missing provider is an error instead of a fallback to CPU.
+    PipelineOptions &strict_provider(bool strict) noexcept {
+        raw_.strict_provider = strict ? 1u : 0u;
+        return *this;
+    }
+    bool strict_provider() const noexcept { return raw_.strict_provider != 0; }
+    PipelineOptions &cuda_device_id(int32_t id) noexcept {
+        raw_.cuda_device_id = id;
+        return *this;
+    }
+    int32_t cuda_device_id() const noexcept { return raw_.cuda_device_id; }
+    PipelineOptions &intra_op_threads(uint32_t n) noexcept {
+        raw_.intra_op_threads = n;
+        return *this;
+    }
+    uint32_t intra_op_threads() const noexcept { return raw_.intra_op_threads; }
+    PipelineOptions &coreml_compute_units(sdrt_coreml_compute_units u) noexcept {
+        raw_.coreml_compute_units = u;
+        return *this;
+    }
+    PipelineOptions &coreml_ml_program(bool on) noexcept {
+        raw_.coreml_ml_program = on ? 1u : 0u;
+        return *this;
+    }
+    /// CoreML static shapes: every generate call then uses exactly this size and count.
+    PipelineOptions &coreml_static_shapes(uint32_t width, uint32_t height,
+                                          uint32_t count = 1) noexcept {
+        raw_.coreml_static_shapes = 1;
+        raw_.static_width = width;
+        raw_.static_height = height;
+        raw_.static_count = count;
+        return *this;
+    }
+    PipelineOptions &coreml_cache_dir(std::string dir) {
+        coreml_cache_dir_ = std::move(dir);
+        return *this;
+    }
+    PipelineOptions &preview_decoder_path(std::string path) {
+        preview_decoder_path_ = std::move(path);
+        return *this;
+    }
+    PipelineOptions &graph_cache_dir(std::string dir) {
+        graph_cache_dir_ = std::move(dir);
+        return *this;
+    }
+    PipelineOptions &disable_safety_checker(bool off = true) noexcept {
+        raw_.disable_safety_checker = off ? 1u : 0u;
+        return *this;
+    }
+    /// This pipeline's own log callback: `f(sdrt_log_level, std::string_view)` for messages
+    /// at `level` or more severe. It runs on any thread, possibly concurrently, while
+    /// create, generate or the pipeline's destruction runs; an exception it throws is dropped.
+    template <typename F>
+    PipelineOptions &log(F &&f, sdrt_log_level level = SDRT_LOG_WARN) {
+        log_ = LogFn(std::forward<F>(f));
+        raw_.log_level = level;
+        return *this;
+    }
+    sdrt_log_level log_level() const noexcept {
+        return static_cast<sdrt_log_level>(raw_.log_level);
+    }
+    const LogFn &log_callback() const noexcept { return log_; }
+
+    /// The C struct: strings point into this object; no log callback is set.
+    sdrt_pipeline_options c_options() const noexcept {
+        sdrt_pipeline_options o = raw_;
+        o.coreml_cache_dir = coreml_cache_dir_ ? coreml_cache_dir_->c_str() : nullptr;
+        o.preview_decoder_path =
+            preview_decoder_path_ ? preview_decoder_path_->c_str() : nullptr;
+        o.graph_cache_dir = graph_cache_dir_ ? graph_cache_dir_->c_str() : nullptr;
+        return o;
+    }
+
+  private:
+    sdrt_pipeline_options raw_;
+    std::optional<std::string> coreml_cache_dir_;
+    std::optional<std::string> preview_decoder_path_;
+    std::optional<std::string> graph_cache_dir_;
+    LogFn log_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline
+
+/// A loaded model; move-only, freed on destruction. generate() may be called from several
+/// threads (calls are serialized); cancel() from any thread.
+class Pipeline {
+  public:
+    static Result<Pipeline> create(const std::string &model_dir,
+                                   const PipelineOptions &options = PipelineOptions()) {
+        sdrt_pipeline_options raw = options.c_options();
+        std::unique_ptr<LogFn> log;
+        if (options.log_callback()) {
+            log = std::make_unique<LogFn>(options.log_callback());
+            raw.log_callback = &detail::log_trampoline;
+            raw.log_user_data = log.get();
+        }
+        sdrt_pipeline *out = nullptr;
+        sdrt_status status = sdrt_pipeline_create(model_dir.c_str(), &raw, &out);
+        if (status != SDRT_OK) {
+            return last_error(status); // sdrt never calls the log callback again
+        }
+        return Pipeline(PipelinePtr(out), std::move(log));
+    }
+
+    /// With C options (null for defaults); a log callback there is the caller's to keep alive.
+    static Result<Pipeline> create(const std::string &model_dir,
+                                   const sdrt_pipeline_options *options) {
+        sdrt_pipeline *out = nullptr;
+        sdrt_status status = sdrt_pipeline_create(model_dir.c_str(), options, &out);
+        if (status != SDRT_OK) {
+            return last_error(status);
+        }
+        return Pipeline(PipelinePtr(out), nullptr);
+    }
+
+    Pipeline(Pipeline &&) noexcept = default;
+    Pipeline &operator=(Pipeline &&other) noexcept {
+        raw_ = std::move(other.raw_); // frees ours while its log callback is still alive
+        log_ = std::move(other.log_);
+        return *this;
+    }
+    Pipeline(const Pipeline &) = delete;
+    Pipeline &operator=(const Pipeline &) = delete;
+    ~Pipeline() { raw_.reset(); } // before log_, which sdrt_pipeline_free may still call
+
+    Result<sdrt_pipeline_info> info() const {
+        sdrt_pipeline_info out;
+        sdrt_pipeline_info_init(&out);
+        sdrt_status status = sdrt_pipeline_get_info(raw_.get(), &out);
+        if (status != SDRT_OK) {
+            return last_error(status);
+        }
+        return out;
+    }
+
+    /// Generates `params`. An exception from its callbacks cancels the call and is rethrown
+    /// here after sdrt_pipeline_generate returns; otherwise nothing but std::bad_alloc throws.
+    Result<Images> generate(const Params &params) {
+        sdrt_generate_params raw = params.c_params();
+        detail::CallState state;
+        if (params.progress_callback()) {
+            state.progress = &params.progress_callback();
+            raw.progress = &detail::progress_trampoline;
+            raw.progress_user_data = &state;
+        }
+        if (params.step_callback()) {
+            state.step = &params.step_callback();
+            raw.step_callback = &detail::step_trampoline;
+            raw.step_user_data = &state;
+        }
+        return finish(raw, state);
+    }
+
+    /// Generates with C params as given (their callbacks must not throw).
+    Result<Images> generate(const sdrt_generate_params &params) {
+        detail::CallState state;
+        return finish(params, state);
+    }
+
+    /// C params with `on_progress(step, total) -> bool` as the progress callback (false
+    /// cancels); an exception from it is rethrown as with Params.
+    template <typename F>
+    Result<Images> generate(sdrt_generate_params params, F &&on_progress) {
+        using Fn = std::remove_reference_t<F>;
+        detail::CallState state;
+        std::pair<Fn *, detail::CallState *> ctx(std::addressof(on_progress), &state);
+        params.progress = &detail::raw_progress_trampoline<Fn>;
+        params.progress_user_data = &ctx;
+        return finish(params, state);
+    }
+
+    /// Cancels running and waiting generate() calls (see sdrt_pipeline_cancel).
+    void cancel() noexcept { sdrt_pipeline_cancel(raw_.get()); }
+
+    sdrt_pipeline *get() const noexcept { return raw_.get(); }
+
+  private:
+    Pipeline(PipelinePtr raw, std::unique_ptr<LogFn> log) noexcept
+        : log_(std::move(log)), raw_(std::move(raw)) {}
+
+    Result<Images> finish(const sdrt_generate_params &raw, detail::CallState &state) {
+        sdrt_images *out = nullptr;
+        sdrt_status status = sdrt_pipeline_generate(raw_.get(), &raw, &out);
+        ImagesPtr images(out);
+        Result<Images> result = status == SDRT_OK ? Result<Images>(Images(std::move(images)))
+                                                  : Result<Images>(last_error(status));
+        state.rethrow_if_any();
+        return result;
+    }
+
+    // Declared first so it is destroyed last (the destructor frees raw_ explicitly anyway).
+    std::unique_ptr<LogFn> log_;
+    PipelinePtr raw_;
+};
+
+} // namespace sdrt
+
+#endif // SDRT_HPP
