@@ -4,7 +4,7 @@ py3-none-any. The binding itself is pure Python (ctypes), hence py3 and no ABI t
 
 import os
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.bdist_wheel import bdist_wheel
 
 LIBRARIES = ("libsdrt.so", "libsdrt.dylib", "sdrt.dll")
@@ -15,12 +15,13 @@ def carries_library() -> bool:
     return any(os.path.exists(os.path.join(here, name)) for name in LIBRARIES)
 
 
-class PlatformWheel(bdist_wheel):
-    def finalize_options(self):
-        super().finalize_options()
-        if carries_library():
-            self.root_is_pure = False
+class LibraryDistribution(Distribution):
+    # Binary content: the files install at the wheel's root (platlib), not under .data/.
+    def has_ext_modules(self):
+        return carries_library()
 
+
+class PlatformWheel(bdist_wheel):
     def get_tag(self):
         python, abi, platform = super().get_tag()
         if carries_library():
@@ -28,4 +29,4 @@ class PlatformWheel(bdist_wheel):
         return python, abi, platform
 
 
-setup(cmdclass={"bdist_wheel": PlatformWheel})
+setup(distclass=LibraryDistribution, cmdclass={"bdist_wheel": PlatformWheel})

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the Python binding's tests (bindings/python/tests, pytest) against the debug libsdrt.
+# pytest, setuptools, numpy and Pillow go into a venv of their own under the cargo target
+# folder ($CARGO_TARGET_DIR or target/python-venv), made on first use and remade when
+# requirements-test.txt changes; nothing is installed globally. Needs python3 (with venv),
+# a C compiler, and python3-config (python3-dev) for the embedding test.
+# Usage: bindings/python/run_tests.sh [pytest args]   (SDRT_LIBRARY=... to test another build)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+target="${CARGO_TARGET_DIR:-$root/target}"
+SDRT_ORT_LIBRARY="${SDRT_ORT_LIBRARY:-$(tools/fetch_ort.sh)}"
+export SDRT_ORT_LIBRARY
+if [ -z "${SDRT_LIBRARY:-}" ]; then
+  cargo build --lib --locked >&2 # a no-op after cargo test
+  case "$(uname -s)" in Darwin) name=libsdrt.dylib ;; *) name=libsdrt.so ;; esac
+  SDRT_LIBRARY="$target/debug/$name"
+fi
+export SDRT_LIBRARY
+venv="$target/python-venv"
+req=bindings/python/requirements-test.txt
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements-test.txt"; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
+  cp "$req" "$venv/requirements-test.txt"
+fi
+exec "$venv/bin/python" -m pytest -p no:cacheprovider -q bindings/python/tests "$@"
