@@ -20,6 +20,13 @@ export SDRT_LIBRARY
 venv="$target/python-venv"
 req=bindings/python/requirements-test.txt
 if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements-test.txt"; then
+  # Debian's python3 needs python3-venv for ensurepip; install it when this can.
+  if ! python3 -c "import ensurepip" 2>/dev/null && [ "$(id -u)" = 0 ] &&
+    command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q python3-venv >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q python3-venv >/dev/null 2>&1; } ||
+      echo "run_tests.sh: could not install python3-venv" >&2
+  fi
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
