@@ -134,7 +134,9 @@ def as_image(value, field: str, gray: bool) -> Image:
     if hasattr(value, "__array_interface__") and module.split(".")[0] == "numpy":
         return Image.from_numpy(value)
     if module.startswith("PIL.") and hasattr(value, "tobytes") and hasattr(value, "mode"):
-        return Image.from_pil(value, "L" if gray and value.mode not in ("L",) else None)
+        if gray:
+            return Image.from_pil(value, None if value.mode == "L" else "L")
+        return Image.from_pil(value, None if value.mode in ("RGB", "RGBA") else "RGB")
     if all(hasattr(value, a) for a in ("width", "height", "pixels")):
         mode = getattr(value, "mode", "L" if gray else "RGB")
         return Image(value.width, value.height, value.pixels, mode, getattr(value, "stride", 0))

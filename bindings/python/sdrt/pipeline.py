@@ -57,6 +57,10 @@ _TO_LOGGING = {n.SDRT_LOG_ERROR: logging.ERROR, n.SDRT_LOG_WARN: logging.WARNING
                n.SDRT_LOG_INFO: logging.INFO, n.SDRT_LOG_DEBUG: logging.DEBUG}
 
 logger = logging.getLogger("sdrt")
+# A library's logger gets no handler but this one (the logging HOWTO's advice): without it,
+# Python's last-resort handler would print sdrt's warnings to stderr in a host that has not
+# configured logging. Hosts that want them add a handler (or call logging.basicConfig()).
+logger.addHandler(logging.NullHandler())
 
 
 def _name_of(table: dict, value: int) -> str:

@@ -167,7 +167,11 @@ def test_pil_conversions(tiny, inpaint):
     got = inpaint.generate("x", init_image=init.to_pil(), mask=mask.to_pil(), steps=3,
                            strength=1.0)[0]
     assert got == want
-    # A mask given as an RGB picture is converted to gray.
+    # A gray init picture is converted to RGB, an RGB mask to gray.
+    gray_init = init.to_pil().convert("L")
+    assert inpaint.generate("x", init_image=gray_init, mask=mask, steps=3, strength=1.0)[0] \
+        == inpaint.generate("x", init_image=gray_init.convert("RGB"), mask=mask, steps=3,
+                            strength=1.0)[0]
     rgb_mask = PIL.merge("RGB", [mask.to_pil()] * 3)
     assert inpaint.generate("x", init_image=init.to_pil(), mask=rgb_mask, steps=3,
                             strength=1.0)[0] == want

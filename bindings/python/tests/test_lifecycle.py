@@ -8,6 +8,8 @@ import gc
 import logging
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 from conftest import PKG, TINY
@@ -93,6 +95,26 @@ def test_default_logger_is_sdrt(caplog):
     records = [r for r in caplog.records if r.name == "sdrt"]
     assert any(r.levelno == logging.WARNING and "trunc" in r.getMessage().lower()
                for r in records), [r.getMessage() for r in records][:5]
+
+
+def test_default_logger_writes_nothing_without_a_configured_handler():
+    # In a fresh process: pytest configures logging handlers of its own.
+    code = f"""
+import sys
+sys.path.insert(0, {PKG!r})
+import sdrt
+with sdrt.Pipeline({TINY!r}, provider="cpu") as pipe:   # warns: truncated prompt
+    pipe.generate(" ".join(["word"] * 200), steps=2)
+import logging
+logging.basicConfig()   # now the host asks for them
+with sdrt.Pipeline({TINY!r}, provider="cpu") as pipe:
+    pipe.generate(" ".join(["word"] * 200), steps=2)
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == ""
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("WARNING:sdrt:"), res.stderr
 
 
 def test_a_raising_log_callback_does_not_reach_c(capfd):
