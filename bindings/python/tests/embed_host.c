@@ -3,13 +3,16 @@
  * (isolated config: no PYTHON* variables, no user site, no __main__ script), runs a generate
  * through the sdrt binding on a worker thread, and meanwhile keeps its "UI" thread ticking
  * every millisecond; each tick takes the GIL and runs a little Python of its own, as a host's
- * scripting would. Then it finalizes the interpreter.
+ * scripting would. Then it finalizes the interpreter, and does it all again with a new
+ * interpreter in the same process (libsdrt stays loaded, the binding's state is the new
+ * interpreter's).
  *
  *   embed_host PACKAGE_DIR MODEL_DIR OUTPUT_PPM
  *
  * Prints nothing to stdout (the test checks that the binding does not either); reports on
- * stderr: "ticks=N during=M steps=S generate=SECONDS finalize=STATUS". Exit 0 when the
- * script ran, ticks happened during the generate and Py_FinalizeEx returned 0.
+ * stderr, one line per interpreter: "cycle=I ticks=N during=M steps=S generate=SECONDS
+ * finalize=STATUS". Exit 0 when in both the script ran, ticks happened during the generate
+ * and Py_FinalizeEx returned 0.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -86,7 +89,10 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-int main(int argc, char **argv) {
+/* One interpreter's life: initialize, generate on a worker thread while this thread ticks,
+ * finalize. Returns 1 when every check of the cycle passed. */
+static int cycle(int number, const char *package_dir, const char *model_dir,
+                 const char *out_file) {
     struct job job = {0};
     PyConfig config;
     PyStatus status;
@@ -96,14 +102,9 @@ int main(int argc, char **argv) {
     size_t n = 0, cap = 0, during = 0, i;
     int finalized;
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: embed_host PACKAGE_DIR MODEL_DIR OUTPUT_PPM\n");
-        return 2;
-    }
-    job.package_dir = argv[1];
-    job.model_dir = argv[2];
-    job.out_file = argv[3];
-
+    job.package_dir = package_dir;
+    job.model_dir = model_dir;
+    job.out_file = out_file;
     PyConfig_InitIsolatedConfig(&config);
     status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
@@ -114,7 +115,7 @@ int main(int argc, char **argv) {
 
     if (pthread_create(&thread, NULL, worker, &job) != 0) {
         fprintf(stderr, "embed_host: pthread_create failed\n");
-        return 1;
+        return 0;
     }
     while (!atomic_load(&job.done)) {
         struct timespec ms = {0, 1000000};
@@ -123,11 +124,14 @@ int main(int argc, char **argv) {
         Py_XDECREF(v);
         PyGILState_Release(g);
         if (n == cap) {
+            double *grown;
             cap = cap ? cap * 2 : 1024;
-            ticks = (double *)realloc(ticks, cap * sizeof *ticks);
-            if (ticks == NULL) {
-                return 1;
+            grown = (double *)realloc(ticks, cap * sizeof *ticks);
+            if (grown == NULL) {
+                free(ticks);
+                return 0;
             }
+            ticks = grown;
         }
         ticks[n++] = now();
         nanosleep(&ms, NULL);
@@ -143,7 +147,20 @@ int main(int argc, char **argv) {
         }
     }
     free(ticks);
-    fprintf(stderr, "ticks=%zu during=%zu steps=%ld generate=%.3f finalize=%d\n", n, during,
-            job.steps, job.gen_end - job.gen_start, finalized);
-    return job.ok && during > 0 && finalized == 0 ? 0 : 1;
+    fprintf(stderr, "cycle=%d ticks=%zu during=%zu steps=%ld generate=%.3f finalize=%d\n",
+            number, n, during, job.steps, job.gen_end - job.gen_start, finalized);
+    return job.ok && during > 0 && finalized == 0;
+}
+
+int main(int argc, char **argv) {
+    int ok = 1, i;
+    if (argc != 4) {
+        fprintf(stderr, "usage: embed_host PACKAGE_DIR MODEL_DIR OUTPUT_PPM\n");
+        return 2;
+    }
+    /* Twice: a host may finalize its interpreter and start a new one (plug-ins reloaded). */
+    for (i = 1; i <= 2; i++) {
+        ok = cycle(i, argv[1], argv[2], argv[3]) && ok;
+    }
+    return ok ? 0 : 1;
 }
