@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PKG, TINY
+from conftest import PKG, TINY, ort_library
 
 import sdrt
 from sdrt import _native as n
@@ -142,3 +142,22 @@ def test_package_source_never_prints():
         if name.endswith(".py"):
             text = open(os.path.join(PKG, "sdrt", name)).read()
             assert not re.search(r"\bprint\(|sys\.std(out|err)|faulthandler", text), name
+
+
+def test_runtime_log_callback_in_a_fresh_process():
+    code = f"""
+import sys
+sys.path.insert(0, {PKG!r})
+import sdrt
+got = []
+sdrt.init_runtime({ort_library()!r}, log_callback=lambda level, msg: got.append(msg),
+                  log_level="info")
+assert any(m.startswith("loaded ONNX Runtime 1.31.1") for m in got), got
+assert sdrt.ort_version() == "1.31.1"
+sdrt.init_runtime({ort_library()!r})   # the same library again: logging updated, no error
+sdrt.init_runtime(log_callback=lambda level, msg: None)   # replaces the callback
+# exit: the atexit hook detaches the callback before the interpreter goes
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "" and res.stderr == ""
