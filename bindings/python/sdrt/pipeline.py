@@ -81,10 +81,12 @@ def _enum(table: dict, field: str, value) -> int:
 
 
 def _uint(field: str, value, bits: int) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise invalid(f"{field}: expected an integer, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             value = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise invalid(f"{field}: expected an integer, got {value!r}") from None
     if not 0 <= value < (1 << bits):
         raise invalid(f"{field}: {value} is out of range (0..{(1 << bits) - 1})")

@@ -82,6 +82,8 @@ def test_sdrt_refuses_bad_params(tiny, kwargs, words):
     (dict(prompt="a\0b"), "NUL"),
     (dict(prompt="\ud800"), "UTF-8"),
     (dict(steps="many"), "steps"),
+    (dict(steps=7.5), "steps"),
+    (dict(seed=float("inf")), "seed"),
     (dict(init_image=pattern(64, 64, "L")), "init_image"),
     (dict(init_image=pattern(64, 64), mask=pattern(64, 64)), "mask"),
 ])
