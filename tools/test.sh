@@ -28,3 +28,9 @@ fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+
+# --- Python binding (issue 9): pytest in a venv of its own under the target folder, against
+# the debug libsdrt built above (bindings/python/run_tests.sh). SDRT_TEST_PYTHON=0 skips it.
+if [ "${SDRT_TEST_PYTHON:-1}" != 0 ]; then
+  bindings/python/run_tests.sh
+fi

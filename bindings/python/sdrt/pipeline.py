@@ -1,0 +1,574 @@
+"""`Pipeline`: a loaded model, its generate calls, cancel and close; and the runtime
+settings (`init_runtime`, `shutdown_runtime`).
+
+Threads: a pipeline may be used from several Python threads. ctypes releases the GIL for
+the whole of each C call, so generate calls on different pipelines run at the same time and
+other Python threads keep running; calls on one pipeline are serialized by sdrt. Callbacks
+(`on_step`, `log_callback`) take the GIL while they run. The package never writes to stdout
+or stderr: sdrt's messages go to `log_callback` or the `logging` logger "sdrt", progress to
+`on_step`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+import weakref
+from ctypes import byref, sizeof
+
+from . import _native as n
+from .errors import CancelledError, check, invalid
+from .image import Image, as_image, view_of
+
+# ---------------------------------------------------------------------------------------------
+# Names for the header's enums (ints are accepted as well and passed through: sdrt refuses
+# unknown numbers with SDRT_ERROR_INVALID_ARGUMENT)
+
+SCHEDULERS = {
+    "default": n.SDRT_SCHEDULER_DEFAULT, "pndm": n.SDRT_SCHEDULER_PNDM,
+    "ddim": n.SDRT_SCHEDULER_DDIM, "euler": n.SDRT_SCHEDULER_EULER,
+    "euler-a": n.SDRT_SCHEDULER_EULER_ANCESTRAL, "dpm++2m": n.SDRT_SCHEDULER_DPMPP_2M,
+    "dpm++2m-karras": n.SDRT_SCHEDULER_DPMPP_2M_KARRAS,
+    "dpm++2m-sde": n.SDRT_SCHEDULER_DPMPP_2M_SDE, "lms": n.SDRT_SCHEDULER_LMS,
+    "heun": n.SDRT_SCHEDULER_HEUN, "unipc": n.SDRT_SCHEDULER_UNIPC,
+    "lcm": n.SDRT_SCHEDULER_LCM, "ddpm": n.SDRT_SCHEDULER_DDPM,
+}
+PROVIDERS = {"auto": n.SDRT_PROVIDER_AUTO, "cpu": n.SDRT_PROVIDER_CPU,
+             "coreml": n.SDRT_PROVIDER_COREML, "cuda": n.SDRT_PROVIDER_CUDA}
+GENERATORS = {"numpy": n.SDRT_GENERATOR_NUMPY, "torch": n.SDRT_GENERATOR_TORCH}
+PREDICTION_TYPES = {"default": n.SDRT_PREDICTION_DEFAULT, "epsilon": n.SDRT_PREDICTION_EPSILON,
+                    "v_prediction": n.SDRT_PREDICTION_V, "sample": n.SDRT_PREDICTION_SAMPLE}
+TIMESTEP_SPACINGS = {"default": n.SDRT_TIMESTEP_SPACING_DEFAULT,
+                     "leading": n.SDRT_TIMESTEP_SPACING_LEADING,
+                     "trailing": n.SDRT_TIMESTEP_SPACING_TRAILING,
+                     "linspace": n.SDRT_TIMESTEP_SPACING_LINSPACE}
+PREVIEWS = {"none": n.SDRT_PREVIEW_NONE, "latent_rgb": n.SDRT_PREVIEW_LATENT_RGB,
+            "taesd": n.SDRT_PREVIEW_TAESD, "full": n.SDRT_PREVIEW_FULL}
+COREML_COMPUTE_UNITS = {"all": n.SDRT_COREML_ALL, "cpu_and_gpu": n.SDRT_COREML_CPU_AND_GPU,
+                        "cpu_and_neural_engine": n.SDRT_COREML_CPU_AND_NEURAL_ENGINE,
+                        "cpu_only": n.SDRT_COREML_CPU_ONLY}
+LOG_LEVELS = {"off": n.SDRT_LOG_OFF, "error": n.SDRT_LOG_ERROR, "warn": n.SDRT_LOG_WARN,
+              "warning": n.SDRT_LOG_WARN, "info": n.SDRT_LOG_INFO, "debug": n.SDRT_LOG_DEBUG}
+
+# sdrt_log_level <-> logging levels.
+_TO_LOGGING = {n.SDRT_LOG_ERROR: logging.ERROR, n.SDRT_LOG_WARN: logging.WARNING,
+               n.SDRT_LOG_INFO: logging.INFO, n.SDRT_LOG_DEBUG: logging.DEBUG}
+
+logger = logging.getLogger("sdrt")
+# A library's logger gets no handler but this one (the logging HOWTO's advice): without it,
+# Python's last-resort handler would print sdrt's warnings to stderr in a host that has not
+# configured logging. Hosts that want them add a handler (or call logging.basicConfig()).
+logger.addHandler(logging.NullHandler())
+
+
+def _name_of(table: dict, value: int) -> str:
+    for k, v in table.items():
+        if v == value:
+            return k
+    return str(value)
+
+
+def _enum(table: dict, field: str, value) -> int:
+    if isinstance(value, str):
+        try:
+            return table[value.lower()]
+        except KeyError:
+            raise invalid(f"{field}: unknown name {value!r}; expected one of "
+                          + ", ".join(sorted(table))) from None
+    return _uint(field, value, 32)
+
+
+def _uint(field: str, value, bits: int) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise invalid(f"{field}: expected an integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise invalid(f"{field}: expected an integer, got {value!r}") from None
+    if not 0 <= value < (1 << bits):
+        raise invalid(f"{field}: {value} is out of range (0..{(1 << bits) - 1})")
+    return value
+
+
+def _float(field: str, value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise invalid(f"{field}: expected a number, got {value!r}") from None
+
+
+def _utf8(field: str, value) -> bytes:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bytes):
+        raw = value
+    elif isinstance(value, str):
+        try:
+            raw = value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise invalid(f"{field}: not encodable as UTF-8 ({e})") from None
+    else:
+        raise TypeError(f"{field}: expected str, got {type(value).__name__}")
+    if b"\0" in raw:
+        raise invalid(f"{field}: contains a NUL character")
+    return raw
+
+
+def _log_level_for(target, level) -> int:
+    if level is not None:
+        return _enum(LOG_LEVELS, "log_level", level)
+    if isinstance(target, logging.Logger):
+        eff = target.getEffectiveLevel()
+        if eff <= logging.DEBUG:
+            return n.SDRT_LOG_DEBUG
+        if eff <= logging.INFO:
+            return n.SDRT_LOG_INFO
+        if eff <= logging.WARNING:
+            return n.SDRT_LOG_WARN
+        if eff <= logging.ERROR:
+            return n.SDRT_LOG_ERROR
+        return n.SDRT_LOG_OFF
+    return n.SDRT_LOG_WARN
+
+
+def _log_trampoline(target):
+    """A C log callback forwarding to a `logging.Logger` or a callable(level, message),
+    `level` a `logging` level. It never lets an exception reach C (ctypes would print it);
+    it may run on any thread, including ONNX Runtime's, and takes the GIL to do so."""
+    if isinstance(target, logging.Logger):
+        def emit(level, text):
+            target.log(level, "%s", text)
+    else:
+        emit = target
+
+    def callback(_user_data, level, message):
+        try:
+            emit(_TO_LOGGING.get(level, logging.DEBUG),
+                 message.decode("utf-8", "replace") if message else "")
+        except BaseException:  # noqa: BLE001 - nothing may unwind into sdrt
+            pass
+
+    return n.sdrt_log_callback(callback)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runtime
+
+_runtime_lock = threading.Lock()
+_runtime = {"initialized": False, "ort_library": None, "callback": None, "level": None,
+            "target": None}
+
+
+def init_runtime(ort_library=None, *, log_callback=None, log_level=None) -> None:
+    """Loads ONNX Runtime and sets the process-wide log settings (`sdrt_runtime_init`).
+    Optional: the first `Pipeline` does it with defaults. `ort_library` is the path of the
+    ONNX Runtime library (the only one tried when given); without it sdrt searches
+    `$SDRT_ORT_LIBRARY`, `$ORT_DYLIB_PATH`, libsdrt's folder, then the system.
+    `log_callback` (a `logging.Logger` or a callable(level, message)) receives the messages
+    that belong to no pipeline; None keeps them out of Python. Calling again updates the
+    logging; another `ort_library` than the loaded one raises `AlreadyInitializedError`."""
+    lib = n.lib()
+    with _runtime_lock:
+        opts = n.sdrt_runtime_options()
+        lib.sdrt_runtime_options_init_sized(byref(opts), sizeof(opts))
+        path = _utf8("ort_library", ort_library) if ort_library is not None else None
+        opts.ort_library_path = path
+        cb = _log_trampoline(log_callback) if log_callback is not None else None
+        if cb is not None:
+            opts.log_callback = cb
+        opts.log_level = _log_level_for(log_callback, log_level)
+        check(lib.sdrt_runtime_init(byref(opts)))
+        # The old callback may be dropped only now: sdrt no longer calls it.
+        _runtime.update(initialized=True, callback=cb, level=log_level, target=log_callback)
+        if path is not None:
+            _runtime["ort_library"] = path
+        if cb is not None and not _runtime.get("atexit"):
+            import atexit
+
+            atexit.register(shutdown_runtime)
+            _runtime["atexit"] = True
+
+
+def _ensure_runtime(ort_library) -> None:
+    if ort_library is None:
+        return
+    path = _utf8("ort_library", ort_library)
+    if _runtime["initialized"] and _runtime["ort_library"] == path:
+        return
+    init_runtime(path, log_callback=_runtime["target"], log_level=_runtime["level"])
+
+
+def shutdown_runtime() -> None:
+    """Detaches the runtime's log callback (`sdrt_runtime_shutdown`); ONNX Runtime stays
+    loaded. Registered with `atexit` when `init_runtime` set a callback, so that sdrt never
+    calls into a finalized interpreter."""
+    if n.library_path() is None:
+        return
+    n.lib().sdrt_runtime_shutdown()
+    with _runtime_lock:
+        _runtime.update(callback=None, target=None, level=None)
+
+
+def ort_version() -> str | None:
+    """The loaded ONNX Runtime's version, or None before the runtime is initialized."""
+    v = n.lib().sdrt_runtime_ort_version()
+    return v.decode() if v else None
+
+
+def version() -> str:
+    """libsdrt's version, "MAJOR.MINOR.PATCH"."""
+    return n.lib().sdrt_version().decode()
+
+
+def clear_graph_cache(directory) -> int:
+    """Empties a graph cache folder (`sdrt_graph_cache_clear`); returns the bytes freed."""
+    freed = ctypes.c_uint64(0)
+    check(n.lib().sdrt_graph_cache_clear(_utf8("directory", directory), byref(freed)))
+    return freed.value
+
+
+# ---------------------------------------------------------------------------------------------
+# Results and progress
+
+
+class StepInfo:
+    """What `on_step` receives after each UNet evaluation: `step` (1-based), `total_steps`,
+    `timestep`, `elapsed_seconds`, and `previews` (a list of `Image`, one per image of the
+    call, on steps with a preview; else empty). The previews are copies: keep them."""
+
+    __slots__ = ("step", "total_steps", "timestep", "elapsed_seconds", "preview_kind",
+                 "previews")
+
+    def __init__(self, info):
+        self.step = info.step
+        self.total_steps = info.total_steps
+        self.timestep = info.timestep
+        self.elapsed_seconds = info.elapsed_seconds
+        self.previews = []
+        self.preview_kind = None
+        if info.struct_size >= sizeof(n.sdrt_step_info) and info.preview:
+            self.preview_kind = _name_of(PREVIEWS, info.preview_kind)
+            w, h = info.preview_width, info.preview_height
+            size = w * h * 3
+            base = ctypes.cast(info.preview, ctypes.c_void_p).value
+            for i in range(info.preview_count):
+                self.previews.append(Image(w, h, ctypes.string_at(base + i * size, size)))
+
+    def __repr__(self) -> str:
+        return (f"<sdrt.StepInfo {self.step}/{self.total_steps} t={self.timestep:g} "
+                f"previews={len(self.previews)}>")
+
+
+class PipelineInfo:
+    """What a pipeline loaded (`sdrt_pipeline_get_info`)."""
+
+    __slots__ = ("native_width", "native_height", "prediction_type", "default_scheduler",
+                 "default_scheduler_class", "provider", "safety_checker",
+                 "unet_in_channels", "timestep_cond_dim")
+
+    def __init__(self, info):
+        self.native_width = info.native_width
+        self.native_height = info.native_height
+        self.prediction_type = _name_of(PREDICTION_TYPES, info.prediction_type)
+        self.default_scheduler = _name_of(SCHEDULERS, info.default_scheduler)
+        self.default_scheduler_class = (info.default_scheduler_class or b"").decode()
+        self.provider = _name_of(PROVIDERS, info.provider)
+        self.safety_checker = bool(info.safety_checker)
+        self.unet_in_channels = info.unet_in_channels
+        self.timestep_cond_dim = info.timestep_cond_dim
+
+    def __repr__(self) -> str:
+        return "<sdrt.PipelineInfo " + " ".join(
+            f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ">"
+
+
+def _collect(lib, images) -> list:
+    try:
+        count = lib.sdrt_images_count(images)
+        w, h = lib.sdrt_images_width(images), lib.sdrt_images_height(images)
+        c = lib.sdrt_images_channels(images)
+        out = []
+        for i in range(count):
+            data = ctypes.string_at(lib.sdrt_images_data(images, i), w * h * c)
+            out.append(Image(w, h, data, "RGB", flagged=lib.sdrt_images_flagged(images, i) == 1))
+        return out
+    finally:
+        lib.sdrt_images_free(images)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipeline
+
+
+class _Handle:
+    """The C pipeline and what must live as long as it: the log callback. Separate from
+    `Pipeline` so that `weakref.finalize` can free it (also at interpreter exit, while the
+    interpreter still runs the callbacks) without keeping the Pipeline alive."""
+
+    def __init__(self):
+        self.ptr = None
+        self.keep = None
+        self.cond = threading.Condition()
+        self.active = 0
+        self.closing = False
+        self.local = threading.local()
+
+    def enter(self):
+        with self.cond:
+            if self.ptr is None or self.closing:
+                raise ValueError("the pipeline is closed")
+            self.active += 1
+        self.local.depth = getattr(self.local, "depth", 0) + 1
+
+    def leave(self):
+        self.local.depth -= 1
+        with self.cond:
+            self.active -= 1
+            self.cond.notify_all()
+
+    def inside(self) -> bool:
+        return getattr(self.local, "depth", 0) > 0
+
+
+def _free(h: _Handle) -> None:
+    """Cancels the calls in flight, waits for them to return, then frees the pipeline."""
+    lib = n.lib()
+    with h.cond:
+        if h.ptr is None:
+            return
+        h.closing = True
+        while h.active:
+            # Repeated: a call that entered sdrt after a cancel is not affected by it.
+            lib.sdrt_pipeline_cancel(h.ptr)
+            h.cond.wait(0.05)
+        ptr, h.ptr = h.ptr, None
+    lib.sdrt_pipeline_free(ptr)  # may still log: the callback lives until it returns
+    h.keep = None
+
+
+class Pipeline:
+    """A loaded model folder (an `optimum-cli export onnx` Stable Diffusion folder).
+
+        with sdrt.Pipeline("models/sd21-base", provider="cpu") as pipe:
+            image = pipe.generate("a lighthouse at dusk", steps=30, seed=42)[0]
+
+    Options (see `sdrt_pipeline_options` in sdrt.h): `provider` ("auto", "cpu", "coreml",
+    "cuda"), `strict_provider`, `cuda_device_id`, `intra_op_threads`,
+    `coreml_compute_units`, `coreml_ml_program`, `coreml_static_shapes`, `static_width`,
+    `static_height`, `static_count`, `coreml_cache_dir`, `preview_decoder` (a TAESD
+    `model.onnx`), `disable_safety_checker`, `graph_cache_dir`, and `ort_library` (the ONNX
+    Runtime library, passed to `init_runtime` before the first pipeline).
+
+    Logging: `log_callback` is a `logging.Logger` (default: the logger "sdrt") or a
+    callable(level, message) with `level` a `logging` level; `log_level` ("off", "error",
+    "warn", "info", "debug"; default: from the logger's effective level, else "warn"). It
+    receives this pipeline's messages only, possibly from ONNX Runtime's threads.
+
+    `close()` (or leaving the `with` block) frees the pipeline: calls in flight on other
+    threads are cancelled and waited for first. A pipeline not closed is freed when it is
+    garbage-collected or at interpreter exit.
+    """
+
+    def __init__(self, path, provider="auto", *, strict_provider=False, cuda_device_id=0,
+                 intra_op_threads=0, coreml_compute_units="all", coreml_ml_program=True,
+                 coreml_static_shapes=False, static_width=0, static_height=0, static_count=0,
+                 coreml_cache_dir=None, preview_decoder=None, disable_safety_checker=False,
+                 graph_cache_dir=None, ort_library=None, log_callback=None, log_level=None):
+        self._h = _Handle()
+        self.path = os.fspath(path) if isinstance(path, os.PathLike) else path
+        lib = n.lib()
+        _ensure_runtime(ort_library)
+        raw_path = _utf8("path", path)
+        o = n.sdrt_pipeline_options()
+        lib.sdrt_pipeline_options_init_sized(byref(o), sizeof(o))
+        o.provider = _enum(PROVIDERS, "provider", provider)
+        o.strict_provider = 1 if strict_provider else 0
+        if not isinstance(cuda_device_id, int) or not -(1 << 31) <= cuda_device_id < (1 << 31):
+            raise invalid(f"cuda_device_id: {cuda_device_id!r} is not a 32-bit integer")
+        o.cuda_device_id = cuda_device_id
+        o.intra_op_threads = _uint("intra_op_threads", intra_op_threads, 32)
+        o.coreml_compute_units = _enum(COREML_COMPUTE_UNITS, "coreml_compute_units",
+                                       coreml_compute_units)
+        o.coreml_ml_program = 1 if coreml_ml_program else 0
+        o.coreml_static_shapes = 1 if coreml_static_shapes else 0
+        o.static_width = _uint("static_width", static_width, 32)
+        o.static_height = _uint("static_height", static_height, 32)
+        o.static_count = _uint("static_count", static_count, 32)
+        strings = []  # keep the encoded strings alive for the call
+        for field, value in (("coreml_cache_dir", coreml_cache_dir),
+                             ("preview_decoder_path", preview_decoder),
+                             ("graph_cache_dir", graph_cache_dir)):
+            if value is not None:
+                raw = _utf8(field, value)
+                strings.append(raw)
+                setattr(o, field, raw)
+        o.disable_safety_checker = 1 if disable_safety_checker else 0
+        target = logger if log_callback is None else log_callback
+        if not (isinstance(target, logging.Logger) or callable(target)):
+            raise TypeError("log_callback: expected a logging.Logger or a callable")
+        log_cb = _log_trampoline(target)
+        o.log_callback = log_cb
+        o.log_level = _log_level_for(target, log_level)
+        out = n.pipeline_p()
+        status = lib.sdrt_pipeline_create(raw_path, byref(o), byref(out))
+        check(status)
+        self._h.ptr = out.value
+        self._h.keep = log_cb
+        self._finalizer = weakref.finalize(self, _free, self._h)
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Frees the pipeline (idempotent). Calls in flight on other threads are cancelled
+        and waited for. Not from this pipeline's own callback (raises RuntimeError)."""
+        if self._h.inside():
+            raise RuntimeError("Pipeline.close() from one of its own callbacks; close it "
+                               "after generate returns")
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return self._h.ptr is None
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<sdrt.Pipeline {self.path!r} {state}>"
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Cancels every generate call running or waiting on this pipeline (they raise
+        `CancelledError`). Any thread, including an `on_step` callback; a no-op once
+        closed."""
+        h = self._h
+        with h.cond:
+            if h.ptr is not None:
+                n.lib().sdrt_pipeline_cancel(h.ptr)
+
+    @property
+    def info(self) -> PipelineInfo:
+        """What the pipeline loaded: native size, provider, scheduler, channels."""
+        h = self._h
+        h.enter()
+        try:
+            lib = n.lib()
+            info = n.sdrt_pipeline_info()
+            lib.sdrt_pipeline_info_init_sized(byref(info), sizeof(info))
+            check(lib.sdrt_pipeline_get_info(h.ptr, byref(info)))
+            return PipelineInfo(info)
+        finally:
+            h.leave()
+
+    def generate(self, prompt="", *, negative_prompt=None, steps=None, guidance=None,
+                 seed=None, width=None, height=None, count=None, scheduler=None,
+                 generator=None, eta=None, prediction_type=None, timestep_spacing=None,
+                 init_image=None, mask=None, strength=None, guidance_rescale=None,
+                 on_step=None, preview=None, preview_every=None, memory_limit=None) -> list:
+        """Generates `count` images (default 1) and returns them as a list of `Image`
+        (RGB, width x height). Arguments left None keep sdrt's defaults (steps 50,
+        guidance 7.5, seed 0, the model's native size and scheduler, numpy generator).
+
+        `scheduler`: a name of `SCHEDULERS` ("pndm", "euler-a", "dpm++2m", ...);
+        `generator`: "numpy" or "torch"; `init_image`: image-to-image (an `Image`, a
+        `(pixels, width, height)` RGB tuple, a numpy array or a PIL image), with `strength`;
+        `init_image` and `mask` (GRAY8 in any of those forms): inpainting.
+        `on_step(info: StepInfo)` runs on this thread after each UNet evaluation; returning
+        False cancels. An exception it raises cancels the call and is re-raised here once
+        sdrt has returned. `preview` ("latent_rgb", "taesd", "full") adds previews to
+        `StepInfo.previews` every `preview_every` evaluations.
+
+        Errors raise a subclass of `SdrtError` (`InvalidArgumentError`, `CancelledError`,
+        ...). Releases the GIL while sdrt runs."""
+        h = self._h
+        h.enter()
+        try:
+            return self._generate(h, prompt, negative_prompt, steps, guidance, seed, width,
+                                  height, count, scheduler, generator, eta, prediction_type,
+                                  timestep_spacing, init_image, mask, strength,
+                                  guidance_rescale, on_step, preview, preview_every,
+                                  memory_limit)
+        finally:
+            h.leave()
+
+    def _generate(self, h, prompt, negative_prompt, steps, guidance, seed, width, height,
+                  count, scheduler, generator, eta, prediction_type, timestep_spacing,
+                  init_image, mask, strength, guidance_rescale, on_step, preview,
+                  preview_every, memory_limit):
+        lib = n.lib()
+        p = n.sdrt_generate_params()
+        lib.sdrt_generate_params_init_sized(byref(p), sizeof(p))
+        keep = []  # everything C points to during the call
+        prompt_raw = _utf8("prompt", prompt if prompt is not None else "")
+        keep.append(prompt_raw)
+        p.prompt = prompt_raw
+        if negative_prompt is not None:
+            neg = _utf8("negative_prompt", negative_prompt)
+            keep.append(neg)
+            p.negative_prompt = neg
+        for field, value in (("width", width), ("height", height), ("steps", steps),
+                             ("count", count), ("preview_every", preview_every)):
+            if value is not None:
+                setattr(p, field, _uint(field, value, 32))
+        if seed is not None:
+            p.seed = _uint("seed", seed, 64)
+        if memory_limit is not None:
+            p.memory_limit = _uint("memory_limit", memory_limit, 64)
+        for field, value in (("guidance", guidance), ("eta", eta), ("strength", strength),
+                             ("guidance_rescale", guidance_rescale)):
+            if value is not None:
+                setattr(p, field, _float(field, value))
+        for field, table, value in (("scheduler", SCHEDULERS, scheduler),
+                                    ("generator", GENERATORS, generator),
+                                    ("prediction_type", PREDICTION_TYPES, prediction_type),
+                                    ("timestep_spacing", TIMESTEP_SPACINGS, timestep_spacing)):
+            if value is not None:
+                setattr(p, field, _enum(table, field, value))
+        if preview is not None:
+            p.preview_kind = _enum(PREVIEWS, "preview", preview)
+        if init_image is not None:
+            view, buf = view_of(as_image(init_image, "init_image", False), "init_image", False)
+            keep.append(buf)
+            p.init_image = view
+        if mask is not None:
+            view, buf = view_of(as_image(mask, "mask", True), "mask", True)
+            keep.append(buf)
+            p.mask = view
+
+        raised = []
+        if on_step is not None:
+            if not callable(on_step):
+                raise TypeError("on_step: expected a callable")
+
+            def step(_user_data, info_p):
+                try:
+                    return 0 if on_step(StepInfo(info_p.contents)) is False else 1
+                except BaseException as e:  # noqa: BLE001 - re-raised after the call
+                    raised.append(e)
+                    return 0  # cancels this call (and only this one)
+
+            step_cb = n.sdrt_step_callback(step)
+            keep.append(step_cb)
+            p.step_callback = step_cb
+
+        out = n.images_p()
+        status = lib.sdrt_pipeline_generate(h.ptr, byref(p), byref(out))
+        if status == n.SDRT_OK:
+            images = _collect(lib, out)
+        if raised:
+            raise raised[0]
+        check(status)
+        del keep
+        return images
+
+
+__all__ = ["Pipeline", "PipelineInfo", "StepInfo", "Image", "CancelledError", "init_runtime",
+           "shutdown_runtime", "ort_version", "version", "clear_graph_cache"]
