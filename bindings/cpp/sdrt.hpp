@@ -631,6 +631,12 @@ class PipelineOptions {
         graph_cache_dir_ = std::move(dir);
         return *this;
     }
+    /// Low-memory mode: only the running stage's graph is held (see `low_memory` in sdrt.h).
+    PipelineOptions &low_memory(bool on = true) noexcept {
+        raw_.low_memory = on ? 1u : 0u;
+        return *this;
+    }
+    bool low_memory() const noexcept { return raw_.low_memory != 0; }
     PipelineOptions &disable_safety_checker(bool off = true) noexcept {
         raw_.disable_safety_checker = off ? 1u : 0u;
         return *this;

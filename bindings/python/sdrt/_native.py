@@ -182,6 +182,7 @@ class sdrt_pipeline_options(Structure):
         ("log_level", c_uint32),
         ("log_user_data", c_void_p),
         ("graph_cache_dir", c_char_p),
+        ("low_memory", c_uint32),
     ]
 
 

@@ -359,8 +359,10 @@ class Pipeline:
     "cuda"), `strict_provider`, `cuda_device_id`, `intra_op_threads`,
     `coreml_compute_units`, `coreml_ml_program`, `coreml_static_shapes`, `static_width`,
     `static_height`, `static_count`, `coreml_cache_dir`, `preview_decoder` (a TAESD
-    `model.onnx`), `disable_safety_checker`, `graph_cache_dir`, and `ort_library` (the ONNX
-    Runtime library, passed to `init_runtime` before the first pipeline).
+    `model.onnx`), `disable_safety_checker`, `graph_cache_dir` (None: the platform's cache
+    folder; "": no cache), `low_memory` (hold only the running stage's graph), and
+    `ort_library` (the ONNX Runtime library, passed to `init_runtime` before the first
+    pipeline).
 
     Logging: `log_callback` is a `logging.Logger` (default: the logger "sdrt") or a
     callable(level, message) with `level` a `logging` level; `log_level` ("off", "error",
@@ -376,7 +378,8 @@ class Pipeline:
                  intra_op_threads=0, coreml_compute_units="all", coreml_ml_program=True,
                  coreml_static_shapes=False, static_width=0, static_height=0, static_count=0,
                  coreml_cache_dir=None, preview_decoder=None, disable_safety_checker=False,
-                 graph_cache_dir=None, ort_library=None, log_callback=None, log_level=None):
+                 graph_cache_dir=None, low_memory=False, ort_library=None, log_callback=None,
+                 log_level=None):
         self._h = _Handle()
         self.path = os.fspath(path) if isinstance(path, os.PathLike) else path
         lib = n.lib()
@@ -406,6 +409,7 @@ class Pipeline:
                 strings.append(raw)
                 setattr(o, field, raw)
         o.disable_safety_checker = 1 if disable_safety_checker else 0
+        o.low_memory = 1 if low_memory else 0
         target = logger if log_callback is None else log_callback
         if not (isinstance(target, logging.Logger) or callable(target)):
             raise TypeError("log_callback: expected a logging.Logger or a callable")

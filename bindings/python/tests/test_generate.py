@@ -67,6 +67,15 @@ def test_inpaint_matches_the_c_example(inpaint, c_reference, tmp_path):
     assert again[0] == got[0]
 
 
+def test_low_memory_mode_gives_the_same_inpainting(inpaint):
+    init, mask = pattern(64, 64), pattern(64, 64, "L")
+    args = dict(steps=4, seed=3, strength=0.9, guidance=7.5)
+    want = inpaint.generate("a red boat", init_image=init, mask=mask, **args)
+    with sdrt.Pipeline(INPAINT, provider="cpu", low_memory=True, graph_cache_dir="") as low:
+        got = low.generate("a red boat", init_image=init, mask=mask, **args)
+    assert got[0].pixels == want[0].pixels
+
+
 def test_previews_through_on_step(tiny):
     seen = []
     images = tiny.generate(PROMPT, width=64, height=64, steps=6, seed=3, scheduler="euler",
