@@ -15,6 +15,8 @@ use std::process::{Command, Output, Stdio};
 use common::cbuild::{
     assert_success, build_dir, cdylib, compile, compile_with, program, run, text, Lang, ASAN_FLAGS,
 };
+use common::header::declared_names;
+use common::read_ppm;
 use sdrt::ffi::params::sdrt_generate_params;
 use sdrt::ffi::pipeline::{sdrt_pipeline_info, sdrt_pipeline_options};
 use sdrt::ffi::runtime::sdrt_runtime_options;
@@ -72,98 +74,6 @@ fn header_is_fresh() {
          committed: {got}).\nRegenerate it with\n  cbindgen --quiet --config cbindgen.toml \
          --output include/sdrt.h .\nor\n  SDRT_BLESS=1 cargo test --test c_api header_is_fresh"
     );
-}
-
-/// The names the header declares: (macros, types, enumerators, functions).
-struct Declared {
-    macros: Vec<String>,
-    types: Vec<String>,
-    constants: Vec<String>,
-    functions: Vec<String>,
-}
-
-fn strip_comments(src: &str) -> String {
-    let mut out = String::with_capacity(src.len());
-    let mut rest = src;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("/*") {
-            rest = r.find("*/").map_or("", |i| &r[i + 2..]);
-        } else if let Some(r) = rest.strip_prefix("//") {
-            rest = r.find('\n').map_or("", |i| &r[i..]);
-        } else {
-            let c = rest.chars().next().unwrap();
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    out
-}
-
-fn ident_before(s: &str) -> Option<String> {
-    let s = s.trim_end();
-    let start = s
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
-    let id = &s[start..];
-    (!id.is_empty()).then(|| id.to_string())
-}
-
-fn declared_names(src: &str) -> Declared {
-    let parse_error = |line: &str| -> String { panic!("cannot parse {line:?} in include/sdrt.h") };
-    let code = strip_comments(src);
-    let mut d = Declared {
-        macros: Vec::new(),
-        types: Vec::new(),
-        constants: Vec::new(),
-        functions: Vec::new(),
-    };
-    let mut in_enum = false;
-    for line in code.lines() {
-        let t = line.trim();
-        if let Some(rest) = t.strip_prefix("#define ") {
-            d.macros
-                .push(rest.split_whitespace().next().unwrap().to_string());
-        } else if t.starts_with('#') || t.is_empty() {
-        } else if let Some(rest) = t.strip_prefix("enum ") {
-            d.types
-                .push(rest.split_whitespace().next().unwrap().to_string());
-            in_enum = true;
-        } else if in_enum {
-            if t.starts_with('}') {
-                in_enum = false;
-            } else if let Some((name, _)) = t.split_once('=') {
-                d.constants.push(name.trim().to_string());
-            } else if t != "{" && !t.starts_with(':') {
-                d.constants.push(t.trim_end_matches(',').to_string());
-            }
-        } else if t.starts_with("typedef") {
-            if let Some(i) = t.find("(*") {
-                d.types.push(
-                    ident_before(&t[..t[i..].find(')').unwrap() + i])
-                        .unwrap_or_else(|| parse_error(line)),
-                );
-            } else {
-                if !t.ends_with('{') {
-                    // `typedef struct sdrt_x {` names the typedef at its closing brace.
-                    d.types.push(
-                        ident_before(t.trim_end_matches(';')).unwrap_or_else(|| parse_error(line)),
-                    );
-                }
-                if let Some(rest) = t.strip_prefix("typedef struct ") {
-                    d.types
-                        .push(rest.split_whitespace().next().unwrap().to_string());
-                }
-            }
-        } else if t.starts_with('}') && t.ends_with(';') && t.len() > 2 {
-            d.types
-                .push(ident_before(t.trim_end_matches(';')).unwrap_or_else(|| parse_error(line)));
-        } else if !line.starts_with(' ') && t.contains('(') && !t.starts_with("extern") {
-            d.functions.push(
-                ident_before(&t[..t.find('(').unwrap()]).unwrap_or_else(|| parse_error(line)),
-            );
-        }
-    }
-    d
 }
 
 #[test]
@@ -406,30 +316,6 @@ fn cdylib_exports_only_sdrt_functions() {
 
 // ---------------------------------------------------------------------------------------------
 // d) The C example reproduces the golden images
-
-/// Reads a binary PPM (P6, maxval 255).
-fn read_ppm(path: &Path) -> (usize, usize, Vec<u8>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut fields = Vec::new();
-    let mut i = 0;
-    while fields.len() < 4 {
-        while bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let start = i;
-        while !bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        fields.push(String::from_utf8_lossy(&bytes[start..i]).into_owned());
-    }
-    assert_eq!(fields[0], "P6", "{}", path.display());
-    assert_eq!(fields[3], "255", "{}", path.display());
-    let w: usize = fields[1].parse().unwrap();
-    let h: usize = fields[2].parse().unwrap();
-    let data = bytes[i + 1..].to_vec();
-    assert_eq!(data.len(), w * h * 3, "{}", path.display());
-    (w, h, data)
-}
 
 /// Command-line arguments for one golden case, or `None` when the C API cannot express it.
 fn case_args(case: &common::ImageCase, prefix: &Path) -> Option<Vec<String>> {
