@@ -17,6 +17,9 @@ fn main() {
         }
         "macos" | "ios" | "tvos" | "visionos" => {
             println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libsdrt.{major}.dylib");
+            // Room for install_name_tool -id, which tools/build_xcframework.sh uses to
+            // rename the library into CSdrt.framework.
+            println!("cargo:rustc-cdylib-link-arg=-Wl,-headerpad_max_install_names");
         }
         _ => {}
     }
