@@ -92,3 +92,43 @@ pub fn declared_names(src: &str) -> Declared {
     }
     d
 }
+
+/// Each enumerator with its enum and value: (enum tag, constant, value).
+pub fn enum_constants(src: &str) -> Vec<(String, String, u64)> {
+    let code = strip_comments(src);
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in code.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("enum ") {
+            current = rest.split_whitespace().next().map(str::to_string);
+        } else if t.starts_with('}') {
+            current = None;
+        } else if t.starts_with('#') {
+        } else if let (Some(e), Some((name, value))) = (&current, t.split_once('=')) {
+            let value = value.trim().trim_end_matches(',');
+            let value = value
+                .parse()
+                .unwrap_or_else(|_| panic!("enumerator {t:?} has no plain number"));
+            out.push((e.clone(), name.trim().to_string(), value));
+        }
+    }
+    out
+}
+
+/// The tag names: (`enum X` tags, `struct X` tags).
+pub fn tags(src: &str) -> (Vec<String>, Vec<String>) {
+    let code = strip_comments(src);
+    let mut enums = Vec::new();
+    let mut structs = Vec::new();
+    for line in code.lines() {
+        let t = line.trim();
+        let first = |s: &str| s.split_whitespace().next().unwrap().to_string();
+        if let Some(rest) = t.strip_prefix("enum ") {
+            enums.push(first(rest));
+        } else if let Some(rest) = t.strip_prefix("typedef struct ") {
+            structs.push(first(rest));
+        }
+    }
+    (enums, structs)
+}
