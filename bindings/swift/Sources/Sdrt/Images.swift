@@ -27,7 +27,7 @@ public struct GeneratedImage: Sendable, Hashable {
         let height = Int(sdrt_images_height(images))
         let bytes = width * height * Int(sdrt_images_channels(images))
         let checked = sdrt_images_safety_checked(images) != 0
-        return (0..<count).map { i in
+        return (0..<count).map { i -> GeneratedImage in
             let index = UInt32(i)
             let rgb = sdrt_images_data(images, index).map {
                 Array(UnsafeBufferPointer(start: $0, count: bytes))
