@@ -4,7 +4,7 @@
 #   PREFIX/include/sdrt.h, sdrt.hpp         the C header and the C++ wrapper
 #   PREFIX/lib/libsdrt.so.0.2.0             the shared library, soname libsdrt.so.0 (build.rs),
 #   PREFIX/lib/libsdrt.so.0 -> ...          with the usual symlinks (macOS: libsdrt.0.2.0.dylib,
-#   PREFIX/lib/libsdrt.so -> ...            install name @rpath/libsdrt.0.dylib)
+#   PREFIX/lib/libsdrt.so -> ...            install name PREFIX/lib/libsdrt.0.dylib)
 #   PREFIX/lib/libsdrt.a                    the static library
 #   PREFIX/lib/pkgconfig/sdrt.pc            pkg-config, Libs.private for static linking
 #   PREFIX/lib/cmake/sdrt/sdrtConfig.cmake  find_package(sdrt): sdrt::sdrt (shared) and
@@ -107,6 +107,13 @@ for hpp in bindings/cpp/sdrt.hpp examples/cpp/sdrt.hpp; do
 done
 
 install -m 755 "$built/$shared_built" "$libdir/$shared_real"
+if [ "$(uname -s)" = Darwin ]; then
+  # Installed macOS libraries name themselves by absolute path, so programs linked against
+  # them need no rpath (build.rs's @rpath name suits libsdrt bundled inside an app). The
+  # rename invalidates the signature: sign again, ad hoc.
+  install_name_tool -id "$prefix/$libdir_name/$soname" "$libdir/$shared_real"
+  codesign --force --sign - "$libdir/$shared_real"
+fi
 # The links point at the next name down: libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.2.0.
 target="$shared_real"
 for link in "${shared_links[@]}"; do
