@@ -16,6 +16,8 @@ use common::cbuild::{
     assert_success, build_dir, cdylib, compile, compile_with, program, read_ppm, run, text, Lang,
     ASAN_FLAGS,
 };
+use common::header::declared_names;
+use common::read_ppm;
 use sdrt::ffi::params::sdrt_generate_params;
 use sdrt::ffi::pipeline::{sdrt_pipeline_info, sdrt_pipeline_options};
 use sdrt::ffi::runtime::sdrt_runtime_options;
@@ -73,98 +75,6 @@ fn header_is_fresh() {
          committed: {got}).\nRegenerate it with\n  cbindgen --quiet --config cbindgen.toml \
          --output include/sdrt.h .\nor\n  SDRT_BLESS=1 cargo test --test c_api header_is_fresh"
     );
-}
-
-/// The names the header declares: (macros, types, enumerators, functions).
-struct Declared {
-    macros: Vec<String>,
-    types: Vec<String>,
-    constants: Vec<String>,
-    functions: Vec<String>,
-}
-
-fn strip_comments(src: &str) -> String {
-    let mut out = String::with_capacity(src.len());
-    let mut rest = src;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("/*") {
-            rest = r.find("*/").map_or("", |i| &r[i + 2..]);
-        } else if let Some(r) = rest.strip_prefix("//") {
-            rest = r.find('\n').map_or("", |i| &r[i..]);
-        } else {
-            let c = rest.chars().next().unwrap();
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    out
-}
-
-fn ident_before(s: &str) -> Option<String> {
-    let s = s.trim_end();
-    let start = s
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
-    let id = &s[start..];
-    (!id.is_empty()).then(|| id.to_string())
-}
-
-fn declared_names(src: &str) -> Declared {
-    let parse_error = |line: &str| -> String { panic!("cannot parse {line:?} in include/sdrt.h") };
-    let code = strip_comments(src);
-    let mut d = Declared {
-        macros: Vec::new(),
-        types: Vec::new(),
-        constants: Vec::new(),
-        functions: Vec::new(),
-    };
-    let mut in_enum = false;
-    for line in code.lines() {
-        let t = line.trim();
-        if let Some(rest) = t.strip_prefix("#define ") {
-            d.macros
-                .push(rest.split_whitespace().next().unwrap().to_string());
-        } else if t.starts_with('#') || t.is_empty() {
-        } else if let Some(rest) = t.strip_prefix("enum ") {
-            d.types
-                .push(rest.split_whitespace().next().unwrap().to_string());
-            in_enum = true;
-        } else if in_enum {
-            if t.starts_with('}') {
-                in_enum = false;
-            } else if let Some((name, _)) = t.split_once('=') {
-                d.constants.push(name.trim().to_string());
-            } else if t != "{" && !t.starts_with(':') {
-                d.constants.push(t.trim_end_matches(',').to_string());
-            }
-        } else if t.starts_with("typedef") {
-            if let Some(i) = t.find("(*") {
-                d.types.push(
-                    ident_before(&t[..t[i..].find(')').unwrap() + i])
-                        .unwrap_or_else(|| parse_error(line)),
-                );
-            } else {
-                if !t.ends_with('{') {
-                    // `typedef struct sdrt_x {` names the typedef at its closing brace.
-                    d.types.push(
-                        ident_before(t.trim_end_matches(';')).unwrap_or_else(|| parse_error(line)),
-                    );
-                }
-                if let Some(rest) = t.strip_prefix("typedef struct ") {
-                    d.types
-                        .push(rest.split_whitespace().next().unwrap().to_string());
-                }
-            }
-        } else if t.starts_with('}') && t.ends_with(';') && t.len() > 2 {
-            d.types
-                .push(ident_before(t.trim_end_matches(';')).unwrap_or_else(|| parse_error(line)));
-        } else if !line.starts_with(' ') && t.contains('(') && !t.starts_with("extern") {
-            d.functions.push(
-                ident_before(&t[..t.find('(').unwrap()]).unwrap_or_else(|| parse_error(line)),
-            );
-        }
-    }
-    d
 }
 
 #[test]

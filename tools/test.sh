@@ -25,6 +25,21 @@ if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
     { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; } ||
     echo "tools/test.sh: could not install ${missing[*]}" >&2
 fi
+# --- Host bindings and installs (tests/install.rs, tests/modules.rs) ---------------------------
+# They build against an installed sdrt with pkg-config and CMake, import the Swift package's
+# C module with clang -fmodules and check the shell scripts with shellcheck (Debian packages);
+# installed when missing and this can, as above.
+host_tools=()
+for tool in pkg-config cmake clang shellcheck; do
+  command -v "$tool" >/dev/null 2>&1 || host_tools+=("$tool")
+done
+if [ "${#host_tools[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "tools/test.sh: installing ${host_tools[*]} for the host binding tests" >&2
+  apt-get install -y -q "${host_tools[@]}" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${host_tools[@]}" >/dev/null 2>&1; } ||
+    echo "tools/test.sh: could not install ${host_tools[*]}" >&2
+fi
+# --- end of host bindings block ---------------------------------------------------------------
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked

@@ -44,6 +44,7 @@ pub fn cdylib() -> &'static Path {
         );
         let from_cargo_test = dir.join("deps").join(&name);
         if is_fresh(&from_cargo_test) {
+            link_soname(&from_cargo_test);
             return from_cargo_test;
         }
         let lib = dir.join(&name);
@@ -65,8 +66,36 @@ pub fn cdylib() -> &'static Path {
             assert!(status.success(), "cargo build --lib failed");
         }
         assert!(lib.exists(), "{} missing", lib.display());
+        link_soname(&lib);
         lib
     })
+}
+
+/// The name programs linked against libsdrt ask for: its soname on Linux, its install name on
+/// macOS (both set by build.rs); `None` elsewhere.
+pub fn soname() -> Option<String> {
+    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    match std::env::consts::OS {
+        "macos" | "ios" => Some(format!("libsdrt.{major}.dylib")),
+        "windows" => None,
+        _ => Some(format!("libsdrt.so.{major}")),
+    }
+}
+
+/// Puts the soname link (libsdrt.so.0 -> libsdrt.so) beside the cdylib cargo built, as an
+/// install has it: a program linked with `-lsdrt` records the soname and loads that file.
+fn link_soname(lib: &Path) {
+    let Some(soname) = soname() else { return };
+    let link = lib.with_file_name(soname);
+    if std::fs::symlink_metadata(&link).is_ok() {
+        return;
+    }
+    #[cfg(unix)]
+    match std::os::unix::fs::symlink(lib.file_name().unwrap(), &link) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("{}: {e}", link.display()),
+    }
 }
 
 /// Whether `lib` exists and is newer than every file under src/ and Cargo.toml.

@@ -1,0 +1,362 @@
+import CSdrt
+import Dispatch
+import Foundation
+
+/// A loaded model: owns one `sdrt_pipeline`, freed when the last reference goes.
+///
+/// Shaped after ml-stable-diffusion's `StableDiffusionPipeline`:
+///
+///     let pipeline = try Pipeline(resourcesAt: modelFolder)
+///     var config = Configuration(prompt: "a lighthouse at dawn")
+///     config.stepCount = 25
+///     let images = try await pipeline.generate(config) { progress in
+///         print("step \(progress.step)/\(progress.stepCount)")
+///         return true                    // false stops the generation
+///     }
+///
+/// `Sendable`, honestly: the only state is the C handle and thread-safe Swift objects. The C
+/// API allows every call made here from any thread on one pipeline (`sdrt_pipeline_generate`
+/// calls are serialized by sdrt and, here, by a serial queue; `sdrt_pipeline_get_info` and
+/// `sdrt_pipeline_cancel` may run at any time), and the one call that may not overlap others,
+/// `sdrt_pipeline_free`, runs in `deinit`, when no other reference exists. Hence
+/// `@unchecked`: the compiler cannot see the C API's thread rules.
+public final class Pipeline: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// The log handler, retained for C until `sdrt_pipeline_free` returns.
+    private let logBox: Unmanaged<LogBox>?
+    /// Runs the blocking `sdrt_pipeline_generate` calls off the caller's thread, one at a
+    /// time, so that a cancelled call waiting here never cancels another one running in sdrt.
+    private let queue = DispatchQueue(label: "sdrt.pipeline.generate", qos: .userInitiated)
+
+    /// `sdrt_pipeline_options`: where and how the graphs run.
+    public struct Options: Sendable, Hashable {
+        public var provider: Provider = .auto
+        /// A provider missing from the loaded ONNX Runtime is an error, not a CPU fallback.
+        public var strictProvider: Bool = false
+        public var computeUnits: ComputeUnits = .all
+        /// Core ML's MLProgram format (else NeuralNetwork).
+        public var coreMLProgram: Bool = true
+        /// Core ML with static shapes: every call must use exactly these sizes (0 = native).
+        public var coreMLStaticShapes: Bool = false
+        public var staticWidth: UInt32 = 0
+        public var staticHeight: UInt32 = 0
+        public var staticCount: UInt32 = 0
+        public var cudaDeviceID: Int32 = 0
+        /// ONNX Runtime's intra-op threads per graph; 0 = its choice.
+        public var intraOpThreads: UInt32 = 0
+        public var coreMLCacheDirectory: URL? = nil
+        /// The TAESD decoder for `.taesd` previews (default: the folder's vae_preview/).
+        public var previewDecoder: URL? = nil
+        /// Skip the folder's safety checker (SD 1.x exports).
+        public var disableSafety: Bool = false
+        /// A folder caching the graphs ONNX Runtime optimized (CPU provider).
+        public var graphCacheDirectory: URL? = nil
+
+        public init() {}
+    }
+
+    /// `sdrt_pipeline_info`: what was loaded.
+    public struct Info: Sendable, Hashable {
+        public let nativeWidth: Int
+        public let nativeHeight: Int
+        public let predictionType: PredictionType?
+        /// The scheduler the folder names (`.default` when sdrt does not implement it).
+        public let defaultScheduler: Scheduler?
+        /// The diffusers class name in scheduler_config.json, e.g. "PNDMScheduler".
+        public let defaultSchedulerClass: String
+        /// The provider the sessions really run on.
+        public let provider: Provider?
+        public let hasSafetyChecker: Bool
+        /// 9 for inpainting UNets, 4 for text-to-image ones.
+        public let unetInChannels: Int
+    }
+
+    /// One step of a generation, handed to the progress handler on sdrt's thread.
+    public struct Progress: Sendable {
+        /// UNet evaluations done, 1...stepCount.
+        public let step: Int
+        /// UNet evaluations this call runs (steps + 1 for PNDM, fewer with strength < 1).
+        public let stepCount: Int
+        /// The timestep just evaluated.
+        public let timestep: Double
+        /// Seconds since the generation started.
+        public let elapsedTime: Double
+        /// Previews (`Configuration.previewKind`); empty on steps without one.
+        public let currentImages: [GeneratedImage]
+    }
+
+    /// What `events(_:)` yields.
+    public enum Event: Sendable {
+        case progress(Progress)
+        case images([GeneratedImage])
+    }
+
+    /// Loads the ONNX model folder at `url` (`sdrt_pipeline_create`).
+    ///
+    /// `logHandler` receives this pipeline's messages up to `logLevel`; it may be called from
+    /// any thread, including ONNX Runtime's, and concurrently (`sdrt_log_callback`).
+    public init(resourcesAt url: URL, options: Options = Options(), logLevel: LogLevel = .warn,
+                logHandler: (@Sendable (LogLevel, String) -> Void)? = nil) throws {
+        var opts = sdrt_pipeline_options()
+        sdrt_pipeline_options_init_sized(&opts, UInt32(MemoryLayout<sdrt_pipeline_options>.size))
+        opts.provider = options.provider.rawValue
+        opts.strict_provider = options.strictProvider ? 1 : 0
+        opts.coreml_compute_units = options.computeUnits.rawValue
+        opts.coreml_ml_program = options.coreMLProgram ? 1 : 0
+        opts.coreml_static_shapes = options.coreMLStaticShapes ? 1 : 0
+        opts.static_width = options.staticWidth
+        opts.static_height = options.staticHeight
+        opts.static_count = options.staticCount
+        opts.cuda_device_id = options.cudaDeviceID
+        opts.intra_op_threads = options.intraOpThreads
+        opts.disable_safety_checker = options.disableSafety ? 1 : 0
+
+        let box = logHandler.map { Unmanaged.passRetained(LogBox($0)) }
+        if let box {
+            opts.log_level = logLevel.rawValue
+            opts.log_user_data = box.toOpaque()
+            opts.log_callback = { userData, level, message in
+                guard let userData, let message else { return }
+                let box = Unmanaged<LogBox>.fromOpaque(userData).takeUnretainedValue()
+                box.handler(LogLevel(rawValue: level) ?? .debug, String(cString: message))
+            }
+        }
+
+        var out: OpaquePointer?
+        do {
+            try withOptionalPath(options.coreMLCacheDirectory) { coreMLCache in
+                try withOptionalPath(options.previewDecoder) { previewDecoder in
+                    try withOptionalPath(options.graphCacheDirectory) { graphCache in
+                        opts.coreml_cache_dir = coreMLCache
+                        opts.preview_decoder_path = previewDecoder
+                        opts.graph_cache_dir = graphCache
+                        try url.withUnsafeFileSystemRepresentation { modelDir in
+                            try SdrtError.check(sdrt_pipeline_create(modelDir, &opts, &out))
+                        }
+                    }
+                }
+            }
+        } catch {
+            // A failed create never calls the log callback again once it returns.
+            box?.release()
+            throw error
+        }
+        guard let out else {
+            box?.release()
+            throw SdrtError.internal("sdrt_pipeline_create returned no pipeline")
+        }
+        handle = out
+        logBox = box
+    }
+
+    deinit {
+        sdrt_pipeline_free(handle)
+        logBox?.release()
+    }
+
+    /// What was loaded (`sdrt_pipeline_get_info`).
+    public func info() throws -> Info {
+        var info = sdrt_pipeline_info()
+        sdrt_pipeline_info_init_sized(&info, UInt32(MemoryLayout<sdrt_pipeline_info>.size))
+        try SdrtError.check(sdrt_pipeline_get_info(handle, &info))
+        return Info(
+            nativeWidth: Int(info.native_width),
+            nativeHeight: Int(info.native_height),
+            predictionType: PredictionType(rawValue: info.prediction_type),
+            defaultScheduler: Scheduler(rawValue: info.default_scheduler),
+            defaultSchedulerClass: info.default_scheduler_class.map { String(cString: $0) } ?? "",
+            provider: Provider(rawValue: info.provider),
+            hasSafetyChecker: info.safety_checker != 0,
+            unetInChannels: Int(info.unet_in_channels))
+    }
+
+    /// Generates `configuration.imageCount` images (`sdrt_pipeline_generate`) on a thread of
+    /// its own, so the caller's thread (the main actor, a cooperative pool thread) never blocks.
+    ///
+    /// `progressHandler` runs on that thread after every UNet evaluation; returning `false`
+    /// stops the generation with `SdrtError.cancelled`. Cancelling the calling `Task` stops it
+    /// too (`sdrt_pipeline_cancel`, within a step) and throws `CancellationError`.
+    public func generate(
+        _ configuration: Configuration,
+        progressHandler: (@Sendable (Progress) -> Bool)? = nil
+    ) async throws -> [GeneratedImage] {
+        let call = Call(progressHandler)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<[GeneratedImage], Error>) in
+                self.queue.async {
+                    continuation.resume(with: Result { try self.run(configuration, call) })
+                }
+            }
+        } onCancel: {
+            call.cancel(self)
+        }
+    }
+
+    /// `generate(_:progressHandler:)` as a stream: every step's `.progress`, then `.images`.
+    /// Ending the iteration early cancels the generation.
+    public func events(_ configuration: Configuration) -> AsyncThrowingStream<Event, Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let images = try await self.generate(configuration) { progress in
+                        continuation.yield(.progress(progress))
+                        return true
+                    }
+                    continuation.yield(.images(images))
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Stops every generation running on this pipeline (`sdrt_pipeline_cancel`); they throw
+    /// `SdrtError.cancelled`. Any thread.
+    public func cancel() {
+        sdrt_pipeline_cancel(handle)
+    }
+
+    /// One blocking generate call, on `queue`.
+    private func run(_ c: Configuration, _ call: Call) throws -> [GeneratedImage] {
+        guard call.start() else { throw CancellationError() }
+        defer { call.finish() }
+
+        var params = sdrt_generate_params()
+        sdrt_generate_params_init_sized(&params, UInt32(MemoryLayout<sdrt_generate_params>.size))
+        params.width = try uint32(c.width, "width")
+        params.height = try uint32(c.height, "height")
+        params.steps = try uint32(c.stepCount, "stepCount")
+        params.guidance = c.guidanceScale
+        params.scheduler = c.schedulerType.rawValue
+        params.seed = c.seed
+        params.generator = c.rngType.rawValue
+        params.count = try uint32(c.imageCount, "imageCount")
+        params.eta = c.eta
+        params.prediction_type = c.predictionType.rawValue
+        params.timestep_spacing = c.timestepSpacing.rawValue
+        params.strength = c.strength
+        params.guidance_rescale = c.guidanceRescale
+        params.preview_kind = c.previewKind.rawValue
+        params.preview_every = try uint32(c.previewEvery, "previewEvery")
+        params.memory_limit = c.memoryLimit
+        // Always set: it also stops the call at the next step once the Task is cancelled
+        // (covering a cancel that came just before sdrt started). `call` outlives the call.
+        params.step_user_data = Unmanaged.passUnretained(call).toOpaque()
+        params.step_callback = { userData, info in
+            guard let userData, let info else { return 1 }
+            let call = Unmanaged<Call>.fromOpaque(userData).takeUnretainedValue()
+            return call.step(info.pointee) ? 1 : 0
+        }
+
+        var images: OpaquePointer?
+        do {
+            try c.prompt.withCString { prompt in
+                try c.negativePrompt.withCString { negativePrompt in
+                    try withImageView(c.startingImage, isMask: false, field: "startingImage") {
+                        initImage in
+                        try withImageView(c.maskImage, isMask: true, field: "maskImage") { mask in
+                            params.prompt = prompt
+                            params.negative_prompt = negativePrompt
+                            params.init_image = initImage
+                            params.mask = mask
+                            try SdrtError.check(sdrt_pipeline_generate(handle, &params, &images))
+                        }
+                    }
+                }
+            }
+        } catch SdrtError.cancelled where call.isCancelledByTask {
+            throw CancellationError()
+        }
+        guard let images else {
+            throw SdrtError.internal("sdrt_pipeline_generate returned no images")
+        }
+        defer { sdrt_images_free(images) }
+        return GeneratedImage.all(from: images)
+    }
+}
+
+/// The per-pipeline log handler, passed to C as `log_user_data`.
+final class LogBox: Sendable {
+    let handler: @Sendable (LogLevel, String) -> Void
+
+    init(_ handler: @escaping @Sendable (LogLevel, String) -> Void) {
+        self.handler = handler
+    }
+}
+
+/// One generate call's state, shared by the generating thread (step callback) and the
+/// cancellation handler (any thread).
+private final class Call: @unchecked Sendable {
+    private enum State { case queued, running, finished }
+
+    private let lock = NSLock()
+    private var state = State.queued
+    private var cancelledByTask = false
+    private let handler: (@Sendable (Pipeline.Progress) -> Bool)?
+
+    init(_ handler: (@Sendable (Pipeline.Progress) -> Bool)?) {
+        self.handler = handler
+    }
+
+    var isCancelledByTask: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return cancelledByTask
+    }
+
+    /// Before sdrt runs: false when the Task was cancelled while the call waited.
+    func start() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if cancelledByTask { return false }
+        state = .running
+        return true
+    }
+
+    func finish() {
+        lock.lock()
+        state = .finished
+        lock.unlock()
+    }
+
+    /// The Task was cancelled. `sdrt_pipeline_cancel` stops every call on the pipeline, so it
+    /// is sent only while this one is the call in sdrt (the queue runs one at a time, and the
+    /// next cannot start before this one is marked finished, which waits for the lock).
+    func cancel(_ pipeline: Pipeline) {
+        lock.lock()
+        defer { lock.unlock() }
+        cancelledByTask = true
+        if state == .running {
+            pipeline.cancel()
+        }
+    }
+
+    /// The step callback: false stops the call.
+    func step(_ info: sdrt_step_info) -> Bool {
+        if isCancelledByTask { return false }
+        guard let handler else { return true }
+        var previews: [GeneratedImage] = []
+        if let preview = info.preview, info.preview_kind != PreviewKind.none.rawValue {
+            let width = Int(info.preview_width)
+            let height = Int(info.preview_height)
+            let bytes = width * height * 3
+            for i in 0..<Int(info.preview_count) {
+                let rgb = Array(UnsafeBufferPointer(start: preview + i * bytes, count: bytes))
+                previews.append(GeneratedImage(width: width, height: height, rgb: rgb))
+            }
+        }
+        return handler(Pipeline.Progress(
+            step: Int(info.step), stepCount: Int(info.total_steps), timestep: info.timestep,
+            elapsedTime: info.elapsed_seconds, currentImages: previews))
+    }
+}
+
+/// Calls `body` with `url`'s file-system path, or NULL for `nil`.
+private func withOptionalPath<R>(_ url: URL?,
+                                 _ body: (UnsafePointer<CChar>?) throws -> R) rethrows -> R {
+    guard let url else { return try body(nil) }
+    return try url.withUnsafeFileSystemRepresentation { try body($0) }
+}
