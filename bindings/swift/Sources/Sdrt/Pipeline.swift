@@ -49,8 +49,14 @@ public final class Pipeline: @unchecked Sendable {
         public var previewDecoder: URL? = nil
         /// Skip the folder's safety checker (SD 1.x exports).
         public var disableSafety: Bool = false
-        /// A folder caching the graphs ONNX Runtime optimized (CPU provider).
+        /// Where sdrt caches the graphs ONNX Runtime optimized (CPU) and Core ML's compiled
+        /// models; nil: the platform's cache folder (~/Library/Caches/sdrt).
         public var graphCacheDirectory: URL? = nil
+        /// No cache at all (`graph_cache_dir = ""`).
+        public var disableGraphCache: Bool = false
+        /// Like ml-stable-diffusion's `reduceMemory`: hold only the running stage's graph,
+        /// loading each one per call (`low_memory`).
+        public var reduceMemory: Bool = false
 
         public init() {}
     }
@@ -110,6 +116,7 @@ public final class Pipeline: @unchecked Sendable {
         opts.cuda_device_id = options.cudaDeviceID
         opts.intra_op_threads = options.intraOpThreads
         opts.disable_safety_checker = options.disableSafety ? 1 : 0
+        opts.low_memory = options.reduceMemory ? 1 : 0
 
         let box = logHandler.map { Unmanaged.passRetained(LogBox($0)) }
         if let box {
@@ -127,11 +134,13 @@ public final class Pipeline: @unchecked Sendable {
             try withOptionalPath(options.coreMLCacheDirectory) { coreMLCache in
                 try withOptionalPath(options.previewDecoder) { previewDecoder in
                     try withOptionalPath(options.graphCacheDirectory) { graphCache in
-                        opts.coreml_cache_dir = coreMLCache
-                        opts.preview_decoder_path = previewDecoder
-                        opts.graph_cache_dir = graphCache
-                        try url.withUnsafeFileSystemRepresentation { modelDir in
-                            try SdrtError.check(sdrt_pipeline_create(modelDir, &opts, &out))
+                        try "".withCString { off in
+                            opts.coreml_cache_dir = coreMLCache
+                            opts.preview_decoder_path = previewDecoder
+                            opts.graph_cache_dir = options.disableGraphCache ? off : graphCache
+                            try url.withUnsafeFileSystemRepresentation { modelDir in
+                                try SdrtError.check(sdrt_pipeline_create(modelDir, &opts, &out))
+                            }
                         }
                     }
                 }
