@@ -9,11 +9,13 @@
 #
 # Usage: tools/bench.sh [--model DIR] [--sizes 256x256,512x512] [--rounds N] [--steps N]
 #                       [--runs N] [--warmup N] [--systems LIST] [--options-rounds N]
-#                       [--results FILE] [--report FILE]
+#                       [--variants "FLAGS;FLAGS;..."] [--results FILE] [--report FILE]
 # Systems: sdrt (warm graph cache), low (sdrt --low-memory, warm cache), bare, optimum,
-# cold (sdrt, cache emptied first: create only matters), off (sdrt without the cache).
-# cold and off run at the first size only. --options-rounds N adds N alternating rounds of
-# the UNet alone under the session settings that did not pay (tools/bench_bare.py options).
+# cold (sdrt, cache emptied first: create only matters), off (sdrt without the cache),
+# bare-save (the bare sessions writing their optimized graphs, as a cold cache does).
+# cold, off and bare-save run at the first size only. --options-rounds N adds N alternating rounds of
+# the UNet alone, at the first size, under the session settings that did not pay
+# (tools/bench_bare.py options; --variants picks them, ';' between variants).
 # The full-size model comes from `python tools/make_tiny_model.py --full DIR`.
 # Needs the Python environment of tools/requirements.txt ($PYTHON, default venv/bin/python).
 set -euo pipefail
@@ -30,6 +32,7 @@ runs=1
 warmup=1
 systems="sdrt,low,bare,optimum,cold,off"
 options_rounds=0
+variants="--spinning off;--spinning on;--arena off --spinning off;--mem-pattern off --spinning off;--cfg split --spinning off;--threads 1 --spinning off;--prepack off --spinning off;--io-binding --spinning off"
 results="$root/target/bench/results.jsonl"
 report=""
 while [ $# -gt 0 ]; do
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup="$2" ;;
     --systems) systems="$2" ;;
     --options-rounds) options_rounds="$2" ;;
+    --variants) variants="$2" ;;
     --results) results="$2" ;;
     --report) report="$2" ;;
     *) echo "tools/bench.sh: unknown flag $1" >&2; exit 2 ;;
@@ -71,6 +75,10 @@ run_one() { # system width height round
     cold) "$bench" "${common[@]}" --scheduler euler --cache-dir "$cache" --cache cold ;;
     off) "$bench" "${common[@]}" --scheduler euler --cache off ;;
     bare) "$PYTHON" "$root/tools/bench_bare.py" "${common[@]}" ;;
+    bare-save)
+      rm -rf "$root/target/bench/bare-save"
+      "$PYTHON" "$root/tools/bench_bare.py" "${common[@]}" --save-optimized "$root/target/bench/bare-save"
+      rm -rf "$root/target/bench/bare-save" ;;
     optimum) "$PYTHON" "$root/tools/bench_reference.py" "${common[@]}" --scheduler euler 2>/dev/null ;;
     *) echo "unknown system $s" >&2; return 2 ;;
   esac
@@ -83,7 +91,7 @@ for size in "${size_list[@]}"; do
     n=${#sys_list[@]}
     for ((i = 0; i < n; i++)); do
       s="${sys_list[$(((i + r - 1) % n))]}"
-      if [ "$first_size" = 0 ] && { [ "$s" = cold ] || [ "$s" = off ]; }; then continue; fi
+      case "$s" in cold | off | bare-save) [ "$first_size" = 1 ] || continue ;; esac
       run_one "$s" "$w" "$h" "$r"
     done
   done
@@ -94,12 +102,11 @@ done
 # each variant's create skips the optimizer), alternating with the settings it does use.
 if [ "$options_rounds" -gt 0 ]; then
   w="${size_list[0]%x*}" h="${size_list[0]#*x}"
-  variants=("--spinning off" "--spinning on" "--arena off --spinning off"
-    "--mem-pattern off --spinning off" "--cfg split --spinning off" "--threads 1 --spinning off")
+  IFS=';' read -r -a variant_list <<<"$variants"
   for ((r = 1; r <= options_rounds; r++)); do
-    n=${#variants[@]}
+    n=${#variant_list[@]}
     for ((i = 0; i < n; i++)); do
-      v="${variants[$(((i + r - 1) % n))]}"
+      v="${variant_list[$(((i + r - 1) % n))]}"
       echo "## options: $v ${w}x${h} round $r" >&2
       # shellcheck disable=SC2086
       "$PYTHON" "$root/tools/bench_bare.py" --model "$model" --graph "$cache" --level disable \

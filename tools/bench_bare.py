@@ -6,11 +6,14 @@ batch of two, an Euler step in numpy). What is left between this and sdrt is sdr
 Usage: python tools/bench_bare.py [--model DIR] [--width W] [--height H] [--steps N]
     [--runs N] [--warmup N] [--threads N] [--json FILE] [--label TEXT]
     [--arena on|off] [--mem-pattern on|off] [--spinning on|off] [--cfg batch|split]
-    [--level all|extended|basic|disable] [--graph DIR]
+    [--level all|extended|basic|disable] [--graph DIR] [--prepack on|off] [--io-binding]
+    [--save-optimized DIR]
 
 `--graph DIR` loads the graphs from DIR/<part>/model.onnx instead (e.g. sdrt's graph cache
 entries, with `--level disable`), to time options without paying ONNX Runtime's optimizer.
-The other options are the session settings whose cost `tools/bench.sh --options` reports.
+The other options are the session settings whose cost `tools/bench.sh --options-rounds`
+reports. `--save-optimized DIR` also writes each optimized graph (with its external data) to
+DIR as sdrt's graph cache does on a miss: ONNX Runtime's own cost of a cold cache.
 """
 
 import argparse
@@ -55,6 +58,10 @@ def main():
     ap.add_argument("--cfg", choices=["batch", "split"], default="batch")
     ap.add_argument("--level", choices=["all", "extended", "basic", "disable"], default="all")
     ap.add_argument("--graph")
+    ap.add_argument("--prepack", choices=["on", "off"], default="on")
+    ap.add_argument("--save-optimized")
+    ap.add_argument("--io-binding", action="store_true",
+                    help="run the UNet through an I/O binding with a preallocated output")
     ap.add_argument("--parts", default="text_encoder,unet,vae_decoder")
     a = ap.parse_args()
 
@@ -66,6 +73,8 @@ def main():
     so.enable_mem_pattern = a.mem_pattern == "on"
     so.add_session_config_entry("session.intra_op.allow_spinning",
                                 "1" if a.spinning == "on" else "0")
+    if a.prepack == "off":
+        so.add_session_config_entry("session.disable_prepacking", "1")
     so.graph_optimization_level = {
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
@@ -81,6 +90,14 @@ def main():
         path = Path(a.graph or a.model) / part / "model.onnx"
         if a.graph:
             path = next(Path(a.graph).glob(f"{part}-*/model.onnx"), path)
+        if a.save_optimized:
+            out = Path(a.save_optimized) / part
+            out.mkdir(parents=True, exist_ok=True)
+            so.optimized_model_filepath = str(out / "model.onnx")
+            so.add_session_config_entry(
+                "session.optimized_model_external_initializers_file_name", "model.onnx.data")
+            so.add_session_config_entry(
+                "session.optimized_model_external_initializers_min_size_in_bytes", "1024")
         sess[part] = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     create = time.perf_counter() - t0
     create_peak = status_kb("VmHWM:")
@@ -122,20 +139,32 @@ def main():
         lat = np.random.RandomState(42).randn(1, 4, h, w).astype(np.float32) * sigmas[0]
         un = sess.get("unet")
 
+        def run_unet(feeds):
+            if not a.io_binding:
+                return un.run(None, feeds)[0]
+            b = un.io_binding()
+            for k, v in feeds.items():
+                b.bind_cpu_input(k, v)
+            out = np.empty(feeds["sample"].shape, np.float32)
+            b.bind_output(un.get_outputs()[0].name, "cpu", 0, np.float32, out.shape,
+                          out.ctypes.data)
+            un.run_with_iobinding(b)
+            return out
+
         def loop():
             x = lat
             for i in range(a.steps):
                 inp = x / np.sqrt(sigmas[i] ** 2 + 1)
                 t = np.array(999.0 * (1 - i / a.steps), np.float32)
                 if a.cfg == "batch":
-                    e = un.run(None, {"sample": np.concatenate([inp, inp]), "timestep": t,
-                                      "encoder_hidden_states": states})[0]
+                    e = run_unet({"sample": np.concatenate([inp, inp]), "timestep": t,
+                                  "encoder_hidden_states": states})
                     eu, ec = e[:1], e[1:]
                 else:
-                    eu = un.run(None, {"sample": inp, "timestep": t,
-                                       "encoder_hidden_states": states[:1]})[0]
-                    ec = un.run(None, {"sample": inp, "timestep": t,
-                                       "encoder_hidden_states": states[1:]})[0]
+                    eu = run_unet({"sample": inp, "timestep": t,
+                                   "encoder_hidden_states": states[:1]})
+                    ec = run_unet({"sample": inp, "timestep": t,
+                                   "encoder_hidden_states": states[1:]})
                 eps = eu + a.guidance * (ec - eu)
                 x = x + eps * (sigmas[i + 1] - sigmas[i])
             return x
@@ -158,7 +187,10 @@ def main():
     inside = sum(per.values())
     gen_peak = max([status_kb("VmHWM:")] + list(stage_peaks.values()))
     opts = (f"arena {a.arena}, mem pattern {a.mem_pattern}, spinning {a.spinning}, cfg {a.cfg}, "
-            f"level {a.level}, threads {a.threads or 'default'}")
+            f"level {a.level}, threads {a.threads or 'default'}"
+            + (", prepacking off" if a.prepack == "off" else "")
+            + (", I/O binding" if a.io_binding else "")
+            + (", saving the optimized graphs" if a.save_optimized else ""))
     print(f"bare {Path(a.model).name} {a.width}x{a.height} steps={a.steps} runs={a.runs} "
           f"({opts}): create {create:.2f} s, per image {total * 1000:.1f} ms")
     print("  inside ONNX Runtime: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in per.items()))
@@ -166,7 +198,7 @@ def main():
           "per stage: " + ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in stage_peaks.items()))
     if a.json:
         rec = {
-            "system": "bare", "label": a.label, "model": Path(a.model).name,
+            "system": "bare-save" if a.save_optimized else "bare", "label": a.label, "model": Path(a.model).name,
             "width": a.width, "height": a.height, "steps": a.steps, "runs": a.runs,
             "options": opts, "threads": a.threads, "rss_before_create": rss0,
             "create_s": create, "first_call_s": first, "generate_s": total,

@@ -1,7 +1,7 @@
 """Turns tools/bench.sh's results (one JSON object per run) into the Markdown of BENCHMARKS.md:
 every run of every round, then each system's median and the issue's targets against it.
 
-Usage: python tools/bench_report.py RESULTS.jsonl > section.md
+Usage: python tools/bench_report.py RESULTS.jsonl [MORE.jsonl ...] > section.md
 """
 
 import json
@@ -15,6 +15,7 @@ NAMES = {
     "cold": "sdrt (cache emptied first)",
     "off": "sdrt without the cache",
     "bare": "bare ONNX Runtime sessions (Python)",
+    "bare-save": "bare sessions saving their optimized graphs",
     "optimum": "optimum ORTStableDiffusionPipeline",
 }
 
@@ -36,7 +37,7 @@ def s(x):
 
 
 def main():
-    runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+    runs = [json.loads(l) for f in sys.argv[1:] for l in open(f) if l.strip()]
     main_runs = [r for r in runs if not r["label"].startswith("options")]
     options = [r for r in runs if r["label"].startswith("options")]
     out = []
