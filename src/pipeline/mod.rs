@@ -251,14 +251,15 @@ impl SessionFactory {
         // providers it was asked for, and nothing else. Idle intra-op threads do not spin:
         // the graphs run one after another, and a pool spinning after its graph finished
         // takes cores from the next one (and from the host application).
-        // No memory patterns: ONNX Runtime would plan one block for all of a run's
-        // intermediate tensors, which at 512x512 holds 1.5 GB more at the UNet's peak than
-        // allocating them from the arena as they come, for the same speed (BENCHMARKS.md,
-        // "Session settings").
+        // No memory pattern for the UNet: ONNX Runtime would plan one block for all of a
+        // run's intermediate tensors, which at 512x512 holds 1.5 GB more at the UNet's peak
+        // than allocating them from the arena as they come, for the same speed. The VAE's
+        // convolutions are the other way round: their planned block is smaller than the arena's
+        // (BENCHMARKS.md, "Session settings").
         let mut b = Session::builder(&rt.env)?
             .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)?
             .with_intra_op_spinning(false)?
-            .with_memory_pattern(false)?;
+            .with_memory_pattern(part != "unet")?;
         b = self.log.configure_session(b, part)?;
         if options.intra_op_threads > 0 {
             b = b.with_intra_threads(options.intra_op_threads)?;
