@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::cbuild::{
-    assert_success, build_dir, cdylib, compile, compile_with, program, read_ppm, run, text, Lang,
-    ASAN_FLAGS,
+    assert_success, build_dir, cdylib, compile, compile_with, program, run, text, Lang, ASAN_FLAGS,
 };
 use common::header::declared_names;
 use common::read_ppm;

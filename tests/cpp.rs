@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::cbuild::{assert_success, build_dir, compile_with, program, read_ppm, run, text, Lang};
+use common::cbuild::{assert_success, build_dir, compile_with, program, run, text, Lang};
+use common::read_ppm;
 
 /// Warnings a game engine's build may turn on, on top of cbuild's -Wall -Wextra -Werror
 /// -pedantic -Wundef.

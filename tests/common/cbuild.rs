@@ -232,27 +232,3 @@ pub fn assert_success(what: &str, out: &Output) {
         text(out)
     );
 }
-
-/// Reads a binary PPM (P6, maxval 255).
-pub fn read_ppm(path: &Path) -> (usize, usize, Vec<u8>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut fields = Vec::new();
-    let mut i = 0;
-    while fields.len() < 4 {
-        while bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let start = i;
-        while !bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        fields.push(String::from_utf8_lossy(&bytes[start..i]).into_owned());
-    }
-    assert_eq!(fields[0], "P6", "{}", path.display());
-    assert_eq!(fields[3], "255", "{}", path.display());
-    let w: usize = fields[1].parse().unwrap();
-    let h: usize = fields[2].parse().unwrap();
-    let data = bytes[i + 1..].to_vec();
-    assert_eq!(data.len(), w * h * 3, "{}", path.display());
-    (w, h, data)
-}
