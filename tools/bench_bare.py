@@ -16,42 +16,18 @@ reports. `--save-optimized DIR` also writes each optimized graph (with its exter
 DIR as sdrt's graph cache does on a miss: ONNX Runtime's own cost of a cold cache.
 """
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def status_kb(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def reset_peak():
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
+from bench_common import parser, reset_peak, status_kb  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=str(ROOT / "tests" / "fixtures" / "tiny-sd2"))
-    ap.add_argument("--width", type=int, default=64)
-    ap.add_argument("--height", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap = parser()
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--guidance", type=float, default=7.5)
-    ap.add_argument("--json")
-    ap.add_argument("--label", default="")
     ap.add_argument("--arena", choices=["on", "off"], default="on")
     ap.add_argument("--mem-pattern", choices=["on", "off"], default="on")
     ap.add_argument("--spinning", choices=["on", "off"], default="on")

@@ -9,7 +9,6 @@ With `--json` it appends one JSON object like examples/bench.rs's: create time, 
 times, and the process's peak resident set during create and during the calls.
 """
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -17,35 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def status_kb(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def reset_peak():
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
+from bench_common import parser, reset_peak, status_kb  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=str(ROOT / "tests" / "fixtures" / "tiny-sd2"))
-    ap.add_argument("--width", type=int, default=64)
-    ap.add_argument("--height", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--guidance", type=float, default=7.5)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap = parser()
     ap.add_argument("--scheduler", choices=["euler"])
-    ap.add_argument("--json")
-    ap.add_argument("--label", default="")
     a = ap.parse_args()
 
     from optimum.onnxruntime import ORTStableDiffusionPipeline
