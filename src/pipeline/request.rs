@@ -182,9 +182,9 @@ pub struct Timings {
     pub preview: Duration,
     /// Inside the safety checker.
     pub safety_checker: Duration,
-    /// Loading and freeing graphs during the call (the low-memory mode loads each stage's
-    /// graph when the stage starts and frees it when it ends; otherwise only first uses of
-    /// the VAE encoder or preview decoder load).
+    /// Loading graphs during the call and handing their memory back after each stage (the
+    /// low-memory mode loads each stage's graph when the stage starts and frees it when it
+    /// ends; otherwise only first uses of the VAE encoder or preview decoder load).
     pub load: Duration,
     /// With [`PipelineOptions::profile_memory`](super::PipelineOptions::profile_memory): the
     /// peak resident set of the process during each stage (its load included), in bytes, in
