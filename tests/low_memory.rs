@@ -80,10 +80,15 @@ fn low_memory_images_are_bit_identical_in_every_mode() {
             assert_eq!(t_default.peak_rss.len(), t_low.peak_rss.len(), "{name}");
             checked += 1;
         }
-        // A second default call loads nothing; a second low-memory call loads everything again.
+        // A second default call loads no graph (its `load` is only the heap trims after each
+        // stage, well under a millisecond here); a second low-memory call loads every graph
+        // again.
         let params = common::edit_params(&cases[0]);
-        assert_eq!(run(&default, &params).2.load, std::time::Duration::ZERO);
-        assert!(run(&low, &params).2.load > std::time::Duration::ZERO);
+        let (again_default, again_low) = (run(&default, &params).2.load, run(&low, &params).2.load);
+        assert!(
+            again_default * 20 < again_low,
+            "default {again_default:?}, low-memory {again_low:?}"
+        );
     }
     eprintln!("low-memory mode: {checked} cases bit-identical to the default mode");
 }
