@@ -258,26 +258,26 @@ impl GraphCache {
                 ));
             }
         }
-        let part = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.rsplit_once('-'))
-            .map(|(part, _)| format!("{part}-"));
+        let part = dir.file_name().and_then(|n| entry_part(n.to_str()?));
         let (Some(part), Ok(list)) = (part, fs::read_dir(&self.dir)) else {
             return Ok(());
         };
         for e in list.flatten() {
             let other = e.path();
-            let same_part = e
-                .file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(&part) && n[part.len()..].len() == 16);
+            let same_part = e.file_name().to_str().and_then(entry_part) == Some(part);
             if other != dir && same_part && source_of(&other).as_deref() == Some(source.as_path()) {
                 let _ = fs::remove_dir_all(&other);
             }
         }
         Ok(())
     }
+}
+
+/// The part of an entry folder named `<part>-<key>` (a key is 16 hex digits), as
+/// [`GraphCache::lookup`] and the CoreML folders name them.
+fn entry_part(name: &str) -> Option<&str> {
+    let (part, key) = name.rsplit_once('-')?;
+    (key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit())).then_some(part)
 }
 
 /// The graph file an entry was built from, as its manifest records it.
@@ -333,20 +333,14 @@ pub fn clear(dir: &Path) -> Result<u64> {
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.starts_with(".tmp-")));
         if is_entry {
-            for f in fs::read_dir(&p).map_err(io)?.flatten() {
-                freed += f.metadata().map_or(0, |m| m.len());
-            }
+            freed += tree_size(&p);
             fs::remove_dir_all(&p).map_err(io)?;
         }
     }
     let coreml = dir.join("coreml");
     if coreml.is_dir() {
         for e in fs::read_dir(&coreml).map_err(io)?.flatten() {
-            let keyed = e.file_name().to_str().is_some_and(|n| {
-                n.rsplit_once('-').is_some_and(|(_, key)| {
-                    key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit())
-                })
-            });
+            let keyed = e.file_name().to_str().and_then(entry_part).is_some();
             if keyed && e.path().is_dir() {
                 freed += tree_size(&e.path());
                 fs::remove_dir_all(e.path()).map_err(io)?;

@@ -374,6 +374,30 @@ fn unet(p: &Part<'_>, max_length: Option<usize>) -> Result<Unet> {
     })
 }
 
+/// The VAE's image side: the decoder's output, the encoder's input.
+const RGB_IMAGE: Role = Role {
+    name: "sample",
+    index: Some(0),
+    ranks: &[4],
+    elem: Elem::Float,
+    shape: "[batch, 3, height, width]",
+};
+
+/// `RGB_IMAGE` as an input (`outputs` false) or output of `p`, with 3 channels when fixed.
+fn rgb_image<'a>(p: &Part<'a>, outputs: bool, part: &str) -> Result<&'a IoInfo> {
+    let image = check_role(p, outputs, &RGB_IMAGE, part)?;
+    if let Some(c) = fixed(image, 1).filter(|&c| c != 3) {
+        return Err(Error::model(format!(
+            "{}: {} '{}' has {c} channels; expected 3 (RGB){}",
+            p.path.display(),
+            if outputs { "output" } else { "input" },
+            image.name,
+            hint(p, part)
+        )));
+    }
+    Ok(image)
+}
+
 /// A VAE decoder (or a TAESD preview decoder): its latent channels and fixed dimensions.
 pub fn vae_decoder(p: &Part<'_>) -> Result<(Option<usize>, [Option<usize>; 3])> {
     const LATENT: Role = Role {
@@ -383,25 +407,10 @@ pub fn vae_decoder(p: &Part<'_>) -> Result<(Option<usize>, [Option<usize>; 3])> 
         elem: Elem::Float,
         shape: "[batch, latent_channels, latent_height, latent_width]",
     };
-    const IMAGE: Role = Role {
-        name: "sample",
-        index: Some(0),
-        ranks: &[4],
-        elem: Elem::Float,
-        shape: "[batch, 3, height, width]",
-    };
     let part = "a VAE decoder";
     let latent = check_role(p, false, &LATENT, part)?;
     unexpected_inputs(p, &[latent], "latent_sample", part)?;
-    let image = check_role(p, true, &IMAGE, part)?;
-    if let Some(c) = fixed(image, 1).filter(|&c| c != 3) {
-        return Err(Error::model(format!(
-            "{}: output '{}' has {c} channels; expected 3 (RGB){}",
-            p.path.display(),
-            image.name,
-            hint(p, part)
-        )));
-    }
+    rgb_image(p, true, part)?;
     Ok((
         fixed(latent, 1),
         [fixed(latent, 0), fixed(latent, 2), fixed(latent, 3)],
@@ -410,24 +419,9 @@ pub fn vae_decoder(p: &Part<'_>) -> Result<(Option<usize>, [Option<usize>; 3])> 
 
 /// A VAE encoder: the latent channels its output implies (when fixed).
 pub fn vae_encoder(p: &Part<'_>) -> Result<Option<usize>> {
-    const IMAGE: Role = Role {
-        name: "sample",
-        index: Some(0),
-        ranks: &[4],
-        elem: Elem::Float,
-        shape: "[batch, 3, height, width]",
-    };
     let part = "a VAE encoder";
-    let image = check_role(p, false, &IMAGE, part)?;
+    let image = rgb_image(p, false, part)?;
     unexpected_inputs(p, &[image], "sample", part)?;
-    if let Some(c) = fixed(image, 1).filter(|&c| c != 3) {
-        return Err(Error::model(format!(
-            "{}: input '{}' has {c} channels; expected 3 (RGB){}",
-            p.path.display(),
-            image.name,
-            hint(p, part)
-        )));
-    }
     // `latent_parameters` (mean and log-variance) is what the pipeline samples from; a
     // `latent_sample` output is taken as it is; else the first output, read as parameters.
     let (out, halves) = match p.outputs.iter().find(|o| o.name == "latent_parameters") {

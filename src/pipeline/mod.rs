@@ -233,17 +233,21 @@ impl SessionFactory {
         Ok(Some(base.join(format!("{part}-{key}"))))
     }
 
-    /// A session builder with every option of this pipeline (logger, threads, pinned
-    /// dimensions, providers), and the dimensions it pins.
+    /// The free dimensions `part` gets pinned to (static shapes only).
+    fn pinned(&self, part: &str, config: &ModelConfig) -> Vec<(&'static str, usize)> {
+        self.static_shape
+            .map(|shape| static_dims(part, shape, self.tokens, config))
+            .unwrap_or_default()
+    }
+
+    /// A session builder with every option of this pipeline (logger, threads, the `pinned`
+    /// dimensions, providers).
     fn builder(
         &self,
         part: &str,
         path: &Path,
-        config: &ModelConfig,
-    ) -> Result<(
-        ort::session::builder::SessionBuilder,
-        Vec<(&'static str, usize)>,
-    )> {
+        pinned: &[(&'static str, usize)],
+    ) -> Result<ort::session::builder::SessionBuilder> {
         let rt = runtime::get_or_init()?;
         let options = &self.options;
         // ort defaults to automatic EP selection (MaxEfficiency), which on macOS registers
@@ -264,15 +268,11 @@ impl SessionFactory {
         if options.intra_op_threads > 0 {
             b = b.with_intra_threads(options.intra_op_threads)?;
         }
-        let pinned = self
-            .static_shape
-            .map(|shape| static_dims(part, shape, self.tokens, config))
-            .unwrap_or_default();
-        for &(dim, size) in &pinned {
+        for &(dim, size) in pinned {
             b = b.with_dimension_override(dim, size as i64)?;
         }
         let mut coreml = options.coreml.clone();
-        match self.coreml_cache_dir(part, path, &pinned) {
+        match self.coreml_cache_dir(part, path, pinned) {
             Ok(dir) => coreml.cache_dir = dir,
             Err(e) => {
                 self.log.log(
@@ -291,16 +291,16 @@ impl SessionFactory {
                 )
             })?;
         }
-        Ok((b, pinned))
+        Ok(b)
     }
 
     fn load_file(&self, part: &str, path: &Path, config: &ModelConfig) -> Result<OnnxModel> {
-        let (b, pinned) = self.builder(part, path, config)?;
+        let pinned = self.pinned(part, config);
         // The graph cache holds CPU graphs: other providers compile their own (CoreML keeps
         // its compiled models in its cache directory, keyed the same way).
         let cached = match self.options.graph_cache.resolve() {
             Some(dir) if self.provider == Provider::Cpu && pinned.is_empty() => {
-                match self.load_cached(part, path, config, &dir, &pinned) {
+                match self.load_cached(part, path, &dir) {
                     Ok(model) => Some(model),
                     Err(e) => {
                         self.log.log(
@@ -315,7 +315,10 @@ impl SessionFactory {
         };
         let model = match cached {
             Some(m) => m,
-            None => OnnxModel::new(part, load_session(b, path)?)?,
+            None => OnnxModel::new(
+                part,
+                load_session(self.builder(part, path, &pinned)?, path)?,
+            )?,
         };
         // Overrides whose names the export does not use are silently ignored by ONNX
         // Runtime; static shapes mean no free dimension may remain.
@@ -337,23 +340,18 @@ impl SessionFactory {
 
     /// `part` through the graph cache: the saved optimized graph with optimizations off (a
     /// hit), or the original graph optimized as usual and saved for next time (a miss).
-    fn load_cached(
-        &self,
-        part: &str,
-        path: &Path,
-        config: &ModelConfig,
-        dir: &Path,
-        pinned: &[(&'static str, usize)],
-    ) -> Result<OnnxModel> {
+    /// Cached graphs have no pinned dimensions.
+    fn load_cached(&self, part: &str, path: &Path, dir: &Path) -> Result<OnnxModel> {
         use crate::model::cache::{self, Entry, GraphCache, DATA, GRAPH};
         use ort::session::builder::GraphOptimizationLevel;
-        let key = cache::key(path, &self.cache_settings(part, pinned)?)?;
+        let key = cache::key(path, &self.cache_settings(part, &[])?)?;
         let gc = GraphCache::new(dir);
         for _ in 0..2 {
             match gc.lookup(part, &key)? {
                 Entry::Hit(graph) => {
-                    let (b, _) = self.builder(part, path, config)?;
-                    let b = b.with_optimization_level(GraphOptimizationLevel::Disable)?;
+                    let b = self
+                        .builder(part, path, &[])?
+                        .with_optimization_level(GraphOptimizationLevel::Disable)?;
                     match load_session(b, &graph) {
                         Ok(s) => return OnnxModel::new(part, s),
                         // Unusable after all: drop the entry and build it again.
@@ -372,8 +370,8 @@ impl SessionFactory {
                     }
                 }
                 Entry::Miss { tmp, dir: entry } => {
-                    let (b, _) = self.builder(part, path, config)?;
-                    let b = b
+                    let b = self
+                        .builder(part, path, &[])?
                         .with_optimized_model_path(tmp.join(GRAPH))?
                         .with_config_entry(
                             "session.optimized_model_external_initializers_file_name",
