@@ -9,6 +9,8 @@
 
 /// cbindgen:ignore
 pub mod error;
+/// cbindgen:ignore
+mod family;
 pub mod ffi;
 /// cbindgen:ignore
 pub mod memory;

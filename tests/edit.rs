@@ -130,7 +130,7 @@ fn img2img_start_step_and_add_noise_match_diffusers() {
         let sched = make_scheduler(name, steps);
         let what = format!("{name} steps {steps} strength {strength}");
         assert_eq!(sched.order() as u64, e["order"].as_u64().unwrap(), "{what}");
-        match sdrt::pipeline::begin_index(steps, strength, sched.order()) {
+        match sdrt::pipeline::get_timesteps(steps, strength, sched.order()) {
             Err(err) => {
                 // int(steps * strength) == 0: diffusers runs nothing (or, for PNDM, the one
                 // timestep its extra step leaves); sdrt refuses with a message instead.

@@ -171,6 +171,15 @@ fn install_lays_out_headers_libraries_and_package_files() {
     );
     let lib = prefix.join("lib");
     assert!(!lib.join(&real).is_symlink() && lib.join(&real).is_file());
+    // The libraries users get carry no test hook (the `test-hooks` feature is the tests').
+    for f in [real.as_str(), "libsdrt.a"] {
+        let bytes = std::fs::read(lib.join(f)).unwrap();
+        let hook = b"sdrt test hook";
+        assert!(
+            !bytes.windows(hook.len()).any(|w| w == hook),
+            "{f} carries the forced-panic test hook"
+        );
+    }
     // libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.2.0, each link to the next name down.
     let mut target = real.clone();
     for link in &links {

@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 use sdrt::ffi::images::{sdrt_images, sdrt_images_count, sdrt_images_data, sdrt_images_free};
 use sdrt::ffi::images::{sdrt_images_height, sdrt_images_width};
 use sdrt::ffi::params::{sdrt_generate_params, sdrt_generate_params_init_sized};
+#[cfg(feature = "test-hooks")]
+use sdrt::ffi::pipeline::{debug_after_params_copied, debug_panic_after_step};
 use sdrt::ffi::pipeline::{
-    debug_panic_after_step, sdrt_pipeline, sdrt_pipeline_cancel, sdrt_pipeline_create,
-    sdrt_pipeline_free, sdrt_pipeline_generate, sdrt_pipeline_get_info, sdrt_pipeline_info,
+    sdrt_pipeline, sdrt_pipeline_cancel, sdrt_pipeline_create, sdrt_pipeline_free,
+    sdrt_pipeline_generate, sdrt_pipeline_get_info, sdrt_pipeline_info,
     sdrt_pipeline_info_init_sized,
 };
 use sdrt::ffi::status::{sdrt_last_error_message, sdrt_status, sdrt_status_str};
@@ -318,6 +320,18 @@ fn callbacks_may_call_back_in_and_a_generate_on_their_own_pipeline_is_refused() 
     free(q);
 }
 
+/// The hooks the next tests use exist only in builds with the `test-hooks` feature, which
+/// the test command enables (`tools/test.sh`): without it they would not run, so this fails.
+#[cfg(not(feature = "test-hooks"))]
+#[test]
+fn the_test_hooks_feature_is_on() {
+    panic!(
+        "the panic and cancel-ordering tests need `--features test-hooks` (tools/test.sh \
+         passes it)"
+    );
+}
+
+#[cfg(feature = "test-hooks")]
 #[test]
 fn a_panic_inside_the_engine_is_an_internal_error_and_everything_carries_on() {
     let a = create(&fixture("tiny-sd2"));
@@ -353,4 +367,27 @@ fn a_panic_inside_the_engine_is_an_internal_error_and_everything_carries_on() {
     assert_eq!(generate(a, &params(11, 4)).unwrap(), want_a);
     free(a);
     free(b);
+}
+
+/// A cancel while `sdrt_pipeline_generate` copies its params (a large init image takes a
+/// while) cancels that call: the call starts on entry, not after the copy.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn a_cancel_while_the_params_are_copied_cancels_the_call() {
+    let p = create(&fixture("tiny-sd2"));
+    let want = generate(p, &params(7, 2)).unwrap();
+    let addr = p.0 as usize;
+    let hook: Box<dyn Fn() + Send + Sync> = Box::new(move || {
+        // SAFETY: the pipeline is live for the whole test.
+        unsafe { sdrt_pipeline_cancel(addr as *mut sdrt_pipeline) };
+    });
+    // SAFETY: live pipeline.
+    unsafe { debug_after_params_copied(p.0, Some(hook)) };
+    let (st, msg) = generate(p, &params(7, 2)).expect_err("cancelled during the copy");
+    assert_eq!(st, sdrt_status::SDRT_ERROR_CANCELLED, "{msg}");
+    // SAFETY: live pipeline.
+    unsafe { debug_after_params_copied(p.0, None) };
+    // Later calls are not affected.
+    assert_eq!(generate(p, &params(7, 2)).unwrap(), want);
+    free(p);
 }

@@ -263,3 +263,38 @@ fn a_callback_returning_false_stops_before_the_next_step() {
         .generate(&GenerateParams { steps: 2, ..params }, None)
         .is_ok());
 }
+
+/// `render_preview` runs graphs like a generate call, and a cancel stops it like one: its run
+/// options are registered with the pipeline, and a cancel after it started is not missed.
+#[test]
+fn a_cancel_stops_render_preview() {
+    let p = std::sync::Arc::new(preview_pipeline());
+    let (c, side) = (4, 64);
+    let latents = vec![0.1f32; 2 * c * side * side];
+    // Uncancelled, the render succeeds (and takes a while: a full 512x512 decode of 2 images).
+    let t0 = Instant::now();
+    let (w, h, images) = p
+        .render_preview(PreviewKind::Full, &latents, 2, (side, side))
+        .expect("renders");
+    assert_eq!((w, h, images.len()), (512, 512, 2));
+    eprintln!("render_preview took {:?} uncancelled", t0.elapsed());
+    let worker = {
+        let (p, latents) = (std::sync::Arc::clone(&p), latents.clone());
+        std::thread::spawn(move || p.render_preview(PreviewKind::Full, &latents, 2, (side, side)))
+    };
+    // Cancel over and over until the render returns: every cancel after its start counts.
+    while !worker.is_finished() {
+        p.cancel();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let err = worker
+        .join()
+        .unwrap()
+        .expect_err("the render was cancelled");
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    // The pipeline is usable afterwards.
+    let again = p
+        .render_preview(PreviewKind::Full, &latents, 2, (side, side))
+        .expect("renders again");
+    assert_eq!(again.2, images);
+}

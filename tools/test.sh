@@ -42,7 +42,10 @@ fi
 # --- end of host bindings block ---------------------------------------------------------------
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked
+# The tests run with the `test-hooks` feature (a forced panic and a cancel placed inside a
+# call, tests/threads.rs); libraries built for users never have it (tests/install.rs checks).
+cargo clippy --all-targets --locked --features test-hooks -- -D warnings
+cargo test --locked --features test-hooks
 
 # --- Python binding (issue 9): pytest in a venv of its own under the target folder, against
 # the debug libsdrt built above (bindings/python/run_tests.sh). SDRT_TEST_PYTHON=0 skips it.

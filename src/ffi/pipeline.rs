@@ -23,6 +23,9 @@ pub struct sdrt_pipeline {
 struct Handle {
     pipeline: Pipeline,
     scheduler_class: CString,
+    /// Test hook: runs after a generate call copied its params.
+    #[cfg(feature = "test-hooks")]
+    after_params: parking_lot::Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
 }
 
 /// CoreML compute units (`sdrt_pipeline_options.coreml_compute_units`).
@@ -326,6 +329,8 @@ pub unsafe extern "C" fn sdrt_pipeline_create(
         let handle = Box::new(Handle {
             pipeline,
             scheduler_class,
+            #[cfg(feature = "test-hooks")]
+            after_params: parking_lot::Mutex::new(None),
         });
         // SAFETY: out is non-null (checked).
         unsafe { *out = Box::into_raw(handle) as *mut sdrt_pipeline };
@@ -362,14 +367,31 @@ pub unsafe extern "C" fn sdrt_pipeline_free(pipeline: *mut sdrt_pipeline) {
     });
 }
 
-/// Test hook, not in the C header: the next generate calls on `pipeline` panic inside the
-/// engine after UNet evaluation `step` (0 turns it off), so tests can prove a panic comes back
-/// as `SDRT_ERROR_INTERNAL` and leaves the pipeline and the process usable.
+/// Test hook, not in the C header and only in builds with the `test-hooks` feature (the
+/// tests'): the next generate calls on `pipeline` panic inside the engine after UNet
+/// evaluation `step` (0 turns it off), so tests can prove a panic comes back as
+/// `SDRT_ERROR_INTERNAL` and leaves the pipeline and the process usable.
+#[cfg(feature = "test-hooks")]
 #[doc(hidden)]
 pub unsafe fn debug_panic_after_step(pipeline: *mut sdrt_pipeline, step: u32) {
     // SAFETY: a live pipeline (test contract).
     if let Ok(h) = unsafe { handle(pipeline) } {
         h.pipeline.debug_panic_after_step(step as usize);
+    }
+}
+
+/// Test hook, not in the C header and only in builds with the `test-hooks` feature: `f` runs
+/// inside each later `sdrt_pipeline_generate` on `pipeline` right after it copied its params
+/// (`None` removes it), so tests can place a cancel exactly there.
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub unsafe fn debug_after_params_copied(
+    pipeline: *mut sdrt_pipeline,
+    f: Option<Box<dyn Fn() + Send + Sync>>,
+) {
+    // SAFETY: a live pipeline (test contract).
+    if let Ok(h) = unsafe { handle(pipeline) } {
+        *h.after_params.lock() = f;
     }
 }
 
@@ -514,7 +536,15 @@ pub unsafe extern "C" fn sdrt_pipeline_generate(
         non_null(out, "out")?;
         // SAFETY: documented contract.
         let h = unsafe { handle(pipeline)? };
+        // The call starts now: a cancel while the params (a large init image) are copied
+        // cancels it.
+        let start = h.pipeline.call_start();
+        // SAFETY: documented contract.
         let (p, cb) = unsafe { read_generate_params(params)? };
+        #[cfg(feature = "test-hooks")]
+        if let Some(f) = h.after_params.lock().as_ref() {
+            f();
+        }
         let mut observer = |info: &StepInfo<'_>| -> bool {
             if let Some(f) = cb.progress {
                 // SAFETY: the header's contract for the callback.
@@ -528,7 +558,7 @@ pub unsafe extern "C" fn sdrt_pipeline_generate(
                 None => true,
             }
         };
-        let images = h.pipeline.generate_observed(&p, Some(&mut observer))?;
+        let images = h.pipeline.generate_from(start, &p, Some(&mut observer))?;
         // SAFETY: out is non-null (checked).
         unsafe { *out = images_into_raw(images) };
         Ok(())

@@ -1,7 +1,10 @@
 //! The model folder `optimum-cli export onnx` writes for Stable Diffusion, and its configs.
 
+pub mod agreement;
+pub mod bindings;
 pub mod cache;
 pub mod graphs;
+pub(crate) mod loader;
 pub mod onnx_file;
 pub mod session;
 

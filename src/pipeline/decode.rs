@@ -1,26 +1,27 @@
 //! Latents to pixels: the VAE decoder and diffusers' conversion to RGB8.
 
 use crate::error::{Error, Result};
+use crate::model::bindings::VaeDecoderIo;
 use crate::model::session::{float_value, OnnxModel};
 
-use super::Call;
+use super::call::Call;
 
-/// Decodes `latents` (`[count, channels, lh, lw]`, already divided by the VAE's scaling
-/// factor) to `count` RGB8 images of `width` x `height`.
+/// Decodes `latents` (`[count, channels, lh, lw]`, in the VAE's space) to `count` RGB8 images
+/// of `width` x `height`. `last`: the graph's last run of the call.
 pub(crate) fn decode(
     call: &Call<'_>,
     vae: &mut OnnxModel,
+    io: &VaeDecoderIo,
     latents: &[f32],
     shape: [usize; 4],
     (width, height): (usize, usize),
     last: bool,
 ) -> Result<Vec<Vec<u8>>> {
     let count = shape[0];
-    let vae_in = vae.input("latent_sample", 0)?.clone();
-    let vae_out = vae.output("sample", 0)?.name.clone();
+    let input = &io.latent_sample;
     let image = call.first(vae.run(
-        vec![(vae_in.name.clone(), float_value(&vae_in, &shape, latents)?)],
-        &[&vae_out],
+        vec![(input.name.clone(), float_value(input, &shape, latents)?)],
+        &[&io.sample.name],
         call.options(last),
     ))?;
     if image.shape != [count, 3, height, width] {

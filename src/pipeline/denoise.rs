@@ -3,13 +3,15 @@
 //! step the scheduler, then the mode's per-step hook and the caller's progress callback.
 
 use crate::error::{Error, Result};
+use crate::family::Conditioning;
+use crate::model::bindings::UnetIo;
 use crate::model::session::{float_value, int_value, IoInfo, OnnxModel};
 use crate::rng::NoiseSource;
 use crate::scheduler::Scheduler;
 
+use super::call::Call;
+use super::pyfloat::decimal_f64;
 use super::request::Timings;
-use super::text::TextEmbeddings;
-use super::Call;
 
 /// The shape of one call's latents and how to guide them.
 pub(crate) struct LoopSpec {
@@ -86,22 +88,25 @@ pub(crate) type OnStep<'a> = &'a mut dyn FnMut(&StepEvent<'_>) -> Result<bool>;
 pub(crate) fn denoise(
     call: &Call<'_>,
     unet: &mut OnnxModel,
+    io: &UnetIo,
     sched: &mut dyn Scheduler,
     spec: &LoopSpec,
-    text: &TextEmbeddings,
+    text: &Conditioning,
     latents: &mut [f32],
     rng: &mut dyn NoiseSource,
     hooks: &mut dyn StepHooks,
     on_step: OnStep<'_>,
     timings: &mut Timings,
 ) -> Result<()> {
-    let sample_info = unet.input("sample", 0)?.clone();
-    let timestep_info = unet.input("timestep", 1)?.clone();
-    let states_info = unet.input("encoder_hidden_states", 2)?.clone();
-    let out_name = unet.output("out_sample", 0)?.name.clone();
+    let sample_info = &io.sample;
+    let timestep_info = &io.timestep;
+    let states_info = &io.hidden_states;
+    let out_name = &io.out_sample.name;
     let cond_input = match &spec.timestep_cond {
         Some((values, dim)) => {
-            let info = unet.input("timestep_cond", 3)?.clone();
+            let Some(info) = &io.timestep_cond else {
+                return Err(Error::internal("the UNet takes no timestep_cond"));
+            };
             let rows = values.len() / dim.max(&1);
             let batch_values = if spec.cfg {
                 [values.as_slice(), values.as_slice()].concat()
@@ -161,25 +166,25 @@ pub(crate) fn denoise(
             (
                 sample_info.name.clone(),
                 float_value(
-                    &sample_info,
+                    sample_info,
                     &[batch, in_channels, spec.height, spec.width],
                     input,
                 )?,
             ),
             (
                 timestep_info.name.clone(),
-                timestep_value(&timestep_info, t)?,
+                timestep_value(timestep_info, t)?,
             ),
             (
                 states_info.name.clone(),
-                float_value(&states_info, &text.shape, &text.states)?,
+                float_value(states_info, &text.shape, &text.hidden_states)?,
             ),
         ];
         if let Some((info, values, shape)) = &cond_input {
             inputs.push((info.name.clone(), float_value(info, shape, values)?));
         }
         let last = i + 1 == timesteps.len();
-        let noise = call.first(unet.run(inputs, &[&out_name], call.options(last)))?;
+        let noise = call.first(unet.run(inputs, &[out_name], call.options(last)))?;
         timings.unet += unet.last_run();
         if noise.data.len() != scaled.len() {
             return Err(Error::model(format!(
@@ -232,7 +237,7 @@ pub fn rescale_noise_cfg(cfg: &mut [f32], text: &[f32], count: usize, rescale: f
     let n = cfg.len() / count.max(1);
     // Python computes `1 - guidance_rescale` in float64; torch then rounds both factors to
     // the tensor's float32.
-    let r64 = super::request::decimal_f64(rescale);
+    let r64 = decimal_f64(rescale);
     let keep = (1.0 - r64) as f32;
     for (g, t) in cfg.chunks_mut(n).zip(text.chunks(n)) {
         let ratio = std_unbiased(t) / std_unbiased(g);

@@ -1,13 +1,18 @@
-//! The initial latents of each mode, drawn from the call's generator in diffusers' order.
+//! The modes: the initial latents of text-to-image, image-to-image and inpainting, drawn from
+//! the call's generator in diffusers' order, and the per-step hooks a mode adds to the shared
+//! denoising loop.
 
 use crate::error::{Error, Result};
+use crate::family::LatentFormat;
+use crate::model::bindings::VaeEncoderIo;
 use crate::model::session::{float_value, OnnxModel};
 use crate::rng::{Generator, NoiseSource, NumpyRandomState, TorchGenerator};
 use crate::scheduler::Scheduler;
 
-use super::denoise::StepHooks;
-use super::request::{GrayImage, RgbImage};
-use super::Call;
+use super::call::Call;
+use super::denoise::{LoopSpec, NoHooks, StepHooks};
+use super::plan::Mode;
+use super::request::{GenerateParams, GrayImage, RgbImage, Timings};
 
 /// The call's generator: the initial draws come first, then each stochastic step's noise.
 pub(crate) fn generator(kind: Generator, seed: u64) -> Box<dyn NoiseSource> {
@@ -75,44 +80,29 @@ pub(crate) fn masked_image(image: &[f32], mask: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// Encodes one image (`[1, 3, H, W]` in [-1, 1]) to latents scaled by the VAE's
-/// `scaling_factor`: `latent_parameters` (mean and log-variance, current optimum exports) are
+/// Encodes one image (`[1, 3, H, W]` in [-1, 1]) to UNet-space latents (the family's VAE
+/// scaling): `latent_parameters` (mean and log-variance, current optimum exports) are
 /// sampled with the call's generator as diffusers' `DiagonalGaussianDistribution.sample`
 /// does; a `latent_sample` output (older exports, sampled inside the graph) is taken as it is.
-pub(crate) fn encode_image(
+fn encode_image(
     call: &Call<'_>,
-    vae: &mut OnnxModel,
+    (vae, io): (&mut OnnxModel, &VaeEncoderIo),
     image: &[f32],
     (width, height): (usize, usize),
-    latent_channels: usize,
-    scaling_factor: f32,
+    format: &LatentFormat,
     rng: &mut dyn NoiseSource,
 ) -> Result<Vec<f32>> {
-    let input = vae.input("sample", 0)?.clone();
-    let (out_name, parameters) = match vae.outputs().iter().find(|o| o.name == "latent_parameters")
-    {
-        Some(o) => (o.name.clone(), true),
-        None => match vae.outputs().iter().find(|o| o.name == "latent_sample") {
-            Some(o) => (o.name.clone(), false),
-            None => {
-                let o = vae.output("latent_parameters", 0)?;
-                let two = o
-                    .shape
-                    .get(1)
-                    .is_some_and(|&c| c == 2 * latent_channels as i64);
-                (o.name.clone(), two)
-            }
-        },
-    };
+    let input = &io.sample;
+    let (out_name, parameters) = (&io.latents.name, io.parameters);
     let out = call.first(vae.run(
         vec![(
             input.name.clone(),
-            float_value(&input, &[1, 3, height, width], image)?,
+            float_value(input, &[1, 3, height, width], image)?,
         )],
-        &[&out_name],
+        &[out_name],
         call.options(true),
     ))?;
-    let c = latent_channels;
+    let c = format.channels;
     let want_c = if parameters { 2 * c } else { c };
     let f = out.shape.get(2).copied().unwrap_or(0);
     if out.shape.len() != 4 || out.shape[0] != 1 || out.shape[1] != want_c || f == 0 {
@@ -136,7 +126,7 @@ pub(crate) fn encode_image(
     } else {
         out.data
     };
-    Ok(latents.into_iter().map(|x| scaling_factor * x).collect())
+    Ok(format.unet_latents(latents))
 }
 
 /// `count` copies of one image's latents, as diffusers repeats them for the batch.
@@ -189,5 +179,100 @@ pub(crate) struct InpaintChannels {
 impl StepHooks for InpaintChannels {
     fn extra_channels(&self) -> Option<(&[f32], usize)> {
         Some((&self.values, self.channels))
+    }
+}
+
+/// What a mode starts from.
+pub(crate) struct ModeInput<'a> {
+    /// The request.
+    pub params: &'a GenerateParams,
+    /// The mode.
+    pub mode: Mode,
+    /// The first scheduler index the denoising runs.
+    pub begin: usize,
+    /// Output width and height in pixels.
+    pub size: (usize, usize),
+    /// The family's latent format.
+    pub format: &'a LatentFormat,
+    /// The UNet takes the mask and masked image as extra channels (an inpainting UNet).
+    pub inpainting_unet: bool,
+}
+
+/// The initial latents and per-step hooks of the call's mode, drawing from `rng` in
+/// diffusers' order: the init image's latent sample (when the mode uses it), the noise,
+/// then the masked image's latent sample (inpainting).
+pub(crate) fn initial_latents(
+    call: &Call<'_>,
+    vae_encoder: Option<(&mut OnnxModel, &VaeEncoderIo)>,
+    m: &ModeInput<'_>,
+    spec: &LoopSpec,
+    sched: &dyn Scheduler,
+    rng: &mut dyn NoiseSource,
+    timings: &mut Timings,
+) -> Result<(Vec<f32>, Box<dyn StepHooks>)> {
+    let params = m.params;
+    let len = spec.latent_len();
+    let sigma = sched.init_noise_sigma();
+    let (Some(img), Some((vae, io))) = (&params.init_image, vae_encoder) else {
+        return Ok((noise(rng, len, sigma), Box::new(NoHooks)));
+    };
+    let size = m.size;
+    let c = spec.channels;
+    let pixels = image_tensor(img);
+    let mut encode = |image: &[f32], rng: &mut dyn NoiseSource| -> Result<Vec<f32>> {
+        let one = encode_image(call, (&mut *vae, io), image, size, m.format, rng)?;
+        timings.vae_encoder += vae.last_run();
+        if one.len() * spec.count != len {
+            return Err(Error::model(format!(
+                "vae_encoder gave {} latent values for a {}x{} image, expected {}",
+                one.len(),
+                size.0,
+                size.1,
+                len / spec.count
+            )));
+        }
+        Ok(repeat(&one, spec.count))
+    };
+    match (m.mode, &params.mask) {
+        (Mode::Inpaint, Some(mask)) => {
+            let full_strength = params.strength == 1.0;
+            let four = !m.inpainting_unet;
+            let image_latents = if four || !full_strength {
+                Some(encode(&pixels, rng)?)
+            } else {
+                None
+            };
+            let noise = rng.randn(len);
+            let lat = match (&image_latents, full_strength) {
+                (Some(init), false) => sched.add_noise(init, &noise, m.begin),
+                _ => noise.iter().map(|&x| x * sigma).collect(),
+            };
+            let b = binary_mask(mask);
+            let mask_lat = mask_to_latent(&b, size.0, spec.height, spec.width, m.format.factor);
+            let masked = masked_image(&pixels, &b);
+            let masked_lat = encode(&masked, rng)?;
+            let hooks: Box<dyn StepHooks> = if four {
+                Box::new(Blend {
+                    image_latents: image_latents.unwrap_or_default(),
+                    noise,
+                    mask: mask_lat,
+                })
+            } else {
+                // Every image of the batch has the same mask and masked image.
+                let per = c * spec.height * spec.width;
+                let mut values = mask_lat;
+                values.extend_from_slice(&masked_lat[..per]);
+                Box::new(InpaintChannels {
+                    values,
+                    channels: 1 + c,
+                })
+            };
+            Ok((lat, hooks))
+        }
+        _ => {
+            let init = encode(&pixels, rng)?;
+            let noise = rng.randn(len);
+            Ok((sched.add_noise(&init, &noise, m.begin), Box::new(NoHooks)))
+        }
     }
 }

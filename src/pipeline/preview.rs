@@ -1,24 +1,25 @@
-//! Previews of the image forming: the predicted clean latents of a step, shown three ways
-//! (a fixed latent-to-RGB map, a Tiny AutoEncoder, or the model's VAE decoder).
+//! Previews of the image forming: after the steps a request asks for, the clean latents the
+//! model predicts, shown three ways (the family's latent-to-RGB map, a Tiny AutoEncoder, or the
+//! model's VAE decoder).
+
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::family::{LatentFormat, SD_LATENT_RGB};
+use crate::model::bindings::VaeDecoderIo;
 use crate::model::session::OnnxModel;
 use crate::scheduler::PredictionType;
 
+use super::call::Call;
+use super::decode::decode;
+use super::denoise::StepEvent;
 use super::request::PreviewKind;
 
-use super::decode::decode;
-use super::Call;
+/// `(width, height, one RGB8 image per latent)`.
+pub(crate) type Rendered = (usize, usize, Vec<Vec<u8>>);
 
-/// Latent channel to RGB weights for the 4-channel Stable Diffusion 1.x / 2.x VAE (the
-/// approximation preview tools use): `rgb[c] = sum_k latent[k] * LATENT_RGB[k][c]`, then
-/// `(rgb + 1) / 2` to [0, 1].
-pub const LATENT_RGB: [[f32; 3]; 4] = [
-    [0.3512, 0.2297, 0.3227],
-    [0.3250, 0.4974, 0.2350],
-    [-0.2829, 0.1762, 0.2721],
-    [-0.2120, -0.2616, -0.7177],
-];
+/// A graph that decodes previews, with its binding.
+pub(crate) type Decoder<'a> = (&'a mut OnnxModel, &'a VaeDecoderIo);
 
 /// The clean latents the model predicts from its input `x_in = sqrt(a) x0 + sqrt(1 - a) noise`
 /// and output (noise, velocity or the sample itself).
@@ -45,18 +46,31 @@ pub(crate) fn predicted_x0(
         .collect()
 }
 
-/// `latent_rgb`: `[count, 4, h, w]` latents to `count` RGB8 images of `w` x `h`.
-pub fn latent_rgb(latents: &[f32], count: usize, (w, h): (usize, usize)) -> Vec<Vec<u8>> {
+/// `latent_rgb` for Stable Diffusion's 4-channel latents: `[count, 4, h, w]` latents to
+/// `count` RGB8 images of `w` x `h`.
+pub fn latent_rgb(latents: &[f32], count: usize, size: (usize, usize)) -> Vec<Vec<u8>> {
+    latent_rgb_with(&SD_LATENT_RGB, latents, count, size)
+}
+
+/// `[count, C, h, w]` latents to `count` RGB8 images of `w` x `h` through `weights` (one row
+/// of RGB weights per latent channel), then `(rgb + 1) / 2` to [0, 1].
+fn latent_rgb_with(
+    weights: &[[f32; 3]],
+    latents: &[f32],
+    count: usize,
+    (w, h): (usize, usize),
+) -> Vec<Vec<u8>> {
     let plane = w * h;
+    let c = weights.len();
     (0..count)
         .map(|n| {
-            let img = &latents[n * 4 * plane..(n + 1) * 4 * plane];
+            let img = &latents[n * c * plane..(n + 1) * c * plane];
             let mut out = vec![0u8; plane * 3];
             for p in 0..plane {
-                for c in 0..3 {
-                    let v: f32 = (0..4).map(|k| img[k * plane + p] * LATENT_RGB[k][c]).sum();
+                for ch in 0..3 {
+                    let v: f32 = (0..c).map(|k| img[k * plane + p] * weights[k][ch]).sum();
                     let v = ((v + 1.0) / 2.0).clamp(0.0, 1.0);
-                    out[p * 3 + c] = (v * 255.0).round_ties_even() as u8;
+                    out[p * 3 + ch] = (v * 255.0).round_ties_even() as u8;
                 }
             }
             out
@@ -64,59 +78,101 @@ pub fn latent_rgb(latents: &[f32], count: usize, (w, h): (usize, usize)) -> Vec<
         .collect()
 }
 
-/// A decoder for `taesd` previews: TAESD's ONNX form takes the UNet's latents as they are
-/// (its scaling factor is 1) on `latent_sample` and returns `sample` in [-1, 1].
-pub(crate) fn taesd(
-    call: &Call<'_>,
-    model: &mut OnnxModel,
-    latents: &[f32],
-    shape: [usize; 4],
-) -> Result<(usize, usize, Vec<Vec<u8>>)> {
-    let (lh, lw) = (shape[2], shape[3]);
-    // TAESD upsamples 8x, like the SD VAE.
-    let (w, h) = (lw * 8, lh * 8);
-    let images = decode(call, model, latents, shape, (w, h), false).map_err(|e| {
-        if e.kind() == crate::ErrorKind::ModelInvalid {
-            Error::model(format!("TAESD preview decoder: {e}"))
-        } else {
-            e
-        }
-    })?;
-    Ok((w, h, images))
-}
-
-/// Renders UNet-space latents (`shape` = `[count, C, lh, lw]`) as a preview of `kind`:
-/// `(width, height, one RGB8 image per latent)`. `full` divides by the VAE's `scaling` and
-/// decodes at `factor` times the latent size.
-#[allow(clippy::too_many_arguments)]
+/// Renders UNet-space latents (`shape` = `[count, C, lh, lw]`) as a preview of `kind`.
+/// `full` decodes with the VAE decoder (through the family's VAE scaling), `taesd` with the
+/// TAESD decoder (which takes the UNet's latents as they are); both decode to `factor` pixels
+/// per latent cell.
 pub(crate) fn render(
     call: &Call<'_>,
     kind: PreviewKind,
     latents: &[f32],
     shape: [usize; 4],
-    vae: Option<&mut OnnxModel>,
-    preview_decoder: Option<&mut OnnxModel>,
-    scaling: f32,
-    factor: usize,
-) -> Result<(usize, usize, Vec<Vec<u8>>)> {
-    let [count, c, lh, lw] = shape;
+    format: &LatentFormat,
+    vae: Option<Decoder<'_>>,
+    preview_decoder: Option<Decoder<'_>>,
+) -> Result<Rendered> {
+    let [count, _, lh, lw] = shape;
+    let (w, h) = (lw * format.factor, lh * format.factor);
     match kind {
         PreviewKind::None => Ok((0, 0, Vec::new())),
-        PreviewKind::LatentRgb if c == 4 => Ok((lw, lh, latent_rgb(latents, count, (lw, lh)))),
-        PreviewKind::LatentRgb => Err(Error::invalid(
-            "preview: latent_rgb needs 4 latent channels",
-        )),
-        PreviewKind::Taesd => match preview_decoder {
-            Some(m) => taesd(call, m, latents, shape),
-            None => Err(Error::internal("preview decoder not loaded")),
+        PreviewKind::LatentRgb => match format.latent_rgb {
+            Some(weights) if weights.len() == shape[1] => {
+                Ok((lw, lh, latent_rgb_with(weights, latents, count, (lw, lh))))
+            }
+            _ => Err(Error::invalid(
+                "preview: latent_rgb needs 4 latent channels",
+            )),
         },
+        PreviewKind::Taesd => {
+            let Some((model, io)) = preview_decoder else {
+                return Err(Error::internal("preview decoder not loaded"));
+            };
+            let images = decode(call, model, io, latents, shape, (w, h), false).map_err(|e| {
+                if e.kind() == crate::ErrorKind::ModelInvalid {
+                    Error::model(format!("TAESD preview decoder: {e}"))
+                } else {
+                    e
+                }
+            })?;
+            Ok((w, h, images))
+        }
         PreviewKind::Full => {
-            let Some(vae) = vae else {
+            let Some((vae, io)) = vae else {
                 return Err(Error::internal("VAE decoder not loaded"));
             };
-            let scaled: Vec<f32> = latents.iter().map(|x| x / scaling).collect();
-            let (w, h) = (lw * factor, lh * factor);
-            Ok((w, h, decode(call, vae, &scaled, shape, (w, h), false)?))
+            let scaled = format.vae_input(latents);
+            Ok((w, h, decode(call, vae, io, &scaled, shape, (w, h), false)?))
         }
+    }
+}
+
+/// The previews of one call: which steps get one, and the time they took.
+pub(crate) struct Previews<'a> {
+    /// The kind asked for.
+    pub kind: PreviewKind,
+    /// A preview every this many UNet evaluations (and after the last); 0 = never.
+    pub every: usize,
+    /// UNet evaluations in the call.
+    pub total: usize,
+    /// The prediction type the scheduler runs with.
+    pub prediction: PredictionType,
+    /// The call's latents' shape.
+    pub shape: [usize; 4],
+    /// The family's latent format.
+    pub format: &'a LatentFormat,
+    /// Time spent making previews.
+    pub time: Duration,
+}
+
+impl Previews<'_> {
+    /// The preview after UNet evaluation `step` (1-based), when the request asks for one then.
+    pub(crate) fn after_step(
+        &mut self,
+        call: &Call<'_>,
+        step: usize,
+        e: &StepEvent<'_>,
+        vae: Option<Decoder<'_>>,
+        preview_decoder: Option<Decoder<'_>>,
+    ) -> Result<Option<Rendered>> {
+        let every = self.every;
+        let wants = self.kind != PreviewKind::None
+            && every > 0
+            && (step.is_multiple_of(every) || step == self.total);
+        if !wants {
+            return Ok(None);
+        }
+        let t0 = Instant::now();
+        let x0 = predicted_x0(e.model_input, e.model_output, e.alpha_bar, self.prediction);
+        let r = render(
+            call,
+            self.kind,
+            &x0,
+            self.shape,
+            self.format,
+            vae,
+            preview_decoder,
+        )?;
+        self.time += t0.elapsed();
+        Ok(Some(r))
     }
 }

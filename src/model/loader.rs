@@ -1,0 +1,403 @@
+//! Builds the ONNX Runtime session of each part of a model folder, the same way for every
+//! part: the session settings of the pipeline, the dimensions pinned for static-shape
+//! providers, the graph cache (CPU) and CoreML's compiled-model cache, both keyed by
+//! [`cache_settings`].
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+
+use super::cache::CacheDir;
+use super::session::{load_session, OnnxModel};
+use super::ModelFolder;
+use crate::error::{Error, ErrorKind, Result};
+use crate::runtime::{self, CoreMlOptions, LogLevel, PipelineLog, Provider};
+
+/// What a pipeline was pinned to for static-shape providers: width, height, images.
+pub(crate) type StaticShape = (usize, usize, usize);
+
+/// The settings every session of a pipeline is built with (those of its options that change
+/// what ONNX Runtime or CoreML builds, and where their caches live).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionSettings {
+    /// The provider the sessions run on (resolved: never `Auto`).
+    pub provider: Provider,
+    /// Threads per graph for ONNX Runtime's intra-op pool; 0 = ORT's default.
+    pub intra_op_threads: usize,
+    /// CoreML settings (used when the provider is CoreML).
+    pub coreml: CoreMlOptions,
+    /// CUDA device ordinal.
+    pub cuda_device_id: i32,
+    /// The graph cache's folder.
+    pub graph_cache: CacheDir,
+}
+
+/// What the cache keys of `part` hold besides its files: every setting that changes the graph
+/// ONNX Runtime or CoreML builds from them.
+fn cache_settings(
+    ort_version: &str,
+    options: &SessionSettings,
+    part: &str,
+    pinned: &[(&'static str, usize)],
+) -> String {
+    let mut s = format!(
+        "sdrt graph cache 1; onnxruntime {ort_version}; provider {}; intra-op threads {}; \
+         part {part}; level all",
+        options.provider.name(),
+        options.intra_op_threads
+    );
+    if !pinned.is_empty() {
+        s.push_str(&format!("; pinned {pinned:?}"));
+    }
+    if options.provider == Provider::CoreMl {
+        let c = &options.coreml;
+        s.push_str(&format!(
+            "; coreml units {:?}, ml program {}, static shapes {}",
+            c.compute_units, c.ml_program, c.static_shapes
+        ));
+    }
+    s
+}
+
+/// Builds ONNX Runtime sessions for the parts of one model folder, the same way for every part.
+pub(crate) struct Loader {
+    folder: ModelFolder,
+    settings: SessionSettings,
+    log: PipelineLog,
+    static_shape: Option<StaticShape>,
+    /// Token ids per prompt (pinned for static shapes).
+    tokens: usize,
+    /// Pixels per latent cell (pinned latent sizes for static shapes).
+    factor: usize,
+}
+
+impl Loader {
+    /// A loader for `folder`'s parts; `static_shape` pins free dimensions (CoreML's static
+    /// shapes) to that size, `tokens` ids per prompt and `factor` pixels per latent cell.
+    pub(crate) fn new(
+        folder: ModelFolder,
+        settings: SessionSettings,
+        log: PipelineLog,
+        static_shape: Option<StaticShape>,
+        tokens: usize,
+        factor: usize,
+    ) -> Loader {
+        Loader {
+            folder,
+            settings,
+            log,
+            static_shape,
+            tokens,
+            factor,
+        }
+    }
+
+    /// The provider the sessions run on.
+    pub(crate) fn provider(&self) -> Provider {
+        self.settings.provider
+    }
+
+    /// The static shape the sessions are pinned to, if any.
+    pub(crate) fn static_shape(&self) -> Option<StaticShape> {
+        self.static_shape
+    }
+
+    /// Loads `part` from its folder (`<part>/model.onnx`).
+    pub(crate) fn load(&self, part: &str) -> Result<OnnxModel> {
+        self.load_file(part, &self.folder.onnx(part))
+    }
+
+    /// What the graph cache's and CoreML's cache keys hold besides the model files: every
+    /// setting that changes the graph ONNX Runtime or CoreML builds from them.
+    fn cache_settings(&self, part: &str, pinned: &[(&'static str, usize)]) -> Result<String> {
+        let rt = runtime::get_or_init()?;
+        Ok(cache_settings(rt.version(), &self.settings, part, pinned))
+    }
+
+    /// CoreML's `ModelCacheDirectory` for `part`: one folder per graph and key under the
+    /// pipeline's CoreML cache folder (its option, else `coreml/` in the cache folder), so a
+    /// changed model file or option never reuses a stale compiled model (CoreML's own key is
+    /// the model's path). `None`: not CoreML, or no cache.
+    fn coreml_cache_dir(
+        &self,
+        part: &str,
+        path: &Path,
+        pinned: &[(&'static str, usize)],
+    ) -> Result<Option<PathBuf>> {
+        if self.settings.provider != Provider::CoreMl {
+            return Ok(None);
+        }
+        let base = match &self.settings.coreml.cache_dir {
+            Some(dir) => dir.clone(),
+            None => match self.settings.graph_cache.resolve() {
+                Some(dir) => dir.join("coreml"),
+                None => return Ok(None),
+            },
+        };
+        let key = crate::model::cache::key(path, &self.cache_settings(part, pinned)?)?;
+        Ok(Some(base.join(format!("{part}-{key}"))))
+    }
+
+    /// The free dimensions `part` gets pinned to (static shapes only).
+    fn pinned(&self, part: &str) -> Vec<(&'static str, usize)> {
+        self.static_shape
+            .map(|shape| static_dims(part, shape, self.tokens, self.factor))
+            .unwrap_or_default()
+    }
+
+    /// A session builder with every option of this pipeline (logger, threads, the `pinned`
+    /// dimensions, providers).
+    fn builder(
+        &self,
+        part: &str,
+        path: &Path,
+        pinned: &[(&'static str, usize)],
+    ) -> Result<ort::session::builder::SessionBuilder> {
+        let rt = runtime::get_or_init()?;
+        let options = &self.settings;
+        // ort defaults to automatic EP selection (MaxEfficiency), which on macOS registers
+        // CoreML behind the caller's back and here changes CPU threading; sdrt registers the
+        // providers it was asked for, and nothing else. Idle intra-op threads do not spin:
+        // the graphs run one after another, and a pool spinning after its graph finished
+        // takes cores from the next one (and from the host application).
+        // No memory pattern for the UNet: ONNX Runtime would plan one block for all of a
+        // run's intermediate tensors, which at 512x512 holds 1.5 GB more at the UNet's peak
+        // than allocating them from the arena as they come, for the same speed. The VAE's
+        // convolutions are the other way round: their planned block is smaller than the arena's
+        // (BENCHMARKS.md, "Session settings").
+        let mut b = Session::builder(&rt.env)?
+            .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)?
+            .with_intra_op_spinning(false)?
+            .with_memory_pattern(part != "unet")?;
+        b = self.log.configure_session(b, part)?;
+        if options.intra_op_threads > 0 {
+            b = b.with_intra_threads(options.intra_op_threads)?;
+        }
+        for &(dim, size) in pinned {
+            b = b.with_dimension_override(dim, size as i64)?;
+        }
+        let mut coreml = options.coreml.clone();
+        match self.coreml_cache_dir(part, path, pinned) {
+            Ok(dir) => coreml.cache_dir = dir,
+            Err(e) => {
+                self.log.log(
+                    LogLevel::Warn,
+                    &format!("coreml cache: {e}; compiling {part} without it"),
+                );
+                coreml.cache_dir = None;
+            }
+        }
+        let eps = runtime::execution_providers(options.provider, &coreml, options.cuda_device_id);
+        if !eps.is_empty() {
+            b = b.with_execution_providers(&eps).map_err(|e| {
+                Error::new(
+                    ErrorKind::ProviderUnavailable,
+                    format!(
+                        "{part}: could not register {}: {e}",
+                        options.provider.name()
+                    ),
+                )
+            })?;
+        }
+        Ok(b)
+    }
+
+    /// Loads `part` from `path` (a preview decoder may live outside the folder).
+    pub(crate) fn load_file(&self, part: &str, path: &Path) -> Result<OnnxModel> {
+        let pinned = self.pinned(part);
+        // The graph cache holds CPU graphs: other providers compile their own (CoreML keeps
+        // its compiled models in its cache directory, keyed the same way).
+        let cached = match self.settings.graph_cache.resolve() {
+            Some(dir) if self.settings.provider == Provider::Cpu && pinned.is_empty() => {
+                match self.load_cached(part, path, &dir) {
+                    Ok(model) => Some(model),
+                    Err(e) => {
+                        self.log.log(
+                            LogLevel::Warn,
+                            &format!("graph cache: {e}; loading {part} without it"),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let model = match cached {
+            Some(m) => m,
+            None => OnnxModel::new(
+                part,
+                load_session(self.builder(part, path, &pinned)?, path)?,
+            )?,
+        };
+        // Overrides whose names the export does not use are silently ignored by ONNX
+        // Runtime; static shapes mean no free dimension may remain.
+        if !pinned.is_empty() {
+            if let Some(free) = model
+                .inputs()
+                .iter()
+                .find(|i| i.shape.iter().any(|&d| d < 0))
+            {
+                return Err(Error::model(format!(
+                    "{part}: input '{}' keeps free dimensions {:?} after pinning {:?} for \
+                     static shapes",
+                    free.name, free.symbols, pinned
+                )));
+            }
+        }
+        Ok(model)
+    }
+
+    /// `part` through the graph cache: the saved optimized graph with optimizations off (a
+    /// hit), or the original graph optimized as usual and saved for next time (a miss).
+    /// Cached graphs have no pinned dimensions.
+    fn load_cached(&self, part: &str, path: &Path, dir: &Path) -> Result<OnnxModel> {
+        use crate::model::cache::{self, Entry, GraphCache, DATA, GRAPH};
+        use ort::session::builder::GraphOptimizationLevel;
+        let key = cache::key(path, &self.cache_settings(part, &[])?)?;
+        let gc = GraphCache::new(dir);
+        for _ in 0..2 {
+            match gc.lookup(part, &key)? {
+                Entry::Hit(graph) => {
+                    let b = self
+                        .builder(part, path, &[])?
+                        .with_optimization_level(GraphOptimizationLevel::Disable)?;
+                    match load_session(b, &graph) {
+                        Ok(s) => return OnnxModel::new(part, s),
+                        // Unusable after all: drop the entry and build it again.
+                        Err(e) => {
+                            self.log.log(
+                                LogLevel::Warn,
+                                &format!(
+                                    "graph cache: {} is unusable ({e}); rebuilding",
+                                    graph.display()
+                                ),
+                            );
+                            if let Some(entry) = graph.parent() {
+                                let _ = std::fs::remove_dir_all(entry);
+                            }
+                        }
+                    }
+                }
+                Entry::Miss { tmp, dir: entry } => {
+                    let b = self
+                        .builder(part, path, &[])?
+                        .with_optimized_model_path(tmp.join(GRAPH))?
+                        .with_config_entry(
+                            "session.optimized_model_external_initializers_file_name",
+                            DATA,
+                        )?
+                        .with_config_entry(
+                            "session.optimized_model_external_initializers_min_size_in_bytes",
+                            "1024",
+                        )?;
+                    let session = load_session(b, path);
+                    let session = match session {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = std::fs::remove_dir_all(&tmp);
+                            return Err(e);
+                        }
+                    };
+                    if let Err(e) = gc.publish(&tmp, &entry, path) {
+                        self.log.log(LogLevel::Warn, &format!("graph cache: {e}"));
+                    }
+                    return OnnxModel::new(part, session);
+                }
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "graph cache: no usable entry for {part} in {}",
+                dir.display()
+            ),
+        ))
+    }
+}
+
+/// The free dimensions optimum's exporter names, pinned for static-shape providers.
+/// (The names are those of `optimum-cli export onnx`; the UNet batch assumes classifier-free
+/// guidance, which the request checks require under static shapes.)
+fn static_dims(
+    part: &str,
+    (width, height, count): StaticShape,
+    tokens: usize,
+    f: usize,
+) -> Vec<(&'static str, usize)> {
+    match part {
+        "text_encoder" => vec![("batch_size", 1), ("sequence_length", tokens)],
+        "unet" => vec![
+            ("batch_size", 2 * count),
+            ("height", height / f),
+            ("width", width / f),
+            ("sequence_length", tokens),
+        ],
+        "vae_decoder" => vec![
+            ("batch_size", count),
+            ("latent_height", height / f),
+            ("latent_width", width / f),
+        ],
+        // One image at a time (the init image, then the masked image).
+        "vae_encoder" => vec![
+            ("batch_size", 1),
+            ("sample_height", height),
+            ("sample_width", width),
+        ],
+        // The previews decode the whole batch, like the VAE decoder.
+        "vae_preview" => vec![
+            ("batch_size", count),
+            ("latent_height", height / f),
+            ("latent_width", width / f),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cache_settings, Provider, SessionSettings};
+    use crate::runtime::CoreMlComputeUnits;
+
+    /// Every setting that changes what ONNX Runtime or CoreML builds changes the key of both
+    /// caches (the pipeline options that do not, such as the low-memory mode and logging, are
+    /// not session settings: see `PipelineOptions::session_settings`).
+    #[test]
+    fn graph_changing_options_change_the_cache_key() {
+        let with = |p: Provider, o: &SessionSettings| SessionSettings {
+            provider: p,
+            ..o.clone()
+        };
+        let base = SessionSettings::default();
+        let key = |p: Provider, o: &SessionSettings, pinned: &[(&'static str, usize)]| {
+            cache_settings("1.31.1", &with(p, o), "unet", pinned)
+        };
+        for p in [Provider::Cpu, Provider::CoreMl] {
+            let k = key(p, &base, &[]);
+            assert_ne!(k, cache_settings("1.31.2", &with(p, &base), "unet", &[]));
+            assert_ne!(
+                k,
+                cache_settings("1.31.1", &with(p, &base), "vae_decoder", &[])
+            );
+            assert_ne!(k, key(p, &base, &[("height", 64)]));
+            let threads = SessionSettings {
+                intra_op_threads: 1,
+                ..base.clone()
+            };
+            assert_ne!(k, key(p, &threads, &[]));
+        }
+        assert_ne!(
+            key(Provider::Cpu, &base, &[]),
+            key(Provider::CoreMl, &base, &[])
+        );
+        let coreml = key(Provider::CoreMl, &base, &[]);
+        let mut o = base.clone();
+        o.coreml.compute_units = CoreMlComputeUnits::CpuAndNeuralEngine;
+        assert_ne!(coreml, key(Provider::CoreMl, &o, &[]));
+        let mut o = base.clone();
+        o.coreml.ml_program = !o.coreml.ml_program;
+        assert_ne!(coreml, key(Provider::CoreMl, &o, &[]));
+        let mut o = base.clone();
+        o.coreml.static_shapes = !o.coreml.static_shapes;
+        assert_ne!(coreml, key(Provider::CoreMl, &o, &[]));
+    }
+}

@@ -1,0 +1,372 @@
+//! The plan step: every check a request needs, made against the model, its graphs and the
+//! pipeline's static shapes before any graph runs, and what the stages then run: the size,
+//! the mode, guidance, and the scheduler with the index the denoising starts at.
+
+use crate::error::{Error, Result};
+use crate::model::graphs::GraphDims;
+use crate::model::loader::StaticShape;
+use crate::model::ModelConfig;
+use crate::rng::Generator;
+use crate::scheduler::{self, PredictionType, Scheduler, SchedulerKind, SchedulerOverrides};
+
+use super::estimate::{estimate_peak, human_bytes};
+use super::pyfloat::decimal_f64;
+use super::request::{GenerateParams, PreviewKind, DEFAULT_MEMORY_LIMIT, MAX_COUNT, MAX_SIDE};
+
+/// Which initial latents and per-step hooks a call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Noise only.
+    Text,
+    /// An encoded init image, noised to the start step.
+    Image,
+    /// Image-to-image that keeps the unmasked part: a per-step blend (4-channel UNets) or the
+    /// mask and masked image as extra UNet channels (inpainting UNets).
+    Inpaint,
+}
+
+/// A request checked against the model: what the stages run.
+pub(crate) struct Plan {
+    /// Output width in pixels.
+    pub width: usize,
+    /// Output height in pixels.
+    pub height: usize,
+    /// The scheduler, with its timesteps set for the call's steps.
+    pub scheduler: Box<dyn Scheduler>,
+    /// The first scheduler index the denoising runs (image-to-image strength; 0 otherwise).
+    pub begin: usize,
+    /// The prediction type the scheduler runs with (for previews).
+    pub prediction: PredictionType,
+    /// Classifier-free guidance: the UNet batch holds an unconditional half.
+    pub cfg: bool,
+    /// The mode.
+    pub mode: Mode,
+}
+
+/// What a request is checked against.
+pub(crate) struct Model<'a> {
+    /// The folder's configs.
+    pub config: &'a ModelConfig,
+    /// What the graphs fix.
+    pub dims: &'a GraphDims,
+    /// The size the pipeline's sessions are pinned to, if any.
+    pub static_shape: Option<StaticShape>,
+    /// Whether the family has latent-to-RGB coefficients for `latent_rgb` previews.
+    pub latent_rgb: bool,
+    /// The family's default scheduler for this model, when sdrt implements it.
+    pub default_scheduler: Option<SchedulerKind>,
+}
+
+pub(crate) fn nonzero_or(v: usize, default: usize) -> usize {
+    if v == 0 {
+        default
+    } else {
+        v
+    }
+}
+
+/// Checks `p` against the model, the sizes its graphs take and the pipeline's static shapes,
+/// and builds the call's scheduler: every check a call makes before any graph runs.
+pub(crate) fn plan(p: &GenerateParams, model: &Model<'_>) -> Result<Plan> {
+    let (config, dims, static_shape) = (model.config, model.dims, model.static_shape);
+    if let Some(img) = &p.init_image {
+        check_pixels("init_image", img.width, img.height, 3, img.data.len())?;
+    }
+    if let Some(m) = &p.mask {
+        check_pixels("mask", m.width, m.height, 1, m.data.len())?;
+        let Some(img) = &p.init_image else {
+            return Err(Error::invalid(
+                "mask: a mask needs an init_image to inpaint (none was given)",
+            ));
+        };
+        if (m.width, m.height) != (img.width, img.height) {
+            return Err(Error::invalid(format!(
+                "mask: its size {}x{} differs from init_image's {}x{}",
+                m.width, m.height, img.width, img.height
+            )));
+        }
+        if dims.timestep_cond.is_some()
+            || !(dims.unet_in_channels == dims.latent_channels || dims.is_inpainting())
+        {
+            return Err(Error::invalid(format!(
+                "mask: this model cannot inpaint (its UNet takes {} input channels{})",
+                dims.unet_in_channels,
+                if dims.timestep_cond.is_some() {
+                    ", LCM-distilled"
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
+    if dims.is_inpainting() && p.mask.is_none() {
+        return Err(Error::invalid(format!(
+            "mask: this is an inpainting model ({}-channel UNet); it needs init_image and mask",
+            dims.unet_in_channels
+        )));
+    }
+    let (nw, nh) = match &p.init_image {
+        Some(img) => (img.width, img.height),
+        None => config.native_size(),
+    };
+    let width = nonzero_or(p.width, nw);
+    let height = nonzero_or(p.height, nh);
+    if let Some(img) = &p.init_image {
+        if (width, height) != (img.width, img.height) {
+            return Err(Error::invalid(format!(
+                "width/height: the requested size {width}x{height} differs from init_image's \
+                 {}x{} (sdrt does not resize; pass 0 to use the image's size)",
+                img.width, img.height
+            )));
+        }
+    }
+    let f = config.vae_scale_factor;
+    for (name, v) in [("width", width), ("height", height)] {
+        if v % 8 != 0 || v % f != 0 {
+            return Err(Error::invalid(format!(
+                "{name} {v} is not a multiple of {}",
+                f.max(8)
+            )));
+        }
+        if v > MAX_SIDE {
+            return Err(Error::invalid(format!("{name} {v} exceeds {MAX_SIDE}")));
+        }
+    }
+    check_graph_sizes(config, dims, width, height)?;
+    let t = config.scheduler.num_train_timesteps()?;
+    if p.steps == 0 || p.steps > t {
+        return Err(Error::invalid(format!(
+            "steps must be between 1 and {t}, got {}",
+            p.steps
+        )));
+    }
+    if !p.eta.is_finite() || p.eta < 0.0 {
+        return Err(Error::invalid(format!("eta must be >= 0, got {}", p.eta)));
+    }
+    if !p.guidance.is_finite() {
+        return Err(Error::invalid("guidance must be a finite number"));
+    }
+    if !(p.strength.is_finite() && p.strength > 0.0 && p.strength <= 1.0) {
+        return Err(Error::invalid(format!(
+            "strength must be in (0, 1], got {}",
+            p.strength
+        )));
+    }
+    if !(p.guidance_rescale.is_finite() && (0.0..=1.0).contains(&p.guidance_rescale)) {
+        return Err(Error::invalid(format!(
+            "guidance_rescale must be in [0, 1], got {}",
+            p.guidance_rescale
+        )));
+    }
+    if p.count == 0 || p.count > MAX_COUNT {
+        return Err(Error::invalid(format!(
+            "count must be between 1 and {MAX_COUNT}, got {}",
+            p.count
+        )));
+    }
+    match p.generator {
+        Generator::Numpy => {
+            if p.seed > u32::MAX as u64 {
+                return Err(Error::invalid(format!(
+                    "seed {} does not fit the numpy generator's 32 bits",
+                    p.seed
+                )));
+            }
+        }
+        Generator::Torch => {}
+    }
+    if let Some((sw, sh, sn)) = static_shape {
+        if dims.timestep_cond.is_some() {
+            return Err(Error::unsupported(
+                "static shapes pin the UNet batch for classifier-free guidance, which \
+                 LCM-distilled models do not use; load this model without static shapes",
+            ));
+        }
+        if p.guidance <= 1.0 {
+            return Err(Error::invalid(
+                "this pipeline was loaded with static shapes, which assume classifier-free \
+                 guidance (guidance > 1)",
+            ));
+        }
+        if (width, height, p.count) != (sw, sh, sn) {
+            return Err(Error::invalid(format!(
+                "this pipeline was loaded with static shapes {sw}x{sh}, {sn} image(s); \
+                 got {width}x{height}, {} image(s)",
+                p.count
+            )));
+        }
+    }
+    let scheduler = match p.scheduler.or(model.default_scheduler) {
+        Some(k) => k,
+        None => {
+            return Err(Error::unsupported(format!(
+                "the model's scheduler {} is not supported; choose one explicitly",
+                config.scheduler.class_name()
+            )))
+        }
+    };
+    let mode = match (&p.init_image, &p.mask) {
+        (None, _) => Mode::Text,
+        (Some(_), None) => Mode::Image,
+        (Some(_), Some(_)) => Mode::Inpaint,
+    };
+    // LCM-distilled UNets take the guidance as an embedding, not as a second batch half.
+    let cfg = p.guidance > 1.0 && dims.timestep_cond.is_none();
+    check_fixed_batches(dims, p.count, cfg)?;
+    let limit = match p.memory_limit {
+        0 => DEFAULT_MEMORY_LIMIT,
+        n => n,
+    };
+    let peak = estimate_peak(config, width, height, p.count, cfg, p.init_image.is_some());
+    if peak.bytes > limit {
+        return Err(Error::invalid(format!(
+            "width/height/count: {width}x{height} with {} image(s) needs an estimated {} for \
+             {}, above the memory_limit of {}{}; use a smaller size or count, or raise \
+             memory_limit",
+            p.count,
+            human_bytes(peak.bytes),
+            peak.what,
+            human_bytes(limit),
+            if p.memory_limit == 0 {
+                " (the default)"
+            } else {
+                ""
+            }
+        )));
+    }
+    if p.preview == PreviewKind::LatentRgb && !model.latent_rgb {
+        return Err(Error::invalid(format!(
+            "preview: latent_rgb needs 4 latent channels, the model has {}",
+            dims.latent_channels
+        )));
+    }
+    let overrides = SchedulerOverrides {
+        prediction_type: p.prediction_type,
+        timestep_spacing: p.timestep_spacing,
+        eta: p.eta,
+    };
+    let sched = scheduler::create(scheduler, &config.scheduler, p.steps, &overrides)?;
+    let begin = match mode {
+        Mode::Text => 0,
+        Mode::Image | Mode::Inpaint => get_timesteps(p.steps, p.strength, sched.order())?,
+    };
+    if begin >= sched.timesteps().len() {
+        return Err(Error::invalid(format!(
+            "strength {} leaves no step of {} to run",
+            p.strength,
+            sched.timesteps().len()
+        )));
+    }
+    Ok(Plan {
+        width,
+        height,
+        scheduler: sched,
+        begin,
+        prediction: p.prediction_type.unwrap_or(config.prediction_type),
+        cfg,
+        mode,
+    })
+}
+
+/// Sizes the UNet can take: it halves the latents once per down block but the last, and the
+/// exported graph's upsampling doubles them back, so latent sides must divide by
+/// `2 ** downsamples`; dimensions an export fixed must be met exactly.
+fn check_graph_sizes(
+    config: &ModelConfig,
+    dims: &GraphDims,
+    width: usize,
+    height: usize,
+) -> Result<()> {
+    let f = config.vae_scale_factor;
+    let d = config.unet.downsamples();
+    let m = f << d;
+    for (name, v) in [("width", width), ("height", height)] {
+        if v % m != 0 {
+            let below = v / m * m;
+            let sizes = if below == 0 {
+                format!("{m}")
+            } else {
+                format!("{below} or {}", below + m)
+            };
+            return Err(Error::invalid(format!(
+                "{name} {v} cannot run through this UNet: it halves the latents {d} time(s) \
+                 (unet/config.json has {} blocks), so sizes must be multiples of {m} pixels \
+                 ({f} per latent x 2^{d}); nearest: {sizes}",
+                d + 1
+            )));
+        }
+    }
+    let [_, uh, uw] = dims.unet_fixed;
+    let [_, vh, vw] = dims.vae_fixed;
+    for (name, v, fixed) in [("width", width, uw.or(vw)), ("height", height, uh.or(vh))] {
+        if let Some(cells) = fixed.filter(|&c| c * f != v) {
+            return Err(Error::invalid(format!(
+                "{name} {v}: the model's graphs are exported for {} pixels only \
+                 ({cells} latent cells)",
+                cells * f
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Batch sizes an export fixed: the UNet's (2 x count with classifier-free guidance) and the
+/// VAE decoder's (count).
+fn check_fixed_batches(dims: &GraphDims, count: usize, cfg: bool) -> Result<()> {
+    let unet_batch = if cfg { 2 * count } else { count };
+    if let Some(b) = dims.unet_fixed[0].filter(|&b| b != unet_batch) {
+        return Err(Error::invalid(format!(
+            "count {count}: the UNet graph is exported for a batch of {b}, this call needs \
+             {unet_batch} ({count} image(s){})",
+            if cfg {
+                " x 2 for classifier-free guidance"
+            } else {
+                ""
+            }
+        )));
+    }
+    if let Some(b) = dims.vae_fixed[0].filter(|&b| b != count) {
+        return Err(Error::invalid(format!(
+            "count {count}: the VAE decoder graph is exported for a batch of {b}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_pixels(
+    name: &str,
+    width: usize,
+    height: usize,
+    channels: usize,
+    len: usize,
+) -> Result<()> {
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(Error::invalid(format!(
+            "{name}: size {width}x{height} must be 1..={MAX_SIDE} on each side"
+        )));
+    }
+    if len != width * height * channels {
+        return Err(Error::invalid(format!(
+            "{name}: {len} bytes for {width}x{height} with {channels} channel(s); expected {}",
+            width * height * channels
+        )));
+    }
+    Ok(())
+}
+
+/// diffusers' `get_timesteps` (image-to-image strength): the index into the scheduler's
+/// timesteps where the denoising starts. `init = min(int(steps * strength), steps)`,
+/// `t_start = steps - init`, and the loop runs `timesteps[t_start * order:]`. `strength` is
+/// taken as the decimal the caller wrote (0.7f32 is 0.7), so `int(steps * strength)` is
+/// Python's.
+pub fn get_timesteps(steps: usize, strength: f32, order: usize) -> Result<usize> {
+    let s = decimal_f64(strength);
+    let init = ((steps as f64 * s) as usize).min(steps);
+    if init == 0 {
+        return Err(Error::invalid(format!(
+            "strength {strength} with {steps} steps leaves no denoising step \
+             (int(steps * strength) = 0); raise steps or strength"
+        )));
+    }
+    Ok((steps - init) * order)
+}
