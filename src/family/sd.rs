@@ -4,15 +4,26 @@
 //! image's size, the VAE's `scaling_factor` from its config (0.18215).
 
 use crate::error::{Error, Result};
-use crate::model::bindings::{Bindings, TextEncoderIo};
+use crate::model::agreement::TextSpec;
+use crate::model::bindings::{Bindings, TextEncoderIo, TextOutputs};
 use crate::model::session::{int_value, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
-use crate::pipeline::{Call, GenerateParams, Timings};
+use crate::pipeline::{Call, Timings};
 use crate::runtime::LogLevel;
 use crate::scheduler::SchedulerKind;
 use crate::tokenizer::{ClipTokenizer, Encoded};
 
-use super::{Conditioning, Family, LatentFormat};
+use super::{Conditioning, EncodeRequest, Family, LatentFormat};
+
+/// One text encoder, its last hidden state, no added conditioning.
+pub(super) const TEXT: TextSpec<'static> = TextSpec {
+    parts: &["text_encoder"],
+    outputs: &[TextOutputs {
+        penultimate: false,
+        pooled: false,
+    }],
+    added: false,
+};
 
 /// Latent channel to RGB weights for the 4-channel Stable Diffusion 1.x / 2.x VAE (the
 /// approximation preview tools use): `rgb[c] = sum_k latent[k] * SD_LATENT_RGB[k][c]`, then
@@ -43,8 +54,12 @@ impl Family for StableDiffusion {
         "Stable Diffusion"
     }
 
-    fn text_parts(&self) -> &'static [&'static str] {
-        &["text_encoder"]
+    fn latent_family(&self) -> &'static str {
+        "sd"
+    }
+
+    fn tokenizers(&self) -> Vec<&ClipTokenizer> {
+        vec![&self.tokenizer]
     }
 
     fn tokenizer(&self) -> &ClipTokenizer {
@@ -56,17 +71,17 @@ impl Family for StableDiffusion {
         call: &Call<'_>,
         encoders: &mut [&mut OnnxModel],
         io: &Bindings,
-        params: &GenerateParams,
-        cfg: bool,
+        req: &EncodeRequest<'_>,
         timings: &mut Timings,
     ) -> Result<Conditioning> {
-        let [encoder] = encoders else {
+        let (params, cfg) = (req.params, req.cfg);
+        let ([encoder], [text_io]) = (encoders, &io.text[..]) else {
             return Err(Error::internal("the text encoder is not loaded"));
         };
         encode_prompts(
             call,
             encoder,
-            &io.text_encoder,
+            text_io,
             &self.tokenizer,
             &params.prompt,
             params.negative_prompt.as_deref().unwrap_or(""),
@@ -82,6 +97,7 @@ impl Family for StableDiffusion {
             factor: config.vae_scale_factor,
             scaling_factor: config.vae_scaling_factor,
             latent_rgb: (channels == 4).then_some(&SD_LATENT_RGB[..]),
+            latent_rgb_bias: [0.0; 3],
         }
     }
 
@@ -133,10 +149,11 @@ fn encode_prompts(
     Ok(Conditioning {
         hidden_states: states,
         shape: [batch, hidden_shape[1], hidden_shape[2]],
+        added: None,
     })
 }
 
-fn warn_truncated(call: &Call<'_>, what: &str, e: &Encoded, tokenizer: &ClipTokenizer) {
+pub(super) fn warn_truncated(call: &Call<'_>, what: &str, e: &Encoded, tokenizer: &ClipTokenizer) {
     if e.cut > 0 {
         // Long prompts are cut before tokenizing: then only a lower bound is known.
         let (at_least, cut) = (if e.exact { "" } else { "at least " }, e.cut);

@@ -414,6 +414,7 @@ pub(crate) unsafe fn read_generate_params(
         preview: preview_kind_from_c(c.preview_kind)?,
         preview_every: c.preview_every as usize,
         memory_limit: c.memory_limit,
+        ..GenerateParams::default()
     };
     let callbacks = Callbacks {
         progress: c.progress,

@@ -4,13 +4,29 @@
 
 use super::session::IoInfo;
 
-/// The text encoder's inputs and outputs.
+/// A text encoder's inputs and outputs.
 #[derive(Debug, Clone)]
 pub struct TextEncoderIo {
     /// `input_ids` `[batch, tokens]`, integer (or float) ids.
     pub input_ids: IoInfo,
     /// `last_hidden_state` `[batch, tokens, hidden]`.
     pub last_hidden_state: IoInfo,
+    /// The penultimate hidden state, `hidden_states.{N-1}` of the `hidden_states.0..=N` an
+    /// export with `output_hidden_states` has (SDXL's conditioning); `None` unless the family
+    /// asks for it.
+    pub penultimate: Option<IoInfo>,
+    /// The pooled, projected embedding `text_embeds` `[batch, projection]`
+    /// (`CLIPTextModelWithProjection`, SDXL's second encoder); `None` unless asked for.
+    pub pooled: Option<IoInfo>,
+}
+
+/// Which text-encoder outputs a family reads besides `last_hidden_state`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextOutputs {
+    /// The penultimate hidden state.
+    pub penultimate: bool,
+    /// The pooled `text_embeds`.
+    pub pooled: bool,
 }
 
 /// The UNet's inputs and output.
@@ -24,8 +40,20 @@ pub struct UnetIo {
     pub hidden_states: IoInfo,
     /// `timestep_cond` `[batch, dim]`: an LCM-distilled UNet's guidance embedding.
     pub timestep_cond: Option<IoInfo>,
+    /// SDXL's added conditioning: `text_embeds` `[batch, projection]` (the pooled prompt
+    /// embedding) and `time_ids` `[batch, n]` (the micro-conditioning).
+    pub added: Option<AddedIo>,
     /// `out_sample` `[batch, C, h, w]`: the model output.
     pub out_sample: IoInfo,
+}
+
+/// SDXL's added UNet inputs.
+#[derive(Debug, Clone)]
+pub struct AddedIo {
+    /// `text_embeds` `[batch, projection]`.
+    pub text_embeds: IoInfo,
+    /// `time_ids` `[batch, n]`: 6 for a base model, 5 for a refiner (aesthetic score).
+    pub time_ids: IoInfo,
 }
 
 /// A VAE decoder's (or a TAESD preview decoder's) input and output.
@@ -53,8 +81,8 @@ pub struct VaeEncoderIo {
 /// The bindings of the graphs a pipeline loads at create.
 #[derive(Debug, Clone)]
 pub struct Bindings {
-    /// `text_encoder`.
-    pub text_encoder: TextEncoderIo,
+    /// The family's text encoders, in the order of its text parts.
+    pub text: Vec<TextEncoderIo>,
     /// `unet`.
     pub unet: UnetIo,
     /// `vae_decoder`.

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use ort::value::TensorElementType;
 
-use super::bindings::{TextEncoderIo, UnetIo, VaeDecoderIo, VaeEncoderIo};
+use super::bindings::{AddedIo, TextEncoderIo, TextOutputs, UnetIo, VaeDecoderIo, VaeEncoderIo};
 use super::session::IoInfo;
 use crate::error::{Error, Result};
 
@@ -249,6 +249,7 @@ fn check_tokens(p: &Part<'_>, io: &IoInfo, dim: usize, max_length: Option<usize>
 pub(super) fn text_encoder(
     p: &Part<'_>,
     max_length: Option<usize>,
+    want: TextOutputs,
 ) -> Result<(TextEncoderIo, Option<usize>)> {
     const IDS: Role = Role {
         name: "input_ids",
@@ -278,11 +279,64 @@ pub(super) fn text_encoder(
     check_tokens(p, ids, 1, max_length)?;
     let hidden = check_role(p, true, &HIDDEN, part)?;
     check_tokens(p, hidden, 1, max_length)?;
+    let penultimate = if want.penultimate {
+        Some(penultimate_hidden_state(p)?.clone())
+    } else {
+        None
+    };
+    let pooled = if want.pooled {
+        const POOLED: Role = Role {
+            name: "text_embeds",
+            index: None,
+            ranks: &[2],
+            elem: Elem::Float,
+            shape: "[batch, projection_dim] (CLIPTextModelWithProjection's pooled output)",
+        };
+        Some(check_role(p, true, &POOLED, part)?.clone())
+    } else {
+        None
+    };
+    // The state the UNet attends to: the penultimate one when the family takes it.
+    let width = fixed(penultimate.as_ref().unwrap_or(hidden), 2);
     let io = TextEncoderIo {
         input_ids: ids.clone(),
         last_hidden_state: hidden.clone(),
+        penultimate,
+        pooled,
     };
-    Ok((io, fixed(hidden, 2)))
+    Ok((io, width))
+}
+
+/// `hidden_states.{N-1}` of the `hidden_states.0..=N` outputs an export with
+/// `output_hidden_states` has (N layers: the embeddings, then each layer's output): the
+/// penultimate layer's, whatever the encoder's depth.
+fn penultimate_hidden_state<'a>(p: &Part<'a>) -> Result<&'a IoInfo> {
+    let layers: Vec<(usize, &IoInfo)> = p
+        .outputs
+        .iter()
+        .filter_map(|o| {
+            let k = o.name.strip_prefix("hidden_states.")?.parse().ok()?;
+            Some((k, o))
+        })
+        .collect();
+    let last = layers.iter().map(|&(k, _)| k).max();
+    let found = last
+        .filter(|&n| n >= 1 && layers.len() == n + 1)
+        .and_then(|n| layers.iter().find(|&&(k, _)| k == n - 1));
+    match found {
+        Some(&(_, io)) if io.shape.len() == 3 && is_float(io.elem) => Ok(io),
+        Some(&(_, io)) => Err(Error::model(format!(
+            "{}: output {} does not match the expected [batch, tokens, hidden] of a float type",
+            p.path.display(),
+            describe_one(io)
+        ))),
+        None => Err(Error::model(format!(
+            "{}: no hidden_states.0 .. hidden_states.N outputs (its outputs: {}): export the \
+             text encoder with its hidden states, as optimum-cli does for SDXL",
+            p.path.display(),
+            describe(p.outputs)
+        ))),
+    }
 }
 
 /// What the UNet's graph fixes, and its binding.
@@ -295,7 +349,9 @@ pub(super) struct Unet {
     pub fixed: [Option<usize>; 3],
 }
 
-pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>) -> Result<Unet> {
+/// The UNet; `added`: the family feeds SDXL's `text_embeds` and `time_ids` (required then,
+/// unexpected otherwise).
+pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>, added: bool) -> Result<Unet> {
     const SAMPLE: Role = Role {
         name: "sample",
         index: Some(0),
@@ -353,6 +409,32 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>) -> Result<Unet> {
         }
         None => None,
     };
+    let added_io = if added {
+        const TEXT_EMBEDS: Role = Role {
+            name: "text_embeds",
+            index: None,
+            ranks: &[2],
+            elem: Elem::Float,
+            shape: "[batch, projection_dim]",
+        };
+        const TIME_IDS: Role = Role {
+            name: "time_ids",
+            index: None,
+            ranks: &[2],
+            elem: Elem::Float,
+            shape: "[batch, 6] (or [batch, 5] for a refiner)",
+        };
+        let text_embeds = check_role(p, false, &TEXT_EMBEDS, part)?;
+        let time_ids = check_role(p, false, &TIME_IDS, part)?;
+        used.push(text_embeds);
+        used.push(time_ids);
+        Some(AddedIo {
+            text_embeds: text_embeds.clone(),
+            time_ids: time_ids.clone(),
+        })
+    } else {
+        None
+    };
     let distinct = used
         .iter()
         .enumerate()
@@ -368,7 +450,12 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>) -> Result<Unet> {
     unexpected_inputs(
         p,
         &used,
-        "sample, timestep, encoder_hidden_states and (LCM) timestep_cond",
+        if added {
+            "sample, timestep, encoder_hidden_states, text_embeds, time_ids and (LCM) \
+             timestep_cond"
+        } else {
+            "sample, timestep, encoder_hidden_states and (LCM) timestep_cond"
+        },
         part,
     )?;
     check_tokens(p, states, 1, max_length)?;
@@ -379,6 +466,7 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>) -> Result<Unet> {
             timestep: timestep.clone(),
             hidden_states: states.clone(),
             timestep_cond: cond_io,
+            added: added_io,
             out_sample: out.clone(),
         },
         in_channels: fixed(sample, 1),

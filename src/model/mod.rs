@@ -105,8 +105,8 @@ impl Default for VaeConfig {
     }
 }
 
-/// What `text_encoder/config.json` says, when present.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a text encoder's `config.json` says, when present.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TextConfig {
     /// `hidden_size`.
     pub hidden_size: Option<usize>,
@@ -155,7 +155,14 @@ impl ModelFolder {
         let folder = ModelFolder {
             root: root.to_path_buf(),
         };
-        for part in ["text_encoder", "unet", "vae_decoder"] {
+        // An SDXL refiner has only the second text encoder.
+        let text =
+            if !folder.onnx("text_encoder").is_file() && folder.onnx("text_encoder_2").is_file() {
+                "text_encoder_2"
+            } else {
+                "text_encoder"
+            };
+        for part in [text, "unet", "vae_decoder"] {
             let p = folder.onnx(part);
             if !p.is_file() {
                 return Err(Error::new(
@@ -179,6 +186,30 @@ impl ModelFolder {
     /// `<root>/tokenizer`.
     pub fn tokenizer_dir(&self) -> PathBuf {
         self.root.join("tokenizer")
+    }
+
+    /// Whether the folder has `<part>/model.onnx`.
+    pub fn has(&self, part: &str) -> bool {
+        self.onnx(part).is_file()
+    }
+
+    /// `model_index.json`, when present.
+    pub fn model_index(&self) -> Result<Option<Value>> {
+        read_json_opt(&self.root.join("model_index.json"))
+    }
+
+    /// What `<part>/config.json` says of a text encoder (defaults when absent).
+    pub fn text_config(&self, part: &str) -> Result<TextConfig> {
+        let path = self.root.join(part).join("config.json");
+        Ok(match read_json_opt(&path)? {
+            Some(v) => TextConfig {
+                hidden_size: opt_count(&v, "hidden_size", 1 << 20)
+                    .map_err(|e| e.context(path.display()))?,
+                vocab_size: opt_count(&v, "vocab_size", 1 << 24)
+                    .map_err(|e| e.context(path.display()))?,
+            },
+            None => TextConfig::default(),
+        })
     }
 
     /// Reads the configs that shape generation.
@@ -232,16 +263,7 @@ impl ModelFolder {
                 .map_err(|e| e.context(self.root.join("unet/config.json").display()))?,
             None => UnetConfig::default(),
         };
-        let text_path = self.root.join("text_encoder").join("config.json");
-        let text = match read_json_opt(&text_path)? {
-            Some(v) => TextConfig {
-                hidden_size: opt_count(&v, "hidden_size", 1 << 20)
-                    .map_err(|e| e.context(text_path.display()))?,
-                vocab_size: opt_count(&v, "vocab_size", 1 << 24)
-                    .map_err(|e| e.context(text_path.display()))?,
-            },
-            None => TextConfig::default(),
-        };
+        let text = self.text_config("text_encoder")?;
         Ok(ModelConfig {
             scheduler,
             default_scheduler,

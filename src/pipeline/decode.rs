@@ -1,5 +1,7 @@
 //! Latents to pixels: the VAE decoder and diffusers' conversion to RGB8.
 
+use std::path::Path;
+
 use crate::error::{Error, Result};
 use crate::model::bindings::VaeDecoderIo;
 use crate::model::session::{float_value, OnnxModel};
@@ -7,7 +9,9 @@ use crate::model::session::{float_value, OnnxModel};
 use super::call::Call;
 
 /// Decodes `latents` (`[count, channels, lh, lw]`, in the VAE's space) to `count` RGB8 images
-/// of `width` x `height`. `last`: the graph's last run of the call.
+/// of `width` x `height`. `last`: the graph's last run of the call. `file`: the final images'
+/// decoder, whose output must be finite (previews are not checked).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn decode(
     call: &Call<'_>,
     vae: &mut OnnxModel,
@@ -16,6 +20,7 @@ pub(crate) fn decode(
     shape: [usize; 4],
     (width, height): (usize, usize),
     last: bool,
+    file: Option<&Path>,
 ) -> Result<Vec<Vec<u8>>> {
     let count = shape[0];
     let input = &io.latent_sample;
@@ -32,7 +37,32 @@ pub(crate) fn decode(
             [count, 3, height, width]
         )));
     }
+    if let Some(file) = file {
+        check_finite(file, io, &image.data)?;
+    }
     Ok(to_rgb8(&image.data, count, width, height))
+}
+
+/// A VAE that overflows (SDXL's in float16: diffusers' `force_upcast`) gives NaN or infinite
+/// pixels, which would come out black: an error naming the file instead.
+fn check_finite(file: &Path, io: &VaeDecoderIo, data: &[f32]) -> Result<()> {
+    let bad = data.iter().filter(|x| !x.is_finite()).count();
+    if bad == 0 {
+        return Ok(());
+    }
+    let fp16 = io.latent_sample.elem == ort::value::TensorElementType::Float16
+        || io.sample.elem == ort::value::TensorElementType::Float16;
+    Err(Error::model(format!(
+        "{}: {bad} of {} decoded values are not finite (NaN or infinite){}",
+        file.display(),
+        data.len(),
+        if fp16 {
+            "; this float16 VAE overflows (SDXL's VAE does in float16): export the VAE in \
+                 float32, or use a float16-fixed VAE such as madebyollin/sdxl-vae-fp16-fix"
+        } else {
+            ""
+        }
+    )))
 }
 
 /// NCHW floats in [-1, 1] to interleaved RGB8, as diffusers: `round(clamp(x/2+0.5, 0, 1)*255)`.

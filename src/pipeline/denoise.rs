@@ -31,6 +31,8 @@ pub(crate) struct LoopSpec {
     pub guidance_rescale: f32,
     /// The first scheduler index to run (image-to-image strength); 0 runs every step.
     pub begin: usize,
+    /// One past the last scheduler index to run (`denoising_end`).
+    pub end: usize,
     /// `timestep_cond` for LCM-distilled UNets: `[count, dim]` values and `dim`.
     pub timestep_cond: Option<(Vec<f32>, usize)>,
 }
@@ -124,7 +126,26 @@ pub(crate) fn denoise(
     let extra = hooks.extra_channels().map(|(_, c)| c).unwrap_or(0);
     let in_channels = spec.channels + extra;
     let timesteps = sched.timesteps().to_vec();
-    let total = timesteps.len();
+    // SDXL's added conditioning, the same every step.
+    let added = match (&text.added, &io.added) {
+        (Some(a), Some(bound)) => {
+            let rows = a.text_embeds.len() / a.text_embeds_dim.max(1);
+            Some([
+                (
+                    &bound.text_embeds,
+                    [rows, a.text_embeds_dim],
+                    &a.text_embeds[..],
+                ),
+                (&bound.time_ids, [rows, a.time_ids_dim], &a.time_ids[..]),
+            ])
+        }
+        (None, None) => None,
+        _ => {
+            return Err(Error::internal(
+                "added conditioning and UNet inputs disagree",
+            ))
+        }
+    };
     let mut scaled = vec![0f32; batch * spec.channels * plane];
     // Diffusers' `torch.cat([latents, mask, masked_image_latents], dim=1)`: the mode's
     // channels never change, so they are written once and only the latents each step.
@@ -144,7 +165,7 @@ pub(crate) fn denoise(
     }
     let mut guided = vec![0f32; latent_len];
     sched.set_begin_index(spec.begin);
-    for (i, &t) in timesteps.iter().enumerate().skip(spec.begin) {
+    for (i, &t) in timesteps.iter().enumerate().take(spec.end).skip(spec.begin) {
         call.check_cancel()?;
         scaled[..latent_len].copy_from_slice(latents);
         if spec.cfg {
@@ -183,7 +204,12 @@ pub(crate) fn denoise(
         if let Some((info, values, shape)) = &cond_input {
             inputs.push((info.name.clone(), float_value(info, shape, values)?));
         }
-        let last = i + 1 == timesteps.len();
+        if let Some(added) = &added {
+            for (info, shape, values) in added {
+                inputs.push((info.name.clone(), float_value(info, shape, values)?));
+            }
+        }
+        let last = i + 1 == spec.end.min(timesteps.len());
         let noise = call.first(unet.run(inputs, &[out_name], call.options(last)))?;
         timings.unet += unet.last_run();
         if noise.data.len() != scaled.len() {
@@ -225,7 +251,6 @@ pub(crate) fn denoise(
             return Err(Call::cancelled_error());
         }
     }
-    let _ = total;
     call.check_cancel()
 }
 

@@ -148,11 +148,13 @@ pub(crate) struct Blend {
     pub noise: Vec<f32>,
     /// The mask at latent size (1 = repaint), one plane for every image and channel.
     pub mask: Vec<f32>,
+    /// One past the last scheduler index the call runs.
+    pub end: usize,
 }
 
 impl StepHooks for Blend {
     fn after_step(&mut self, i: usize, sched: &dyn Scheduler, latents: &mut [f32]) -> Result<()> {
-        let total = sched.timesteps().len();
+        let total = sched.timesteps().len().min(self.end);
         let proper = if i + 1 < total {
             sched.add_noise(&self.image_latents, &self.noise, i + 1)
         } else {
@@ -190,6 +192,8 @@ pub(crate) struct ModeInput<'a> {
     pub mode: Mode,
     /// The first scheduler index the denoising runs.
     pub begin: usize,
+    /// One past the last one.
+    pub end: usize,
     /// Output width and height in pixels.
     pub size: (usize, usize),
     /// The family's latent format.
@@ -213,6 +217,22 @@ pub(crate) fn initial_latents(
     let params = m.params;
     let len = spec.latent_len();
     let sigma = sched.init_noise_sigma();
+    // Latents given (an SDXL base's, for its refiner): taken as they are after
+    // `denoising_start`, else noised to the start step like an encoded image (diffusers'
+    // image-to-image with a 4-channel "image").
+    if let Some(given) = &params.latents {
+        if given.data.len() != len {
+            return Err(Error::internal("latents of the wrong size"));
+        }
+        if params.denoising_start.is_some() {
+            return Ok((given.data.clone(), Box::new(NoHooks)));
+        }
+        let noise = rng.randn(len);
+        return Ok((
+            sched.add_noise(&given.data, &noise, m.begin),
+            Box::new(NoHooks),
+        ));
+    }
     let (Some(img), Some((vae, io))) = (&params.init_image, vae_encoder) else {
         return Ok((noise(rng, len, sigma), Box::new(NoHooks)));
     };
@@ -256,6 +276,7 @@ pub(crate) fn initial_latents(
                     image_latents: image_latents.unwrap_or_default(),
                     noise,
                     mask: mask_lat,
+                    end: m.end,
                 })
             } else {
                 // Every image of the batch has the same mask and masked image.

@@ -48,8 +48,8 @@ pub use options::{PipelineInfo, PipelineOptions, Preview, StepInfo, StepObserver
 pub use plan::get_timesteps;
 pub use preview::latent_rgb;
 pub use request::{
-    GenerateParams, GrayImage, Images, PreviewKind, Progress, RgbImage, Timings,
-    DEFAULT_MEMORY_LIMIT, MAX_COUNT, MAX_SIDE,
+    GenerateParams, GrayImage, Images, Latents, MicroConditioning, PreviewKind, Progress, RgbImage,
+    Timings, DEFAULT_MEMORY_LIMIT, MAX_COUNT, MAX_SIDE,
 };
 pub use safety::{pil_resize_bicubic, ClipPreprocess};
 
@@ -81,6 +81,8 @@ pub struct Pipeline {
     folder: ModelFolder,
     config: ModelConfig,
     family: Box<dyn Family>,
+    /// The family's text parts.
+    text_parts: &'static [&'static str],
     format: LatentFormat,
     graphs: Mutex<Graphs>,
     loader: Loader,
@@ -105,8 +107,9 @@ impl Pipeline {
         let config = folder.config()?;
         // The graphs from their files first: a folder whose graphs do not fit fails in
         // milliseconds, before the tokenizer and any session are built.
-        let files = agreement::check_files(&folder, &config)?;
-        let family = family::detect(&folder)?;
+        let detected = family::detect(&folder)?;
+        let files = agreement::check_files(&folder, &config, &detected.text)?;
+        let family = detected.load(&folder)?;
         let rt = runtime::get_or_init()?;
         let provider =
             runtime::resolve_provider(rt, options.provider, options.strict_provider, &log)?;
@@ -146,7 +149,7 @@ impl Pipeline {
             })
         };
         let mut text = Vec::new();
-        for part in family.text_parts() {
+        for part in detected.text.parts {
             text.push(keep(part)?);
         }
         let unet = keep("unet")?;
@@ -162,14 +165,22 @@ impl Pipeline {
             preview_io: None,
             safety_pre: None,
         };
-        let [te, un, vd] = [&io[0], &io[1], &io[2]];
+        let n = io.len();
+        let (Some(un), Some(vd)) = (io.get(n.wrapping_sub(2)), io.get(n.wrapping_sub(1))) else {
+            return Err(Error::internal("graphs not loaded"));
+        };
+        let text_io: Vec<agreement::Io<'_>> =
+            io[..n - 2].iter().map(|(i, o)| (&i[..], &o[..])).collect();
         let (dims, bindings) = agreement::check_models(
             &folder,
             &config,
-            family.tokenizer(),
+            &detected.text,
+            &family.tokenizers(),
             &files,
-            [(&te.0, &te.1), (&un.0, &un.1), (&vd.0, &vd.1)],
+            &text_io,
+            [(&un.0, &un.1), (&vd.0, &vd.1)],
         )?;
+        family.check_bindings(&folder, &bindings)?;
         let checker_path = folder.onnx("safety_checker");
         if !options.disable_safety_checker && checker_path.is_file() {
             let pre_path = dir
@@ -212,6 +223,7 @@ impl Pipeline {
             folder,
             config,
             family,
+            text_parts: detected.text.parts,
             format,
             graphs: Mutex::new(graphs),
             loader,
@@ -330,8 +342,11 @@ impl Pipeline {
             static_shape: self.loader.static_shape(),
             latent_rgb: self.format.latent_rgb.is_some(),
             default_scheduler: self.family.default_scheduler(&self.config),
+            latent_family: self.family.latent_family(),
+            micro_conditioning: self.io.unet.added.is_some(),
         };
         let plan = plan::plan(params, &model)?;
+        self.family.check_request(params)?;
         let mut graphs = self.graphs.lock();
         // Registered until the stages end, however they end (a panic included).
         let registered = self.cancellation.register(start, &self.log)?;

@@ -33,8 +33,11 @@ pub(crate) struct Plan {
     pub height: usize,
     /// The scheduler, with its timesteps set for the call's steps.
     pub scheduler: Box<dyn Scheduler>,
-    /// The first scheduler index the denoising runs (image-to-image strength; 0 otherwise).
+    /// The first scheduler index the denoising runs (image-to-image strength, or
+    /// `denoising_start`; 0 otherwise).
     pub begin: usize,
+    /// One past the last scheduler index it runs (`denoising_end`; all of them otherwise).
+    pub end: usize,
     /// The prediction type the scheduler runs with (for previews).
     pub prediction: PredictionType,
     /// Classifier-free guidance: the UNet batch holds an unconditional half.
@@ -55,6 +58,10 @@ pub(crate) struct Model<'a> {
     pub latent_rgb: bool,
     /// The family's default scheduler for this model, when sdrt implements it.
     pub default_scheduler: Option<SchedulerKind>,
+    /// The family's name for latents (`Latents::family`).
+    pub latent_family: &'a str,
+    /// Whether the UNet takes SDXL's micro-conditioning.
+    pub micro_conditioning: bool,
 }
 
 pub(crate) fn nonzero_or(v: usize, default: usize) -> usize {
@@ -105,9 +112,14 @@ pub(crate) fn plan(p: &GenerateParams, model: &Model<'_>) -> Result<Plan> {
             dims.unet_in_channels
         )));
     }
-    let (nw, nh) = match &p.init_image {
-        Some(img) => (img.width, img.height),
-        None => config.native_size(),
+    let f = config.vae_scale_factor;
+    if let Some(l) = &p.latents {
+        check_latents(p, l, model, f)?;
+    }
+    let (nw, nh) = match (&p.init_image, &p.latents) {
+        (Some(img), _) => (img.width, img.height),
+        (None, Some(l)) => (l.shape[3] * f, l.shape[2] * f),
+        (None, None) => config.native_size(),
     };
     let width = nonzero_or(p.width, nw);
     let height = nonzero_or(p.height, nh);
@@ -120,7 +132,12 @@ pub(crate) fn plan(p: &GenerateParams, model: &Model<'_>) -> Result<Plan> {
             )));
         }
     }
-    let f = config.vae_scale_factor;
+    if p.latents.is_some() && (width, height) != (nw, nh) {
+        return Err(Error::invalid(format!(
+            "width/height: the requested size {width}x{height} differs from the latents' \
+             {nw}x{nh} (pass 0 to use the latents' size)"
+        )));
+    }
     for (name, v) in [("width", width), ("height", height)] {
         if v % 8 != 0 || v % f != 0 {
             return Err(Error::invalid(format!(
@@ -205,11 +222,22 @@ pub(crate) fn plan(p: &GenerateParams, model: &Model<'_>) -> Result<Plan> {
             )))
         }
     };
-    let mode = match (&p.init_image, &p.mask) {
-        (None, _) => Mode::Text,
-        (Some(_), None) => Mode::Image,
-        (Some(_), Some(_)) => Mode::Inpaint,
+    let mode = match (&p.init_image, &p.mask, &p.latents) {
+        (None, _, None) => Mode::Text,
+        (Some(_), None, _) | (None, _, Some(_)) => Mode::Image,
+        (Some(_), Some(_), _) => Mode::Inpaint,
     };
+    if !model.micro_conditioning
+        && (p.prompt_2.is_some()
+            || p.negative_prompt_2.is_some()
+            || p.micro != crate::pipeline::MicroConditioning::default())
+    {
+        return Err(Error::invalid(
+            "prompt_2/negative_prompt_2/original_size/crop/target_size/aesthetic_score: \
+             only SDXL models take them",
+        ));
+    }
+    check_micro(p, width, height)?;
     // LCM-distilled UNets take the guidance as an embedding, not as a second batch half.
     let cfg = p.guidance > 1.0 && dims.timestep_cond.is_none();
     check_fixed_batches(dims, p.count, cfg)?;
@@ -246,14 +274,33 @@ pub(crate) fn plan(p: &GenerateParams, model: &Model<'_>) -> Result<Plan> {
         eta: p.eta,
     };
     let sched = scheduler::create(scheduler, &config.scheduler, p.steps, &overrides)?;
-    let begin = match mode {
-        Mode::Text => 0,
-        Mode::Image | Mode::Inpaint => get_timesteps(p.steps, p.strength, sched.order())?,
+    let t = config.scheduler.num_train_timesteps()?;
+    let begin = match (mode, p.denoising_start) {
+        (Mode::Text, _) => 0,
+        (_, Some(start)) => denoising_start_index(sched.as_ref(), start, t),
+        (Mode::Image | Mode::Inpaint, None) => get_timesteps(p.steps, p.strength, sched.order())?,
     };
     if begin >= sched.timesteps().len() {
+        return Err(Error::invalid(match p.denoising_start {
+            Some(start) => format!(
+                "denoising_start {start} leaves no step of {} to run",
+                sched.timesteps().len()
+            ),
+            None => format!(
+                "strength {} leaves no step of {} to run",
+                p.strength,
+                sched.timesteps().len()
+            ),
+        }));
+    }
+    let end = match p.denoising_end {
+        Some(e) => denoising_end_index(sched.as_ref(), begin, e, t),
+        None => sched.timesteps().len(),
+    };
+    if end <= begin {
         return Err(Error::invalid(format!(
-            "strength {} leaves no step of {} to run",
-            p.strength,
+            "denoising_end {}: no step of {} is left to run before it",
+            p.denoising_end.unwrap_or(0.0),
             sched.timesteps().len()
         )));
     }
@@ -262,6 +309,7 @@ pub(crate) fn plan(p: &GenerateParams, model: &Model<'_>) -> Result<Plan> {
         height,
         scheduler: sched,
         begin,
+        end,
         prediction: p.prediction_type.unwrap_or(config.prediction_type),
         cfg,
         mode,
@@ -369,4 +417,137 @@ pub fn get_timesteps(steps: usize, strength: f32, order: usize) -> Result<usize>
         )));
     }
     Ok((steps - init) * order)
+}
+
+/// Latents given to start from: this family's, of the call's count and the model's channels,
+/// finite, and not together with an init image.
+fn check_latents(
+    p: &GenerateParams,
+    l: &crate::pipeline::Latents,
+    model: &Model<'_>,
+    f: usize,
+) -> Result<()> {
+    if l.family != model.latent_family {
+        return Err(Error::invalid(format!(
+            "latents: they are in {}'s latent space; this model takes {}'s",
+            l.family, model.latent_family
+        )));
+    }
+    if p.init_image.is_some() || p.mask.is_some() {
+        return Err(Error::invalid(
+            "latents: give latents or an init image (and mask), not both",
+        ));
+    }
+    let [n, c, h, w] = l.shape;
+    let want_c = model.dims.latent_channels;
+    if n != p.count || c != want_c || h == 0 || w == 0 || h * f > MAX_SIDE || w * f > MAX_SIDE {
+        return Err(Error::invalid(format!(
+            "latents: shape {:?}; expected [{}, {want_c}, h, w] ({} image(s), the model's latent \
+             channels, sides up to {} cells)",
+            l.shape,
+            p.count,
+            p.count,
+            MAX_SIDE / f
+        )));
+    }
+    if l.data.len() != n * c * h * w || l.data.iter().any(|x| !x.is_finite()) {
+        return Err(Error::invalid(format!(
+            "latents: {} values for shape {:?}, or some not finite",
+            l.data.len(),
+            l.shape
+        )));
+    }
+    Ok(())
+}
+
+/// The micro-conditioning and the ensemble-of-experts fractions.
+fn check_micro(p: &GenerateParams, width: usize, height: usize) -> Result<()> {
+    let m = &p.micro;
+    for (name, size) in [
+        ("original_size", m.original_size),
+        ("target_size", m.target_size),
+        ("negative_original_size", m.negative_original_size),
+        ("negative_target_size", m.negative_target_size),
+    ] {
+        if let Some((w, h)) = size {
+            if w == 0 || h == 0 || w > 1 << 16 || h > 1 << 16 {
+                return Err(Error::invalid(format!(
+                    "{name} {w}x{h} must be 1..=65536 on each side"
+                )));
+            }
+        }
+    }
+    for (name, (x, y), original) in [
+        ("crop", m.crop, m.original_size),
+        ("negative_crop", m.negative_crop, m.negative_original_size),
+    ] {
+        let (ow, oh) = original.unwrap_or((width, height));
+        if (x, y) != (0, 0) && (x >= ow || y >= oh) {
+            return Err(Error::invalid(format!(
+                "{name} ({x}, {y}) lies outside the original size {ow}x{oh}"
+            )));
+        }
+    }
+    for (name, v) in [
+        ("aesthetic_score", m.aesthetic_score),
+        ("negative_aesthetic_score", m.negative_aesthetic_score),
+    ] {
+        if !v.is_finite() {
+            return Err(Error::invalid(format!("{name} must be finite, got {v}")));
+        }
+    }
+    for (name, v) in [
+        ("denoising_start", p.denoising_start),
+        ("denoising_end", p.denoising_end),
+    ] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v > 0.0 && v < 1.0) {
+                return Err(Error::invalid(format!("{name} must be in (0, 1), got {v}")));
+            }
+        }
+    }
+    if let (Some(s), Some(e)) = (p.denoising_start, p.denoising_end) {
+        if s >= e {
+            return Err(Error::invalid(format!(
+                "denoising_start {s} must be below denoising_end {e}"
+            )));
+        }
+    }
+    if p.denoising_start.is_some() && p.latents.is_none() && p.init_image.is_none() {
+        return Err(Error::invalid(
+            "denoising_start: it continues from latents (or an init image); give them",
+        ));
+    }
+    Ok(())
+}
+
+/// `int(round(T - fraction * T))` in Python floats: the timestep diffusers cuts the schedule
+/// at for `denoising_start` and `denoising_end`.
+fn cutoff(fraction: f32, train_steps: usize) -> f64 {
+    let t = train_steps as f64;
+    (t - decimal_f64(fraction) * t).round_ties_even()
+}
+
+/// diffusers' `get_timesteps` with `denoising_start`: the steps whose timestep is below the
+/// cutoff run (one more for a second-order scheduler when their count is even).
+fn denoising_start_index(sched: &dyn Scheduler, start: f32, train_steps: usize) -> usize {
+    let c = cutoff(start, train_steps);
+    let ts = sched.timesteps();
+    let mut n = ts.iter().filter(|&&t| t < c).count();
+    if sched.order() == 2 && n % 2 == 0 {
+        n += 1;
+    }
+    ts.len().saturating_sub(n)
+}
+
+/// diffusers' `denoising_end`: of the timesteps from `begin`, those at or above the cutoff
+/// run; the index one past the last of them.
+fn denoising_end_index(sched: &dyn Scheduler, begin: usize, end: f32, train_steps: usize) -> usize {
+    let c = cutoff(end, train_steps);
+    let ts = sched.timesteps();
+    begin
+        + ts[begin.min(ts.len())..]
+            .iter()
+            .filter(|&&t| t >= c)
+            .count()
 }

@@ -49,13 +49,14 @@ pub(crate) fn predicted_x0(
 /// `latent_rgb` for Stable Diffusion's 4-channel latents: `[count, 4, h, w]` latents to
 /// `count` RGB8 images of `w` x `h`.
 pub fn latent_rgb(latents: &[f32], count: usize, size: (usize, usize)) -> Vec<Vec<u8>> {
-    latent_rgb_with(&SD_LATENT_RGB, latents, count, size)
+    latent_rgb_with(&SD_LATENT_RGB, [0.0; 3], latents, count, size)
 }
 
 /// `[count, C, h, w]` latents to `count` RGB8 images of `w` x `h` through `weights` (one row
-/// of RGB weights per latent channel), then `(rgb + 1) / 2` to [0, 1].
+/// of RGB weights per latent channel) and `bias`, then `(rgb + 1) / 2` to [0, 1].
 fn latent_rgb_with(
     weights: &[[f32; 3]],
+    bias: [f32; 3],
     latents: &[f32],
     count: usize,
     (w, h): (usize, usize),
@@ -68,7 +69,10 @@ fn latent_rgb_with(
             let mut out = vec![0u8; plane * 3];
             for p in 0..plane {
                 for ch in 0..3 {
-                    let v: f32 = (0..c).map(|k| img[k * plane + p] * weights[k][ch]).sum();
+                    let v: f32 = (0..c)
+                        .map(|k| img[k * plane + p] * weights[k][ch])
+                        .sum::<f32>()
+                        + bias[ch];
                     let v = ((v + 1.0) / 2.0).clamp(0.0, 1.0);
                     out[p * 3 + ch] = (v * 255.0).round_ties_even() as u8;
                 }
@@ -97,7 +101,12 @@ pub(crate) fn render(
         PreviewKind::None => Ok((0, 0, Vec::new())),
         PreviewKind::LatentRgb => match format.latent_rgb {
             Some(weights) if weights.len() == shape[1] => {
-                Ok((lw, lh, latent_rgb_with(weights, latents, count, (lw, lh))))
+                let bias = format.latent_rgb_bias;
+                Ok((
+                    lw,
+                    lh,
+                    latent_rgb_with(weights, bias, latents, count, (lw, lh)),
+                ))
             }
             _ => Err(Error::invalid(
                 "preview: latent_rgb needs 4 latent channels",
@@ -107,13 +116,14 @@ pub(crate) fn render(
             let Some((model, io)) = preview_decoder else {
                 return Err(Error::internal("preview decoder not loaded"));
             };
-            let images = decode(call, model, io, latents, shape, (w, h), false).map_err(|e| {
-                if e.kind() == crate::ErrorKind::ModelInvalid {
-                    Error::model(format!("TAESD preview decoder: {e}"))
-                } else {
-                    e
-                }
-            })?;
+            let images =
+                decode(call, model, io, latents, shape, (w, h), false, None).map_err(|e| {
+                    if e.kind() == crate::ErrorKind::ModelInvalid {
+                        Error::model(format!("TAESD preview decoder: {e}"))
+                    } else {
+                        e
+                    }
+                })?;
             Ok((w, h, images))
         }
         PreviewKind::Full => {
@@ -121,7 +131,11 @@ pub(crate) fn render(
                 return Err(Error::internal("VAE decoder not loaded"));
             };
             let scaled = format.vae_input(latents);
-            Ok((w, h, decode(call, vae, io, &scaled, shape, (w, h), false)?))
+            Ok((
+                w,
+                h,
+                decode(call, vae, io, &scaled, shape, (w, h), false, None)?,
+            ))
         }
     }
 }

@@ -61,6 +61,76 @@ pub struct GenerateParams {
     /// The most bytes the call's largest tensor may take, as [`estimate_peak`] estimates it
     /// before any graph runs; 0 = [`DEFAULT_MEMORY_LIMIT`], `u64::MAX` = no limit.
     pub memory_limit: u64,
+    /// SDXL: the second text encoder's prompt; `None` or empty = `prompt` (diffusers'
+    /// `prompt_2`).
+    pub prompt_2: Option<String>,
+    /// SDXL: the second text encoder's negative prompt; `None` or empty = the negative prompt.
+    pub negative_prompt_2: Option<String>,
+    /// SDXL's micro-conditioning (`time_ids`).
+    pub micro: MicroConditioning,
+    /// SDXL "ensemble of experts": stop after this fraction of the schedule, in (0, 1) (and
+    /// return latents for a refiner to finish), as diffusers' `denoising_end`.
+    pub denoising_end: Option<f32>,
+    /// Start at this fraction of the schedule, in (0, 1), from `latents` as they are (no noise
+    /// added), as diffusers' `denoising_start`.
+    pub denoising_start: Option<f32>,
+    /// Latents to start from (UNet space, as a call with `output_latents` returns them),
+    /// instead of encoding `init_image`.
+    pub latents: Option<Latents>,
+    /// Return the final latents instead of decoding them to images.
+    pub output_latents: bool,
+}
+
+/// SDXL's micro-conditioning, as diffusers' `StableDiffusionXL*Pipeline` arguments. Sizes are
+/// `(width, height)` in pixels, crops `(x, y)`; the UNet takes them as `(height, width)` and
+/// `(top, left)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MicroConditioning {
+    /// `original_size`; `None` = the output size.
+    pub original_size: Option<(usize, usize)>,
+    /// `crops_coords_top_left`.
+    pub crop: (usize, usize),
+    /// `target_size`; `None` = the output size.
+    pub target_size: Option<(usize, usize)>,
+    /// `negative_original_size`; `None`: see the pipelines (text-to-image uses the positive
+    /// `time_ids` unless both negative sizes are given; image-to-image defaults each to its
+    /// positive).
+    pub negative_original_size: Option<(usize, usize)>,
+    /// `negative_crops_coords_top_left`.
+    pub negative_crop: (usize, usize),
+    /// `negative_target_size`.
+    pub negative_target_size: Option<(usize, usize)>,
+    /// A refiner's `aesthetic_score` (6.0).
+    pub aesthetic_score: f32,
+    /// A refiner's `negative_aesthetic_score` (2.5).
+    pub negative_aesthetic_score: f32,
+}
+
+impl Default for MicroConditioning {
+    fn default() -> Self {
+        MicroConditioning {
+            original_size: None,
+            crop: (0, 0),
+            target_size: None,
+            negative_original_size: None,
+            negative_crop: (0, 0),
+            negative_target_size: None,
+            aesthetic_score: 6.0,
+            negative_aesthetic_score: 2.5,
+        }
+    }
+}
+
+/// Latents in UNet space, `[count, channels, height, width]`, tagged with the family whose
+/// latent space they are in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latents {
+    /// The family (`"sd"`, `"sdxl"`).
+    pub family: String,
+    /// `[count, channels, height, width]`.
+    pub shape: [usize; 4],
+    /// Row-major values.
+    pub data: Vec<f32>,
 }
 
 /// An RGB8 picture: `width * height * 3` bytes, rows packed.
@@ -135,6 +205,13 @@ impl Default for GenerateParams {
             preview: PreviewKind::None,
             preview_every: 1,
             memory_limit: 0,
+            prompt_2: None,
+            negative_prompt_2: None,
+            micro: MicroConditioning::default(),
+            denoising_end: None,
+            denoising_start: None,
+            latents: None,
+            output_latents: false,
         }
     }
 }
@@ -151,6 +228,9 @@ pub struct Images {
     /// Per image: flagged by the model's safety checker (and blacked out). Empty when no
     /// checker ran (the folder has none, or the pipeline disabled it).
     pub flagged: Vec<bool>,
+    /// The final latents, when the request asked for them (`output_latents`; `images` is
+    /// empty then).
+    pub latents: Option<Latents>,
     /// Where the time went.
     pub timings: Timings,
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::family::EncodeRequest;
 use crate::model::agreement;
 use crate::model::session::OnnxModel;
 
@@ -15,10 +16,10 @@ use super::call::Call;
 use super::denoise::{self, guidance_embedding};
 use super::latents::{self, ModeInput};
 use super::options::{Preview, StepInfo, StepObserver};
-use super::plan::Plan;
+use super::plan::{Mode, Plan};
 use super::preview::Previews;
 use super::pyfloat::decimal_f64;
-use super::request::{GenerateParams, Images, PreviewKind, Timings};
+use super::request::{GenerateParams, Images, Latents, PreviewKind, Timings};
 use super::safety;
 use super::{Graphs, Pipeline};
 
@@ -53,6 +54,7 @@ impl Pipeline {
             height,
             scheduler: mut sched,
             begin,
+            end,
             prediction,
             cfg,
             mode,
@@ -60,7 +62,7 @@ impl Pipeline {
 
         stage_begin();
         self.ensure_graphs(g, params, &mut timings)?;
-        let parts = self.family.text_parts();
+        let parts = self.text_parts;
         for (slot, part) in g.text.iter_mut().zip(parts) {
             self.stage(slot, part, &mut timings)?;
         }
@@ -68,9 +70,15 @@ impl Pipeline {
         if encoders.len() != parts.len() {
             return Err(Error::internal("a text encoder is not loaded"));
         }
+        let req = EncodeRequest {
+            params,
+            size: (width, height),
+            cfg,
+            from_image: mode != Mode::Text,
+        };
         let text = self
             .family
-            .encode(call, &mut encoders, &self.io, params, cfg, &mut timings)?;
+            .encode(call, &mut encoders, &self.io, &req, &mut timings)?;
         drop(encoders);
         for k in 0..g.text.len() {
             self.release(&mut g.text[k], &mut timings);
@@ -93,6 +101,7 @@ impl Pipeline {
             guidance: params.guidance,
             guidance_rescale: params.guidance_rescale,
             begin,
+            end,
             timestep_cond,
         };
         let mut rng = latents::generator(params.generator, params.seed);
@@ -103,6 +112,7 @@ impl Pipeline {
             params,
             mode,
             begin,
+            end,
             size: (width, height),
             format: &self.format,
             inpainting_unet: self.dims.is_inpainting(),
@@ -137,7 +147,7 @@ impl Pipeline {
         let unet = unet
             .as_mut()
             .ok_or_else(|| Error::internal("unet not loaded"))?;
-        let total = sched.timesteps().len() - begin;
+        let total = end - begin;
         let lat_shape = [spec.count, spec.channels, spec.height, spec.width];
         let mut previews = Previews {
             kind: params.preview,
@@ -195,6 +205,20 @@ impl Pipeline {
         self.release(&mut g.unet, &mut timings);
         stage_end("unet", &mut timings);
 
+        if params.output_latents {
+            return Ok(Images {
+                width,
+                height,
+                images: Vec::new(),
+                flagged: Vec::new(),
+                latents: Some(Latents {
+                    family: self.family.latent_family().to_string(),
+                    shape: lat_shape,
+                    data: lat,
+                }),
+                timings,
+            });
+        }
         stage_begin();
         let lat = self.format.vae_input(&lat);
         let vd = self.stage(&mut g.vae_decoder, "vae_decoder", &mut timings)?;
@@ -206,6 +230,7 @@ impl Pipeline {
             lat_shape,
             (width, height),
             true,
+            Some(&self.folder.onnx("vae_decoder")),
         )?;
         timings.vae_decoder = vd.last_run();
         self.release(&mut g.vae_decoder, &mut timings);
@@ -234,6 +259,7 @@ impl Pipeline {
             height,
             images,
             flagged,
+            latents: None,
             timings,
         })
     }
