@@ -436,6 +436,7 @@ prop_compose! {
             preview,
             preview_every,
             memory_limit,
+            ..GenerateParams::default()
         }
     }
 }
