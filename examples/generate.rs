@@ -30,6 +30,9 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                 [--guidance-rescale F] [--preview latent_rgb|taesd|full]
                 [--preview-every N] [--preview-dir DIR] [--preview-decoder ONNX]
                 [--cancel-after N] [--no-safety-checker] [--graph-cache DIR]
+                [--prompt-2 TEXT] [--negative-prompt-2 TEXT] [--original-size WxH]
+                [--crop X,Y] [--target-size WxH] [--aesthetic-score F]
+                [--negative-aesthetic-score F] [--refiner DIR] [--denoising-end F]
 
   --model DIR        model folder from `optimum-cli export onnx` (default: bundled tiny fixture)
   --prompt TEXT      what to draw (default: empty)
@@ -63,7 +66,19 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                      models: later starts are faster (default: the platform's cache folder, or
                      $SDRT_CACHE_DIR; `off` for none)
   --low-memory       hold only the running stage's graph (peak memory about the UNet's alone;
-                     each call loads its graphs)";
+                     each call loads its graphs)
+
+SDXL:
+  --prompt-2 TEXT    the second text encoder's prompt (default: --prompt)
+  --negative-prompt-2  the second text encoder's negative prompt (default: --negative-prompt)
+  --original-size WxH, --crop X,Y, --target-size WxH
+                     micro-conditioning (defaults: the output size, 0,0, the output size);
+                     --negative-original-size, --negative-crop, --negative-target-size too
+  --aesthetic-score F, --negative-aesthetic-score F
+                     a refiner's aesthetic scores (defaults 6.0 and 2.5)
+  --refiner DIR      ensemble of experts: the model runs the first part of the schedule (to
+                     --denoising-end, default 0.8) and this refiner finishes it from its latents
+  --denoising-end F  stop the model at this fraction of the schedule (with --refiner)";
 
 struct Args {
     model: PathBuf,
@@ -76,6 +91,23 @@ struct Args {
     no_safety_checker: bool,
     graph_cache: CacheDir,
     low_memory: bool,
+    refiner: Option<PathBuf>,
+}
+
+/// `WxH` in pixels.
+fn size(flag: &str, v: &str) -> Result<(usize, usize), String> {
+    let parsed = v
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)));
+    parsed.ok_or_else(|| format!("{flag}: '{v}' is not WIDTHxHEIGHT"))
+}
+
+/// `X,Y` in pixels.
+fn point(flag: &str, v: &str) -> Result<(usize, usize), String> {
+    let parsed = v
+        .split_once(',')
+        .and_then(|(x, y)| Some((x.trim().parse().ok()?, y.trim().parse().ok()?)));
+    parsed.ok_or_else(|| format!("{flag}: '{v}' is not X,Y"))
 }
 
 fn read_rgb(path: &str) -> Result<RgbImage, String> {
@@ -111,6 +143,7 @@ fn parse_args() -> Result<Args, String> {
     let mut no_safety_checker = false;
     let mut graph_cache = CacheDir::Default;
     let mut low_memory = false;
+    let mut refiner = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -183,6 +216,24 @@ fn parse_args() -> Result<Args, String> {
                     dir => CacheDir::At(PathBuf::from(dir)),
                 }
             }
+            "--prompt-2" => params.prompt_2 = Some(value()?),
+            "--negative-prompt-2" => params.negative_prompt_2 = Some(value()?),
+            "--original-size" => params.micro.original_size = Some(size(&flag, &value()?)?),
+            "--crop" => params.micro.crop = point(&flag, &value()?)?,
+            "--target-size" => params.micro.target_size = Some(size(&flag, &value()?)?),
+            "--negative-original-size" => {
+                params.micro.negative_original_size = Some(size(&flag, &value()?)?)
+            }
+            "--negative-crop" => params.micro.negative_crop = point(&flag, &value()?)?,
+            "--negative-target-size" => {
+                params.micro.negative_target_size = Some(size(&flag, &value()?)?)
+            }
+            "--aesthetic-score" => params.micro.aesthetic_score = num(&flag, value()?)?,
+            "--negative-aesthetic-score" => {
+                params.micro.negative_aesthetic_score = num(&flag, value()?)?
+            }
+            "--refiner" => refiner = Some(PathBuf::from(value()?)),
+            "--denoising-end" => params.denoising_end = Some(num(&flag, value()?)?),
             other => return Err(format!("unknown flag '{other}'\n\n{USAGE}")),
         }
     }
@@ -197,6 +248,7 @@ fn parse_args() -> Result<Args, String> {
         no_safety_checker,
         graph_cache,
         low_memory,
+        refiner,
     })
 }
 
@@ -289,7 +341,30 @@ fn run() -> Result<(), String> {
         }
         args.cancel_after.is_none_or(|n| step < n)
     };
-    let result = pipeline.generate_observed(&args.params, Some(&mut observer));
+    let refiner = match &args.refiner {
+        Some(dir) => Some(Pipeline::load(dir, &options).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let mut params = args.params.clone();
+    if refiner.is_some() {
+        // The base model runs to `denoising_end` and hands its latents over.
+        params.denoising_end = Some(params.denoising_end.unwrap_or(0.8));
+        params.output_latents = true;
+    }
+    let result = pipeline.generate_observed(&params, Some(&mut observer));
+    let result = match (&refiner, result) {
+        (Some(refiner), Ok(base)) => {
+            let refine = GenerateParams {
+                denoising_start: params.denoising_end,
+                denoising_end: None,
+                latents: base.latents,
+                output_latents: false,
+                ..args.params.clone()
+            };
+            refiner.generate_observed(&refine, Some(&mut observer))
+        }
+        (_, r) => r,
+    };
     if let Some(e) = preview_error {
         return Err(e);
     }
