@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ort::session::{RunOptions, Session};
+use ort::session::RunOptions;
 use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -250,27 +250,6 @@ impl SessionFactory {
     ) -> Result<ort::session::builder::SessionBuilder> {
         let rt = runtime::get_or_init()?;
         let options = &self.options;
-        // ort defaults to automatic EP selection (MaxEfficiency), which on macOS registers
-        // CoreML behind the caller's back and here changes CPU threading; sdrt registers the
-        // providers it was asked for, and nothing else. Idle intra-op threads do not spin:
-        // the graphs run one after another, and a pool spinning after its graph finished
-        // takes cores from the next one (and from the host application).
-        // No memory pattern for the UNet: ONNX Runtime would plan one block for all of a
-        // run's intermediate tensors, which at 512x512 holds 1.5 GB more at the UNet's peak
-        // than allocating them from the arena as they come, for the same speed. The VAE's
-        // convolutions are the other way round: their planned block is smaller than the arena's
-        // (BENCHMARKS.md, "Session settings").
-        let mut b = Session::builder(&rt.env)?
-            .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)?
-            .with_intra_op_spinning(false)?
-            .with_memory_pattern(part != "unet")?;
-        b = self.log.configure_session(b, part)?;
-        if options.intra_op_threads > 0 {
-            b = b.with_intra_threads(options.intra_op_threads)?;
-        }
-        for &(dim, size) in pinned {
-            b = b.with_dimension_override(dim, size as i64)?;
-        }
         let mut coreml = options.coreml.clone();
         match self.coreml_cache_dir(part, path, pinned) {
             Ok(dir) => coreml.cache_dir = dir,
@@ -282,16 +261,24 @@ impl SessionFactory {
                 coreml.cache_dir = None;
             }
         }
-        let eps = runtime::execution_providers(self.provider, &coreml, options.cuda_device_id);
-        if !eps.is_empty() {
-            b = b.with_execution_providers(&eps).map_err(|e| {
-                Error::new(
-                    ErrorKind::ProviderUnavailable,
-                    format!("{part}: could not register {}: {e}", self.provider.name()),
-                )
-            })?;
-        }
-        Ok(b)
+        runtime::session_builder(
+            rt,
+            &runtime::SessionSpec {
+                part,
+                provider: self.provider,
+                intra_op_threads: options.intra_op_threads,
+                // No memory pattern for the UNet: ONNX Runtime would plan one block for all of a
+                // run's intermediate tensors, which at 512x512 holds 1.5 GB more at the UNet's
+                // peak than allocating them from the arena as they come, for the same speed. The
+                // VAE's convolutions are the other way round: their planned block is smaller than
+                // the arena's (BENCHMARKS.md, "Session settings").
+                memory_pattern: part != "unet",
+                pinned,
+                coreml,
+                cuda_device_id: options.cuda_device_id,
+                log: &self.log,
+            },
+        )
     }
 
     fn load_file(&self, part: &str, path: &Path, config: &ModelConfig) -> Result<OnnxModel> {

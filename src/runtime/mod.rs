@@ -21,6 +21,7 @@
 mod library;
 mod log;
 mod providers;
+mod session;
 
 use std::path::{Path, PathBuf};
 
@@ -31,8 +32,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub use self::library::{ort_library_name, pin_in_memory};
 pub use self::log::{log, set_logger, LogFn, LogLevel, Logger, PipelineLog};
-pub(crate) use self::providers::execution_providers;
 pub use self::providers::{resolve_provider, CoreMlComputeUnits, CoreMlOptions, Provider};
+pub(crate) use self::session::{session_builder, SessionSpec};
 
 /// Options for [`init`].
 #[derive(Debug, Clone, Default)]

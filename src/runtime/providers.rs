@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use ort::session::builder::SessionBuilder;
+
 use super::log::{LogLevel, PipelineLog};
 use super::Runtime;
 use crate::error::{Error, ErrorKind, Result};
@@ -144,8 +146,30 @@ pub fn resolve_provider(
     Ok(chosen)
 }
 
+/// Registers `provider` with its settings on a session builder of `part` (the CPU provider
+/// needs no registration). A provider ONNX Runtime refuses is
+/// [`ErrorKind::ProviderUnavailable`].
+pub(super) fn register_providers(
+    builder: SessionBuilder,
+    part: &str,
+    provider: Provider,
+    coreml: &CoreMlOptions,
+    cuda_device: i32,
+) -> Result<SessionBuilder> {
+    let eps = execution_providers(provider, coreml, cuda_device);
+    if eps.is_empty() {
+        return Ok(builder);
+    }
+    builder.with_execution_providers(&eps).map_err(|e| {
+        Error::new(
+            ErrorKind::ProviderUnavailable,
+            format!("{part}: could not register {}: {e}", provider.name()),
+        )
+    })
+}
+
 /// Builds the provider list for a session builder.
-pub(crate) fn execution_providers(
+fn execution_providers(
     provider: Provider,
     coreml: &CoreMlOptions,
     cuda_device: i32,
