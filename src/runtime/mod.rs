@@ -87,6 +87,12 @@ pub fn get() -> Option<&'static Runtime> {
 /// [`ErrorKind::AlreadyInitialized`] error only when a different library path is requested.
 pub fn init(options: &RuntimeOptions) -> Result<&'static Runtime> {
     pin_in_memory();
+    // What sdrt and ONNX Runtime log while the lock is held (ONNX Runtime's environment logs
+    // as it is built) reaches the callback once it is released: a callback may call `init`.
+    log::held_back(|| init_locked(options))
+}
+
+fn init_locked(options: &RuntimeOptions) -> Result<&'static Runtime> {
     let _guard = INIT_LOCK.lock();
     if let Some(rt) = RUNTIME.get() {
         if let Some(p) = &options.ort_library {
