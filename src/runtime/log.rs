@@ -73,67 +73,10 @@ thread_local! {
     /// The process-wide callbacks (their `Installed` addresses) this thread is inside, innermost
     /// last: a callback that logs is called again within itself.
     static INSIDE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-}
 
-thread_local! {
     /// Process-wide messages this thread logs while it holds a lock a callback could wait for
     /// ([`held_back`]), delivered once the lock is released; `None` when not holding any back.
     static HELD_BACK: RefCell<Option<Vec<(LogLevel, String)>>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` with the process-wide messages this thread logs meanwhile held back, then delivers
-/// them in order. For code that holds a lock while ONNX Runtime or sdrt may log (loading the
-/// runtime): a callback calling back into sdrt (`sdrt_runtime_init`) would wait for that lock
-/// on the thread that holds it. Nested calls deliver with the outermost.
-pub(super) fn held_back<T>(f: impl FnOnce() -> T) -> T {
-    /// Stops holding messages back, also when `f` panics, and hands over the ones held.
-    struct Hold(bool);
-    impl Hold {
-        fn release(&mut self) -> Vec<(LogLevel, String)> {
-            if !std::mem::take(&mut self.0) {
-                return Vec::new();
-            }
-            HELD_BACK
-                .try_with(|held| held.borrow_mut().take())
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        }
-    }
-    impl Drop for Hold {
-        fn drop(&mut self) {
-            self.release();
-        }
-    }
-    let outermost = HELD_BACK
-        .try_with(|held| {
-            let mut held = held.borrow_mut();
-            if held.is_some() {
-                return false;
-            }
-            *held = Some(Vec::new());
-            true
-        })
-        .unwrap_or(false);
-    let mut hold = Hold(outermost);
-    let out = f();
-    for (level, message) in hold.release() {
-        log(level, &message);
-    }
-    out
-}
-
-/// Keeps a message for [`held_back`] when this thread is holding messages back.
-fn hold_back(level: LogLevel, message: &str) -> bool {
-    HELD_BACK
-        .try_with(|held| match held.borrow_mut().as_mut() {
-            Some(held) => {
-                held.push((level, message.to_string()));
-                true
-            }
-            None => false,
-        })
-        .unwrap_or(false)
 }
 
 /// One running call of a process-wide callback: marks this thread as inside it and, when
@@ -240,6 +183,61 @@ fn wait_for_calls(old: &Arc<Installed>) {
     while Arc::strong_count(old) > 1 + own {
         CALL_ENDED.wait(&mut guard);
     }
+}
+
+/// Runs `f` with the process-wide messages this thread logs meanwhile held back, then delivers
+/// them in order. For code that holds a lock while ONNX Runtime or sdrt may log (loading the
+/// runtime): a callback calling back into sdrt (`sdrt_runtime_init`) would wait for that lock
+/// on the thread that holds it. Nested calls deliver with the outermost.
+pub(super) fn held_back<T>(f: impl FnOnce() -> T) -> T {
+    /// Stops holding messages back, also when `f` panics, and hands over the ones held.
+    struct Hold(bool);
+    impl Hold {
+        fn release(&mut self) -> Vec<(LogLevel, String)> {
+            if !std::mem::take(&mut self.0) {
+                return Vec::new();
+            }
+            HELD_BACK
+                .try_with(|held| held.borrow_mut().take())
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        }
+    }
+    impl Drop for Hold {
+        fn drop(&mut self) {
+            self.release();
+        }
+    }
+    let outermost = HELD_BACK
+        .try_with(|held| {
+            let mut held = held.borrow_mut();
+            if held.is_some() {
+                return false;
+            }
+            *held = Some(Vec::new());
+            true
+        })
+        .unwrap_or(false);
+    let mut hold = Hold(outermost);
+    let out = f();
+    for (level, message) in hold.release() {
+        log(level, &message);
+    }
+    out
+}
+
+/// Keeps a message for [`held_back`] when this thread is holding messages back.
+fn hold_back(level: LogLevel, message: &str) -> bool {
+    HELD_BACK
+        .try_with(|held| match held.borrow_mut().as_mut() {
+            Some(held) => {
+                held.push((level, message.to_string()));
+                true
+            }
+            None => false,
+        })
+        .unwrap_or(false)
 }
 
 /// The process-wide level in force.
