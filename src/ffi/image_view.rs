@@ -1,5 +1,6 @@
 //! `sdrt_image_view`: pixels a caller lends to a call (init images, masks).
 
+use super::enums::PIXEL_FORMAT;
 use super::params::{GrayImage, RgbImage};
 use crate::error::{Error, Result};
 use crate::pipeline::MAX_SIDE;
@@ -72,16 +73,9 @@ unsafe fn read_view(
         )));
     }
     use sdrt_pixel_format as F;
-    let format = match v.format {
-        0 => default,
-        1 => F::SDRT_PIXEL_FORMAT_RGB8,
-        2 => F::SDRT_PIXEL_FORMAT_RGBA8,
-        3 => F::SDRT_PIXEL_FORMAT_GRAY8,
-        other => {
-            return Err(Error::invalid(format!(
-                "{name}.format: unknown pixel format {other}"
-            )))
-        }
+    let format = match PIXEL_FORMAT.read(v.format, &format!("{name}.format"), "pixel format")? {
+        F::SDRT_PIXEL_FORMAT_DEFAULT => default,
+        format => format,
     };
     let bpp = match (format, out_channels) {
         (F::SDRT_PIXEL_FORMAT_RGB8, 3) => 3,

@@ -8,6 +8,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod cache;
+pub(crate) mod enums;
 pub mod image_view;
 pub mod images;
 pub mod params;

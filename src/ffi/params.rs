@@ -2,13 +2,12 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::enums::{GENERATOR, PREDICTION_TYPE, PREVIEW_KIND, SCHEDULER, TIMESTEP_SPACING};
 use super::image_view::{read_gray, read_rgb, sdrt_image_view};
 use super::read_versioned;
-use super::step::{preview_kind_from_c, sdrt_step_callback};
-use crate::error::{Error, Result};
+use super::step::sdrt_step_callback;
+use crate::error::Result;
 pub(crate) use crate::pipeline::{GenerateParams, GrayImage, RgbImage};
-use crate::rng::Generator;
-use crate::scheduler::{PredictionType, SchedulerKind, TimestepSpacing};
 
 /// Execution providers (`sdrt_pipeline_options.provider`, `sdrt_pipeline_info.provider`).
 #[repr(u32)]
@@ -295,50 +294,6 @@ pub unsafe extern "C" fn sdrt_generate_params_init_sized(
     unsafe { super::init_versioned(params, sdrt_generate_params::default(), size as usize) }
 }
 
-/// Maps a C scheduler number; `None` means the model's default.
-pub(crate) fn scheduler_from_c(v: u32) -> Result<Option<SchedulerKind>> {
-    let name = match v {
-        0 => return Ok(None),
-        1 => "pndm",
-        2 => "ddim",
-        3 => "euler",
-        4 => "euler-a",
-        5 => "dpm++2m",
-        6 => "dpm++2m-karras",
-        7 => "dpm++2m-sde",
-        8 => "lms",
-        9 => "heun",
-        10 => "unipc",
-        11 => "lcm",
-        12 => "ddpm",
-        _ => {
-            return Err(Error::invalid(format!(
-                "params->scheduler: unknown scheduler {v}"
-            )))
-        }
-    };
-    SchedulerKind::parse(name).map(Some)
-}
-
-/// The C number of a scheduler.
-pub(crate) fn scheduler_to_c(k: Option<SchedulerKind>) -> u32 {
-    match k {
-        None => sdrt_scheduler::SDRT_SCHEDULER_DEFAULT as u32,
-        Some(k) => SchedulerKind::ALL
-            .iter()
-            .position(|&x| x == k)
-            .map_or(0, |i| i as u32 + 1),
-    }
-}
-
-pub(crate) fn prediction_to_c(p: PredictionType) -> u32 {
-    (match p {
-        PredictionType::Epsilon => sdrt_prediction_type::SDRT_PREDICTION_EPSILON,
-        PredictionType::VPrediction => sdrt_prediction_type::SDRT_PREDICTION_V,
-        PredictionType::Sample => sdrt_prediction_type::SDRT_PREDICTION_SAMPLE,
-    }) as u32
-}
-
 /// The callbacks of one call, as the caller set them.
 pub(crate) struct Callbacks {
     pub progress: sdrt_progress_callback,
@@ -363,15 +318,7 @@ pub(crate) unsafe fn read_generate_params(
     // SAFETY: borrowed C strings, documented.
     let prompt = unsafe { super::opt_str(c.prompt, "params->prompt")? }.unwrap_or_default();
     let negative_prompt = unsafe { super::opt_str(c.negative_prompt, "params->negative_prompt")? };
-    let generator = match c.generator {
-        0 => Generator::Numpy,
-        1 => Generator::Torch,
-        v => {
-            return Err(Error::invalid(format!(
-                "params->generator: unknown generator {v}"
-            )))
-        }
-    };
+    let generator = GENERATOR.read(c.generator, "params->generator", "generator")?;
     let params = GenerateParams {
         prompt,
         negative_prompt,
@@ -380,38 +327,26 @@ pub(crate) unsafe fn read_generate_params(
         steps: c.steps as usize,
         guidance: c.guidance,
         seed: c.seed,
-        scheduler: scheduler_from_c(c.scheduler)?,
+        scheduler: SCHEDULER.read(c.scheduler, "params->scheduler", "scheduler")?,
         generator,
         count: c.count as usize,
         eta: c.eta,
-        prediction_type: match c.prediction_type {
-            0 => None,
-            1 => Some(PredictionType::Epsilon),
-            2 => Some(PredictionType::VPrediction),
-            3 => Some(PredictionType::Sample),
-            v => {
-                return Err(Error::invalid(format!(
-                    "params->prediction_type: unknown value {v}"
-                )))
-            }
-        },
-        timestep_spacing: match c.timestep_spacing {
-            0 => None,
-            1 => Some(TimestepSpacing::Leading),
-            2 => Some(TimestepSpacing::Trailing),
-            3 => Some(TimestepSpacing::Linspace),
-            v => {
-                return Err(Error::invalid(format!(
-                    "params->timestep_spacing: unknown value {v}"
-                )))
-            }
-        },
+        prediction_type: PREDICTION_TYPE.read(
+            c.prediction_type,
+            "params->prediction_type",
+            "value",
+        )?,
+        timestep_spacing: TIMESTEP_SPACING.read(
+            c.timestep_spacing,
+            "params->timestep_spacing",
+            "value",
+        )?,
         // SAFETY: borrowed pixels, documented.
         init_image: unsafe { read_rgb(&c.init_image, "params->init_image")? },
         mask: unsafe { read_gray(&c.mask, "params->mask")? },
         strength: c.strength,
         guidance_rescale: c.guidance_rescale,
-        preview: preview_kind_from_c(c.preview_kind)?,
+        preview: PREVIEW_KIND.read(c.preview_kind, "params->preview_kind", "preview kind")?,
         preview_every: c.preview_every as usize,
         memory_limit: c.memory_limit,
         ..GenerateParams::default()

@@ -3,17 +3,16 @@
 use std::ffi::{c_char, c_void, CString};
 use std::path::PathBuf;
 
+use super::enums::{COREML_COMPUTE_UNITS, PREDICTION_TYPE, PROVIDER, SCHEDULER};
 use super::images::{images_into_raw, sdrt_images};
-use super::params::{
-    prediction_to_c, read_generate_params, scheduler_to_c, sdrt_generate_params, sdrt_provider,
-};
+use super::params::{read_generate_params, sdrt_generate_params, sdrt_provider};
 use super::runtime::{log_level_from_c, sdrt_log_callback, sdrt_log_level, CLogger};
 use super::status::sdrt_status;
 use super::step::call_step;
 use super::{guard, non_null, opt_str, read_versioned, write_versioned};
 use crate::error::{Error, Result};
 use crate::pipeline::{Pipeline, PipelineOptions, StepInfo};
-use crate::runtime::{self, CoreMlComputeUnits, CoreMlOptions, Provider};
+use crate::runtime::{self, CoreMlOptions};
 
 /// A loaded model (opaque). Create with `sdrt_pipeline_create`, free with `sdrt_pipeline_free`.
 pub struct sdrt_pipeline {
@@ -187,29 +186,6 @@ pub unsafe extern "C" fn sdrt_pipeline_options_init_sized(
     unsafe { super::init_versioned(options, sdrt_pipeline_options::default(), size as usize) }
 }
 
-pub(crate) fn provider_from_c(v: u32) -> Result<Provider> {
-    Ok(match v {
-        0 => Provider::Auto,
-        1 => Provider::Cpu,
-        2 => Provider::CoreMl,
-        3 => Provider::Cuda,
-        _ => {
-            return Err(Error::invalid(format!(
-                "options->provider: unknown provider {v}"
-            )))
-        }
-    })
-}
-
-fn provider_to_c(p: Provider) -> u32 {
-    (match p {
-        Provider::Auto => sdrt_provider::SDRT_PROVIDER_AUTO,
-        Provider::Cpu => sdrt_provider::SDRT_PROVIDER_CPU,
-        Provider::CoreMl => sdrt_provider::SDRT_PROVIDER_COREML,
-        Provider::Cuda => sdrt_provider::SDRT_PROVIDER_CUDA,
-    }) as u32
-}
-
 unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<PipelineOptions> {
     let o = if options.is_null() {
         sdrt_pipeline_options::default()
@@ -224,17 +200,11 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
             )?
         }
     };
-    let compute_units = match o.coreml_compute_units {
-        0 => CoreMlComputeUnits::All,
-        1 => CoreMlComputeUnits::CpuAndGpu,
-        2 => CoreMlComputeUnits::CpuAndNeuralEngine,
-        3 => CoreMlComputeUnits::CpuOnly,
-        v => {
-            return Err(Error::invalid(format!(
-                "options->coreml_compute_units: unknown value {v}"
-            )))
-        }
-    };
+    let compute_units = COREML_COMPUTE_UNITS.read(
+        o.coreml_compute_units,
+        "options->coreml_compute_units",
+        "value",
+    )?;
     if o.cuda_device_id < 0 {
         return Err(Error::invalid(format!(
             "options->cuda_device_id {} must be >= 0",
@@ -257,7 +227,7 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
     let logger = CLogger::log_fn(o.log_callback, o.log_user_data)
         .map(|callback| runtime::Logger::new(callback, log_level));
     Ok(PipelineOptions {
-        provider: provider_from_c(o.provider)?,
+        provider: PROVIDER.read(o.provider, "options->provider", "provider")?,
         strict_provider: o.strict_provider != 0,
         coreml: CoreMlOptions {
             compute_units,
@@ -487,9 +457,9 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
             struct_size: std::mem::size_of::<sdrt_pipeline_info>() as u32,
             native_width: i.native_width as u32,
             native_height: i.native_height as u32,
-            prediction_type: prediction_to_c(i.prediction_type),
-            default_scheduler: scheduler_to_c(i.default_scheduler),
-            provider: provider_to_c(i.provider),
+            prediction_type: PREDICTION_TYPE.to_c(Some(i.prediction_type)),
+            default_scheduler: SCHEDULER.to_c(i.default_scheduler),
+            provider: PROVIDER.to_c(i.provider),
             default_scheduler_class: h.scheduler_class.as_ptr(),
             safety_checker: i.safety_checker as u32,
             unet_in_channels: i.unet_in_channels as u32,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
 
+use super::enums::LOG_LEVEL;
 use super::status::sdrt_status;
 use super::{guard, opt_str, read_versioned};
 use crate::error::Error;
@@ -122,7 +123,7 @@ impl CLogger {
     fn call(&self, level: LogLevel, msg: &str) {
         let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
         // SAFETY: the header's contract for the callback.
-        unsafe { (self.callback)(self.user_data, level as u32, c.as_ptr()) };
+        unsafe { (self.callback)(self.user_data, LOG_LEVEL.to_c(level), c.as_ptr()) };
     }
 
     /// The engine's log function for a C callback and its user_data (`None` for NULL).
@@ -142,10 +143,9 @@ impl CLogger {
 
 /// Checks a C `log_level` field.
 pub(crate) fn log_level_from_c(v: u32, field: &str) -> crate::error::Result<LogLevel> {
-    if v > sdrt_log_level::SDRT_LOG_DEBUG as u32 {
-        return Err(Error::invalid(format!("unknown {field} {v}")));
-    }
-    Ok(LogLevel::from_u32(v))
+    LOG_LEVEL
+        .to_rust(v)
+        .ok_or_else(|| Error::invalid(format!("unknown {field} {v}")))
 }
 
 /// Loads ONNX Runtime and sets logging. Optional: `sdrt_pipeline_create` initializes with

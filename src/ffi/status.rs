@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 
+use super::enums::STATUS;
 use crate::error::{Error, ErrorKind};
 
 /// Result of a fallible sdrt function. The numbers are stable: they are never reused or
@@ -40,18 +41,26 @@ pub enum sdrt_status {
 impl sdrt_status {
     /// The status for an engine error kind (the one mapping from `Error` to `sdrt_status`).
     pub fn from_kind(kind: ErrorKind) -> sdrt_status {
-        match kind {
-            ErrorKind::InvalidArgument => sdrt_status::SDRT_ERROR_INVALID_ARGUMENT,
-            ErrorKind::RuntimeUnavailable => sdrt_status::SDRT_ERROR_RUNTIME_UNAVAILABLE,
-            ErrorKind::AlreadyInitialized => sdrt_status::SDRT_ERROR_ALREADY_INITIALIZED,
-            ErrorKind::ModelNotFound => sdrt_status::SDRT_ERROR_MODEL_NOT_FOUND,
-            ErrorKind::ModelInvalid => sdrt_status::SDRT_ERROR_MODEL_INVALID,
-            ErrorKind::ProviderUnavailable => sdrt_status::SDRT_ERROR_PROVIDER_UNAVAILABLE,
-            ErrorKind::Inference => sdrt_status::SDRT_ERROR_INFERENCE,
-            ErrorKind::Cancelled => sdrt_status::SDRT_ERROR_CANCELLED,
-            ErrorKind::Unsupported => sdrt_status::SDRT_ERROR_UNSUPPORTED,
-            ErrorKind::Io => sdrt_status::SDRT_ERROR_IO,
-            ErrorKind::Internal => sdrt_status::SDRT_ERROR_INTERNAL,
+        STATUS
+            .constant_for(Some(kind))
+            .unwrap_or(sdrt_status::SDRT_ERROR_INTERNAL)
+    }
+
+    /// The constant's name, NUL-terminated.
+    fn name(self) -> &'static [u8] {
+        match self {
+            sdrt_status::SDRT_OK => b"SDRT_OK\0",
+            sdrt_status::SDRT_ERROR_INVALID_ARGUMENT => b"SDRT_ERROR_INVALID_ARGUMENT\0",
+            sdrt_status::SDRT_ERROR_RUNTIME_UNAVAILABLE => b"SDRT_ERROR_RUNTIME_UNAVAILABLE\0",
+            sdrt_status::SDRT_ERROR_ALREADY_INITIALIZED => b"SDRT_ERROR_ALREADY_INITIALIZED\0",
+            sdrt_status::SDRT_ERROR_MODEL_NOT_FOUND => b"SDRT_ERROR_MODEL_NOT_FOUND\0",
+            sdrt_status::SDRT_ERROR_MODEL_INVALID => b"SDRT_ERROR_MODEL_INVALID\0",
+            sdrt_status::SDRT_ERROR_PROVIDER_UNAVAILABLE => b"SDRT_ERROR_PROVIDER_UNAVAILABLE\0",
+            sdrt_status::SDRT_ERROR_INFERENCE => b"SDRT_ERROR_INFERENCE\0",
+            sdrt_status::SDRT_ERROR_CANCELLED => b"SDRT_ERROR_CANCELLED\0",
+            sdrt_status::SDRT_ERROR_UNSUPPORTED => b"SDRT_ERROR_UNSUPPORTED\0",
+            sdrt_status::SDRT_ERROR_IO => b"SDRT_ERROR_IO\0",
+            sdrt_status::SDRT_ERROR_INTERNAL => b"SDRT_ERROR_INTERNAL\0",
         }
     }
 }
@@ -72,21 +81,9 @@ pub(crate) fn set_last_error(e: &Error) -> sdrt_status {
 /// Unknown numbers give `"SDRT_ERROR_UNKNOWN"`. Never NULL; never free it. Any thread.
 #[no_mangle]
 pub extern "C" fn sdrt_status_str(status: u32) -> *const c_char {
-    let s: &'static [u8] = match status {
-        0 => b"SDRT_OK\0",
-        1 => b"SDRT_ERROR_INVALID_ARGUMENT\0",
-        2 => b"SDRT_ERROR_RUNTIME_UNAVAILABLE\0",
-        3 => b"SDRT_ERROR_ALREADY_INITIALIZED\0",
-        4 => b"SDRT_ERROR_MODEL_NOT_FOUND\0",
-        5 => b"SDRT_ERROR_MODEL_INVALID\0",
-        6 => b"SDRT_ERROR_PROVIDER_UNAVAILABLE\0",
-        7 => b"SDRT_ERROR_INFERENCE\0",
-        8 => b"SDRT_ERROR_CANCELLED\0",
-        9 => b"SDRT_ERROR_UNSUPPORTED\0",
-        10 => b"SDRT_ERROR_IO\0",
-        11 => b"SDRT_ERROR_INTERNAL\0",
-        _ => b"SDRT_ERROR_UNKNOWN\0",
-    };
+    let s = STATUS
+        .constant(status)
+        .map_or(&b"SDRT_ERROR_UNKNOWN\0"[..], sdrt_status::name);
     s.as_ptr() as *const c_char
 }
 

@@ -2,6 +2,7 @@
 
 use std::ffi::c_void;
 
+use super::enums::PREVIEW_KIND;
 use crate::pipeline::{PreviewKind, StepInfo};
 
 /// Preview kinds (`sdrt_generate_params.preview_kind`). The numbers are stable. Every kind
@@ -27,29 +28,6 @@ pub enum sdrt_preview_kind {
     SDRT_PREVIEW_TAESD = 2,
     /// The model's own VAE decoder at full size: what the final image would look like.
     SDRT_PREVIEW_FULL = 3,
-}
-
-pub(crate) fn preview_kind_from_c(v: u32) -> crate::Result<PreviewKind> {
-    Ok(match v {
-        0 => PreviewKind::None,
-        1 => PreviewKind::LatentRgb,
-        2 => PreviewKind::Taesd,
-        3 => PreviewKind::Full,
-        _ => {
-            return Err(crate::Error::invalid(format!(
-                "params->preview_kind: unknown preview kind {v}"
-            )))
-        }
-    })
-}
-
-fn preview_kind_to_c(k: PreviewKind) -> u32 {
-    (match k {
-        PreviewKind::None => sdrt_preview_kind::SDRT_PREVIEW_NONE,
-        PreviewKind::LatentRgb => sdrt_preview_kind::SDRT_PREVIEW_LATENT_RGB,
-        PreviewKind::Taesd => sdrt_preview_kind::SDRT_PREVIEW_TAESD,
-        PreviewKind::Full => sdrt_preview_kind::SDRT_PREVIEW_FULL,
-    }) as u32
 }
 
 /// What `sdrt_step_callback` receives after each UNet evaluation. Owned by sdrt and valid only
@@ -99,12 +77,12 @@ pub(crate) unsafe fn call_step(
     let joined: Vec<u8> = info.preview.map(|p| p.images.concat()).unwrap_or_default();
     let (kind, w, h, n) = match info.preview {
         Some(p) => (
-            preview_kind_to_c(p.kind),
+            PREVIEW_KIND.to_c(p.kind),
             p.width as u32,
             p.height as u32,
             p.images.len() as u32,
         ),
-        None => (0, 0, 0, 0),
+        None => (PREVIEW_KIND.to_c(PreviewKind::None), 0, 0, 0),
     };
     let c = sdrt_step_info {
         struct_size: std::mem::size_of::<sdrt_step_info>() as u32,

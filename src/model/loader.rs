@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use ort::session::Session;
-
 use super::cache::CacheDir;
 use super::session::{load_session, OnnxModel};
 use super::ModelFolder;
@@ -155,27 +153,6 @@ impl Loader {
     ) -> Result<ort::session::builder::SessionBuilder> {
         let rt = runtime::get_or_init()?;
         let options = &self.settings;
-        // ort defaults to automatic EP selection (MaxEfficiency), which on macOS registers
-        // CoreML behind the caller's back and here changes CPU threading; sdrt registers the
-        // providers it was asked for, and nothing else. Idle intra-op threads do not spin:
-        // the graphs run one after another, and a pool spinning after its graph finished
-        // takes cores from the next one (and from the host application).
-        // No memory pattern for the UNet: ONNX Runtime would plan one block for all of a
-        // run's intermediate tensors, which at 512x512 holds 1.5 GB more at the UNet's peak
-        // than allocating them from the arena as they come, for the same speed. The VAE's
-        // convolutions are the other way round: their planned block is smaller than the arena's
-        // (BENCHMARKS.md, "Session settings").
-        let mut b = Session::builder(&rt.env)?
-            .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)?
-            .with_intra_op_spinning(false)?
-            .with_memory_pattern(part != "unet")?;
-        b = self.log.configure_session(b, part)?;
-        if options.intra_op_threads > 0 {
-            b = b.with_intra_threads(options.intra_op_threads)?;
-        }
-        for &(dim, size) in pinned {
-            b = b.with_dimension_override(dim, size as i64)?;
-        }
         let mut coreml = options.coreml.clone();
         match self.coreml_cache_dir(part, path, pinned) {
             Ok(dir) => coreml.cache_dir = dir,
@@ -187,19 +164,24 @@ impl Loader {
                 coreml.cache_dir = None;
             }
         }
-        let eps = runtime::execution_providers(options.provider, &coreml, options.cuda_device_id);
-        if !eps.is_empty() {
-            b = b.with_execution_providers(&eps).map_err(|e| {
-                Error::new(
-                    ErrorKind::ProviderUnavailable,
-                    format!(
-                        "{part}: could not register {}: {e}",
-                        options.provider.name()
-                    ),
-                )
-            })?;
-        }
-        Ok(b)
+        runtime::session_builder(
+            rt,
+            &runtime::SessionSpec {
+                part,
+                provider: options.provider,
+                intra_op_threads: options.intra_op_threads,
+                // No memory pattern for the UNet: ONNX Runtime would plan one block for all of a
+                // run's intermediate tensors, which at 512x512 holds 1.5 GB more at the UNet's
+                // peak than allocating them from the arena as they come, for the same speed. The
+                // VAE's convolutions are the other way round: their planned block is smaller than
+                // the arena's (BENCHMARKS.md, "Session settings").
+                memory_pattern: part != "unet",
+                pinned,
+                coreml,
+                cuda_device_id: options.cuda_device_id,
+                log: &self.log,
+            },
+        )
     }
 
     /// Loads `part` from `path` (a preview decoder may live outside the folder).
