@@ -29,8 +29,8 @@ pub mod tokenizer;
 
 pub use error::{Error, ErrorKind, Result};
 pub use pipeline::{
-    CacheDir, GenerateParams, GrayImage, Images, Pipeline, PipelineInfo, PipelineOptions, Preview,
-    PreviewKind, RgbImage, StepInfo, Timings,
+    CacheDir, GenerateParams, GrayImage, Images, Latents, MicroConditioning, Pipeline,
+    PipelineInfo, PipelineOptions, Preview, PreviewKind, RgbImage, StepInfo, Timings,
 };
 pub use rng::Generator;
 pub use runtime::{Provider, RuntimeOptions};

@@ -284,6 +284,18 @@ fn batch(neg: Option<&[f32]>, pos: &[f32], count: usize) -> Vec<f32> {
     out
 }
 
+/// The `time_ids` rows of the UNet batch. Text-to-image (`StableDiffusionXLPipeline`) stacks
+/// `[negative, positive]` and then repeats that pair per image (`[n, p, n, p]` for 2 images,
+/// while the prompt embeddings are `[n, n, p, p]`); image-to-image and inpainting repeat each
+/// first (`[n, n, p, p]`). The two differ only when the negative micro-conditioning does.
+fn time_id_rows(neg: &[f32], pos: &[f32], count: usize, cfg: bool, from_image: bool) -> Vec<f32> {
+    if cfg && !from_image {
+        [neg, pos].concat().repeat(count)
+    } else {
+        batch(cfg.then_some(neg), pos, count)
+    }
+}
+
 /// Python's `a or b` for an optional string.
 fn or<'a>(a: Option<&'a str>, b: &'a str) -> &'a str {
     a.filter(|s| !s.is_empty()).unwrap_or(b)
@@ -357,7 +369,7 @@ impl Family for StableDiffusionXl {
                 text_embeds: batch(neg.as_ref().map(|n| &n.1[..]), &pooled, count),
                 text_embeds_dim: pooled.len(),
                 time_ids_dim: pos_ids.len(),
-                time_ids: batch(req.cfg.then_some(&neg_ids[..]), &pos_ids, count),
+                time_ids: time_id_rows(&neg_ids, &pos_ids, count, req.cfg, req.from_image),
             }),
         })
     }
@@ -435,6 +447,14 @@ mod tests {
         let (p, n) = time_ids(&crop, (96, 64), true, true);
         assert_eq!(p, [64.0, 96.0, 16.0, 8.0, 6.0]);
         assert_eq!(n, [48.0, 32.0, 2.0, 1.0, 2.5]);
+    }
+
+    #[test]
+    fn time_id_rows_follow_each_pipeline() {
+        let (n, p) = ([0.0], [1.0]);
+        assert_eq!(time_id_rows(&n, &p, 2, true, false), [0.0, 1.0, 0.0, 1.0]);
+        assert_eq!(time_id_rows(&n, &p, 2, true, true), [0.0, 0.0, 1.0, 1.0]);
+        assert_eq!(time_id_rows(&n, &p, 2, false, false), [1.0, 1.0]);
     }
 
     #[test]
