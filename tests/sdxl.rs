@@ -217,3 +217,195 @@ fn the_tolerance_catches_typical_sdxl_mistakes() {
         );
     }
 }
+
+/// A copy of the fixture `name` made of symlinks to its top-level entries, `without` some and
+/// with `replace`d ones linked to other fixtures' folders.
+fn linked_copy(name: &str, without: &[&str], replace: &[(&str, &str)]) -> PathBuf {
+    let from = common::root().join("tests/fixtures").join(name);
+    let to = std::env::temp_dir().join(format!(
+        "sdrt-sdxl-{}-{name}-{}",
+        std::process::id(),
+        without.join("-") + &replace.iter().map(|r| r.0).collect::<String>()
+    ));
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(&to).unwrap();
+    for e in std::fs::read_dir(&from).unwrap() {
+        let e = e.unwrap();
+        let n = e.file_name().into_string().unwrap();
+        if without.contains(&n.as_str()) {
+            continue;
+        }
+        let target = match replace.iter().find(|r| r.0 == n) {
+            Some((_, other)) => common::root().join("tests/fixtures").join(other).join(&n),
+            None => e.path(),
+        };
+        std::os::unix::fs::symlink(target.canonicalize().unwrap(), to.join(&n)).unwrap();
+    }
+    to
+}
+
+fn load_err(dir: &std::path::Path) -> sdrt::Error {
+    match Pipeline::load(dir, &PipelineOptions::default()) {
+        Ok(_) => panic!("{} loaded", dir.display()),
+        Err(e) => e,
+    }
+}
+
+/// Folders that cannot be SDXL pipelines fail at create, naming the file.
+#[test]
+fn faulty_sdxl_folders_fail_at_create() {
+    common::init_runtime();
+    let e = load_err(&linked_copy("tiny-sdxl", &["tokenizer_2"], &[]));
+    assert_eq!(e.kind(), sdrt::ErrorKind::ModelNotFound, "{e}");
+    assert!(e.to_string().contains("tokenizer_2"), "{e}");
+    let e = load_err(&linked_copy("tiny-sdxl", &["tokenizer"], &[]));
+    assert_eq!(e.kind(), sdrt::ErrorKind::ModelNotFound, "{e}");
+    assert!(e.to_string().contains("tokenizer"), "{e}");
+    // The refiner's UNet attends to the second encoder alone: both encoders' hidden sizes do
+    // not add up to its cross-attention width.
+    let e = load_err(&linked_copy(
+        "tiny-sdxl",
+        &[],
+        &[("unet", "tiny-sdxl-refiner")],
+    ));
+    assert_eq!(e.kind(), sdrt::ErrorKind::ModelInvalid, "{e}");
+    let m = e.to_string();
+    assert!(m.contains("unet/model.onnx") && m.contains("add up"), "{m}");
+}
+
+/// Requests an SDXL pipeline cannot run are refused before any graph runs, naming the field.
+#[test]
+fn bad_sdxl_requests_are_refused_naming_the_field() {
+    common::init_runtime();
+    let base = Pipeline::load(
+        &common::root().join("tests/fixtures/tiny-sdxl"),
+        &PipelineOptions::default(),
+    )
+    .unwrap();
+    let refiner = Pipeline::load(
+        &common::root().join("tests/fixtures/tiny-sdxl-refiner"),
+        &PipelineOptions::default(),
+    )
+    .unwrap();
+    let ok = GenerateParams {
+        prompt: "a horse".into(),
+        steps: 4,
+        width: 64,
+        height: 64,
+        ..GenerateParams::default()
+    };
+    let latents = |family: &str, shape: [usize; 4]| Latents {
+        family: family.into(),
+        shape,
+        data: vec![0.5; shape.iter().product()],
+    };
+    let cases: Vec<(&Pipeline, GenerateParams, &str)> = vec![
+        (&refiner, ok.clone(), "refiner"),
+        (
+            &base,
+            GenerateParams {
+                micro: MicroConditioning {
+                    crop: (64, 0),
+                    ..MicroConditioning::default()
+                },
+                ..ok.clone()
+            },
+            "crop",
+        ),
+        (
+            &base,
+            GenerateParams {
+                micro: MicroConditioning {
+                    original_size: Some((32, 32)),
+                    crop: (0, 40),
+                    ..MicroConditioning::default()
+                },
+                ..ok.clone()
+            },
+            "crop",
+        ),
+        (
+            &refiner,
+            GenerateParams {
+                latents: Some(latents("sdxl", [1, 4, 8, 8])),
+                denoising_start: Some(0.8),
+                denoising_end: Some(0.8),
+                ..ok.clone()
+            },
+            "denoising_start",
+        ),
+        (
+            &refiner,
+            GenerateParams {
+                latents: Some(latents("sdxl", [1, 4, 8, 8])),
+                denoising_start: Some(1.0),
+                ..ok.clone()
+            },
+            "denoising_start",
+        ),
+        (
+            &refiner,
+            GenerateParams {
+                latents: Some(latents("sd", [1, 4, 8, 8])),
+                denoising_start: Some(0.8),
+                ..ok.clone()
+            },
+            "latents",
+        ),
+        (
+            &refiner,
+            GenerateParams {
+                latents: Some(latents("sdxl", [1, 3, 8, 8])),
+                ..ok.clone()
+            },
+            "latents",
+        ),
+        (
+            &refiner,
+            GenerateParams {
+                latents: Some(Latents {
+                    data: vec![0.0; 10],
+                    ..latents("sdxl", [1, 4, 8, 8])
+                }),
+                ..ok.clone()
+            },
+            "latents",
+        ),
+        (
+            &base,
+            GenerateParams {
+                denoising_start: Some(0.5),
+                ..ok.clone()
+            },
+            "denoising_start",
+        ),
+    ];
+    for (p, params, field) in cases {
+        let e = p.generate(&params, None).expect_err(field);
+        assert_eq!(e.kind(), sdrt::ErrorKind::InvalidArgument, "{field}: {e}");
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    // SD models take none of SDXL's fields.
+    let sd = Pipeline::load(&common::fixture(), &PipelineOptions::default()).unwrap();
+    let e = sd
+        .generate(
+            &GenerateParams {
+                prompt_2: Some("x".into()),
+                ..ok.clone()
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("only SDXL"), "{e}");
+    // And SDXL latents do not go into an SD model.
+    let e = sd
+        .generate(
+            &GenerateParams {
+                latents: Some(latents("sdxl", [1, 4, 8, 8])),
+                ..ok
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("latents"), "{e}");
+}
