@@ -2,46 +2,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// The example binary `cargo test` built; fails clearly when it is missing or stale (a single
-/// `cargo test --test cli` does not rebuild examples).
-fn generate_bin() -> PathBuf {
-    let p = common::target_dir()
-        .join("examples")
-        .join(format!("generate{}", std::env::consts::EXE_SUFFIX));
-    let hint =
-        "run the whole `cargo test` (it builds examples) or `cargo build --example generate`";
-    let built = std::fs::metadata(&p)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| panic!("{} is not built: {hint}", p.display()));
-    let newest = ["src", "examples"]
-        .iter()
-        .flat_map(|d| walk(&common::root().join(d)))
-        .filter_map(|f| std::fs::metadata(f).ok()?.modified().ok())
-        .max()
-        .unwrap();
-    assert!(
-        built >= newest,
-        "{} is older than the sources: {hint}",
-        p.display()
-    );
-    p
-}
+use common::generate_bin;
 
 fn run(args: &[String]) -> Output {
     Command::new(generate_bin())

@@ -280,3 +280,41 @@ pub fn read_ppm(path: &Path) -> (usize, usize, Vec<u8>) {
     assert_eq!(data.len(), w * h * 3, "{}", path.display());
     (w, h, data)
 }
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The example binary `cargo test` built; fails clearly when it is missing or stale (a single
+/// `cargo test --test cli` does not rebuild examples).
+pub fn generate_bin() -> PathBuf {
+    let p = target_dir()
+        .join("examples")
+        .join(format!("generate{}", std::env::consts::EXE_SUFFIX));
+    let hint =
+        "run the whole `cargo test` (it builds examples) or `cargo build --example generate`";
+    let built = std::fs::metadata(&p)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is not built: {hint}", p.display()));
+    let newest = ["src", "examples"]
+        .iter()
+        .flat_map(|d| walk(&root().join(d)))
+        .filter_map(|f| std::fs::metadata(f).ok()?.modified().ok())
+        .max()
+        .unwrap();
+    assert!(
+        built >= newest,
+        "{} is older than the sources: {hint}",
+        p.display()
+    );
+    p
+}
