@@ -178,6 +178,10 @@ def cases():
                   "added); Euler draws nothing, the generator is unused"),
         # refiner alone (aesthetic score defaults 6.0 / 2.5; strength its default 0.3, passed)
         case("refiner_i2i_10_s0.3", "img2img", R, P_HARBOUR, 82, 10, 5.0, init=I64, strength=0.3),
+        case("refiner_i2i_6_s0.5_count2", "img2img", R, P_HARBOUR, 84, 6, 5.0, init=I64,
+             strength=0.5, count=2,
+             note="img2img repeats each time-id row first (neg, neg, pos, pos), unlike txt2img: "
+                  "the aesthetic scores 2.5 / 6.0 make the rows differ"),
         case("refiner_i2i_6_s0.6_aesthetic", "img2img", R, P_HARBOUR, 83, 6, 5.0, init=I64,
              strength=0.6, aesthetic_score=8.0, negative_aesthetic_score=1.5, negative="blurry",
              original_size=(512, 384), negative_original_size=(128, 128)),
@@ -191,7 +195,9 @@ def cases():
                   "the latents are the image latents noised to timesteps[1], not pure noise"),
         case("inp4_euler_6_s1", "inpaint", B, "a red balloon", 93, 6, 5.0, init=I64, mask=M64, strength=1.0),
         case("inp4_euler_6_s0.75_count2", "inpaint", B, "a bunch of flowers", 94, 6, 5.0, init=I64,
-             mask=M64, strength=0.75, count=2),
+             mask=M64, strength=0.75, count=2, negative_original_size=(128, 128),
+             note="negative_original_size alone does apply here (img2img/inpaint default each negative "
+                  "size to its positive); rows repeated neg, neg, pos, pos"),
     ]
     names = [e["name"] for e in c]
     assert len(names) == len(set(names)), "duplicate case names"
@@ -665,7 +671,9 @@ Everything on the CPU provider, deterministic; `tools/make_goldens.py` does not 
     `negative_target_size` are given (else it equals the positive row:
     `base_microcond_negative_original_only`). With `count > 1` the `[negative, positive]` rows are
     repeated as a block (`neg, pos, neg, pos`) while the embeddings are `neg, neg, pos, pos`
-    (`base_microcond_count2` keeps that pairing: see its `unet_time_ids`).
+    (`base_microcond_count2` keeps that pairing: see its `unet_time_ids`). The img2img and inpaint
+    pipelines repeat each row first (`neg, neg, pos, pos`: `refiner_i2i_6_s0.5_count2`,
+    `inp4_euler_6_s0.75_count2`).
   - img2img / inpaint time ids (`_get_add_time_ids` of those pipelines): the negative row is
     `negative_original_size (default original_size) + crops_coords_top_left (the POSITIVE crops) +
     negative_target_size (default target_size)`; with `requires_aesthetics_score` (the refiner):
