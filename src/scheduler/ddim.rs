@@ -48,7 +48,7 @@ pub(super) fn integer_timesteps(
     let t = config.num_train_timesteps()?;
     let steps_offset = config.usize_or("steps_offset", 0)? as i64;
     let v: Vec<i64> = match config.timestep_spacing(default)? {
-        TimestepSpacing::Linspace => super::np_linspace(0.0, (t - 1) as f64, steps)
+        TimestepSpacing::Linspace => super::numeric::np_linspace(0.0, (t - 1) as f64, steps)
             .iter()
             .rev()
             .map(|x| x.round_ties_even() as i64)

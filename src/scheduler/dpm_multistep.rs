@@ -22,8 +22,9 @@
 //! sigma, and `lambda`.
 
 use super::euler::{np_interp_arange, sigma_alphas_cumprod, train_sigmas};
-use super::{karras_sigmas, sigma_to_t, PredictionType, Scheduler, SchedulerConfig};
-use super::{np_linspace, TimestepSpacing};
+use super::numeric::np_linspace;
+use super::sigmas::{karras_sigmas, sigma_to_t};
+use super::{PredictionType, Scheduler, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
 

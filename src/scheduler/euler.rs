@@ -12,10 +12,9 @@
 //! and numpy's `interp`.
 
 use super::ddim::np_arange;
-use super::{
-    karras_sigmas, linspace_f32, np_linspace, sigma_to_t, BetaDefaults, PredictionType, Scheduler,
-    SchedulerConfig, TimestepSpacing,
-};
+use super::numeric::{linspace_f32, np_linspace};
+use super::sigmas::{karras_sigmas, sigma_to_t};
+use super::{BetaDefaults, PredictionType, Scheduler, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
 

@@ -21,7 +21,8 @@ use super::dpm_multistep::{check_first_index, reject_unsupported_flags};
 use super::euler::{
     float_timesteps, init_sigma, np_interp_arange, predict_x0, scale_by_sigma, train_sigmas,
 };
-use super::{karras_sigmas, sigma_to_t, BetaDefaults, Scheduler, SchedulerConfig};
+use super::sigmas::{karras_sigmas, sigma_to_t};
+use super::{BetaDefaults, Scheduler, SchedulerConfig};
 use super::{PredictionType, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
