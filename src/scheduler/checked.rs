@@ -1,5 +1,5 @@
-//! The wrapper every scheduler [`create`](super::create) returns is built in: the argument
-//! checks done once, so that the implementations can index their tables directly.
+//! The wrapper around every scheduler [`create`](super::create) returns: the arguments checked
+//! once, so that the implementations can index their tables directly.
 
 use super::Scheduler;
 use crate::error::{Error, Result};
@@ -37,10 +37,9 @@ impl Scheduler for Checked {
         self.0.init_noise_sigma()
     }
 
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
-        if self.check(i, None).is_ok() {
-            self.0.scale_model_input(sample, i);
-        }
+    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) -> Result<()> {
+        self.check(i, None)?;
+        self.0.scale_model_input(sample, i)
     }
 
     fn step(
@@ -72,5 +71,34 @@ impl Scheduler for Checked {
 
     fn set_begin_index(&mut self, i: usize) {
         self.0.set_begin_index(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scheduler::{create, SchedulerConfig, SchedulerKind, SchedulerOverrides};
+    use crate::ErrorKind;
+
+    #[test]
+    fn scale_model_input_fails_on_an_index_past_the_timesteps() {
+        let config = SchedulerConfig::default();
+        for kind in SchedulerKind::ALL {
+            let mut s = create(kind, &config, 10, &SchedulerOverrides::default()).unwrap();
+            let n = s.timesteps().len();
+            for i in [n, n + 1, usize::MAX] {
+                let mut sample = vec![1.5f32; 8];
+                let err = s.scale_model_input(&mut sample, i).unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{}", kind.name());
+                let msg = err.message();
+                assert!(
+                    msg.contains(&i.to_string()) && msg.contains(&n.to_string()),
+                    "{}: {msg}",
+                    kind.name()
+                );
+                assert_eq!(sample, [1.5; 8], "{}: sample touched", kind.name());
+            }
+            let mut sample = vec![1.5f32; 8];
+            s.scale_model_input(&mut sample, n - 1).unwrap();
+        }
     }
 }

@@ -175,7 +175,9 @@ impl Scheduler for Ddim {
         super::alpha_bar_at(&self.alphas_cumprod, self.timesteps[i])
     }
 
-    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
+    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) -> Result<()> {
+        Ok(())
+    }
 
     fn step(
         &mut self,

@@ -441,7 +441,9 @@ impl Scheduler for DpmMultistep {
         self.step_index = Some(i);
     }
 
-    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
+    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) -> Result<()> {
+        Ok(())
+    }
 
     fn step(
         &mut self,

@@ -65,10 +65,11 @@ impl Scheduler for EulerAncestral {
         super::alpha_bar_of_sigma(self.sigmas[i])
     }
 
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
+    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) -> Result<()> {
         if let Some(&sigma) = self.sigmas.get(i) {
             scale_by_sigma(sample, sigma);
         }
+        Ok(())
     }
 
     fn step(

@@ -150,14 +150,15 @@ impl Scheduler for Heun {
         2
     }
 
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
+    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) -> Result<()> {
         if self.timesteps.is_empty() {
-            return;
+            return Ok(());
         }
         let idx = self.index(i);
         if let Some(&sigma) = self.sigmas.get(idx) {
             scale_by_sigma(sample, sigma);
         }
+        Ok(())
     }
 
     fn step(

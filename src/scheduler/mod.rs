@@ -55,7 +55,8 @@ pub trait Scheduler: Send {
     /// The factor the initial noise is scaled by.
     fn init_noise_sigma(&self) -> f32;
     /// Scales the UNet input for evaluation `i` in place (identity for most schedulers).
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize);
+    /// An `i` outside the timesteps is an error, never a silently unscaled input.
+    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) -> Result<()>;
     /// Advances `sample` in place given the guided model output of evaluation `i`.
     /// Stochastic schedulers draw their noise from `noise` (standard normals, as many as the
     /// sample has elements), in diffusers' order.

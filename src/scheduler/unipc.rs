@@ -319,7 +319,9 @@ impl Scheduler for UniPc {
         self.step_index = Some(i);
     }
 
-    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
+    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) -> Result<()> {
+        Ok(())
+    }
 
     fn step(
         &mut self,
