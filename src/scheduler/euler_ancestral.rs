@@ -66,9 +66,13 @@ impl Scheduler for EulerAncestral {
     }
 
     fn scale_model_input(&mut self, sample: &mut [f32], i: usize) -> Result<()> {
-        if let Some(&sigma) = self.sigmas.get(i) {
-            scale_by_sigma(sample, sigma);
+        let n = self.timesteps.len();
+        if i >= n {
+            return Err(Error::invalid(format!(
+                "timestep index {i} out of range (the scheduler has {n})"
+            )));
         }
+        scale_by_sigma(sample, self.sigmas[i]);
         Ok(())
     }
 

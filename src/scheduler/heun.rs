@@ -117,11 +117,27 @@ impl Heun {
     }
 
     /// The step index: diffusers' internal counter, started from the first timestep seen.
-    fn index(&mut self, i: usize) -> usize {
-        let timesteps = &self.timesteps;
-        *self
-            .step_index
-            .get_or_insert_with(|| sigma_index(timesteps, timesteps[i.min(timesteps.len() - 1)]))
+    /// An error when the counter, or `i` on the first call, is past the timesteps.
+    fn index(&mut self, i: usize) -> Result<usize> {
+        let n = self.timesteps.len();
+        let idx = match self.step_index {
+            Some(idx) => idx,
+            None => {
+                let t = *self.timesteps.get(i).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "timestep index {i} out of range (the scheduler has {n})"
+                    ))
+                })?;
+                sigma_index(&self.timesteps, t)
+            }
+        };
+        self.step_index = Some(idx);
+        if idx >= n {
+            return Err(Error::invalid(format!(
+                "Heun stepped past its last timestep ({n} evaluations)"
+            )));
+        }
+        Ok(idx)
     }
 }
 
@@ -151,13 +167,8 @@ impl Scheduler for Heun {
     }
 
     fn scale_model_input(&mut self, sample: &mut [f32], i: usize) -> Result<()> {
-        if self.timesteps.is_empty() {
-            return Ok(());
-        }
-        let idx = self.index(i);
-        if let Some(&sigma) = self.sigmas.get(idx) {
-            scale_by_sigma(sample, sigma);
-        }
+        let idx = self.index(i)?;
+        scale_by_sigma(sample, self.sigmas[idx]);
         Ok(())
     }
 
@@ -168,13 +179,7 @@ impl Scheduler for Heun {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let n = self.timesteps.len();
-        let idx = self.index(i);
-        if idx >= n {
-            return Err(Error::invalid(format!(
-                "Heun stepped past its last timestep ({n} evaluations)"
-            )));
-        }
+        let idx = self.index(i)?;
         let range = self.clip;
         let pred = |sigma_input: f32, s: f32, m: f32| {
             clip(predict_x0(self.prediction, sigma_input, s, m), range)

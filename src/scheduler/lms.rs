@@ -90,11 +90,27 @@ impl Lms {
     }
 
     /// The step index: diffusers' internal counter, started from the first timestep seen.
-    fn index(&mut self, i: usize) -> usize {
-        let timesteps = &self.timesteps;
-        *self
-            .step_index
-            .get_or_insert_with(|| sigma_index(timesteps, timesteps[i.min(timesteps.len() - 1)]))
+    /// An error when the counter, or `i` on the first call, is past the timesteps.
+    fn index(&mut self, i: usize) -> Result<usize> {
+        let n = self.timesteps.len();
+        let idx = match self.step_index {
+            Some(idx) => idx,
+            None => {
+                let t = *self.timesteps.get(i).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "timestep index {i} out of range (the scheduler has {n})"
+                    ))
+                })?;
+                sigma_index(&self.timesteps, t)
+            }
+        };
+        self.step_index = Some(idx);
+        if idx >= n {
+            return Err(Error::invalid(format!(
+                "LMS stepped past its last timestep ({n} steps)"
+            )));
+        }
+        Ok(idx)
     }
 }
 
@@ -285,13 +301,8 @@ impl Scheduler for Lms {
     }
 
     fn scale_model_input(&mut self, sample: &mut [f32], i: usize) -> Result<()> {
-        if self.timesteps.is_empty() {
-            return Ok(());
-        }
-        let idx = self.index(i);
-        if let Some(&sigma) = self.sigmas.get(idx) {
-            scale_by_sigma(sample, sigma);
-        }
+        let idx = self.index(i)?;
+        scale_by_sigma(sample, self.sigmas[idx]);
         Ok(())
     }
 
@@ -302,13 +313,7 @@ impl Scheduler for Lms {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let n = self.timesteps.len();
-        let idx = self.index(i);
-        if idx >= n {
-            return Err(Error::invalid(format!(
-                "LMS stepped past its last timestep ({n} steps)"
-            )));
-        }
+        let idx = self.index(i)?;
         let sigma = self.sigmas[idx];
         let derivative: Vec<f32> = sample
             .iter()
