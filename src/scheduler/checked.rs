@@ -1,6 +1,7 @@
 //! The wrapper around every scheduler [`create`](super::create) returns: the arguments checked
 //! once, so that the implementations can index their tables directly.
 
+use super::schedule::check_index;
 use super::Scheduler;
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
@@ -11,12 +12,7 @@ pub(super) struct Checked(pub(super) Box<dyn Scheduler>);
 
 impl Checked {
     fn check(&self, i: usize, lengths: Option<(usize, usize)>) -> Result<()> {
-        let n = self.0.timesteps().len();
-        if i >= n {
-            return Err(Error::invalid(format!(
-                "timestep index {i} out of range (the scheduler has {n})"
-            )));
-        }
+        check_index(i, self.0.timesteps().len())?;
         if let Some((output, sample)) = lengths {
             if output != sample {
                 return Err(Error::invalid(format!(

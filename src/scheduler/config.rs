@@ -135,3 +135,19 @@ impl SchedulerConfig {
         }
     }
 }
+
+/// Rejects configuration switches that select schedules sdrt does not build.
+pub(super) fn reject_unsupported_flags(
+    config: &SchedulerConfig,
+    class: &str,
+    keys: &[&str],
+) -> Result<()> {
+    for key in keys {
+        if config.bool_or(key, false)? {
+            return Err(Error::unsupported(format!(
+                "{class} with {key} is not supported"
+            )));
+        }
+    }
+    Ok(())
+}

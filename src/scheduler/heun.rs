@@ -15,15 +15,13 @@
 //! Not supported (`Unsupported`): `use_exponential_sigmas`, `use_beta_sigmas`, and the "exp"
 //! beta schedule.
 
-use super::ddim::{clip, clip_range};
-use super::dpm_multistep::{check_first_index, reject_unsupported_flags};
-use super::euler::{
-    float_timesteps, init_sigma, np_interp_arange, predict_x0, scale_by_sigma, train_sigmas,
-};
-use super::lms::sigma_index;
-use super::sigmas::{karras_sigmas, sigma_to_t};
-use super::{BetaDefaults, Scheduler, SchedulerConfig};
-use super::{PredictionType, TimestepSpacing};
+use super::config::reject_unsupported_flags;
+use super::numeric::np_interp_arange;
+use super::prediction::{clip, clip_range, sigma_x0};
+use super::schedule::StepRule;
+use super::sigmas::{karras_sigmas, sigma_to_t, train_sigmas, Indexing, SigmaSchedule};
+use super::timesteps::float_timesteps;
+use super::{BetaDefaults, PredictionType, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
 
@@ -36,15 +34,11 @@ struct FirstOrder {
 
 /// Heun state for one generation.
 pub struct Heun {
-    /// `2 * steps - 1` timesteps.
-    timesteps: Vec<f64>,
-    /// `2 * steps` sigmas, the last one zero.
-    sigmas: Vec<f32>,
+    /// `2 * steps - 1` timesteps and `2 * steps` sigmas, the last one zero; counted.
+    schedule: SigmaSchedule,
     prediction: PredictionType,
     clip: Option<f32>,
-    init_noise_sigma: f32,
     first: Option<FirstOrder>,
-    step_index: Option<usize>,
 }
 
 impl Heun {
@@ -104,72 +98,34 @@ impl Heun {
         sigmas.push(0.0);
         let clip = clip_range(&config, false)?;
         let spacing = config.timestep_spacing(TimestepSpacing::Linspace)?;
-        check_first_index(CLASS, &doubled, sigma_index)?;
         Ok(Heun {
-            init_noise_sigma: init_sigma(&sigmas, spacing),
-            timesteps: doubled,
-            sigmas,
+            schedule: SigmaSchedule::k_diffusion(
+                CLASS,
+                doubled,
+                sigmas,
+                spacing,
+                Indexing::Counter,
+            )?,
             prediction: config.prediction_type()?,
             clip,
             first: None,
-            step_index: None,
         })
-    }
-
-    /// The step index: diffusers' internal counter, started from the first timestep seen.
-    /// An error when the counter, or `i` on the first call, is past the timesteps.
-    fn index(&mut self, i: usize) -> Result<usize> {
-        let n = self.timesteps.len();
-        let idx = match self.step_index {
-            Some(idx) => idx,
-            None => {
-                let t = *self.timesteps.get(i).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "timestep index {i} out of range (the scheduler has {n})"
-                    ))
-                })?;
-                sigma_index(&self.timesteps, t)
-            }
-        };
-        self.step_index = Some(idx);
-        if idx >= n {
-            return Err(Error::invalid(format!(
-                "Heun stepped past its last timestep ({n} evaluations)"
-            )));
-        }
-        Ok(idx)
     }
 }
 
-impl Scheduler for Heun {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for Heun {
+    type Schedule = SigmaSchedule;
+
+    fn schedule(&self) -> &SigmaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        self.init_noise_sigma
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_sigma(self.sigmas[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_of_sigma(self.sigmas[i])
-    }
-
-    fn set_begin_index(&mut self, i: usize) {
-        self.step_index = Some(i);
+    fn schedule_mut(&mut self) -> &mut SigmaSchedule {
+        &mut self.schedule
     }
 
     fn order(&self) -> usize {
         2
-    }
-
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) -> Result<()> {
-        let idx = self.index(i)?;
-        scale_by_sigma(sample, self.sigmas[idx]);
-        Ok(())
     }
 
     fn step(
@@ -179,16 +135,16 @@ impl Scheduler for Heun {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let idx = self.index(i)?;
+        let idx = self.schedule.index(i)?;
         let range = self.clip;
         let pred = |sigma_input: f32, s: f32, m: f32| {
-            clip(predict_x0(self.prediction, sigma_input, s, m), range)
+            clip(sigma_x0(self.prediction, sigma_input, s, m), range)
         };
         match self.first.take() {
             None => {
                 // First order: sigma_hat = sigma * (gamma + 1) = sigma.
-                let sigma = self.sigmas[idx];
-                let sigma_next = self.sigmas[idx + 1];
+                let sigma = self.schedule.sigma(idx);
+                let sigma_next = self.schedule.sigma(idx + 1);
                 let derivative: Vec<f32> = sample
                     .iter()
                     .zip(model_output)
@@ -207,7 +163,7 @@ impl Scheduler for Heun {
             }
             Some(first) => {
                 // Second order, from the sample the first-order step started at.
-                let sigma_next = self.sigmas[idx];
+                let sigma_next = self.schedule.sigma(idx);
                 for (k, (s, &m)) in sample.iter_mut().zip(model_output).enumerate() {
                     let d = (*s - pred(sigma_next, *s, m)) / sigma_next;
                     let d = (first.derivative[k] + d) / 2.0;
@@ -215,7 +171,7 @@ impl Scheduler for Heun {
                 }
             }
         }
-        self.step_index = Some(idx + 1);
+        self.schedule.advance(idx);
         Ok(())
     }
 }

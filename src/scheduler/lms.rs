@@ -17,14 +17,14 @@
 //!
 //! Not supported (`Unsupported`): `use_exponential_sigmas`, `use_beta_sigmas`.
 
-use super::dpm_multistep::{check_first_index, reject_unsupported_flags};
-use super::euler::{
-    float_timesteps, init_sigma, np_interp_arange, predict_x0, scale_by_sigma, train_sigmas,
-};
-use super::sigmas::{karras_sigmas, sigma_to_t};
-use super::{BetaDefaults, Scheduler, SchedulerConfig};
-use super::{PredictionType, TimestepSpacing};
-use crate::error::{Error, Result};
+use super::config::reject_unsupported_flags;
+use super::numeric::np_interp_arange;
+use super::prediction::sigma_x0;
+use super::schedule::StepRule;
+use super::sigmas::{karras_sigmas, sigma_to_t, train_sigmas, Indexing, SigmaSchedule};
+use super::timesteps::float_timesteps;
+use super::{BetaDefaults, PredictionType, SchedulerConfig, TimestepSpacing};
+use crate::error::Result;
 use crate::rng::NoiseSource;
 
 /// The order diffusers' `step` uses by default.
@@ -32,14 +32,11 @@ const ORDER: usize = 4;
 
 /// LMS state for one generation.
 pub struct Lms {
-    timesteps: Vec<f64>,
-    /// One per timestep plus the final zero, float32.
-    sigmas: Vec<f32>,
+    /// One sigma per timestep plus the final zero; counted.
+    schedule: SigmaSchedule,
     prediction: PredictionType,
-    init_noise_sigma: f32,
     /// The last `ORDER` derivatives, oldest first.
     derivatives: Vec<Vec<f32>>,
-    step_index: Option<usize>,
 }
 
 impl Lms {
@@ -78,51 +75,17 @@ impl Lms {
         let mut sigmas: Vec<f32> = sigmas.iter().map(|&s| s as f32).collect();
         sigmas.push(0.0);
         let spacing = config.timestep_spacing(TimestepSpacing::Linspace)?;
-        check_first_index(CLASS, &timesteps, sigma_index)?;
         Ok(Lms {
-            init_noise_sigma: init_sigma(&sigmas, spacing),
-            timesteps,
-            sigmas,
+            schedule: SigmaSchedule::k_diffusion(
+                CLASS,
+                timesteps,
+                sigmas,
+                spacing,
+                Indexing::Counter,
+            )?,
             prediction: config.prediction_type()?,
             derivatives: Vec::new(),
-            step_index: None,
         })
-    }
-
-    /// The step index: diffusers' internal counter, started from the first timestep seen.
-    /// An error when the counter, or `i` on the first call, is past the timesteps.
-    fn index(&mut self, i: usize) -> Result<usize> {
-        let n = self.timesteps.len();
-        let idx = match self.step_index {
-            Some(idx) => idx,
-            None => {
-                let t = *self.timesteps.get(i).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "timestep index {i} out of range (the scheduler has {n})"
-                    ))
-                })?;
-                sigma_index(&self.timesteps, t)
-            }
-        };
-        self.step_index = Some(idx);
-        if idx >= n {
-            return Err(Error::invalid(format!(
-                "LMS stepped past its last timestep ({n} steps)"
-            )));
-        }
-        Ok(idx)
-    }
-}
-
-/// `index_for_timestep` of the sigma schedulers (LMS, Heun): the second match when the
-/// timestep occurs more than once, else the first (the timestep comes from the schedule).
-pub(super) fn sigma_index(timesteps: &[f64], t: f64) -> usize {
-    let found: Vec<usize> = (0..timesteps.len())
-        .filter(|&j| timesteps[j] == t)
-        .collect();
-    match found.len() {
-        0 | 1 => found.first().copied().unwrap_or(0),
-        _ => found[1],
     }
 }
 
@@ -279,31 +242,15 @@ fn lagrange_integral(sigmas: &[f32], order: usize, t: usize, current: usize) -> 
     antiderivative(sigmas[t + 1] as f64) - antiderivative(sigmas[t] as f64)
 }
 
-impl Scheduler for Lms {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for Lms {
+    type Schedule = SigmaSchedule;
+
+    fn schedule(&self) -> &SigmaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        self.init_noise_sigma
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_sigma(self.sigmas[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_of_sigma(self.sigmas[i])
-    }
-
-    fn set_begin_index(&mut self, i: usize) {
-        self.step_index = Some(i);
-    }
-
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) -> Result<()> {
-        let idx = self.index(i)?;
-        scale_by_sigma(sample, self.sigmas[idx]);
-        Ok(())
+    fn schedule_mut(&mut self) -> &mut SigmaSchedule {
+        &mut self.schedule
     }
 
     fn step(
@@ -313,12 +260,12 @@ impl Scheduler for Lms {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let idx = self.index(i)?;
-        let sigma = self.sigmas[idx];
+        let idx = self.schedule.index(i)?;
+        let sigma = self.schedule.sigma(idx);
         let derivative: Vec<f32> = sample
             .iter()
             .zip(model_output)
-            .map(|(&s, &m)| (s - predict_x0(self.prediction, sigma, s, m)) / sigma)
+            .map(|(&s, &m)| (s - sigma_x0(self.prediction, sigma, s, m)) / sigma)
             .collect();
         self.derivatives.push(derivative);
         if self.derivatives.len() > ORDER {
@@ -326,7 +273,7 @@ impl Scheduler for Lms {
         }
         let order = (idx + 1).min(ORDER);
         let coeffs: Vec<f32> = (0..order)
-            .map(|c| lms_coefficient(&self.sigmas, order, idx, c) as f32)
+            .map(|c| lms_coefficient(self.schedule.sigmas(), order, idx, c) as f32)
             .collect();
         // sample + sum(coeff * derivative for newest-first derivatives), summed from 0.
         for (k, s) in sample.iter_mut().enumerate() {
@@ -336,7 +283,7 @@ impl Scheduler for Lms {
             }
             *s += acc;
         }
-        self.step_index = Some(idx + 1);
+        self.schedule.advance(idx);
         Ok(())
     }
 }

@@ -1,11 +1,16 @@
 //! Noise schedulers, one file each, sharing the [`Scheduler`] trait. Each reproduces the
 //! diffusers class of the same name, including its float32 arithmetic where that matters.
 //!
+//! A scheduler file holds only its step rule; the schedule it steps over (timesteps,
+//! `init_noise_sigma`, `scale_model_input`, `add_noise`, the step counter) is one of two
+//! shared kinds, alphas-cumprod or sigmas (see `schedule.rs`).
+//!
 //! A scheduler is built the way diffusers builds `<Class>.from_config(model_config, **extra)`:
 //! it reads the keys it knows from `scheduler_config.json` and takes its own class's default
 //! for the keys the file does not have (so the same file gives DDIM `timestep_spacing`
 //! "leading" where it gives Euler "linspace", when the file says nothing).
 
+mod alphas;
 mod betas;
 mod checked;
 mod config;
@@ -21,6 +26,7 @@ mod lms;
 mod numeric;
 mod pndm;
 mod prediction;
+mod schedule;
 mod sigmas;
 mod timesteps;
 mod unipc;
@@ -82,57 +88,6 @@ pub trait Scheduler: Send {
     /// diffusers' `set_begin_index`: the first `step` will be evaluation `i` (image-to-image
     /// starts part-way; schedulers that count steps internally start their counter there).
     fn set_begin_index(&mut self, _i: usize) {}
-}
-
-/// `add_noise` of the DDPM family (PNDM, DDIM, DDPM, LCM):
-/// `alphas_cumprod[t] ** 0.5 * x + (1 - alphas_cumprod[t]) ** 0.5 * noise`.
-pub(crate) fn add_noise_alphas(
-    alphas_cumprod: &[f32],
-    t: f64,
-    original: &[f32],
-    noise: &[f32],
-) -> Vec<f32> {
-    let ab = alphas_cumprod[(t.max(0.0) as usize).min(alphas_cumprod.len() - 1)];
-    let a = ab.sqrt();
-    let b = (1.0 - ab).sqrt();
-    original
-        .iter()
-        .zip(noise)
-        .map(|(&x, &n)| a * x + b * n)
-        .collect()
-}
-
-/// `add_noise` of the Euler family (Euler, Euler ancestral, Heun, LMS): `x + noise * sigma`.
-pub(crate) fn add_noise_sigma(sigma: f32, original: &[f32], noise: &[f32]) -> Vec<f32> {
-    original
-        .iter()
-        .zip(noise)
-        .map(|(&x, &n)| x + n * sigma)
-        .collect()
-}
-
-/// `add_noise` of the multistep solvers (DPM-Solver, UniPC):
-/// `alpha_t * x + sigma_t * noise` with `alpha_t = 1 / (sigma^2 + 1) ** 0.5`,
-/// `sigma_t = sigma * alpha_t`.
-pub(crate) fn add_noise_alpha_sigma(sigma: f32, original: &[f32], noise: &[f32]) -> Vec<f32> {
-    let alpha_t = 1.0 / (sigma * sigma + 1.0).sqrt();
-    let sigma_t = sigma * alpha_t;
-    original
-        .iter()
-        .zip(noise)
-        .map(|(&x, &n)| alpha_t * x + sigma_t * n)
-        .collect()
-}
-
-/// `alphas_cumprod[t]` for a (possibly fractional) training timestep.
-pub(crate) fn alpha_bar_at(alphas_cumprod: &[f32], t: f64) -> f64 {
-    alphas_cumprod[(t.max(0.0) as usize).min(alphas_cumprod.len() - 1)] as f64
-}
-
-/// The cumulative alpha of a sigma: `1 / (1 + sigma^2)`.
-pub(crate) fn alpha_bar_of_sigma(sigma: f32) -> f64 {
-    let s = sigma as f64;
-    1.0 / (1.0 + s * s)
 }
 
 /// Creates the scheduler of `kind` for `steps` inference steps, from the model's config with
