@@ -22,8 +22,8 @@ use super::config::reject_unsupported_flags;
 use super::numeric::exp32;
 use super::schedule::{Schedule, StepRule};
 use super::sigmas::{
-    alpha_sigma, interp_sigmas, karras_schedule, lambda, sigma_alphas_cumprod, train_sigmas,
-    SigmaSchedule,
+    alpha_sigma, final_sigma_is_zero, interp_sigmas, karras_schedule, lambda, sigma_alphas_cumprod,
+    train_sigmas, SigmaSchedule,
 };
 use super::timesteps::multistep_timesteps;
 use super::{PredictionType, SchedulerConfig};
@@ -89,11 +89,7 @@ impl DpmMultistep {
                 "{CLASS} with solver_order {solver_order} is not supported (1 or 2)"
             )));
         }
-        if config.bool_or("thresholding", false)? {
-            return Err(Error::unsupported(format!(
-                "{CLASS} with thresholding is not supported"
-            )));
-        }
+        reject_unsupported_flags(config, CLASS, &["thresholding"])?;
         let variance = config.str_or("variance_type", "")?;
         if variance == "learned" || variance == "learned_range" {
             return Err(Error::unsupported(format!(
@@ -112,15 +108,7 @@ impl DpmMultistep {
             ],
         )?;
         let karras = config.bool_or("use_karras_sigmas", false)?;
-        let final_zero = match config.str_or("final_sigmas_type", "zero")?.as_str() {
-            "zero" => true,
-            "sigma_min" => false,
-            other => {
-                return Err(Error::model(format!(
-                    "{CLASS}: unknown final_sigmas_type '{other}'"
-                )))
-            }
-        };
+        let final_zero = final_sigma_is_zero(config, CLASS)?;
         let prediction = config.prediction_type()?;
         let t = config.num_train_timesteps()?;
 
@@ -153,11 +141,7 @@ impl DpmMultistep {
             (interp_sigmas(&ts, &train), ts)
         };
         let mut sigmas: Vec<f32> = sigmas64.iter().map(|&s| s as f32).collect();
-        sigmas.push(if final_zero {
-            0.0
-        } else {
-            ((1.0 - ac[0]) / ac[0]).sqrt()
-        });
+        sigmas.push(if final_zero { 0.0 } else { train[0] });
         let timesteps: Vec<f64> = timesteps.iter().map(|&t| t as f64).collect();
         Ok(DpmMultistep {
             schedule: SigmaSchedule::multistep(CLASS, timesteps, sigmas)?,

@@ -12,7 +12,8 @@ use super::numeric::{linspace_f32, np_interp_arange, np_linspace};
 use super::prediction::sigma_x0;
 use super::schedule::StepRule;
 use super::sigmas::{
-    karras_sigmas, sigma_alphas_cumprod, sigma_to_t, train_sigmas, Indexing, SigmaSchedule,
+    final_sigma_is_zero, karras_sigmas, sigma_alphas_cumprod, sigmas_to_t, train_sigmas, Indexing,
+    SigmaSchedule,
 };
 use super::timesteps::float_timesteps;
 use super::{PredictionType, SchedulerConfig, TimestepSpacing};
@@ -67,15 +68,7 @@ impl Euler {
                 )))
             }
         }
-        let final_sigma_min = match config.str_or("final_sigmas_type", "zero")?.as_str() {
-            "zero" => false,
-            "sigma_min" => true,
-            other => {
-                return Err(Error::model(format!(
-                    "EulerDiscreteScheduler: unknown final_sigmas_type '{other}'"
-                )))
-            }
-        };
+        let final_zero = final_sigma_is_zero(config, "EulerDiscreteScheduler")?;
         let respacing = if karras {
             SigmaSpacing::Karras
         } else if exponential {
@@ -119,18 +112,13 @@ impl Euler {
                     .map(|x| x.exp())
                     .collect()
             };
-            let log_sigmas: Vec<f32> = train.iter().map(|&s| (s as f64).ln() as f32).collect();
-            timesteps_f32 = sigmas
+            timesteps_f32 = sigmas_to_t(&sigmas, &train)
                 .iter()
-                .map(|&s| sigma_to_t(s, &log_sigmas) as f32)
+                .map(|&t| t as f32)
                 .collect();
         }
         let mut sigmas: Vec<f32> = sigmas.iter().map(|&s| s as f32).collect();
-        sigmas.push(if final_sigma_min {
-            ((1.0 - ac[0]) / ac[0]).sqrt()
-        } else {
-            0.0
-        });
+        sigmas.push(if final_zero { 0.0 } else { train[0] });
         let timesteps = timesteps_f32.iter().map(|&t| t as f64).collect();
         Ok(Euler {
             schedule: SigmaSchedule::k_diffusion(

@@ -19,7 +19,7 @@ use super::config::reject_unsupported_flags;
 use super::numeric::np_interp_arange;
 use super::prediction::{clip, clip_range, sigma_x0};
 use super::schedule::StepRule;
-use super::sigmas::{karras_sigmas, sigma_to_t, train_sigmas, Indexing, SigmaSchedule};
+use super::sigmas::{karras_sigmas, sigmas_to_t, train_sigmas, Indexing, SigmaSchedule};
 use super::timesteps::float_timesteps;
 use super::{BetaDefaults, PredictionType, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
@@ -76,10 +76,9 @@ impl Heun {
             let min = config.f64_or("sigma_min", sigmas[sigmas.len() - 1])?;
             let max = config.f64_or("sigma_max", sigmas[0])?;
             sigmas = karras_sigmas(min, max, steps);
-            let log_sigmas: Vec<f32> = train.iter().map(|&s| (s as f64).ln() as f32).collect();
-            sigmas
+            sigmas_to_t(&sigmas, &train)
                 .iter()
-                .map(|&s| sigma_to_t(s, &log_sigmas) as f32)
+                .map(|&t| t as f32)
                 .collect()
         } else {
             timesteps

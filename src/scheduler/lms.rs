@@ -21,7 +21,7 @@ use super::config::reject_unsupported_flags;
 use super::numeric::np_interp_arange;
 use super::prediction::sigma_x0;
 use super::schedule::StepRule;
-use super::sigmas::{karras_sigmas, sigma_to_t, train_sigmas, Indexing, SigmaSchedule};
+use super::sigmas::{karras_sigmas, sigmas_to_t, train_sigmas, Indexing, SigmaSchedule};
 use super::timesteps::float_timesteps;
 use super::{BetaDefaults, PredictionType, SchedulerConfig, TimestepSpacing};
 use crate::error::Result;
@@ -64,10 +64,9 @@ impl Lms {
             // override; timesteps stay fractional.
             let (min, max) = (sigmas[sigmas.len() - 1], sigmas[0]);
             sigmas = karras_sigmas(min, max, steps);
-            let log_sigmas: Vec<f32> = train.iter().map(|&s| (s as f64).ln() as f32).collect();
-            sigmas
+            sigmas_to_t(&sigmas, &train)
                 .iter()
-                .map(|&s| sigma_to_t(s, &log_sigmas) as f32 as f64)
+                .map(|&t| t as f32 as f64)
                 .collect()
         } else {
             timesteps.iter().map(|&t| t as f64).collect()

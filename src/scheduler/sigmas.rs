@@ -261,7 +261,7 @@ pub(super) fn lambda(alpha: f32, sigma: f32) -> f32 {
 /// diffusers' `_sigma_to_t`: the fractional training timestep of `sigma`, interpolating the
 /// float32 `log_sigmas` (ascending with `t`) as numpy does: `log(max(sigma, 1e-10))` and the
 /// weight in float64, except `low - high`, which numpy subtracts in float32.
-pub(crate) fn sigma_to_t(sigma: f64, log_sigmas: &[f32]) -> f64 {
+fn sigma_to_t(sigma: f64, log_sigmas: &[f32]) -> f64 {
     let log_sigma = if sigma.is_nan() {
         sigma
     } else {
@@ -278,6 +278,25 @@ pub(crate) fn sigma_to_t(sigma: f64, log_sigmas: &[f32]) -> f64 {
     let (lo, hi) = (log_sigmas[low], log_sigmas[high]);
     let w = ((lo as f64 - log_sigma) / (lo - hi) as f64).clamp(0.0, 1.0);
     (1.0 - w) * low as f64 + w * high as f64
+}
+
+/// The fractional training timestep of each of `sigmas` ([`sigma_to_t`] against the float32
+/// log of the training sigmas `train`, as numpy takes it).
+pub(super) fn sigmas_to_t(sigmas: &[f64], train: &[f32]) -> Vec<f64> {
+    let log_sigmas: Vec<f32> = train.iter().map(|&s| (s as f64).ln() as f32).collect();
+    sigmas.iter().map(|&s| sigma_to_t(s, &log_sigmas)).collect()
+}
+
+/// `final_sigmas_type`: whether the sigma after the last timestep is zero ("zero", the
+/// default) rather than the smallest training sigma ("sigma_min").
+pub(super) fn final_sigma_is_zero(config: &SchedulerConfig, class: &str) -> Result<bool> {
+    match config.str_or("final_sigmas_type", "zero")?.as_str() {
+        "zero" => Ok(true),
+        "sigma_min" => Ok(false),
+        other => Err(Error::model(format!(
+            "{class}: unknown final_sigmas_type '{other}'"
+        ))),
+    }
 }
 
 /// `_convert_to_karras`: `steps` sigmas from `sigma_max` down to `sigma_min`, evenly spaced in
@@ -314,14 +333,10 @@ pub(super) fn karras_schedule(
     let sigma_min = config.f64_or("sigma_min", train[0] as f64)?;
     let sigma_max = config.f64_or("sigma_max", train[train.len() - 1] as f64)?;
     let sigmas = karras_sigmas(sigma_min, sigma_max, steps);
-    let log_sigmas: Vec<f32> = train.iter().map(|&s| (s as f64).ln() as f32).collect();
-    let timesteps = sigmas
+    let timesteps = sigmas_to_t(&sigmas, train)
         .iter()
-        .map(|&s| {
-            let t = sigma_to_t(s, &log_sigmas);
-            // float64 -> int64 truncates, as numpy's and torch's casts do.
-            (if round { t.round_ties_even() } else { t }) as i64
-        })
+        // float64 -> int64 truncates, as numpy's and torch's casts do.
+        .map(|&t| (if round { t.round_ties_even() } else { t }) as i64)
         .collect();
     Ok((sigmas, timesteps))
 }

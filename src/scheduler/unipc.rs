@@ -21,8 +21,8 @@ use super::config::reject_unsupported_flags;
 use super::numeric::expm1_32;
 use super::schedule::{Schedule, StepRule};
 use super::sigmas::{
-    alpha_sigma, interp_sigmas, karras_schedule, lambda, sigma_alphas_cumprod, train_sigmas,
-    SigmaSchedule,
+    alpha_sigma, final_sigma_is_zero, interp_sigmas, karras_schedule, lambda, sigma_alphas_cumprod,
+    train_sigmas, SigmaSchedule,
 };
 use super::timesteps::multistep_timesteps;
 use super::{PredictionType, SchedulerConfig};
@@ -88,11 +88,7 @@ impl UniPc {
                 )))
             }
         }
-        if config.bool_or("thresholding", false)? {
-            return Err(Error::unsupported(format!(
-                "{CLASS} with thresholding is not supported"
-            )));
-        }
+        reject_unsupported_flags(config, CLASS, &["thresholding"])?;
         if !matches!(config.str_or("solver_p", ""), Ok(p) if p.is_empty()) {
             return Err(Error::unsupported(format!(
                 "{CLASS} with solver_p is not supported"
@@ -108,15 +104,7 @@ impl UniPc {
                 "use_dynamic_shifting",
             ],
         )?;
-        let final_zero = match config.str_or("final_sigmas_type", "zero")?.as_str() {
-            "zero" => true,
-            "sigma_min" => false,
-            other => {
-                return Err(Error::model(format!(
-                    "{CLASS}: unknown final_sigmas_type '{other}'"
-                )))
-            }
-        };
+        let final_zero = final_sigma_is_zero(config, CLASS)?;
         let disable_corrector: Vec<i64> = config
             .f64_list("disable_corrector")?
             .unwrap_or_default()
@@ -133,7 +121,7 @@ impl UniPc {
             (s, t, last)
         } else {
             let t = multistep_timesteps(config, steps, config.num_train_timesteps()?)?;
-            (interp_sigmas(&t, &train), t, ((1.0 - ac[0]) / ac[0]).sqrt())
+            (interp_sigmas(&t, &train), t, train[0])
         };
         let mut sigmas: Vec<f32> = sigmas64.iter().map(|&s| s as f32).collect();
         sigmas.push(if final_zero { 0.0 } else { sigma_last });
