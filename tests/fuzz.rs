@@ -198,7 +198,10 @@ proptest! {
                 let _ = s.add_noise(&sample, &noise, n - 1);
                 let _ = s.alpha_bar(0);
                 for i in 0..n.min(4) {
-                    s.scale_model_input(&mut sample, i);
+                    if let Err(e) = s.scale_model_input(&mut sample, i) {
+                        assert_caller_error(&e, &what);
+                        break;
+                    }
                     let out = rng.randn_f32(8);
                     if let Err(e) = s.step(&out, i, &mut sample, &mut rng) {
                         assert_caller_error(&e, &what);
@@ -208,6 +211,7 @@ proptest! {
                 // Out-of-range indices and mismatched lengths are errors, not panics.
                 let out = rng.randn_f32(8);
                 prop_assert!(s.step(&out, n + 5, &mut sample, &mut rng).is_err());
+                prop_assert!(s.scale_model_input(&mut sample, n + 5).is_err());
                 prop_assert!(s.step(&out[..3], 0, &mut sample, &mut rng).is_err());
             }
         }

@@ -149,7 +149,8 @@ fn check_dir(sub: &str, exact: bool) {
             );
             for i in 0..want_t.len() {
                 let mut input = sample.clone();
-                s.scale_model_input(&mut input, i);
+                s.scale_model_input(&mut input, i)
+                    .unwrap_or_else(|e| panic!("{vname}: scale_model_input {i}: {e}"));
                 if let Some(e) = close(&input, &bits(&scaled[i]), ulps) {
                     panic!("{vname}: scale_model_input at evaluation {i}: {e}");
                 }

@@ -171,7 +171,7 @@ pub(crate) fn denoise(
         if spec.cfg {
             scaled[latent_len..].copy_from_slice(latents);
         }
-        sched.scale_model_input(&mut scaled, i);
+        sched.scale_model_input(&mut scaled, i)?;
         let input: &[f32] = if extra > 0 {
             // Per image: its latent channels, then the mode's (written before the loop).
             let lat = spec.channels * plane;

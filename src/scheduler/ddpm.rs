@@ -7,8 +7,11 @@
 //! channels), `fixed_large_log` (diffusers takes the square root of a logarithm there, which
 //! is NaN for every timestep), `thresholding`, and the `sigmoid` / `laplace` beta schedules.
 
-use super::ddim::{alpha_x0, clip, clip_range, integer_timesteps, reject_thresholding};
-use super::{BetaDefaults, PredictionType, Scheduler, SchedulerConfig, TimestepSpacing};
+use super::alphas::AlphaSchedule;
+use super::prediction::{alpha_x0, clip, clip_range, reject_thresholding};
+use super::schedule::StepRule;
+use super::timesteps::integer_timesteps;
+use super::{BetaDefaults, PredictionType, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
 
@@ -25,12 +28,10 @@ enum VarianceType {
 
 /// DDPM state for one generation.
 pub struct Ddpm {
-    alphas_cumprod: Vec<f32>,
+    schedule: AlphaSchedule,
     prediction: PredictionType,
     clip: Option<f32>,
     variance_type: VarianceType,
-    ts: Vec<i64>,
-    timesteps: Vec<f64>,
 }
 
 impl Ddpm {
@@ -61,49 +62,32 @@ impl Ddpm {
         };
         let ts = integer_timesteps(config, steps, TimestepSpacing::Leading)?;
         Ok(Ddpm {
-            alphas_cumprod: config.alphas_cumprod(BetaDefaults::LINEAR)?,
+            schedule: AlphaSchedule::new(config.alphas_cumprod(BetaDefaults::LINEAR)?, ts),
             prediction: config.prediction_type()?,
             clip: clip_range(config, true)?,
             variance_type,
-            timesteps: ts.iter().map(|&t| t as f64).collect(),
-            ts,
         })
     }
 
     /// `previous_timestep`: the next entry of the schedule after the first occurrence of `t`,
     /// or -1 after the last.
     fn previous_timestep(&self, t: i64) -> i64 {
-        let idx = self.ts.iter().position(|&x| x == t).unwrap_or(0);
-        self.ts.get(idx + 1).copied().unwrap_or(-1)
-    }
-
-    fn alpha_prev(&self, prev_t: i64) -> f32 {
-        if prev_t >= 0 {
-            self.alphas_cumprod[prev_t as usize]
-        } else {
-            1.0
-        }
+        let ts = self.schedule.ts();
+        let idx = ts.iter().position(|&x| x == t).unwrap_or(0);
+        ts.get(idx + 1).copied().unwrap_or(-1)
     }
 }
 
-impl Scheduler for Ddpm {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for Ddpm {
+    type Schedule = AlphaSchedule;
+
+    fn schedule(&self) -> &AlphaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
+    fn schedule_mut(&mut self) -> &mut AlphaSchedule {
+        &mut self.schedule
     }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_alphas(&self.alphas_cumprod, self.timesteps[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_at(&self.alphas_cumprod, self.timesteps[i])
-    }
-
-    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
 
     fn step(
         &mut self,
@@ -112,11 +96,12 @@ impl Scheduler for Ddpm {
         sample: &mut [f32],
         noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let t = self.ts[i];
+        let t = self.schedule.t(i);
         let prev_t = self.previous_timestep(t);
-        // All scalars are 0-dim float32 tensors in diffusers.
-        let a_t = self.alphas_cumprod[t as usize];
-        let a_prev = self.alpha_prev(prev_t);
+        // All scalars are 0-dim float32 tensors in diffusers; past timestep 0 the previous
+        // alpha is one.
+        let a_t = self.schedule.alpha(t);
+        let a_prev = self.schedule.alpha_or(prev_t, 1.0);
         let b_t = 1.0 - a_t;
         let b_prev = 1.0 - a_prev;
         let cur_alpha = a_t / a_prev;

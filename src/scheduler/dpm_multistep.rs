@@ -17,165 +17,18 @@
 //! Not supported (`Unsupported`): the deprecated `dpmsolver` / `sde-dpmsolver` algorithms,
 //! solver order 3, `thresholding`, learned variance, and the exponential / beta / Lu-lambda /
 //! flow sigma schedules.
-//!
-//! Also holds what UniPC shares: the multistep timestep spacings, `alpha_t` / `sigma_t` of a
-//! sigma, and `lambda`.
 
-use super::euler::{np_interp_arange, sigma_alphas_cumprod, train_sigmas};
-use super::{karras_sigmas, sigma_to_t, PredictionType, Scheduler, SchedulerConfig};
-use super::{np_linspace, TimestepSpacing};
+use super::config::reject_unsupported_flags;
+use super::numeric::exp32;
+use super::schedule::{Schedule, StepRule};
+use super::sigmas::{
+    alpha_sigma, final_sigma_is_zero, interp_sigmas, karras_schedule, lambda, sigma_alphas_cumprod,
+    train_sigmas, SigmaSchedule,
+};
+use super::timesteps::multistep_timesteps;
+use super::{PredictionType, SchedulerConfig};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
-
-/// `_sigma_to_alpha_sigma_t` for VP schedules, on float32 0-dim tensors:
-/// `alpha_t = 1 / (sigma ** 2 + 1) ** 0.5`, `sigma_t = sigma * alpha_t`.
-pub(super) fn alpha_sigma(sigma: f32) -> (f32, f32) {
-    let alpha = 1.0 / (sigma * sigma + 1.0).sqrt();
-    (alpha, sigma * alpha)
-}
-
-/// float32 `exp`, correctly rounded (through float64) rather than the platform's `expf`.
-/// torch's own float32 exp and log (MKL VML) are within an ulp of these, not always equal.
-pub(super) fn exp32(x: f32) -> f32 {
-    (x as f64).exp() as f32
-}
-
-/// float32 `log`, correctly rounded (through float64).
-pub(super) fn ln32(x: f32) -> f32 {
-    (x as f64).ln() as f32
-}
-
-/// float32 `expm1`, correctly rounded (through float64).
-pub(super) fn expm1_32(x: f32) -> f32 {
-    (x as f64).exp_m1() as f32
-}
-
-/// `lambda = log(alpha_t) - log(sigma_t)` in float32 (infinite for a zero sigma).
-pub(super) fn lambda(alpha: f32, sigma: f32) -> f32 {
-    ln32(alpha) - ln32(sigma)
-}
-
-/// The integer timesteps of the multistep solvers' `set_timesteps` (DPM-Solver, UniPC),
-/// descending; these spread `steps + 1` points and drop the last:
-/// - linspace: `np.linspace(0, last - 1, steps + 1).round()[::-1][:-1]`;
-/// - leading: `arange(steps + 1) * (last // (steps + 1))` reversed, minus the last, plus
-///   `steps_offset`;
-/// - trailing: `np.arange(last, 0, -T / steps).round() - 1` (one element too many, ending
-///   in -1, at step counts such as 61 of 1000 where numpy's `arange` overshoots, as in
-///   diffusers).
-///
-/// `last` is `num_train_timesteps` unless DPM-Solver's `lambda_min_clipped` cuts it.
-pub(super) fn multistep_timesteps(
-    config: &SchedulerConfig,
-    steps: usize,
-    last: usize,
-) -> Result<Vec<i64>> {
-    let t = config.num_train_timesteps()?;
-    Ok(match config.timestep_spacing(TimestepSpacing::Linspace)? {
-        TimestepSpacing::Linspace => {
-            let v = np_linspace(0.0, last as f64 - 1.0, steps + 1);
-            v[1..]
-                .iter()
-                .rev()
-                .map(|x| x.round_ties_even() as i64)
-                .collect()
-        }
-        TimestepSpacing::Leading => {
-            let ratio = (last / (steps + 1)) as i64;
-            let offset = config.usize_or("steps_offset", 0)? as i64;
-            (1..=steps as i64)
-                .rev()
-                .map(|i| i * ratio + offset)
-                .collect()
-        }
-        TimestepSpacing::Trailing => {
-            super::ddim::np_arange(last as f64, 0.0, -(t as f64 / steps as f64))
-                .iter()
-                .map(|x| x.round_ties_even() as i64 - 1)
-                .collect()
-        }
-    })
-}
-
-/// The schedule shared by DPM-Solver and UniPC when no respacing is asked for: the training
-/// sigmas at the integer timesteps (`np.interp`, float64).
-pub(super) fn interp_sigmas(timesteps: &[i64], train: &[f32]) -> Vec<f64> {
-    timesteps
-        .iter()
-        .map(|&t| np_interp_arange(t as f64, train))
-        .collect()
-}
-
-/// Karras respacing of the training sigmas, as the multistep solvers do it: between the
-/// smallest and largest *training* sigma (or the config's `sigma_min` / `sigma_max`, which
-/// diffusers' `_convert_to_karras` reads from the config whenever the keys are there), with
-/// each sigma's timestep from `_sigma_to_t`, rounded when `round` is set.
-pub(super) fn karras_schedule(
-    config: &SchedulerConfig,
-    steps: usize,
-    train: &[f32],
-    round: bool,
-) -> Result<(Vec<f64>, Vec<i64>)> {
-    let sigma_min = config.f64_or("sigma_min", train[0] as f64)?;
-    let sigma_max = config.f64_or("sigma_max", train[train.len() - 1] as f64)?;
-    let sigmas = karras_sigmas(sigma_min, sigma_max, steps);
-    let log_sigmas: Vec<f32> = train.iter().map(|&s| (s as f64).ln() as f32).collect();
-    let timesteps = sigmas
-        .iter()
-        .map(|&s| {
-            let t = sigma_to_t(s, &log_sigmas);
-            // float64 -> int64 truncates, as numpy's and torch's casts do.
-            (if round { t.round_ties_even() } else { t }) as i64
-        })
-        .collect();
-    Ok((sigmas, timesteps))
-}
-
-/// `index_for_timestep` of the multistep solvers: the second match when the timestep occurs
-/// more than once, the last index when it does not occur.
-pub(super) fn multistep_index(timesteps: &[f64], t: f64) -> usize {
-    let found: Vec<usize> = (0..timesteps.len())
-        .filter(|&j| timesteps[j] == t)
-        .collect();
-    match found.len() {
-        0 => timesteps.len().saturating_sub(1),
-        1 => found[0],
-        _ => found[1],
-    }
-}
-
-/// Fails early where diffusers would start at the second occurrence of a repeated first
-/// timestep (`index_for_timestep`, given as `index`) and then step past the end of its
-/// sigmas.
-pub(super) fn check_first_index(
-    class: &str,
-    timesteps: &[f64],
-    index: fn(&[f64], f64) -> usize,
-) -> Result<()> {
-    match timesteps.first() {
-        Some(&t0) if index(timesteps, t0) != 0 => Err(Error::invalid(format!(
-            "{class}: the first timestep {t0} occurs more than once in this schedule, so \
-             diffusers would skip a step and fail at the end; choose another step count"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Rejects configuration switches that select schedules sdrt does not build.
-pub(super) fn reject_unsupported_flags(
-    config: &SchedulerConfig,
-    class: &str,
-    keys: &[&str],
-) -> Result<()> {
-    for key in keys {
-        if config.bool_or(key, false)? {
-            return Err(Error::unsupported(format!(
-                "{class} with {key} is not supported"
-            )));
-        }
-    }
-    Ok(())
-}
 
 /// DPM-Solver++'s second-order solver type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,9 +39,8 @@ enum SolverType {
 
 /// DPM-Solver++ (2M, optionally SDE) state for one generation.
 pub struct DpmMultistep {
-    timesteps: Vec<f64>,
-    /// One per timestep plus the final sigma, float32.
-    sigmas: Vec<f32>,
+    /// One sigma per timestep plus the final one; counted.
+    schedule: SigmaSchedule,
     prediction: PredictionType,
     sde: bool,
     solver_type: SolverType,
@@ -199,7 +51,6 @@ pub struct DpmMultistep {
     /// The converted (x0) model outputs of the previous and the current step.
     prev_output: Option<Vec<f32>>,
     lower_order_nums: usize,
-    step_index: Option<usize>,
 }
 
 impl DpmMultistep {
@@ -238,11 +89,7 @@ impl DpmMultistep {
                 "{CLASS} with solver_order {solver_order} is not supported (1 or 2)"
             )));
         }
-        if config.bool_or("thresholding", false)? {
-            return Err(Error::unsupported(format!(
-                "{CLASS} with thresholding is not supported"
-            )));
-        }
+        reject_unsupported_flags(config, CLASS, &["thresholding"])?;
         let variance = config.str_or("variance_type", "")?;
         if variance == "learned" || variance == "learned_range" {
             return Err(Error::unsupported(format!(
@@ -261,15 +108,7 @@ impl DpmMultistep {
             ],
         )?;
         let karras = config.bool_or("use_karras_sigmas", false)?;
-        let final_zero = match config.str_or("final_sigmas_type", "zero")?.as_str() {
-            "zero" => true,
-            "sigma_min" => false,
-            other => {
-                return Err(Error::model(format!(
-                    "{CLASS}: unknown final_sigmas_type '{other}'"
-                )))
-            }
-        };
+        let final_zero = final_sigma_is_zero(config, CLASS)?;
         let prediction = config.prediction_type()?;
         let t = config.num_train_timesteps()?;
 
@@ -302,16 +141,10 @@ impl DpmMultistep {
             (interp_sigmas(&ts, &train), ts)
         };
         let mut sigmas: Vec<f32> = sigmas64.iter().map(|&s| s as f32).collect();
-        sigmas.push(if final_zero {
-            0.0
-        } else {
-            ((1.0 - ac[0]) / ac[0]).sqrt()
-        });
+        sigmas.push(if final_zero { 0.0 } else { train[0] });
         let timesteps: Vec<f64> = timesteps.iter().map(|&t| t as f64).collect();
-        check_first_index(CLASS, &timesteps, multistep_index)?;
         Ok(DpmMultistep {
-            timesteps,
-            sigmas,
+            schedule: SigmaSchedule::multistep(CLASS, timesteps, sigmas)?,
             prediction,
             sde,
             solver_type,
@@ -321,13 +154,12 @@ impl DpmMultistep {
             final_zero,
             prev_output: None,
             lower_order_nums: 0,
-            step_index: None,
         })
     }
 
     /// `convert_model_output` for DPM-Solver++: the predicted clean sample.
     fn convert(&self, model_output: &[f32], sample: &[f32], idx: usize) -> Vec<f32> {
-        let (alpha_t, sigma_t) = alpha_sigma(self.sigmas[idx]);
+        let (alpha_t, sigma_t) = alpha_sigma(self.schedule.sigma(idx));
         model_output
             .iter()
             .zip(sample)
@@ -341,8 +173,8 @@ impl DpmMultistep {
 
     /// `dpm_solver_first_order_update`.
     fn first_order(&self, idx: usize, x0: &[f32], sample: &mut [f32], noise: Option<&[f32]>) {
-        let (alpha_t, sigma_t) = alpha_sigma(self.sigmas[idx + 1]);
-        let (alpha_s, sigma_s) = alpha_sigma(self.sigmas[idx]);
+        let (alpha_t, sigma_t) = alpha_sigma(self.schedule.sigma(idx + 1));
+        let (alpha_s, sigma_s) = alpha_sigma(self.schedule.sigma(idx));
         let h = lambda(alpha_t, sigma_t) - lambda(alpha_s, sigma_s);
         match noise {
             None => {
@@ -373,9 +205,9 @@ impl DpmMultistep {
         sample: &mut [f32],
         noise: Option<&[f32]>,
     ) {
-        let (alpha_t, sigma_t) = alpha_sigma(self.sigmas[idx + 1]);
-        let (alpha_s0, sigma_s0) = alpha_sigma(self.sigmas[idx]);
-        let (alpha_s1, sigma_s1) = alpha_sigma(self.sigmas[idx - 1]);
+        let (alpha_t, sigma_t) = alpha_sigma(self.schedule.sigma(idx + 1));
+        let (alpha_s0, sigma_s0) = alpha_sigma(self.schedule.sigma(idx));
+        let (alpha_s1, sigma_s1) = alpha_sigma(self.schedule.sigma(idx - 1));
         let lambda_t = lambda(alpha_t, sigma_t);
         let lambda_s0 = lambda(alpha_s0, sigma_s0);
         let lambda_s1 = lambda(alpha_s1, sigma_s1);
@@ -419,28 +251,16 @@ impl DpmMultistep {
     }
 }
 
-impl Scheduler for DpmMultistep {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for DpmMultistep {
+    type Schedule = SigmaSchedule;
+
+    fn schedule(&self) -> &SigmaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
+    fn schedule_mut(&mut self) -> &mut SigmaSchedule {
+        &mut self.schedule
     }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_alpha_sigma(self.sigmas[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_of_sigma(self.sigmas[i])
-    }
-
-    fn set_begin_index(&mut self, i: usize) {
-        self.step_index = Some(i);
-    }
-
-    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
 
     fn step(
         &mut self,
@@ -449,16 +269,8 @@ impl Scheduler for DpmMultistep {
         sample: &mut [f32],
         noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let n = self.timesteps.len();
-        let idx = match self.step_index {
-            Some(k) => k,
-            None => multistep_index(&self.timesteps, self.timesteps[i]),
-        };
-        if idx >= n {
-            return Err(Error::invalid(format!(
-                "DPM-Solver stepped past its last timestep ({n} steps)"
-            )));
-        }
+        let n = self.schedule.timesteps().len();
+        let idx = self.schedule.index(i)?;
         let lower_order_final = idx == n - 1
             && (self.euler_at_final || (self.lower_order_final && n < 15) || self.final_zero);
         let x0 = self.convert(model_output, sample, idx);
@@ -474,7 +286,7 @@ impl Scheduler for DpmMultistep {
         if self.lower_order_nums < self.solver_order {
             self.lower_order_nums += 1;
         }
-        self.step_index = Some(idx + 1);
+        self.schedule.advance(idx);
         Ok(())
     }
 }
@@ -486,24 +298,6 @@ mod tests {
 
     fn config(v: serde_json::Value) -> SchedulerConfig {
         SchedulerConfig::from_json(&v).unwrap()
-    }
-
-    #[test]
-    fn multistep_spacings_match_diffusers() {
-        let leading = config(json!({"timestep_spacing": "leading", "steps_offset": 1}));
-        assert_eq!(
-            multistep_timesteps(&leading, 10, 1000).unwrap(),
-            [901, 811, 721, 631, 541, 451, 361, 271, 181, 91]
-        );
-        let linspace = config(json!({}));
-        assert_eq!(
-            multistep_timesteps(&linspace, 5, 1000).unwrap(),
-            [999, 799, 599, 400, 200]
-        );
-        // numpy's arange overshoots at 61 steps: 62 timesteps, the last -1.
-        let trailing = config(json!({"timestep_spacing": "trailing"}));
-        let t = multistep_timesteps(&trailing, 61, 1000).unwrap();
-        assert_eq!((t.len(), t[0], t[61]), (62, 999, -1));
     }
 
     #[test]

@@ -7,134 +7,18 @@
 //!
 //! Not supported: `use_beta_sigmas` (needs scipy's beta quantile), and `timestep_type`
 //! "continuous" with v-prediction (timesteps `0.25 * log(sigma)`).
-//!
-//! Also holds the helpers Euler ancestral shares: the training sigmas, the float timesteps
-//! and numpy's `interp`.
 
-use super::ddim::np_arange;
-use super::{
-    karras_sigmas, linspace_f32, np_linspace, sigma_to_t, BetaDefaults, PredictionType, Scheduler,
-    SchedulerConfig, TimestepSpacing,
+use super::numeric::{linspace_f32, np_interp_arange, np_linspace};
+use super::prediction::sigma_x0;
+use super::schedule::StepRule;
+use super::sigmas::{
+    final_sigma_is_zero, karras_sigmas, sigma_alphas_cumprod, sigmas_to_t, train_sigmas, Indexing,
+    SigmaSchedule,
 };
+use super::timesteps::float_timesteps;
+use super::{PredictionType, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
-
-/// `alphas_cumprod` of the sigma-based schedulers: with `rescale_betas_zero_snr` the last
-/// one is set to `2**-24` so that the final sigma is finite (about 4096).
-pub(super) fn sigma_alphas_cumprod(config: &SchedulerConfig) -> Result<Vec<f32>> {
-    let mut ac = config.alphas_cumprod(BetaDefaults::LINEAR)?;
-    if config.bool_or("rescale_betas_zero_snr", false)? {
-        if let Some(last) = ac.last_mut() {
-            *last = 2f32.powi(-24);
-        }
-    }
-    Ok(ac)
-}
-
-/// `((1 - alphas_cumprod) / alphas_cumprod) ** 0.5` in float32, ascending with `t`.
-pub(super) fn train_sigmas(alphas_cumprod: &[f32]) -> Vec<f32> {
-    alphas_cumprod
-        .iter()
-        .map(|&a| ((1.0 - a) / a).sqrt())
-        .collect()
-}
-
-/// The float32 timesteps of Euler's / Euler ancestral's `set_timesteps` (default spacing
-/// linspace), descending:
-/// - linspace: `np.linspace(0, T - 1, steps, dtype=float32)[::-1]` (float64, then cast);
-/// - leading: `arange(steps) * (T // steps)` reversed, as float32, plus `steps_offset`;
-/// - trailing: `np.arange(T, 0, -T / steps).round()` as float32, minus 1. For step counts
-///   where numpy's `arange` gives one element too many (61 of 1000, say) the last timestep is
-///   -1 and its sigma is the smallest training sigma, as in diffusers.
-pub(super) fn float_timesteps(config: &SchedulerConfig, steps: usize) -> Result<Vec<f32>> {
-    let t = config.num_train_timesteps()?;
-    Ok(match config.timestep_spacing(TimestepSpacing::Linspace)? {
-        TimestepSpacing::Linspace => np_linspace(0.0, (t - 1) as f64, steps)
-            .iter()
-            .rev()
-            .map(|&x| x as f32)
-            .collect(),
-        TimestepSpacing::Leading => {
-            let ratio = t / steps;
-            let offset = config.usize_or("steps_offset", 0)? as f32;
-            (0..steps)
-                .rev()
-                .map(|i| (i * ratio) as f32 + offset)
-                .collect()
-        }
-        TimestepSpacing::Trailing => np_arange(t as f64, 0.0, -(t as f64 / steps as f64))
-            .iter()
-            .map(|&x| x.round_ties_even() as f32 - 1.0)
-            .collect(),
-    })
-}
-
-/// `np.interp(x, np.arange(len(fp)), fp)` in float64, as numpy's C loop computes it: the end
-/// values outside the range, `fp[j]` where `x` is exactly `j`, else
-/// `slope * (x - j) + fp[j]` with `slope = fp[j + 1] - fp[j]` (no fused multiply-add).
-pub(super) fn np_interp_arange(x: f64, fp: &[f32]) -> f64 {
-    let n = fp.len();
-    if x.is_nan() || n == 0 {
-        return f64::NAN;
-    }
-    let last = (n - 1) as f64;
-    if x < 0.0 {
-        return fp[0] as f64;
-    }
-    if x >= last {
-        return fp[n - 1] as f64;
-    }
-    let j = x.floor() as usize;
-    let (y0, y1) = (fp[j] as f64, fp[j + 1] as f64);
-    if x == j as f64 {
-        return y0;
-    }
-    let slope = y1 - y0;
-    let r = slope * (x - j as f64) + y0;
-    if r.is_nan() {
-        let r2 = slope * (x - (j + 1) as f64) + y1;
-        if r2.is_nan() && y0 == y1 {
-            return y0;
-        }
-        return r2;
-    }
-    r
-}
-
-/// `init_noise_sigma` of the sigma-based schedulers: the largest sigma, or
-/// `(max ** 2 + 1) ** 0.5` with leading spacing.
-pub(super) fn init_sigma(sigmas: &[f32], spacing: TimestepSpacing) -> f32 {
-    let max =
-        sigmas.iter().copied().fold(
-            f32::NEG_INFINITY,
-            |m, s| if s > m || s.is_nan() { s } else { m },
-        );
-    match spacing {
-        TimestepSpacing::Linspace | TimestepSpacing::Trailing => max,
-        TimestepSpacing::Leading => (max * max + 1.0).sqrt(),
-    }
-}
-
-/// `sample / ((sigma ** 2 + 1) ** 0.5)`, the sigma schedulers' `scale_model_input`.
-pub(super) fn scale_by_sigma(sample: &mut [f32], sigma: f32) {
-    let d = (sigma * sigma + 1.0).sqrt();
-    for x in sample.iter_mut() {
-        *x /= d;
-    }
-}
-
-/// The denoised prediction from an epsilon or v-prediction model at `sigma`, in float32 as
-/// diffusers' Euler schedulers compute it; `Sample` passes the model output through.
-pub(super) fn predict_x0(prediction: PredictionType, sigma: f32, s: f32, m: f32) -> f32 {
-    match prediction {
-        PredictionType::Epsilon => s - sigma * m,
-        PredictionType::VPrediction => {
-            let c = sigma * sigma + 1.0;
-            m * (-sigma / c.sqrt()) + s / c
-        }
-        PredictionType::Sample => m,
-    }
-}
 
 /// How the inference sigmas are respaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,11 +30,8 @@ enum SigmaSpacing {
 
 /// Euler state for one generation.
 pub struct Euler {
-    /// One per timestep, plus the final sigma (plus one unused extra with log_linear).
-    sigmas: Vec<f32>,
-    timesteps: Vec<f64>,
+    schedule: SigmaSchedule,
     prediction: PredictionType,
-    init_noise_sigma: f32,
 }
 
 impl Euler {
@@ -187,15 +68,7 @@ impl Euler {
                 )))
             }
         }
-        let final_sigma_min = match config.str_or("final_sigmas_type", "zero")?.as_str() {
-            "zero" => false,
-            "sigma_min" => true,
-            other => {
-                return Err(Error::model(format!(
-                    "EulerDiscreteScheduler: unknown final_sigmas_type '{other}'"
-                )))
-            }
-        };
+        let final_zero = final_sigma_is_zero(config, "EulerDiscreteScheduler")?;
         let respacing = if karras {
             SigmaSpacing::Karras
         } else if exponential {
@@ -239,48 +112,36 @@ impl Euler {
                     .map(|x| x.exp())
                     .collect()
             };
-            let log_sigmas: Vec<f32> = train.iter().map(|&s| (s as f64).ln() as f32).collect();
-            timesteps_f32 = sigmas
+            timesteps_f32 = sigmas_to_t(&sigmas, &train)
                 .iter()
-                .map(|&s| sigma_to_t(s, &log_sigmas) as f32)
+                .map(|&t| t as f32)
                 .collect();
         }
         let mut sigmas: Vec<f32> = sigmas.iter().map(|&s| s as f32).collect();
-        sigmas.push(if final_sigma_min {
-            ((1.0 - ac[0]) / ac[0]).sqrt()
-        } else {
-            0.0
-        });
+        sigmas.push(if final_zero { 0.0 } else { train[0] });
+        let timesteps = timesteps_f32.iter().map(|&t| t as f64).collect();
         Ok(Euler {
-            init_noise_sigma: init_sigma(&sigmas, spacing),
-            sigmas,
-            timesteps: timesteps_f32.iter().map(|&t| t as f64).collect(),
+            schedule: SigmaSchedule::k_diffusion(
+                "EulerDiscreteScheduler",
+                timesteps,
+                sigmas,
+                spacing,
+                Indexing::Evaluation,
+            )?,
             prediction,
         })
     }
 }
 
-impl Scheduler for Euler {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for Euler {
+    type Schedule = SigmaSchedule;
+
+    fn schedule(&self) -> &SigmaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        self.init_noise_sigma
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_sigma(self.sigmas[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_of_sigma(self.sigmas[i])
-    }
-
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
-        if let Some(&sigma) = self.sigmas.get(i) {
-            scale_by_sigma(sample, sigma);
-        }
+    fn schedule_mut(&mut self) -> &mut SigmaSchedule {
+        &mut self.schedule
     }
 
     fn step(
@@ -291,13 +152,15 @@ impl Scheduler for Euler {
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
         // s_churn = 0: gamma = 0 and sigma_hat = sigma * 1.0 = sigma; no noise.
-        let sigma = self.sigmas[i];
-        let dt = self.sigmas[i + 1] - sigma;
+        let idx = self.schedule.index(i)?;
+        let sigma = self.schedule.sigma(idx);
+        let dt = self.schedule.sigma(idx + 1) - sigma;
         for (s, &m) in sample.iter_mut().zip(model_output) {
-            let x0 = predict_x0(self.prediction, sigma, *s, m);
+            let x0 = sigma_x0(self.prediction, sigma, *s, m);
             let derivative = (*s - x0) / sigma;
             *s += derivative * dt;
         }
+        self.schedule.advance(idx);
         Ok(())
     }
 }

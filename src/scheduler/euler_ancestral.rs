@@ -3,21 +3,20 @@
 //! timestep spacings, `rescale_betas_zero_snr` and epsilon / v-prediction models. diffusers
 //! does not implement `prediction_type` "sample" for this class, so neither does sdrt.
 
-use super::euler::{
-    float_timesteps, init_sigma, np_interp_arange, predict_x0, scale_by_sigma,
-    sigma_alphas_cumprod, train_sigmas,
-};
-use super::{PredictionType, Scheduler, SchedulerConfig, TimestepSpacing};
+use super::numeric::np_interp_arange;
+use super::prediction::sigma_x0;
+use super::schedule::StepRule;
+use super::sigmas::{sigma_alphas_cumprod, train_sigmas, Indexing, SigmaSchedule};
+use super::timesteps::float_timesteps;
+use super::{PredictionType, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
 
 /// Euler ancestral state for one generation.
 pub struct EulerAncestral {
-    /// One per timestep, plus the final 0.
-    sigmas: Vec<f32>,
-    timesteps: Vec<f64>,
+    /// One sigma per timestep, plus the final 0.
+    schedule: SigmaSchedule,
     prediction: PredictionType,
-    init_noise_sigma: f32,
 }
 
 impl EulerAncestral {
@@ -40,35 +39,27 @@ impl EulerAncestral {
             .collect();
         sigmas.push(0.0);
         Ok(EulerAncestral {
-            init_noise_sigma: init_sigma(&sigmas, spacing),
-            sigmas,
-            timesteps: timesteps.iter().map(|&t| t as f64).collect(),
+            schedule: SigmaSchedule::k_diffusion(
+                "EulerAncestralDiscreteScheduler",
+                timesteps.iter().map(|&t| t as f64).collect(),
+                sigmas,
+                spacing,
+                Indexing::Evaluation,
+            )?,
             prediction,
         })
     }
 }
 
-impl Scheduler for EulerAncestral {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for EulerAncestral {
+    type Schedule = SigmaSchedule;
+
+    fn schedule(&self) -> &SigmaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        self.init_noise_sigma
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_sigma(self.sigmas[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_of_sigma(self.sigmas[i])
-    }
-
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
-        if let Some(&sigma) = self.sigmas.get(i) {
-            scale_by_sigma(sample, sigma);
-        }
+    fn schedule_mut(&mut self) -> &mut SigmaSchedule {
+        &mut self.schedule
     }
 
     fn step(
@@ -79,14 +70,15 @@ impl Scheduler for EulerAncestral {
         noise: &mut dyn NoiseSource,
     ) -> Result<()> {
         // All scalars are 0-dim float32 tensors in diffusers.
-        let sigma = self.sigmas[i];
-        let sigma_to = self.sigmas[i + 1];
+        let idx = self.schedule.index(i)?;
+        let sigma = self.schedule.sigma(idx);
+        let sigma_to = self.schedule.sigma(idx + 1);
         let (from2, to2) = (sigma * sigma, sigma_to * sigma_to);
         let sigma_up = (to2 * (from2 - to2) / from2).sqrt();
         let sigma_down = (to2 - sigma_up * sigma_up).sqrt();
         let dt = sigma_down - sigma;
         for (s, &m) in sample.iter_mut().zip(model_output) {
-            let x0 = predict_x0(self.prediction, sigma, *s, m);
+            let x0 = sigma_x0(self.prediction, sigma, *s, m);
             let derivative = (*s - x0) / sigma;
             *s += derivative * dt;
         }
@@ -94,6 +86,7 @@ impl Scheduler for EulerAncestral {
         for (s, &z) in sample.iter_mut().zip(&z) {
             *s += z * sigma_up;
         }
+        self.schedule.advance(idx);
         Ok(())
     }
 }

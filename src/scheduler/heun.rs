@@ -15,14 +15,13 @@
 //! Not supported (`Unsupported`): `use_exponential_sigmas`, `use_beta_sigmas`, and the "exp"
 //! beta schedule.
 
-use super::ddim::{clip, clip_range};
-use super::dpm_multistep::{check_first_index, reject_unsupported_flags};
-use super::euler::{
-    float_timesteps, init_sigma, np_interp_arange, predict_x0, scale_by_sigma, train_sigmas,
-};
-use super::lms::sigma_index;
-use super::{karras_sigmas, sigma_to_t, BetaDefaults, Scheduler, SchedulerConfig};
-use super::{PredictionType, TimestepSpacing};
+use super::config::reject_unsupported_flags;
+use super::numeric::np_interp_arange;
+use super::prediction::{clip, clip_range, sigma_x0};
+use super::schedule::StepRule;
+use super::sigmas::{karras_sigmas, sigmas_to_t, train_sigmas, Indexing, SigmaSchedule};
+use super::timesteps::float_timesteps;
+use super::{BetaDefaults, PredictionType, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
 
@@ -35,15 +34,11 @@ struct FirstOrder {
 
 /// Heun state for one generation.
 pub struct Heun {
-    /// `2 * steps - 1` timesteps.
-    timesteps: Vec<f64>,
-    /// `2 * steps` sigmas, the last one zero.
-    sigmas: Vec<f32>,
+    /// `2 * steps - 1` timesteps and `2 * steps` sigmas, the last one zero; counted.
+    schedule: SigmaSchedule,
     prediction: PredictionType,
     clip: Option<f32>,
-    init_noise_sigma: f32,
     first: Option<FirstOrder>,
-    step_index: Option<usize>,
 }
 
 impl Heun {
@@ -81,10 +76,9 @@ impl Heun {
             let min = config.f64_or("sigma_min", sigmas[sigmas.len() - 1])?;
             let max = config.f64_or("sigma_max", sigmas[0])?;
             sigmas = karras_sigmas(min, max, steps);
-            let log_sigmas: Vec<f32> = train.iter().map(|&s| (s as f64).ln() as f32).collect();
-            sigmas
+            sigmas_to_t(&sigmas, &train)
                 .iter()
-                .map(|&s| sigma_to_t(s, &log_sigmas) as f32)
+                .map(|&t| t as f32)
                 .collect()
         } else {
             timesteps
@@ -103,60 +97,34 @@ impl Heun {
         sigmas.push(0.0);
         let clip = clip_range(&config, false)?;
         let spacing = config.timestep_spacing(TimestepSpacing::Linspace)?;
-        check_first_index(CLASS, &doubled, sigma_index)?;
         Ok(Heun {
-            init_noise_sigma: init_sigma(&sigmas, spacing),
-            timesteps: doubled,
-            sigmas,
+            schedule: SigmaSchedule::k_diffusion(
+                CLASS,
+                doubled,
+                sigmas,
+                spacing,
+                Indexing::Counter,
+            )?,
             prediction: config.prediction_type()?,
             clip,
             first: None,
-            step_index: None,
         })
-    }
-
-    /// The step index: diffusers' internal counter, started from the first timestep seen.
-    fn index(&mut self, i: usize) -> usize {
-        let timesteps = &self.timesteps;
-        *self
-            .step_index
-            .get_or_insert_with(|| sigma_index(timesteps, timesteps[i.min(timesteps.len() - 1)]))
     }
 }
 
-impl Scheduler for Heun {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for Heun {
+    type Schedule = SigmaSchedule;
+
+    fn schedule(&self) -> &SigmaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        self.init_noise_sigma
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_sigma(self.sigmas[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_of_sigma(self.sigmas[i])
-    }
-
-    fn set_begin_index(&mut self, i: usize) {
-        self.step_index = Some(i);
+    fn schedule_mut(&mut self) -> &mut SigmaSchedule {
+        &mut self.schedule
     }
 
     fn order(&self) -> usize {
         2
-    }
-
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
-        if self.timesteps.is_empty() {
-            return;
-        }
-        let idx = self.index(i);
-        if let Some(&sigma) = self.sigmas.get(idx) {
-            scale_by_sigma(sample, sigma);
-        }
     }
 
     fn step(
@@ -166,22 +134,16 @@ impl Scheduler for Heun {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let n = self.timesteps.len();
-        let idx = self.index(i);
-        if idx >= n {
-            return Err(Error::invalid(format!(
-                "Heun stepped past its last timestep ({n} evaluations)"
-            )));
-        }
+        let idx = self.schedule.index(i)?;
         let range = self.clip;
         let pred = |sigma_input: f32, s: f32, m: f32| {
-            clip(predict_x0(self.prediction, sigma_input, s, m), range)
+            clip(sigma_x0(self.prediction, sigma_input, s, m), range)
         };
         match self.first.take() {
             None => {
                 // First order: sigma_hat = sigma * (gamma + 1) = sigma.
-                let sigma = self.sigmas[idx];
-                let sigma_next = self.sigmas[idx + 1];
+                let sigma = self.schedule.sigma(idx);
+                let sigma_next = self.schedule.sigma(idx + 1);
                 let derivative: Vec<f32> = sample
                     .iter()
                     .zip(model_output)
@@ -200,7 +162,7 @@ impl Scheduler for Heun {
             }
             Some(first) => {
                 // Second order, from the sample the first-order step started at.
-                let sigma_next = self.sigmas[idx];
+                let sigma_next = self.schedule.sigma(idx);
                 for (k, (s, &m)) in sample.iter_mut().zip(model_output).enumerate() {
                     let d = (*s - pred(sigma_next, *s, m)) / sigma_next;
                     let d = (first.derivative[k] + d) / 2.0;
@@ -208,7 +170,7 @@ impl Scheduler for Heun {
                 }
             }
         }
-        self.step_index = Some(idx + 1);
+        self.schedule.advance(idx);
         Ok(())
     }
 }

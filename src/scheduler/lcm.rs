@@ -8,8 +8,10 @@
 //! Stable Diffusion scheduler config (PNDM's, say) works; its own beta defaults are
 //! 0.00085 .. 0.012, scaled_linear.
 
-use super::ddim::{alpha_x0, clip, clip_range, reject_thresholding};
-use super::{BetaDefaults, PredictionType, Scheduler, SchedulerConfig};
+use super::alphas::AlphaSchedule;
+use super::prediction::{alpha_x0, clip, clip_range, reject_thresholding};
+use super::schedule::StepRule;
+use super::{BetaDefaults, PredictionType, SchedulerConfig};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
 
@@ -22,13 +24,11 @@ const LCM_BETAS: BetaDefaults = BetaDefaults {
 
 /// LCM state for one generation.
 pub struct Lcm {
-    alphas_cumprod: Vec<f32>,
+    schedule: AlphaSchedule,
     prediction: PredictionType,
     clip: Option<f32>,
     /// `timestep_scaling` as the float32 it is multiplied in.
     timestep_scaling: f32,
-    ts: Vec<i64>,
-    timesteps: Vec<f64>,
 }
 
 impl Lcm {
@@ -58,34 +58,24 @@ impl Lcm {
             .collect();
         let timestep_scaling = config.f64_or("timestep_scaling", 10.0)? as f32;
         Ok(Lcm {
-            alphas_cumprod: config.alphas_cumprod(LCM_BETAS)?,
+            schedule: AlphaSchedule::new(config.alphas_cumprod(LCM_BETAS)?, ts),
             prediction: config.prediction_type()?,
             clip: clip_range(config, false)?,
             timestep_scaling,
-            timesteps: ts.iter().map(|&t| t as f64).collect(),
-            ts,
         })
     }
 }
 
-impl Scheduler for Lcm {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for Lcm {
+    type Schedule = AlphaSchedule;
+
+    fn schedule(&self) -> &AlphaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
+    fn schedule_mut(&mut self) -> &mut AlphaSchedule {
+        &mut self.schedule
     }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_alphas(&self.alphas_cumprod, self.timesteps[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_at(&self.alphas_cumprod, self.timesteps[i])
-    }
-
-    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
 
     fn step(
         &mut self,
@@ -94,13 +84,13 @@ impl Scheduler for Lcm {
         sample: &mut [f32],
         noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let t = self.ts[i];
-        let last = i + 1 == self.ts.len();
-        let prev_t = if last { t } else { self.ts[i + 1] };
+        let t = self.schedule.t(i);
+        let last = i + 1 == self.schedule.ts().len();
+        let prev_t = if last { t } else { self.schedule.t(i + 1) };
         // All scalars are 0-dim float32 tensors in diffusers (prev_t is never negative, so
         // `final_alpha_cumprod` / `set_alpha_to_one` never matter).
-        let a_t = self.alphas_cumprod[t as usize];
-        let a_prev = self.alphas_cumprod[prev_t as usize];
+        let a_t = self.schedule.alpha(t);
+        let a_prev = self.schedule.alpha(prev_t);
         let b_t = 1.0 - a_t;
         let b_prev = 1.0 - a_prev;
         // get_scalings_for_boundary_condition_discrete, sigma_data = 0.5. `0.25 / x` on a

@@ -17,13 +17,14 @@
 //!
 //! Not supported (`Unsupported`): `use_exponential_sigmas`, `use_beta_sigmas`.
 
-use super::dpm_multistep::{check_first_index, reject_unsupported_flags};
-use super::euler::{
-    float_timesteps, init_sigma, np_interp_arange, predict_x0, scale_by_sigma, train_sigmas,
-};
-use super::{karras_sigmas, sigma_to_t, BetaDefaults, Scheduler, SchedulerConfig};
-use super::{PredictionType, TimestepSpacing};
-use crate::error::{Error, Result};
+use super::config::reject_unsupported_flags;
+use super::numeric::np_interp_arange;
+use super::prediction::sigma_x0;
+use super::schedule::StepRule;
+use super::sigmas::{karras_sigmas, sigmas_to_t, train_sigmas, Indexing, SigmaSchedule};
+use super::timesteps::float_timesteps;
+use super::{BetaDefaults, PredictionType, SchedulerConfig, TimestepSpacing};
+use crate::error::Result;
 use crate::rng::NoiseSource;
 
 /// The order diffusers' `step` uses by default.
@@ -31,14 +32,11 @@ const ORDER: usize = 4;
 
 /// LMS state for one generation.
 pub struct Lms {
-    timesteps: Vec<f64>,
-    /// One per timestep plus the final zero, float32.
-    sigmas: Vec<f32>,
+    /// One sigma per timestep plus the final zero; counted.
+    schedule: SigmaSchedule,
     prediction: PredictionType,
-    init_noise_sigma: f32,
     /// The last `ORDER` derivatives, oldest first.
     derivatives: Vec<Vec<f32>>,
-    step_index: Option<usize>,
 }
 
 impl Lms {
@@ -66,10 +64,9 @@ impl Lms {
             // override; timesteps stay fractional.
             let (min, max) = (sigmas[sigmas.len() - 1], sigmas[0]);
             sigmas = karras_sigmas(min, max, steps);
-            let log_sigmas: Vec<f32> = train.iter().map(|&s| (s as f64).ln() as f32).collect();
-            sigmas
+            sigmas_to_t(&sigmas, &train)
                 .iter()
-                .map(|&s| sigma_to_t(s, &log_sigmas) as f32 as f64)
+                .map(|&t| t as f32 as f64)
                 .collect()
         } else {
             timesteps.iter().map(|&t| t as f64).collect()
@@ -77,35 +74,17 @@ impl Lms {
         let mut sigmas: Vec<f32> = sigmas.iter().map(|&s| s as f32).collect();
         sigmas.push(0.0);
         let spacing = config.timestep_spacing(TimestepSpacing::Linspace)?;
-        check_first_index(CLASS, &timesteps, sigma_index)?;
         Ok(Lms {
-            init_noise_sigma: init_sigma(&sigmas, spacing),
-            timesteps,
-            sigmas,
+            schedule: SigmaSchedule::k_diffusion(
+                CLASS,
+                timesteps,
+                sigmas,
+                spacing,
+                Indexing::Counter,
+            )?,
             prediction: config.prediction_type()?,
             derivatives: Vec::new(),
-            step_index: None,
         })
-    }
-
-    /// The step index: diffusers' internal counter, started from the first timestep seen.
-    fn index(&mut self, i: usize) -> usize {
-        let timesteps = &self.timesteps;
-        *self
-            .step_index
-            .get_or_insert_with(|| sigma_index(timesteps, timesteps[i.min(timesteps.len() - 1)]))
-    }
-}
-
-/// `index_for_timestep` of the sigma schedulers (LMS, Heun): the second match when the
-/// timestep occurs more than once, else the first (the timestep comes from the schedule).
-pub(super) fn sigma_index(timesteps: &[f64], t: f64) -> usize {
-    let found: Vec<usize> = (0..timesteps.len())
-        .filter(|&j| timesteps[j] == t)
-        .collect();
-    match found.len() {
-        0 | 1 => found.first().copied().unwrap_or(0),
-        _ => found[1],
     }
 }
 
@@ -262,35 +241,15 @@ fn lagrange_integral(sigmas: &[f32], order: usize, t: usize, current: usize) -> 
     antiderivative(sigmas[t + 1] as f64) - antiderivative(sigmas[t] as f64)
 }
 
-impl Scheduler for Lms {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for Lms {
+    type Schedule = SigmaSchedule;
+
+    fn schedule(&self) -> &SigmaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        self.init_noise_sigma
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_sigma(self.sigmas[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_of_sigma(self.sigmas[i])
-    }
-
-    fn set_begin_index(&mut self, i: usize) {
-        self.step_index = Some(i);
-    }
-
-    fn scale_model_input(&mut self, sample: &mut [f32], i: usize) {
-        if self.timesteps.is_empty() {
-            return;
-        }
-        let idx = self.index(i);
-        if let Some(&sigma) = self.sigmas.get(idx) {
-            scale_by_sigma(sample, sigma);
-        }
+    fn schedule_mut(&mut self) -> &mut SigmaSchedule {
+        &mut self.schedule
     }
 
     fn step(
@@ -300,18 +259,12 @@ impl Scheduler for Lms {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let n = self.timesteps.len();
-        let idx = self.index(i);
-        if idx >= n {
-            return Err(Error::invalid(format!(
-                "LMS stepped past its last timestep ({n} steps)"
-            )));
-        }
-        let sigma = self.sigmas[idx];
+        let idx = self.schedule.index(i)?;
+        let sigma = self.schedule.sigma(idx);
         let derivative: Vec<f32> = sample
             .iter()
             .zip(model_output)
-            .map(|(&s, &m)| (s - predict_x0(self.prediction, sigma, s, m)) / sigma)
+            .map(|(&s, &m)| (s - sigma_x0(self.prediction, sigma, s, m)) / sigma)
             .collect();
         self.derivatives.push(derivative);
         if self.derivatives.len() > ORDER {
@@ -319,7 +272,7 @@ impl Scheduler for Lms {
         }
         let order = (idx + 1).min(ORDER);
         let coeffs: Vec<f32> = (0..order)
-            .map(|c| lms_coefficient(&self.sigmas, order, idx, c) as f32)
+            .map(|c| lms_coefficient(self.schedule.sigmas(), order, idx, c) as f32)
             .collect();
         // sample + sum(coeff * derivative for newest-first derivatives), summed from 0.
         for (k, s) in sample.iter_mut().enumerate() {
@@ -329,7 +282,7 @@ impl Scheduler for Lms {
             }
             *s += acc;
         }
-        self.step_index = Some(idx + 1);
+        self.schedule.advance(idx);
         Ok(())
     }
 }

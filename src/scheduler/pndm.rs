@@ -2,20 +2,22 @@
 //! multistep), including `skip_prk_steps`, `set_alpha_to_one`, `steps_offset`, all three
 //! timestep spacings, and epsilon / v-prediction models.
 
-use super::{BetaDefaults, PredictionType, Scheduler, SchedulerConfig, TimestepSpacing};
+use super::alphas::{final_alpha_cumprod, AlphaSchedule};
+use super::schedule::StepRule;
+use super::{BetaDefaults, PredictionType, SchedulerConfig, TimestepSpacing};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
 
 /// PNDM state for one generation.
 pub struct Pndm {
-    alphas_cumprod: Vec<f32>,
+    /// The PRK timesteps (when not skipped), then the PLMS ones.
+    schedule: AlphaSchedule,
     final_alpha_cumprod: f32,
     prediction: PredictionType,
     skip_prk: bool,
     /// `num_train_timesteps // num_inference_steps`.
     step_ratio: i64,
     prk_timesteps: Vec<i64>,
-    timesteps: Vec<f64>,
     ets: Vec<Vec<f32>>,
     counter: usize,
     cur_model_output: Option<Vec<f32>>,
@@ -89,11 +91,7 @@ impl Pndm {
                 "PNDM supports prediction_type epsilon and v_prediction, not sample",
             ));
         }
-        let final_alpha_cumprod = if config.bool_or("set_alpha_to_one", false)? {
-            1.0
-        } else {
-            alphas_cumprod[0]
-        };
+        let final_alpha_cumprod = final_alpha_cumprod(config, false, &alphas_cumprod)?;
         let base = base_timesteps(config, steps)?;
         let step_ratio = (config.num_train_timesteps()? / steps) as i64;
         let (prk, plms): (Vec<i64>, Vec<i64>) = if skip_prk {
@@ -130,15 +128,14 @@ impl Pndm {
             plms.reverse();
             (prk, plms)
         };
-        let timesteps = prk.iter().chain(plms.iter()).map(|&t| t as f64).collect();
+        let timesteps = prk.iter().chain(plms.iter()).copied().collect();
         Ok(Pndm {
-            alphas_cumprod,
+            schedule: AlphaSchedule::new(alphas_cumprod, timesteps),
             final_alpha_cumprod,
             prediction,
             skip_prk,
             step_ratio,
             prk_timesteps: prk,
-            timesteps,
             ets: Vec::new(),
             counter: 0,
             cur_model_output: None,
@@ -147,11 +144,7 @@ impl Pndm {
     }
 
     fn alpha(&self, t: i64) -> f32 {
-        if t >= 0 {
-            self.alphas_cumprod[t as usize]
-        } else {
-            self.final_alpha_cumprod
-        }
+        self.schedule.alpha_or(t, self.final_alpha_cumprod)
     }
 
     /// `_get_prev_sample`, in float32 as torch evaluates it.
@@ -163,7 +156,7 @@ impl Pndm {
         model_output: &[f32],
         out: &mut [f32],
     ) -> Result<()> {
-        if timestep < 0 || timestep as usize >= self.alphas_cumprod.len() {
+        if timestep < 0 || timestep as usize >= self.schedule.train_len() {
             return Err(Error::new(
                 crate::ErrorKind::Internal,
                 format!("PNDM timestep {timestep} out of range"),
@@ -283,24 +276,16 @@ fn accumulate(acc: &mut Option<Vec<f32>>, x: &[f32], k: f32) {
     }
 }
 
-impl Scheduler for Pndm {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for Pndm {
+    type Schedule = AlphaSchedule;
+
+    fn schedule(&self) -> &AlphaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
+    fn schedule_mut(&mut self) -> &mut AlphaSchedule {
+        &mut self.schedule
     }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_alphas(&self.alphas_cumprod, self.timesteps[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_at(&self.alphas_cumprod, self.timesteps[i])
-    }
-
-    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
 
     fn step(
         &mut self,
@@ -309,7 +294,7 @@ impl Scheduler for Pndm {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let t = self.timesteps[i] as i64;
+        let t = self.schedule.t(i);
         if self.counter < self.prk_timesteps.len() && !self.skip_prk {
             self.step_prk(model_output, t, sample)
         } else {

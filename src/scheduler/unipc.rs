@@ -17,20 +17,22 @@
 //! Not supported (`Unsupported`): solver order 3 and above (a general linear solve),
 //! `thresholding`, `solver_p`, and the exponential / beta / flow sigma schedules.
 
-use super::dpm_multistep::{
-    alpha_sigma, check_first_index, expm1_32, interp_sigmas, karras_schedule, lambda,
-    multistep_index, multistep_timesteps, reject_unsupported_flags,
+use super::config::reject_unsupported_flags;
+use super::numeric::expm1_32;
+use super::schedule::{Schedule, StepRule};
+use super::sigmas::{
+    alpha_sigma, final_sigma_is_zero, interp_sigmas, karras_schedule, lambda, sigma_alphas_cumprod,
+    train_sigmas, SigmaSchedule,
 };
-use super::euler::{sigma_alphas_cumprod, train_sigmas};
-use super::{PredictionType, Scheduler, SchedulerConfig};
+use super::timesteps::multistep_timesteps;
+use super::{PredictionType, SchedulerConfig};
 use crate::error::{Error, Result};
 use crate::rng::NoiseSource;
 
 /// UniPC state for one generation.
 pub struct UniPc {
-    timesteps: Vec<f64>,
-    /// One per timestep plus the final sigma, float32.
-    sigmas: Vec<f32>,
+    /// One sigma per timestep plus the final one; counted.
+    schedule: SigmaSchedule,
     prediction: PredictionType,
     predict_x0: bool,
     bh2: bool,
@@ -42,7 +44,6 @@ pub struct UniPc {
     lower_order_nums: usize,
     this_order: usize,
     last_sample: Option<Vec<f32>>,
-    step_index: Option<usize>,
 }
 
 /// The float32 0-dim quantities both UniP and UniC start from, between the sigmas at
@@ -87,11 +88,7 @@ impl UniPc {
                 )))
             }
         }
-        if config.bool_or("thresholding", false)? {
-            return Err(Error::unsupported(format!(
-                "{CLASS} with thresholding is not supported"
-            )));
-        }
+        reject_unsupported_flags(config, CLASS, &["thresholding"])?;
         if !matches!(config.str_or("solver_p", ""), Ok(p) if p.is_empty()) {
             return Err(Error::unsupported(format!(
                 "{CLASS} with solver_p is not supported"
@@ -107,15 +104,7 @@ impl UniPc {
                 "use_dynamic_shifting",
             ],
         )?;
-        let final_zero = match config.str_or("final_sigmas_type", "zero")?.as_str() {
-            "zero" => true,
-            "sigma_min" => false,
-            other => {
-                return Err(Error::model(format!(
-                    "{CLASS}: unknown final_sigmas_type '{other}'"
-                )))
-            }
-        };
+        let final_zero = final_sigma_is_zero(config, CLASS)?;
         let disable_corrector: Vec<i64> = config
             .f64_list("disable_corrector")?
             .unwrap_or_default()
@@ -132,15 +121,13 @@ impl UniPc {
             (s, t, last)
         } else {
             let t = multistep_timesteps(config, steps, config.num_train_timesteps()?)?;
-            (interp_sigmas(&t, &train), t, ((1.0 - ac[0]) / ac[0]).sqrt())
+            (interp_sigmas(&t, &train), t, train[0])
         };
         let mut sigmas: Vec<f32> = sigmas64.iter().map(|&s| s as f32).collect();
         sigmas.push(if final_zero { 0.0 } else { sigma_last });
         let timesteps: Vec<f64> = timesteps.iter().map(|&t| t as f64).collect();
-        check_first_index(CLASS, &timesteps, multistep_index)?;
         Ok(UniPc {
-            timesteps,
-            sigmas,
+            schedule: SigmaSchedule::multistep(CLASS, timesteps, sigmas)?,
             prediction: config.prediction_type()?,
             predict_x0: config.bool_or("predict_x0", true)?,
             bh2,
@@ -151,13 +138,12 @@ impl UniPc {
             lower_order_nums: 0,
             this_order: 0,
             last_sample: None,
-            step_index: None,
         })
     }
 
     /// `convert_model_output`: the predicted clean sample (`predict_x0`) or noise.
     fn convert(&self, model_output: &[f32], sample: &[f32], idx: usize) -> Vec<f32> {
-        let (alpha_t, sigma_t) = alpha_sigma(self.sigmas[idx]);
+        let (alpha_t, sigma_t) = alpha_sigma(self.schedule.sigma(idx));
         model_output
             .iter()
             .zip(sample)
@@ -174,8 +160,8 @@ impl UniPc {
 
     /// The step from sigma index `s0` to `t` (`h`, `h * phi_1(h)`, `B(h)`, ...).
     fn coeffs(&self, s0: usize, t: usize) -> Coeffs {
-        let (alpha_t, sigma_t) = alpha_sigma(self.sigmas[t]);
-        let (alpha_s0, sigma_s0) = alpha_sigma(self.sigmas[s0]);
+        let (alpha_t, sigma_t) = alpha_sigma(self.schedule.sigma(t));
+        let (alpha_s0, sigma_s0) = alpha_sigma(self.schedule.sigma(s0));
         let lambda_t = lambda(alpha_t, sigma_t);
         let lambda_s0 = lambda(alpha_s0, sigma_s0);
         let h = lambda_t - lambda_s0;
@@ -196,7 +182,7 @@ impl UniPc {
 
     /// `rk = (lambda_si - lambda_s0) / h` for the earlier sigma index `si`.
     fn rk(&self, c: &Coeffs, si: usize) -> f32 {
-        let (alpha_si, sigma_si) = alpha_sigma(self.sigmas[si]);
+        let (alpha_si, sigma_si) = alpha_sigma(self.schedule.sigma(si));
         (lambda(alpha_si, sigma_si) - c.lambda_s0) / c.h
     }
 
@@ -298,28 +284,16 @@ fn solve_2x2(rk: f32, b1: f32, b2: f32) -> (f32, f32) {
     (x0, x1)
 }
 
-impl Scheduler for UniPc {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
+impl StepRule for UniPc {
+    type Schedule = SigmaSchedule;
+
+    fn schedule(&self) -> &SigmaSchedule {
+        &self.schedule
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
+    fn schedule_mut(&mut self) -> &mut SigmaSchedule {
+        &mut self.schedule
     }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], i: usize) -> Vec<f32> {
-        super::add_noise_alpha_sigma(self.sigmas[i], original, noise)
-    }
-
-    fn alpha_bar(&self, i: usize) -> f64 {
-        super::alpha_bar_of_sigma(self.sigmas[i])
-    }
-
-    fn set_begin_index(&mut self, i: usize) {
-        self.step_index = Some(i);
-    }
-
-    fn scale_model_input(&mut self, _sample: &mut [f32], _i: usize) {}
 
     fn step(
         &mut self,
@@ -328,16 +302,8 @@ impl Scheduler for UniPc {
         sample: &mut [f32],
         _noise: &mut dyn NoiseSource,
     ) -> Result<()> {
-        let n = self.timesteps.len();
-        let idx = match self.step_index {
-            Some(k) => k,
-            None => multistep_index(&self.timesteps, self.timesteps[i]),
-        };
-        if idx >= n {
-            return Err(Error::invalid(format!(
-                "UniPC stepped past its last timestep ({n} steps)"
-            )));
-        }
+        let n = self.schedule.timesteps().len();
+        let idx = self.schedule.index(i)?;
         let use_corrector = idx > 0 && !self.disable_corrector.contains(&(idx as i64 - 1));
         let converted = self.convert(model_output, sample, idx);
         if use_corrector {
@@ -359,7 +325,7 @@ impl Scheduler for UniPc {
         if self.lower_order_nums < self.solver_order {
             self.lower_order_nums += 1;
         }
-        self.step_index = Some(idx + 1);
+        self.schedule.advance(idx);
         Ok(())
     }
 }
