@@ -552,45 +552,6 @@ typedef struct sdrt_images sdrt_images;
 typedef struct sdrt_pipeline sdrt_pipeline;
 
 /**
- * A view of latents in a model's UNet space: `count * channels * height * width` floats,
- * row-major (`[count, channels, height, width]`), and the name of the latent space they are
- * in (`"sd"`, `"sdxl"`): a model refuses latents of another family's space. Set `struct_size`
- * to `sizeof(sdrt_latents)`. Given in `sdrt_generate_params.latents`, the view and what it
- * points to are borrowed for the call (and copied); filled by `sdrt_images_latents`, they are
- * owned by the images. Since 0.4.
- */
-typedef struct sdrt_latents {
-    /**
-     * `sizeof(sdrt_latents)`.
-     */
-    uint32_t struct_size;
-    /**
-     * Images.
-     */
-    uint32_t count;
-    /**
-     * Latent channels (4 for SD and SDXL).
-     */
-    uint32_t channels;
-    /**
-     * Latent rows (the image's height / 8).
-     */
-    uint32_t height;
-    /**
-     * Latent columns (the image's width / 8).
-     */
-    uint32_t width;
-    /**
-     * The values.
-     */
-    const float *data;
-    /**
-     * The latent space, NUL-terminated UTF-8.
-     */
-    const char *family;
-} sdrt_latents;
-
-/**
  * Progress callback, called on the thread running `sdrt_pipeline_generate` after each
  * denoising step with the number of steps done and the total (the UNet evaluations, which
  * for PNDM is `steps + 1`). Return non-zero to continue, 0 to cancel (the call then returns
@@ -849,96 +810,6 @@ typedef struct sdrt_generate_params {
      * Since 0.2.
      */
     uint64_t memory_limit;
-    /**
-     * SDXL: the second text encoder's prompt (UTF-8, borrowed for the call); NULL or "" =
-     * `prompt`. Other models refuse it. Since 0.4.
-     */
-    const char *prompt_2;
-    /**
-     * SDXL: the second text encoder's negative prompt; NULL or "" = `negative_prompt`. (For
-     * SDXL, a NULL `negative_prompt` gives zero embeddings when the model's
-     * `force_zeros_for_empty_prompt` is set, while "" is encoded, as diffusers does.) Since 0.4.
-     */
-    const char *negative_prompt_2;
-    /**
-     * SDXL micro-conditioning, in pixels: `original_size` (0 x 0 = the output size). Since 0.4.
-     */
-    uint32_t original_width;
-    /**
-     * See `original_width`.
-     */
-    uint32_t original_height;
-    /**
-     * `crops_coords_top_left` as x (left) and y (top), inside the original size (default
-     * 0, 0). Since 0.4.
-     */
-    uint32_t crop_x;
-    /**
-     * See `crop_x`.
-     */
-    uint32_t crop_y;
-    /**
-     * `target_size` (0 x 0 = the output size). Since 0.4.
-     */
-    uint32_t target_width;
-    /**
-     * See `target_width`.
-     */
-    uint32_t target_height;
-    /**
-     * `negative_original_size` (0 x 0 = none: text-to-image uses the positive micro-
-     * conditioning unless both negative sizes are set; image-to-image defaults each to its
-     * positive). Since 0.4.
-     */
-    uint32_t negative_original_width;
-    /**
-     * See `negative_original_width`.
-     */
-    uint32_t negative_original_height;
-    /**
-     * `negative_crops_coords_top_left` (default 0, 0). Since 0.4.
-     */
-    uint32_t negative_crop_x;
-    /**
-     * See `negative_crop_x`.
-     */
-    uint32_t negative_crop_y;
-    /**
-     * `negative_target_size` (0 x 0 = none). Since 0.4.
-     */
-    uint32_t negative_target_width;
-    /**
-     * See `negative_target_width`.
-     */
-    uint32_t negative_target_height;
-    /**
-     * An SDXL refiner's `aesthetic_score` (default 6.0). Since 0.4.
-     */
-    float aesthetic_score;
-    /**
-     * An SDXL refiner's `negative_aesthetic_score` (default 2.5). Since 0.4.
-     */
-    float negative_aesthetic_score;
-    /**
-     * diffusers' `denoising_start`, in (0, 1): continue `latents` from this fraction of the
-     * schedule, as they are (a refiner after its base); 0 = none. Since 0.4.
-     */
-    float denoising_start;
-    /**
-     * diffusers' `denoising_end`, in (0, 1): stop at this fraction of the schedule (a base
-     * before its refiner; with `output_latents`); 0 = none. Since 0.4.
-     */
-    float denoising_end;
-    /**
-     * 1: return the final latents (`sdrt_images_latents`) instead of decoding images; the
-     * images then hold none. Since 0.4.
-     */
-    uint32_t output_latents;
-    /**
-     * Latents to start from instead of an init image (borrowed for the call), of this model's
-     * family and `count` images; NULL = none. Since 0.4.
-     */
-    const struct sdrt_latents *latents;
 } sdrt_generate_params;
 
 /**
@@ -1178,14 +1049,6 @@ extern "C" {
  * `SDRT_ERROR_INVALID_ARGUMENT` (NULL or non-UTF-8 `dir`), `SDRT_ERROR_IO`. Since 0.2.
  */
 sdrt_status sdrt_graph_cache_clear(const char *dir, uint64_t *freed);
-
-/**
- * Fills `*out` (whose `struct_size` the caller set) with a view of the latents of a call
- * made with `output_latents`; the view's pointers are owned by `images` and valid until
- * `sdrt_images_free`. Errors: `SDRT_ERROR_INVALID_ARGUMENT` for NULL, a too-small
- * `struct_size`, or images that hold no latents. Any thread. Since 0.4.
- */
-sdrt_status sdrt_images_latents(const struct sdrt_images *images, struct sdrt_latents *out);
 
 /**
  * Number of images; 0 for NULL.

@@ -1,17 +1,6 @@
 //! `sdrt_images`: the result of a generation.
 
-use std::ffi::CString;
-
-use super::latents::sdrt_latents;
-use super::status::sdrt_status;
-use crate::error::Error;
 use crate::pipeline::Images;
-
-/// What an `sdrt_images` holds: the images, and the latent family's name as C reads it.
-struct Held {
-    images: Images,
-    family: Option<CString>,
-}
 
 /// Generated images (opaque): `count` RGB8 images of `width` x `height`, rows tightly packed.
 /// Free with `sdrt_images_free`. Read-only, so any thread may read it concurrently.
@@ -20,54 +9,12 @@ pub struct sdrt_images {
 }
 
 pub(crate) fn images_into_raw(images: Images) -> *mut sdrt_images {
-    let family = images
-        .latents
-        .as_ref()
-        .and_then(|l| CString::new(l.family.clone()).ok());
-    Box::into_raw(Box::new(Held { images, family })) as *mut sdrt_images
-}
-
-unsafe fn held<'a>(p: *const sdrt_images) -> Option<&'a Held> {
-    // SAFETY: NULL or a live pointer from sdrt_pipeline_generate (contract).
-    unsafe { (p as *const Held).as_ref() }
+    Box::into_raw(Box::new(images)) as *mut sdrt_images
 }
 
 unsafe fn get<'a>(p: *const sdrt_images) -> Option<&'a Images> {
-    // SAFETY: contract above.
-    unsafe { held(p) }.map(|h| &h.images)
-}
-
-/// Fills `*out` (whose `struct_size` the caller set) with a view of the latents of a call
-/// made with `output_latents`; the view's pointers are owned by `images` and valid until
-/// `sdrt_images_free`. Errors: `SDRT_ERROR_INVALID_ARGUMENT` for NULL, a too-small
-/// `struct_size`, or images that hold no latents. Any thread. Since 0.4.
-#[no_mangle]
-pub unsafe extern "C" fn sdrt_images_latents(
-    images: *const sdrt_images,
-    out: *mut sdrt_latents,
-) -> sdrt_status {
-    super::guard(|| {
-        super::non_null(out, "out")?;
-        // SAFETY: contract above.
-        let h = unsafe { held(images) }.ok_or_else(|| Error::invalid("images is NULL"))?;
-        let (Some(l), Some(family)) = (&h.images.latents, &h.family) else {
-            return Err(Error::invalid(
-                "images: this call returned images, not latents (set output_latents)",
-            ));
-        };
-        let [count, channels, height, width] = l.shape.map(|d| d as u32);
-        let view = sdrt_latents {
-            struct_size: std::mem::size_of::<sdrt_latents>() as u32,
-            count,
-            channels,
-            height,
-            width,
-            data: l.data.as_ptr(),
-            family: family.as_ptr(),
-        };
-        // SAFETY: documented contract.
-        unsafe { super::write_versioned(out, view, super::latents::LATENTS_V1, "out") }
-    })
+    // SAFETY: NULL or a live pointer from sdrt_pipeline_generate (contract).
+    unsafe { (p as *const Images).as_ref() }
 }
 
 /// Number of images; 0 for NULL.
@@ -135,6 +82,6 @@ pub unsafe extern "C" fn sdrt_images_safety_checked(images: *const sdrt_images) 
 pub unsafe extern "C" fn sdrt_images_free(images: *mut sdrt_images) {
     if !images.is_null() {
         // SAFETY: from images_into_raw, not yet freed (contract).
-        drop(unsafe { Box::from_raw(images as *mut Held) });
+        drop(unsafe { Box::from_raw(images as *mut Images) });
     }
 }
