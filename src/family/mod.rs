@@ -133,7 +133,9 @@ pub(crate) trait Family: Send + Sync {
     fn latent_format(&self, config: &ModelConfig, channels: usize) -> LatentFormat;
 
     /// The scheduler the folder names, when sdrt implements it.
-    fn default_scheduler(&self, config: &ModelConfig) -> Option<SchedulerKind>;
+    fn default_scheduler(&self, config: &ModelConfig) -> Option<SchedulerKind> {
+        config.default_scheduler
+    }
 }
 
 /// A folder's family, detected from its files before anything is loaded.

@@ -10,7 +10,6 @@ use crate::model::session::{int_value, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
 use crate::pipeline::{Call, Timings};
 use crate::runtime::LogLevel;
-use crate::scheduler::SchedulerKind;
 use crate::tokenizer::{ClipTokenizer, Encoded};
 
 use super::{Conditioning, EncodeRequest, Family, LatentFormat};
@@ -99,10 +98,6 @@ impl Family for StableDiffusion {
             latent_rgb: (channels == 4).then_some(&SD_LATENT_RGB[..]),
             latent_rgb_bias: [0.0; 3],
         }
-    }
-
-    fn default_scheduler(&self, config: &ModelConfig) -> Option<SchedulerKind> {
-        config.default_scheduler
     }
 }
 

@@ -11,7 +11,6 @@ use crate::model::bindings::{Bindings, TextEncoderIo, TextOutputs};
 use crate::model::session::{int_value, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
 use crate::pipeline::{Call, GenerateParams, MicroConditioning, Timings};
-use crate::scheduler::SchedulerKind;
 use crate::tokenizer::ClipTokenizer;
 
 use super::sd::warn_truncated;
@@ -409,10 +408,6 @@ impl Family for StableDiffusionXl {
             latent_rgb: (channels == 4).then_some(&SDXL_LATENT_RGB[..]),
             latent_rgb_bias: SDXL_LATENT_RGB_BIAS,
         }
-    }
-
-    fn default_scheduler(&self, config: &ModelConfig) -> Option<SchedulerKind> {
-        config.default_scheduler
     }
 }
 
