@@ -14,8 +14,9 @@
 #      modes with warnings as errors, `swift test` (of the Swift 5 build: see below), and a
 #      consumer package that adds sdrt by path and uses the `Sdrt` product (Swift 6 mode).
 #
-# Time on 2 cores: the root folder ~1.5 min once; then ~3 min (install.sh ~5 s after
-# `cargo test`, Swift 5 build ~20 s + tests ~65 s, Swift 6 build ~35 s, consumer ~30 s).
+# Time on 2 idle cores: the first run ~1.8 min (the root folder 50-85 s, 2.6 GB on disk; the
+# Swift 5 build and the tests ~35 s, the Swift 6 build ~10 s, the consumer ~10 s); later runs
+# ~40 s (~60 s after Swift sources changed), 2-2.5 min with other builds sharing the cores.
 #
 # Needs root (debootstrap, mount, chroot; CI runs as root) and, for the first run, Debian's
 # package registry; installs debootstrap with apt-get when missing. It fails when it cannot
@@ -179,7 +180,7 @@ for mode in 5 6; do
   fi
   echo "== Swift $mode: $((SECONDS - t)) s"
 done
-echo "== Package.swift: the C module from bindings/swift/CSdrt.xcframework when there, else pkg-config"
+echo "== Package.swift: the C module from bindings/swift/CSdrt.xcframework, else pkg-config"
 probe="$SDRT_SWIFT_WORK/manifest-probe"
 rm -rf "$probe"
 mkdir -p "$probe"
@@ -190,8 +191,10 @@ cp Package.swift "$probe/"
 expect() {
   local want="$1"
   shift
-  env "$@" swift package --package-path "$probe" --manifest-cache none dump-package >"$probe/dump.json"
-  grep -qF "$want" "$probe/dump.json" || { echo "Package.swift: no $want in $probe/dump.json"; exit 1; }
+  env "$@" swift package --package-path "$probe" --manifest-cache none dump-package \
+    >"$probe/dump.json"
+  grep -qF "$want" "$probe/dump.json" ||
+    { echo "Package.swift: no $want in $probe/dump.json"; exit 1; }
 }
 expect "\"pkgConfig\" : \"sdrt\""
 mkdir -p "$probe/bindings/swift/CSdrt.xcframework"
@@ -199,14 +202,15 @@ expect "\"path\" : \"bindings/swift/CSdrt.xcframework\""
 expect "\"path\" : \"elsewhere/CSdrt.xcframework\"" SDRT_XCFRAMEWORK=elsewhere/CSdrt.xcframework
 echo "== a consumer package that adds sdrt by path, Swift 6 language mode"
 t=$SECONDS
-swift build --package-path "$SDRT_SWIFT_WORK/consumer" --scratch-path "$SDRT_SWIFT_WORK/consumer-build" \
+swift build --package-path "$SDRT_SWIFT_WORK/consumer" \
+  --scratch-path "$SDRT_SWIFT_WORK/consumer-build" \
   -Xswiftc -warnings-as-errors -Xswiftc -swift-version -Xswiftc 6
 "$SDRT_SWIFT_WORK/consumer-build/debug/Consumer"
 echo "== consumer: $((SECONDS - t)) s"
 '
 
 
-echo "tools/test_swift.sh: running the Swift group (swift build in Swift 5 and 6 modes, swift test)" >&2
+echo "tools/test_swift.sh: running the Swift group (Swift 5 and 6 builds, swift test)" >&2
 # shellcheck disable=SC2016 # expanded by the inner shell
 unshare --mount --propagation private bash -euc '
   root="$1"; tmp="$2"; n="$3"; shift 3

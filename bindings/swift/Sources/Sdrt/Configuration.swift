@@ -1,10 +1,10 @@
 import CSdrt
 
 extension Pipeline {
-    /// One generation request: `sdrt_generate_params`, with the field names of ml-stable-diffusion's
-    /// `StableDiffusionPipeline.Configuration` where the two agree. The defaults are the ones
-    /// `sdrt_generate_params_init` sets (tests/modules.rs checks them); where they differ from
-    /// Apple's:
+    /// One generation request: `sdrt_generate_params`, with the field names of
+    /// ml-stable-diffusion's `StableDiffusionPipeline.Configuration` where the two agree. The
+    /// defaults are the ones `sdrt_generate_params_init` sets (tests/modules.rs checks them);
+    /// where they differ from Apple's:
     /// - `strength` is 0.8 (Apple: 1.0, which makes Apple ignore `startingImage`); sdrt uses a
     ///   starting image whenever one is set;
     /// - `seed` is a `UInt64` (Apple: `UInt32`); the numpy generator takes 0...UInt32.max, the

@@ -136,8 +136,8 @@ public final class Pipeline: @unchecked Sendable {
                 coreMLCache in
                 try withOptionalPath(options.previewDecoder, field: "previewDecoder") {
                     previewDecoder in
-                    try withOptionalPath(options.graphCacheDirectory, field: "graphCacheDirectory") {
-                        graphCache in
+                    try withOptionalPath(options.graphCacheDirectory,
+                                         field: "graphCacheDirectory") { graphCache in
                         try "".withCString { off in
                             opts.coreml_cache_dir = coreMLCache
                             opts.preview_decoder_path = previewDecoder

@@ -68,7 +68,8 @@ final class LoggingTests: XCTestCase, @unchecked Sendable {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let text = String(decoding: data, as: UTF8.self)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, text)
         XCTAssertTrue(text.contains("Executed 1 test"), text)
@@ -101,8 +102,9 @@ final class LoggingTests: XCTestCase, @unchecked Sendable {
                                         logLevel: .info) { after.append(($0, $1)) }
         XCTAssertNotNil(Pipeline.Runtime.onnxRuntimeVersion)
         // sdrt's message about the load, sent once per process.
-        XCTAssertTrue(after.values.contains { $0.0 == .info && $0.1.contains("loaded ONNX Runtime") },
-                      "\(after.values)")
+        XCTAssertTrue(
+            after.values.contains { $0.0 == .info && $0.1.contains("loaded ONNX Runtime") },
+            "\(after.values)")
         let failed = lines.values.count
         let loaded = after.values.count
         _ = try Pipeline(resourcesAt: Fixtures.sd2)

@@ -13,8 +13,8 @@ final class ReviewFixTests: XCTestCase, @unchecked Sendable {
     /// (larger than this header's struct) is garbage.
     private func withStepInfo<R>(filled: Int, _ body: (UnsafePointer<sdrt_step_info>) -> R) -> R {
         let size = MemoryLayout<sdrt_step_info>.size + 64
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: size,
-                                                   alignment: MemoryLayout<sdrt_step_info>.alignment)
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: size, alignment: MemoryLayout<sdrt_step_info>.alignment)
         defer { raw.deallocate() }
         raw.initializeMemory(as: UInt8.self, repeating: 0xA5, count: size)
         let previewPixels = [UInt8](repeating: 7, count: 2 * 3 * 3)
