@@ -7,7 +7,7 @@
 //! - the Swift enums carry the header's numbers, `Configuration`'s defaults are those
 //!   `sdrt_generate_params_init` sets, the Swift layer calls every C function and never a
 //!   `*_init` macro (Swift cannot expand them);
-//! - the shell scripts (xcframework, install) pass `bash -n` and shellcheck.
+//! - the shell scripts (xcframework, install, the Swift tests) pass `bash -n` and shellcheck.
 //!
 //! Needs clang (tools/test.sh installs it, and shellcheck, when missing).
 
@@ -406,7 +406,11 @@ fn swift_layer_calls_every_function_and_no_init_macro() {
 
 #[test]
 fn shell_scripts_pass_bash_n_and_shellcheck() {
-    let scripts = ["tools/build_xcframework.sh", "tools/install.sh"];
+    let scripts = [
+        "tools/build_xcframework.sh",
+        "tools/install.sh",
+        "tools/test_swift.sh",
+    ];
     for s in scripts {
         let mut cmd = Command::new("bash");
         cmd.current_dir(common::root()).arg("-n").arg(s);

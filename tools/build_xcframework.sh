@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds libsdrt as CSdrt.xcframework, the C module of bindings/swift as a binary target
-# (SDRT_XCFRAMEWORK=<path relative to bindings/swift> swift build, see Package.swift):
+# Builds libsdrt as CSdrt.xcframework, the C module of the Swift package as a binary target.
+# By default it goes to bindings/swift/CSdrt.xcframework, where the root Package.swift finds
+# it (Xcode too; reset the package caches after building it); elsewhere, name it with
+# SDRT_XCFRAMEWORK=<path relative to the repository root> swift build:
 #
 #   CSdrt.xcframework/
 #     macos-arm64_x86_64/CSdrt.framework            aarch64- and x86_64-apple-darwin (lipo)
@@ -14,12 +16,12 @@
 #
 # ONNX Runtime is not inside: libsdrt loads it at run time, so an app ships an ONNX Runtime
 # dynamic library (>= 1.31; on iOS a dynamic framework of it) and names it with
-# Runtime.initialize(onnxRuntimeLibrary:).
+# Pipeline.Runtime.initialize(onnxRuntimeLibrary:).
 #
 # Runs on macOS with Xcode (xcodebuild, lipo, install_name_tool, codesign) and rustup.
 #
 # Usage: tools/build_xcframework.sh [--out DIR] [--debug] [--no-ios] [--no-macos]
-#   --out DIR    where CSdrt.xcframework goes (default: target/xcframework)
+#   --out DIR    where CSdrt.xcframework goes (default: bindings/swift)
 #   --debug      the debug profile (default: release)
 #   --no-ios     only the macOS slice;  --no-macos: only the iOS slices
 #   SDRT_CODESIGN_IDENTITY   identity for codesign (default "-": ad hoc; Xcode re-signs
@@ -33,7 +35,7 @@ usage() {
 }
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out_dir="$root/target/xcframework"
+out_dir="$root/bindings/swift"
 profile=release
 want_ios=1
 want_macos=1
@@ -63,7 +65,7 @@ done
 cd "$root"
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 [ -n "$version" ] || die "no version in Cargo.toml"
-# The deployment targets of bindings/swift/Package.swift.
+# The deployment targets of Package.swift.
 export MACOSX_DEPLOYMENT_TARGET=12.0
 export IPHONEOS_DEPLOYMENT_TARGET=15.0
 identity="${SDRT_CODESIGN_IDENTITY:--}"
@@ -200,4 +202,8 @@ xcframework="$out_dir/CSdrt.xcframework"
 rm -rf "$xcframework"
 xcodebuild -create-xcframework "${frameworks[@]}" -output "$xcframework"
 echo "built $xcframework (sdrt $version, $profile)"
-echo "use it: cd bindings/swift && SDRT_XCFRAMEWORK=<path from there> swift build"
+if [ "$xcframework" = "$root/bindings/swift/CSdrt.xcframework" ]; then
+  echo "Package.swift uses it (reset the package caches if the package was loaded before)"
+else
+  echo "use it: SDRT_XCFRAMEWORK=<its path from the repository root> swift build"
+fi

@@ -52,3 +52,14 @@ cargo test --locked --features test-hooks
 if [ "${SDRT_TEST_PYTHON:-1}" != 0 ]; then
   bindings/python/run_tests.sh
 fi
+
+# --- Swift binding: the package (Package.swift at the root, sources in bindings/swift) built in
+# the Swift 5 and 6 language modes with warnings as errors and its XCTests run, with Debian 13's
+# swiftlang in a trixie root folder made once (tools/test_swift.sh; needs root and, the first
+# time, Debian's package registry). SDRT_TEST_SWIFT=0 skips it; otherwise it fails when it
+# cannot run.
+if [ "${SDRT_TEST_SWIFT:-1}" != 0 ]; then
+  tools/test_swift.sh
+else
+  echo "tools/test.sh: SDRT_TEST_SWIFT=0, the Swift group is skipped" >&2
+fi

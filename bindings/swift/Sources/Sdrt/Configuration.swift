@@ -1,53 +1,63 @@
 import CSdrt
 
-/// One generation request: `sdrt_generate_params`, with the field names of ml-stable-diffusion's
-/// `StableDiffusionPipeline.Configuration` where the two agree. The defaults are the ones
-/// `sdrt_generate_params_init` sets (tests/modules.rs checks them).
-public struct Configuration: Sendable, Hashable {
-    /// `prompt`. Longer than 75 CLIP tokens is truncated, as diffusers does.
-    public var prompt: String
-    /// `negative_prompt`; "" for none.
-    public var negativePrompt: String = ""
-    /// `init_image`: image-to-image and inpainting start from it (RGB8 or RGBA8); `nil` for
-    /// text-to-image. Its size must be one the model takes; sdrt does not resize.
-    public var startingImage: ImageInput? = nil
-    /// `mask` (GRAY8, the starting image's size): pixels >= 128 are repainted.
-    public var maskImage: ImageInput? = nil
-    /// `strength` in (0, 1]: how much of the starting image is repainted.
-    public var strength: Float = 0.8
-    /// `count`: images from one generator stream, 1...64.
-    public var imageCount: Int = 1
-    /// `steps`: denoising steps.
-    public var stepCount: Int = 50
-    /// `seed` (the numpy generator takes 0...UInt32.max).
-    public var seed: UInt64 = 0
-    /// `guidance`: classifier-free guidance scale; <= 1 skips the negative pass.
-    public var guidanceScale: Float = 7.5
-    /// `scheduler`.
-    public var schedulerType: Scheduler = .default
-    /// `generator`.
-    public var rngType: Generator = .numpy
-    /// `width` in pixels; 0 = the model's native width (or the starting image's).
-    public var width: Int = 0
-    /// `height` in pixels; 0 = the model's native height (or the starting image's).
-    public var height: Int = 0
-    /// `eta` (DDIM only).
-    public var eta: Float = 0
-    /// `guidance_rescale` in [0, 1].
-    public var guidanceRescale: Float = 0
-    /// `prediction_type` overriding the model config's.
-    public var predictionType: PredictionType = .default
-    /// `timestep_spacing` overriding the model config's.
-    public var timestepSpacing: TimestepSpacing = .default
-    /// `preview_kind`: previews reach the progress handler as `Progress.currentImages`.
-    public var previewKind: PreviewKind = .none
-    /// `preview_every`: a preview every this many UNet evaluations, and after the last.
-    public var previewEvery: Int = 1
-    /// `memory_limit` in bytes for the largest tensor; 0 = 16 GiB, `UInt64.max` = none.
-    public var memoryLimit: UInt64 = 0
+extension Pipeline {
+    /// One generation request: `sdrt_generate_params`, with the field names of
+    /// ml-stable-diffusion's `StableDiffusionPipeline.Configuration` where the two agree. The
+    /// defaults are the ones `sdrt_generate_params_init` sets (tests/modules.rs checks them);
+    /// where they differ from Apple's:
+    /// - `strength` is 0.8 (Apple: 1.0, which makes Apple ignore `startingImage`); sdrt uses a
+    ///   starting image whenever one is set;
+    /// - `seed` is a `UInt64` (Apple: `UInt32`); the numpy generator takes 0...UInt32.max, the
+    ///   torch one all 64 bits;
+    /// - `schedulerType` is `.default`, the model folder's own (Apple: `.pndmScheduler`);
+    /// - the progress handler's `step` counts from 1 (Apple: from 0), see `Pipeline.Progress`;
+    /// - the safety checker is switched off per pipeline (`Options.disableSafety`), not per call.
+    public struct Configuration: Sendable, Hashable {
+        /// `prompt`. Longer than 75 CLIP tokens is truncated, as diffusers does.
+        public var prompt: String
+        /// `negative_prompt`; "" for none.
+        public var negativePrompt: String = ""
+        /// `init_image`: image-to-image and inpainting start from it (RGB8 or RGBA8); `nil` for
+        /// text-to-image. Its size must be one the model takes; sdrt does not resize.
+        public var startingImage: ImageInput? = nil
+        /// `mask` (GRAY8, the starting image's size): pixels >= 128 are repainted.
+        public var maskImage: ImageInput? = nil
+        /// `strength` in (0, 1]: how much of the starting image is repainted.
+        public var strength: Float = 0.8
+        /// `count`: images from one generator stream, 1...64.
+        public var imageCount: Int = 1
+        /// `steps`: denoising steps.
+        public var stepCount: Int = 50
+        /// `seed` (the numpy generator takes 0...UInt32.max).
+        public var seed: UInt64 = 0
+        /// `guidance`: classifier-free guidance scale; <= 1 skips the negative pass.
+        public var guidanceScale: Float = 7.5
+        /// `scheduler`.
+        public var schedulerType: Scheduler = .default
+        /// `generator`.
+        public var rngType: Generator = .numpy
+        /// `width` in pixels; 0 = the model's native width (or the starting image's).
+        public var width: Int = 0
+        /// `height` in pixels; 0 = the model's native height (or the starting image's).
+        public var height: Int = 0
+        /// `eta` (DDIM only).
+        public var eta: Float = 0
+        /// `guidance_rescale` in [0, 1].
+        public var guidanceRescale: Float = 0
+        /// `prediction_type` overriding the model config's.
+        public var predictionType: PredictionType = .default
+        /// `timestep_spacing` overriding the model config's.
+        public var timestepSpacing: TimestepSpacing = .default
+        /// `preview_kind`: previews reach the progress handler as `Progress.currentImages`.
+        public var previewKind: PreviewKind = .none
+        /// `preview_every`: a preview every this many UNet evaluations, and after the last.
+        public var previewEvery: Int = 1
+        /// `memory_limit` in bytes for the largest tensor; 0 = 16 GiB, `UInt64.max` = none.
+        public var memoryLimit: UInt64 = 0
 
-    public init(prompt: String) {
-        self.prompt = prompt
+        public init(prompt: String) {
+            self.prompt = prompt
+        }
     }
 }
 

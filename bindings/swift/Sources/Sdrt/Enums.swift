@@ -1,22 +1,25 @@
 // The header's enumerations as Swift enums. The C structs take them as uint32_t fields, so
 // each is `UInt32`-backed and passed as `.rawValue`. Every case names its C constant in a
 // comment; tests/modules.rs checks each number against include/sdrt.h and that no constant
-// of a mirrored enum is missing.
+// of a mirrored enum is missing. `Status`, `Scheduler` and `Generator` are nested in `Pipeline`:
+// at top level they clashed with Apple's StableDiffusion and Combine in apps importing both.
 
-/// `sdrt_status`: what a fallible call returned (`SdrtError` carries the failures).
-public enum Status: UInt32, Sendable {
-    case ok = 0 // SDRT_OK
-    case invalidArgument = 1 // SDRT_ERROR_INVALID_ARGUMENT
-    case runtimeUnavailable = 2 // SDRT_ERROR_RUNTIME_UNAVAILABLE
-    case alreadyInitialized = 3 // SDRT_ERROR_ALREADY_INITIALIZED
-    case modelNotFound = 4 // SDRT_ERROR_MODEL_NOT_FOUND
-    case modelInvalid = 5 // SDRT_ERROR_MODEL_INVALID
-    case providerUnavailable = 6 // SDRT_ERROR_PROVIDER_UNAVAILABLE
-    case inference = 7 // SDRT_ERROR_INFERENCE
-    case cancelled = 8 // SDRT_ERROR_CANCELLED
-    case unsupported = 9 // SDRT_ERROR_UNSUPPORTED
-    case io = 10 // SDRT_ERROR_IO
-    case `internal` = 11 // SDRT_ERROR_INTERNAL
+extension Pipeline {
+    /// `sdrt_status`: what a fallible call returned (`SdrtError` carries the failures).
+    public enum Status: UInt32, Sendable {
+        case ok = 0 // SDRT_OK
+        case invalidArgument = 1 // SDRT_ERROR_INVALID_ARGUMENT
+        case runtimeUnavailable = 2 // SDRT_ERROR_RUNTIME_UNAVAILABLE
+        case alreadyInitialized = 3 // SDRT_ERROR_ALREADY_INITIALIZED
+        case modelNotFound = 4 // SDRT_ERROR_MODEL_NOT_FOUND
+        case modelInvalid = 5 // SDRT_ERROR_MODEL_INVALID
+        case providerUnavailable = 6 // SDRT_ERROR_PROVIDER_UNAVAILABLE
+        case inference = 7 // SDRT_ERROR_INFERENCE
+        case cancelled = 8 // SDRT_ERROR_CANCELLED
+        case unsupported = 9 // SDRT_ERROR_UNSUPPORTED
+        case io = 10 // SDRT_ERROR_IO
+        case `internal` = 11 // SDRT_ERROR_INTERNAL
+    }
 }
 
 /// `sdrt_log_level`.
@@ -46,29 +49,33 @@ public enum ComputeUnits: UInt32, Sendable {
     case cpuOnly = 3 // SDRT_COREML_CPU_ONLY
 }
 
-/// `sdrt_scheduler` (ml-stable-diffusion's `StableDiffusionScheduler`).
-public enum Scheduler: UInt32, Sendable {
-    /// The scheduler the model folder names.
-    case `default` = 0 // SDRT_SCHEDULER_DEFAULT
-    case pndm = 1 // SDRT_SCHEDULER_PNDM
-    case ddim = 2 // SDRT_SCHEDULER_DDIM
-    case euler = 3 // SDRT_SCHEDULER_EULER
-    case eulerAncestral = 4 // SDRT_SCHEDULER_EULER_ANCESTRAL
-    case dpmSolverMultistep = 5 // SDRT_SCHEDULER_DPMPP_2M
-    case dpmSolverMultistepKarras = 6 // SDRT_SCHEDULER_DPMPP_2M_KARRAS
-    case dpmSolverMultistepSDE = 7 // SDRT_SCHEDULER_DPMPP_2M_SDE
-    case lms = 8 // SDRT_SCHEDULER_LMS
-    case heun = 9 // SDRT_SCHEDULER_HEUN
-    case uniPC = 10 // SDRT_SCHEDULER_UNIPC
-    case lcm = 11 // SDRT_SCHEDULER_LCM
-    case ddpm = 12 // SDRT_SCHEDULER_DDPM
+extension Pipeline {
+    /// `sdrt_scheduler` (ml-stable-diffusion's `StableDiffusionScheduler`).
+    public enum Scheduler: UInt32, Sendable {
+        /// The scheduler the model folder names.
+        case `default` = 0 // SDRT_SCHEDULER_DEFAULT
+        case pndm = 1 // SDRT_SCHEDULER_PNDM
+        case ddim = 2 // SDRT_SCHEDULER_DDIM
+        case euler = 3 // SDRT_SCHEDULER_EULER
+        case eulerAncestral = 4 // SDRT_SCHEDULER_EULER_ANCESTRAL
+        case dpmSolverMultistep = 5 // SDRT_SCHEDULER_DPMPP_2M
+        case dpmSolverMultistepKarras = 6 // SDRT_SCHEDULER_DPMPP_2M_KARRAS
+        case dpmSolverMultistepSDE = 7 // SDRT_SCHEDULER_DPMPP_2M_SDE
+        case lms = 8 // SDRT_SCHEDULER_LMS
+        case heun = 9 // SDRT_SCHEDULER_HEUN
+        case uniPC = 10 // SDRT_SCHEDULER_UNIPC
+        case lcm = 11 // SDRT_SCHEDULER_LCM
+        case ddpm = 12 // SDRT_SCHEDULER_DDPM
+    }
 }
 
-/// `sdrt_generator` (ml-stable-diffusion's `StableDiffusionRNG`): which random stream the
-/// seed drives, numpy's (diffusers' ONNX pipelines) or torch's CPU generator.
-public enum Generator: UInt32, Sendable {
-    case numpy = 0 // SDRT_GENERATOR_NUMPY
-    case torch = 1 // SDRT_GENERATOR_TORCH
+extension Pipeline {
+    /// `sdrt_generator` (ml-stable-diffusion's `StableDiffusionRNG`): which random stream the
+    /// seed drives, numpy's (diffusers' ONNX pipelines) or torch's CPU generator.
+    public enum Generator: UInt32, Sendable {
+        case numpy = 0 // SDRT_GENERATOR_NUMPY
+        case torch = 1 // SDRT_GENERATOR_TORCH
+    }
 }
 
 /// `sdrt_prediction_type`.

@@ -24,7 +24,7 @@ public enum SdrtError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The error for `status` with the calling thread's last error message.
     init(status: UInt32) {
         let message = sdrt_last_error_message().map { String(cString: $0) } ?? ""
-        switch Status(rawValue: status) {
+        switch Pipeline.Status(rawValue: status) {
         case .invalidArgument?: self = .invalidArgument(message)
         case .runtimeUnavailable?: self = .runtimeUnavailable(message)
         case .alreadyInitialized?: self = .alreadyInitialized(message)
@@ -43,7 +43,7 @@ public enum SdrtError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Throws the error for a failed status; returns on `SDRT_OK`. Call it right after the C
     /// call, on the same thread.
     static func check(_ status: UInt32) throws {
-        if status != Status.ok.rawValue {
+        if status != Pipeline.Status.ok.rawValue {
             throw SdrtError(status: status)
         }
     }
@@ -54,8 +54,8 @@ public enum SdrtError: Error, Equatable, Sendable, CustomStringConvertible {
         try check(UInt32(truncatingIfNeeded: status.rawValue))
     }
 
-    /// The `Status` of this error (`nil` for `.unknown`).
-    public var status: Status? {
+    /// The `Pipeline.Status` of this error (`nil` for `.unknown`).
+    public var status: Pipeline.Status? {
         switch self {
         case .invalidArgument: return .invalidArgument
         case .runtimeUnavailable: return .runtimeUnavailable

@@ -6,8 +6,8 @@ import Foundation
 ///
 /// Shaped after ml-stable-diffusion's `StableDiffusionPipeline`:
 ///
-///     let pipeline = try Pipeline(resourcesAt: modelFolder)
-///     var config = Configuration(prompt: "a lighthouse at dawn")
+///     let pipeline = try await Pipeline.load(resourcesAt: modelFolder)
+///     var config = Pipeline.Configuration(prompt: "a lighthouse at dawn")
 ///     config.stepCount = 25
 ///     let images = try await pipeline.generate(config) { progress in
 ///         print("step \(progress.step)/\(progress.stepCount)")
@@ -26,7 +26,7 @@ public final class Pipeline: @unchecked Sendable {
     private let logBox: Unmanaged<LogBox>?
     /// Runs the blocking `sdrt_pipeline_generate` calls off the caller's thread, one at a
     /// time, so that a cancelled call waiting here never cancels another one running in sdrt.
-    private let queue = DispatchQueue(label: "sdrt.pipeline.generate", qos: .userInitiated)
+    let queue = DispatchQueue(label: "sdrt.pipeline.generate", qos: .userInitiated)
 
     /// `sdrt_pipeline_options`: where and how the graphs run.
     public struct Options: Sendable, Hashable {
@@ -79,7 +79,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// One step of a generation, handed to the progress handler on sdrt's thread.
     public struct Progress: Sendable {
-        /// UNet evaluations done, 1...stepCount.
+        /// UNet evaluations done, 1...stepCount (Apple's `Progress.step` counts from 0).
         public let step: Int
         /// UNet evaluations this call runs (steps + 1 for PNDM, fewer with strength < 1).
         public let stepCount: Int
@@ -91,16 +91,21 @@ public final class Pipeline: @unchecked Sendable {
         public let currentImages: [GeneratedImage]
     }
 
-    /// What `events(_:)` yields.
+    /// What `events(_:bufferingNewest:)` yields.
     public enum Event: Sendable {
         case progress(Progress)
         case images([GeneratedImage])
     }
 
-    /// Loads the ONNX model folder at `url` (`sdrt_pipeline_create`).
+    /// Loads the ONNX model folder at `url` (`sdrt_pipeline_create`), on the calling thread;
+    /// `load(resourcesAt:options:logLevel:logHandler:)` does it off the caller's thread.
+    ///
+    /// `url` must be a file URL (`URL(fileURLWithPath:)`), as must the URLs of `options`:
+    /// others throw `SdrtError.invalidArgument`.
     ///
     /// `logHandler` receives this pipeline's messages up to `logLevel`; it may be called from
-    /// any thread, including ONNX Runtime's, and concurrently (`sdrt_log_callback`).
+    /// any thread, including ONNX Runtime's, and concurrently (`sdrt_log_callback`). Without
+    /// one, the messages go to the runtime's handler (`Pipeline.Runtime.initialize(logHandler:)`).
     public init(resourcesAt url: URL, options: Options = Options(), logLevel: LogLevel = .warn,
                 logHandler: (@Sendable (LogLevel, String) -> Void)? = nil) throws {
         var opts = sdrt_pipeline_options()
@@ -122,23 +127,22 @@ public final class Pipeline: @unchecked Sendable {
         if let box {
             opts.log_level = logLevel.rawValue
             opts.log_user_data = box.toOpaque()
-            opts.log_callback = { userData, level, message in
-                guard let userData, let message else { return }
-                let box = Unmanaged<LogBox>.fromOpaque(userData).takeUnretainedValue()
-                box.handler(LogLevel(rawValue: level) ?? .debug, String(cString: message))
-            }
+            opts.log_callback = logTrampoline
         }
 
         var out: OpaquePointer?
         do {
-            try withOptionalPath(options.coreMLCacheDirectory) { coreMLCache in
-                try withOptionalPath(options.previewDecoder) { previewDecoder in
-                    try withOptionalPath(options.graphCacheDirectory) { graphCache in
+            try withOptionalPath(options.coreMLCacheDirectory, field: "coreMLCacheDirectory") {
+                coreMLCache in
+                try withOptionalPath(options.previewDecoder, field: "previewDecoder") {
+                    previewDecoder in
+                    try withOptionalPath(options.graphCacheDirectory,
+                                         field: "graphCacheDirectory") { graphCache in
                         try "".withCString { off in
                             opts.coreml_cache_dir = coreMLCache
                             opts.preview_decoder_path = previewDecoder
                             opts.graph_cache_dir = options.disableGraphCache ? off : graphCache
-                            try url.withUnsafeFileSystemRepresentation { modelDir in
+                            try withFilePath(url, field: "resourcesAt") { modelDir in
                                 try SdrtError.check(sdrt_pipeline_create(modelDir, &opts, &out))
                             }
                         }
@@ -181,31 +185,46 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Generates `configuration.imageCount` images (`sdrt_pipeline_generate`) on a thread of
     /// its own, so the caller's thread (the main actor, a cooperative pool thread) never blocks.
+    /// Calls on one pipeline run one at a time, in the order they were made.
     ///
     /// `progressHandler` runs on that thread after every UNet evaluation; returning `false`
     /// stops the generation with `SdrtError.cancelled`. Cancelling the calling `Task` stops it
-    /// too (`sdrt_pipeline_cancel`, within a step) and throws `CancellationError`.
+    /// too and throws `CancellationError`: a running call within a step
+    /// (`sdrt_pipeline_cancel`), a call still waiting for another one at once, without waiting
+    /// for it to finish.
     public func generate(
         _ configuration: Configuration,
         progressHandler: (@Sendable (Progress) -> Bool)? = nil
     ) async throws -> [GeneratedImage] {
+        try Task.checkCancellation()
         let call = Call(progressHandler)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation {
                 (continuation: CheckedContinuation<[GeneratedImage], Error>) in
+                guard call.enqueue(continuation) else { return }
                 self.queue.async {
-                    continuation.resume(with: Result { try self.run(configuration, call) })
+                    // nil: the Task was cancelled while the call waited (already resumed).
+                    guard let continuation = call.start() else { return }
+                    let result = Result { try self.run(configuration, call) }
+                    call.finish()
+                    continuation.resume(with: result)
                 }
             }
         } onCancel: {
-            call.cancel(self)
+            call.cancelByTask(self)
         }
     }
 
-    /// `generate(_:progressHandler:)` as a stream: every step's `.progress`, then `.images`.
-    /// Ending the iteration early cancels the generation.
-    public func events(_ configuration: Configuration) -> AsyncThrowingStream<Event, Error> {
-        AsyncThrowingStream { continuation in
+    /// `generate(_:progressHandler:)` as a stream: every step's `.progress` (with the
+    /// previews), then `.images`. Ending the iteration early cancels the generation.
+    ///
+    /// The stream holds at most `limit` events a slow reader has not taken yet, the newest:
+    /// older progress events (and their previews, which are large) are dropped rather than
+    /// kept without bound. `.images` comes last and is never dropped.
+    public func events(
+        _ configuration: Configuration, bufferingNewest limit: Int = 8
+    ) -> AsyncThrowingStream<Event, Error> {
+        AsyncThrowingStream(bufferingPolicy: .bufferingNewest(max(limit, 1))) { continuation in
             let task = Task {
                 do {
                     let images = try await self.generate(configuration) { progress in
@@ -228,11 +247,8 @@ public final class Pipeline: @unchecked Sendable {
         sdrt_pipeline_cancel(handle)
     }
 
-    /// One blocking generate call, on `queue`.
-    private func run(_ c: Configuration, _ call: Call) throws -> [GeneratedImage] {
-        guard call.start() else { throw CancellationError() }
-        defer { call.finish() }
-
+    /// One blocking generate call, on `queue`, between `call.start()` and `call.finish()`.
+    func run(_ c: Configuration, _ call: Call) throws -> [GeneratedImage] {
         var params = sdrt_generate_params()
         sdrt_generate_params_init_sized(&params, UInt32(MemoryLayout<sdrt_generate_params>.size))
         params.width = try uint32(c.width, "width")
@@ -257,7 +273,7 @@ public final class Pipeline: @unchecked Sendable {
         params.step_callback = { userData, info in
             guard let userData, let info else { return 1 }
             let call = Unmanaged<Call>.fromOpaque(userData).takeUnretainedValue()
-            return call.step(info.pointee) ? 1 : 0
+            return call.step(readStepInfo(info)) ? 1 : 0
         }
 
         var images: OpaquePointer?
@@ -287,22 +303,42 @@ public final class Pipeline: @unchecked Sendable {
     }
 }
 
-/// The per-pipeline log handler, passed to C as `log_user_data`.
-final class LogBox: Sendable {
-    let handler: @Sendable (LogLevel, String) -> Void
+/// A log handler, passed to C as `log_user_data` (a pipeline's, or the runtime's).
+final class LogBox: @unchecked Sendable {
+    private let handler: @Sendable (LogLevel, String) -> Void
+    private let lock = NSLock()
+    private var errors = 0
 
     init(_ handler: @escaping @Sendable (LogLevel, String) -> Void) {
         self.handler = handler
     }
+
+    func deliver(_ level: LogLevel, _ message: String) {
+        if level == .error {
+            lock.lock()
+            errors += 1
+            lock.unlock()
+        }
+        handler(level, message)
+    }
+
+    /// `.error` messages delivered so far.
+    var errorCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return errors
+    }
 }
 
-/// One generate call's state, shared by the generating thread (step callback) and the
+/// One generate call's state, shared by the queue (start, step callback, finish) and the
 /// cancellation handler (any thread).
-private final class Call: @unchecked Sendable {
-    private enum State { case queued, running, finished }
+final class Call: @unchecked Sendable {
+    typealias Continuation = CheckedContinuation<[GeneratedImage], Error>
+    private enum State { case new, queued, running, finished }
 
     private let lock = NSLock()
-    private var state = State.queued
+    private var state = State.new
+    private var continuation: Continuation?
     private var cancelledByTask = false
     private let handler: (@Sendable (Pipeline.Progress) -> Bool)?
 
@@ -316,13 +352,38 @@ private final class Call: @unchecked Sendable {
         return cancelledByTask
     }
 
-    /// Before sdrt runs: false when the Task was cancelled while the call waited.
-    func start() -> Bool {
+    /// Keeps `continuation` for the queue; false when the Task was cancelled already (then
+    /// `continuation` was resumed with `CancellationError` and nothing is queued).
+    func enqueue(_ continuation: Continuation) -> Bool {
+        lock.lock()
+        guard !cancelledByTask else {
+            state = .finished
+            lock.unlock()
+            continuation.resume(throwing: CancellationError())
+            return false
+        }
+        self.continuation = continuation
+        state = .queued
+        lock.unlock()
+        return true
+    }
+
+    /// On the queue, before sdrt runs: the continuation to resume, or nil when the Task was
+    /// cancelled while the call waited (it was resumed then, and the call is skipped).
+    func start() -> Continuation? {
         lock.lock()
         defer { lock.unlock() }
-        if cancelledByTask { return false }
+        guard state == .queued else { return nil }
         state = .running
-        return true
+        defer { continuation = nil }
+        return continuation
+    }
+
+    /// A call made without a Task (`generateImages`): straight to running.
+    func startNow() {
+        lock.lock()
+        state = .running
+        lock.unlock()
     }
 
     func finish() {
@@ -331,41 +392,64 @@ private final class Call: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// The Task was cancelled. `sdrt_pipeline_cancel` stops every call on the pipeline, so it
-    /// is sent only while this one is the call in sdrt (the queue runs one at a time, and the
-    /// next cannot start before this one is marked finished, which waits for the lock).
-    func cancel(_ pipeline: Pipeline) {
+    /// The Task was cancelled. A queued call is resumed with `CancellationError` at once and
+    /// skipped. `sdrt_pipeline_cancel` stops every call on the pipeline, so it is sent only
+    /// while this one is the call in sdrt (the queue runs one at a time, and the next cannot
+    /// start before this one is marked finished, which waits for the lock).
+    func cancelByTask(_ pipeline: Pipeline) {
         lock.lock()
-        defer { lock.unlock() }
         cancelledByTask = true
-        if state == .running {
+        var skipped: Continuation?
+        switch state {
+        case .new, .finished:
+            break
+        case .queued:
+            skipped = continuation
+            continuation = nil
+            state = .finished
+        case .running:
             pipeline.cancel()
         }
+        lock.unlock()
+        skipped?.resume(throwing: CancellationError())
     }
 
     /// The step callback: false stops the call.
     func step(_ info: sdrt_step_info) -> Bool {
         if isCancelledByTask { return false }
         guard let handler else { return true }
-        var previews: [GeneratedImage] = []
-        if let preview = info.preview, info.preview_kind != PreviewKind.none.rawValue {
-            let width = Int(info.preview_width)
-            let height = Int(info.preview_height)
-            let bytes = width * height * 3
-            for i in 0..<Int(info.preview_count) {
-                let rgb = Array(UnsafeBufferPointer(start: preview + i * bytes, count: bytes))
-                previews.append(GeneratedImage(width: width, height: height, rgb: rgb))
-            }
-        }
         return handler(Pipeline.Progress(
             step: Int(info.step), stepCount: Int(info.total_steps), timestep: info.timestep,
-            elapsedTime: info.elapsed_seconds, currentImages: previews))
+            elapsedTime: info.elapsed_seconds, currentImages: previews(of: info)))
     }
 }
 
-/// Calls `body` with `url`'s file-system path, or NULL for `nil`.
-private func withOptionalPath<R>(_ url: URL?,
-                                 _ body: (UnsafePointer<CChar>?) throws -> R) rethrows -> R {
-    guard let url else { return try body(nil) }
-    return try url.withUnsafeFileSystemRepresentation { try body($0) }
+/// The fields of `*info` within its `struct_size`, the rest zero: a library older than the
+/// header this was built with fills fewer (then there are no previews), a newer one more.
+func readStepInfo(_ info: UnsafePointer<sdrt_step_info>) -> sdrt_step_info {
+    let known = MemoryLayout<sdrt_step_info>.size
+    let filled = Int(UnsafeRawPointer(info).load(as: UInt32.self))
+    if filled >= known {
+        return info.pointee
+    }
+    var copy = sdrt_step_info()
+    withUnsafeMutableBytes(of: &copy) { bytes in
+        bytes.copyMemory(from: UnsafeRawBufferPointer(start: info, count: max(filled, 0)))
+    }
+    return copy
+}
+
+/// The step's previews, copied (sdrt's buffer is valid only during the callback).
+func previews(of info: sdrt_step_info) -> [GeneratedImage] {
+    guard let preview = info.preview, info.preview_kind != PreviewKind.none.rawValue,
+          info.preview_width > 0, info.preview_height > 0 else {
+        return []
+    }
+    let width = Int(info.preview_width)
+    let height = Int(info.preview_height)
+    let bytes = width * height * 3
+    return (0..<Int(info.preview_count)).map { i in
+        GeneratedImage(width: width, height: height,
+                       rgb: Array(UnsafeBufferPointer(start: preview + i * bytes, count: bytes)))
+    }
 }
