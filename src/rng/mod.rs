@@ -1,15 +1,19 @@
 //! Random number generators that reproduce the reference implementations bit for bit.
 
+mod cuda;
 mod numpy;
 mod torch;
 
+pub use cuda::TorchCudaGenerator;
 pub use numpy::NumpyRandomState;
 pub use torch::TorchGenerator;
 
 /// A stream of standard normals: the initial latents come first, then each stochastic
 /// scheduler step's noise, in diffusers' order.
 pub trait NoiseSource {
-    /// The next `count` standard normals as float32, in C order of the tensor they fill.
+    /// The next `count` standard normals as float32, in C order of the tensor they fill. One
+    /// call is one draw of the reference (`torch.randn(...)`): torch's generators depend on how
+    /// the draws are split into calls.
     fn randn(&mut self, count: usize) -> Vec<f32>;
 }
 
@@ -52,5 +56,11 @@ impl Generator {
 impl NoiseSource for TorchGenerator {
     fn randn(&mut self, count: usize) -> Vec<f32> {
         TorchGenerator::randn(self, count)
+    }
+}
+
+impl NoiseSource for TorchCudaGenerator {
+    fn randn(&mut self, count: usize) -> Vec<f32> {
+        TorchCudaGenerator::randn(self, count)
     }
 }
