@@ -351,7 +351,7 @@ pub(crate) fn plan(
                 )));
             }
         }
-        Generator::Torch => {}
+        Generator::Torch | Generator::TorchCuda => {}
     }
     if let Some((sw, sh, sn)) = static_shape {
         if dims.timestep_cond.is_some() {

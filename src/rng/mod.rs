@@ -32,6 +32,11 @@ pub enum Generator {
     /// `torch.randn(..., generator=torch.Generator("cpu").manual_seed(seed))` in float32, as
     /// diffusers' pipelines draw with a CPU generator; 64-bit seeds.
     Torch,
+    /// `torch.randn(..., generator=torch.Generator("cuda").manual_seed(seed), device="cuda")`
+    /// in float32: torch's CUDA generator (Philox4x32-10, the GPU's Box-Muller), as diffusers'
+    /// pipelines draw with a CUDA generator and A1111/Forge with their "GPU" seed; reproduced
+    /// on the CPU as an NVIDIA H200 draws it (see [`TorchCudaGenerator`]); 64-bit seeds.
+    TorchCuda,
 }
 
 impl Generator {
@@ -40,14 +45,16 @@ impl Generator {
         match self {
             Generator::Numpy => "numpy",
             Generator::Torch => "torch",
+            Generator::TorchCuda => "torch-cuda",
         }
     }
 
-    /// Parses `numpy | torch`.
+    /// Parses `numpy | torch | torch-cuda`.
     pub fn parse(s: &str) -> Option<Generator> {
         match s {
             "numpy" => Some(Generator::Numpy),
             "torch" => Some(Generator::Torch),
+            "torch-cuda" => Some(Generator::TorchCuda),
             _ => None,
         }
     }
