@@ -130,3 +130,117 @@ fn large_draws_follow_the_h200_launch_and_offsets() {
     // 1,100,000 > 4 * 132 * 2048 values take two Philox outputs per thread: offset + 8.
     assert_eq!(offsets, [4, 12, 16]);
 }
+
+#[test]
+fn txt2img_matches_diffusers_fed_the_same_cuda_draws() {
+    common::init_runtime();
+    let doc = common::read_json(&common::goldens().join("cuda_images.json"));
+    let cases = common::image_cases_from(&doc);
+    assert!(cases.len() >= 5);
+    let pipeline = sdrt::Pipeline::load(&common::fixture(), &sdrt::PipelineOptions::default())
+        .expect("fixture loads");
+    let mut checked = 0;
+    for case in &cases {
+        assert_eq!(case.generator, "torch-cuda", "{}", case.name);
+        let params = common::image_params(case);
+        assert_eq!(params.generator, sdrt::Generator::TorchCuda);
+        let images = pipeline
+            .generate(&params, None)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        assert_eq!(images.images.len(), case.count, "{}", case.name);
+        for (i, file) in case.files.iter().enumerate() {
+            let (w, h, want) = common::read_png(file);
+            assert_eq!((w, h), (case.width, case.height), "{}", case.name);
+            let (max, mean) = common::diff_stats(&images.images[i], &want);
+            eprintln!(
+                "{} #{i}: max |diff| {max}, mean |diff| {mean:.4}",
+                case.name
+            );
+            common::assert_close(&format!("{} #{i}", case.name), &images.images[i], &want);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 7);
+}
+
+#[test]
+fn the_cuda_images_differ_from_the_cpu_generators() {
+    // The same case with the other generators must fail the tolerance: the goldens do pin the
+    // CUDA draws.
+    common::init_runtime();
+    let doc = common::read_json(&common::goldens().join("cuda_images.json"));
+    let case = common::image_cases_from(&doc)
+        .into_iter()
+        .find(|c| c.name == "cuda_pndm")
+        .unwrap();
+    let pipeline = sdrt::Pipeline::load(&common::fixture(), &sdrt::PipelineOptions::default())
+        .expect("fixture loads");
+    let (_, _, want) = common::read_png(&case.files[0]);
+    for generator in [sdrt::Generator::Torch, sdrt::Generator::Numpy] {
+        let params = sdrt::GenerateParams {
+            generator,
+            ..common::image_params(&case)
+        };
+        let got = pipeline.generate(&params, None).unwrap();
+        let (max, mean) = common::diff_stats(&got.images[0], &want);
+        assert!(
+            max > 2 || mean > 0.15,
+            "{generator:?} passed ({max}, {mean})"
+        );
+    }
+}
+
+fn bits(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+#[test]
+fn stochastic_schedulers_draw_cuda_noise_in_diffusers_order() {
+    use sdrt::rng::NumpyRandomState;
+    use sdrt::scheduler::{self, SchedulerConfig, SchedulerKind, SchedulerOverrides};
+
+    let doc = common::read_json(&common::goldens().join("cuda_scheduler_noise.json"));
+    let variants = doc.as_array().unwrap();
+    let mut checked = Vec::new();
+    for var in variants {
+        let name = var["scheduler"].as_str().unwrap();
+        let vname = format!("{name}/{}", var["name"].as_str().unwrap());
+        let config = SchedulerConfig::from_json(&var["config"]).unwrap();
+        let steps = var["steps"].as_u64().unwrap() as usize;
+        let overrides = SchedulerOverrides {
+            eta: var["eta"].as_f64().unwrap() as f32,
+            ..SchedulerOverrides::default()
+        };
+        let kind = SchedulerKind::parse(name).unwrap();
+        let mut s = scheduler::create(kind, &config, steps, &overrides)
+            .unwrap_or_else(|e| panic!("{vname}: {e}"));
+        let mut noise = TorchCudaGenerator::new(var["noise_seed"].as_u64().unwrap());
+        let mut sample = NumpyRandomState::new(7).randn_f32(24);
+        let scaled = var["scaled_bits"].as_array().unwrap();
+        let samples = var["sample_bits"].as_array().unwrap();
+        assert_eq!(s.timesteps().len(), samples.len(), "{vname}");
+        for i in 0..samples.len() {
+            let mut input = sample.clone();
+            s.scale_model_input(&mut input, i);
+            let got: Vec<u32> = input.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, bits(&scaled[i]), "{vname}: scale_model_input {i}");
+            let out = NumpyRandomState::new(1000 + i as u32).randn_f32(24);
+            s.step(&out, i, &mut sample, &mut noise)
+                .unwrap_or_else(|e| panic!("{vname}: step {i}: {e}"));
+            let got: Vec<u32> = sample.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, bits(&samples[i]), "{vname}: step {i}");
+        }
+        // One Philox offset step per randn_tensor call of diffusers.
+        assert_eq!(
+            noise.offset(),
+            4 * var["draws"].as_u64().unwrap(),
+            "{vname}: noise draws"
+        );
+        checked.push(vname);
+    }
+    assert!(checked.len() >= 6, "{checked:?}");
+}
