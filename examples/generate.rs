@@ -22,7 +22,7 @@ use sdrt::{
 
 const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-prompt TEXT]
                 [--width W] [--height H] [--steps N] [--guidance G] [--seed S]
-                [--rng numpy|torch] [--scheduler NAME] [--count N]
+                [--rng numpy|torch|torch-cuda] [--scheduler NAME] [--count N]
                 [--init-image PNG|JPEG] [--strength F] [--mask PNG]
                 [--provider auto|cpu|coreml|cuda] [--output PATH]
                 [--eta F] [--prediction-type epsilon|v_prediction|sample]
@@ -41,8 +41,10 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
   --steps N          denoising steps (default 50)
   --guidance G       classifier-free guidance scale (default 7.5; <= 1 disables it)
   --seed S           seed (default 0; 0..4294967295 for numpy)
-  --rng numpy|torch  random generator (default numpy): numpy.random.RandomState, or
-                     torch.Generator('cpu') as diffusers' pipelines use with a CPU generator
+  --rng NAME         random generator (default numpy): numpy (numpy.random.RandomState),
+                     torch (torch.Generator('cpu') as diffusers' pipelines use with a CPU
+                     generator) or torch-cuda (torch.Generator('cuda'), the 'GPU' seed of
+                     A1111/Forge, computed on the CPU as an NVIDIA GPU draws it)
   --scheduler NAME   pndm, ddim, euler, euler-a, dpm++2m, dpm++2m-karras, dpm++2m-sde,
                      lms, heun, unipc, lcm, ddpm (default: the model's)
   --count N          images from one seed (default 1)
@@ -176,7 +178,7 @@ fn parse_args() -> Result<Args, String> {
             "--rng" => {
                 let v = value()?;
                 params.generator = Generator::parse(&v)
-                    .ok_or_else(|| format!("--rng: '{v}' is not numpy or torch"))?;
+                    .ok_or_else(|| format!("--rng: '{v}' is not numpy, torch or torch-cuda"))?;
             }
             "--scheduler" => {
                 params.scheduler = Some(SchedulerKind::parse(&value()?).map_err(|e| e.to_string())?)

@@ -427,6 +427,16 @@ fn c_txt2img_reproduces_every_golden_image() {
     assert!(checked >= 12, "only {checked} images checked");
 }
 
+#[test]
+fn c_txt2img_reproduces_the_torch_cuda_goldens() {
+    // SDRT_GENERATOR_TORCH_CUDA through the C API (tests/goldens/cuda_images.json).
+    let exe = compile("txt2img", Lang::C, &["examples/c/txt2img.c"], &[]);
+    let doc = common::read_json(&common::goldens().join("cuda_images.json"));
+    let cases = common::image_cases_from(&doc);
+    let expected: usize = cases.iter().map(|c| c.files.len()).sum();
+    assert_eq!(check_goldens(&exe, "txt2img_cuda", &cases, &[]), expected);
+}
+
 /// Writes a PNG input as binary PPM (RGB) or PGM (gray) for the C example.
 fn write_pnm(png: &Path, out: &Path, gray: bool) {
     let img = image::open(png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));

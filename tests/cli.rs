@@ -97,6 +97,22 @@ fn reproduces_the_goldens_through_the_command_line() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn rng_torch_cuda_reproduces_its_goldens_through_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("sdrt-cli-cuda-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = common::read_json(&common::goldens().join("cuda_images.json"));
+    let cases = common::image_cases_from(&doc);
+    assert!(cases.iter().all(|c| c.generator == "torch-cuda"));
+    std::thread::scope(|s| {
+        for case in cases.iter().take(3) {
+            let dir = &dir;
+            s.spawn(move || check_case(case, dir));
+        }
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The editing flags of an `edit.json` case.
 fn edit_flags(case: &common::EditCase) -> Vec<String> {
     let mut a = Vec::new();

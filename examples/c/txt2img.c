@@ -4,7 +4,7 @@
  *
  *   txt2img MODEL_DIR OUTPUT_PREFIX [--prompt T] [--negative-prompt T] [--width W]
  *           [--height H] [--steps N] [--guidance G] [--seed S] [--count N]
- *           [--scheduler NAME] [--generator numpy|torch] [--eta F]
+ *           [--scheduler NAME] [--generator numpy|torch|torch-cuda] [--eta F]
  *           [--prediction-type epsilon|v_prediction|sample]
  *           [--timestep-spacing leading|trailing|linspace]
  *           [--provider auto|cpu|coreml|cuda] [--ort-library PATH]
@@ -41,7 +41,8 @@ static void usage(FILE *to) {
     fprintf(to,
             "usage: txt2img MODEL_DIR OUTPUT_PREFIX [--prompt T] [--negative-prompt T]\n"
             "               [--width W] [--height H] [--steps N] [--guidance G] [--seed S]\n"
-            "               [--count N] [--scheduler NAME] [--generator numpy|torch]\n"
+            "               [--count N] [--scheduler NAME]\n"
+            "               [--generator numpy|torch|torch-cuda]\n"
             "               [--eta F] [--prediction-type epsilon|v_prediction|sample]\n"
             "               [--timestep-spacing leading|trailing|linspace]\n"
             "               [--provider auto|cpu|coreml|cuda] [--ort-library PATH]\n"
@@ -286,6 +287,8 @@ int main(int argc, char **argv) {
                 params.generator = SDRT_GENERATOR_NUMPY;
             } else if (strcmp(value, "torch") == 0) {
                 params.generator = SDRT_GENERATOR_TORCH;
+            } else if (strcmp(value, "torch-cuda") == 0) {
+                params.generator = SDRT_GENERATOR_TORCH_CUDA;
             } else {
                 ok = 0;
             }

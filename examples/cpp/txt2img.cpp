@@ -2,7 +2,7 @@
 //
 //   txt2img MODEL_DIR OUTPUT_PREFIX [--prompt T] [--negative-prompt T] [--width W] [--height H]
 //           [--steps N] [--guidance G] [--seed S] [--count N] [--scheduler NAME]
-//           [--generator numpy|torch]
+//           [--generator numpy|torch|torch-cuda]
 //
 // Writes OUTPUT_PREFIX-<i>.ppm (binary PPM). Exit status: 0 ok, 1 sdrt failed, 2 usage.
 // Build: c++ -std=c++17 -Iinclude -Ibindings/cpp examples/cpp/txt2img.cpp -Ltarget/debug -lsdrt
@@ -25,7 +25,7 @@ int usage() {
     std::cerr << "usage: txt2img MODEL_DIR OUTPUT_PREFIX [--prompt T] [--negative-prompt T]\n"
                  "               [--width W] [--height H] [--steps N] [--guidance G]\n"
                  "               [--seed S] [--count N] [--scheduler NAME]\n"
-                 "               [--generator numpy|torch]\n";
+                 "               [--generator numpy|torch|torch-cuda]\n";
     return 2;
 }
 
@@ -95,8 +95,12 @@ int main(int argc, char **argv) {
                 if (!parse_scheduler(value, params.scheduler)) {
                     return usage();
                 }
-            } else if (name == "--generator" && (value == "numpy" || value == "torch")) {
-                params.generator = value == "numpy" ? SDRT_GENERATOR_NUMPY : SDRT_GENERATOR_TORCH;
+            } else if (name == "--generator" && value == "numpy") {
+                params.generator = SDRT_GENERATOR_NUMPY;
+            } else if (name == "--generator" && value == "torch") {
+                params.generator = SDRT_GENERATOR_TORCH;
+            } else if (name == "--generator" && value == "torch-cuda") {
+                params.generator = SDRT_GENERATOR_TORCH_CUDA;
             } else {
                 return usage();
             }

@@ -199,6 +199,7 @@ pub(crate) const GENERATOR: Table<sdrt_generator, Generator> = Table {
     pairs: &[
         (sdrt_generator::SDRT_GENERATOR_NUMPY, Generator::Numpy),
         (sdrt_generator::SDRT_GENERATOR_TORCH, Generator::Torch),
+        (sdrt_generator::SDRT_GENERATOR_TORCH_CUDA, Generator::TorchCuda),
     ],
 };
 
@@ -429,8 +430,12 @@ mod tests {
         check(
             "sdrt_generator",
             &GENERATOR,
-            &every!(sdrt_generator: SDRT_GENERATOR_NUMPY, SDRT_GENERATOR_TORCH),
-            &every!(Generator: Numpy, Torch),
+            &every!(
+                sdrt_generator: SDRT_GENERATOR_NUMPY,
+                SDRT_GENERATOR_TORCH,
+                SDRT_GENERATOR_TORCH_CUDA
+            ),
+            &every!(Generator: Numpy, Torch, TorchCuda),
         );
         check(
             "sdrt_prediction_type",

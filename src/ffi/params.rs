@@ -78,6 +78,16 @@ pub enum sdrt_generator {
     /// image's latent sample), then each stochastic step's noise, in diffusers' order. Any 64-bit seed (torch uses its low 32
     /// bits). Bit-exact with torch on x86-64 CPUs with AVX2 (torch's vectorized kernel).
     SDRT_GENERATOR_TORCH = 1,
+    /// `torch.randn(..., generator=torch.Generator("cuda").manual_seed(seed), device="cuda")`
+    /// in float32: torch's CUDA generator (Philox4x32-10 and the GPU's Box-Muller), computed on
+    /// the CPU. What diffusers' pipelines draw with a CUDA generator and what A1111 and Forge
+    /// call the "GPU" seed: the same seed gives the same image as on an NVIDIA GPU. Any 64-bit
+    /// seed. Same draws, in the same order, as `SDRT_GENERATOR_TORCH`; each draw is one
+    /// `torch.randn` call (the generator's offset advances per call). Bit-exact with an NVIDIA
+    /// H200; draws of up to 256 x (SM count) x (threads per SM / 256) elements are the same on
+    /// other NVIDIA GPUs that compute `__sincosf` alike (e.g. 43,008 on an RTX 3060, 196,608 on
+    /// an RTX 4090; a 512x512 latent is 16,384), larger ones follow the H200's 132 SMs.
+    SDRT_GENERATOR_TORCH_CUDA = 2,
 }
 
 /// What the model predicts (`sdrt_pipeline_info.prediction_type`, and the per-call override

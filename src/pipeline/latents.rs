@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::family::LatentFormat;
 use crate::model::bindings::VaeEncoderIo;
 use crate::model::session::{float_value, OnnxModel};
-use crate::rng::{Generator, NoiseSource, NumpyRandomState, TorchGenerator};
+use crate::rng::{Generator, NoiseSource, NumpyRandomState, TorchCudaGenerator, TorchGenerator};
 use crate::scheduler::Scheduler;
 
 use super::call::Call;
@@ -19,6 +19,7 @@ pub(crate) fn generator(kind: Generator, seed: u64) -> Box<dyn NoiseSource> {
     match kind {
         Generator::Numpy => Box::new(NumpyRandomState::new(seed as u32)),
         Generator::Torch => Box::new(TorchGenerator::new(seed)),
+        Generator::TorchCuda => Box::new(TorchCudaGenerator::new(seed)),
     }
 }
 

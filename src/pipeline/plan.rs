@@ -190,7 +190,7 @@ pub(crate) fn plan(p: &GenerateParams, model: &Model<'_>) -> Result<Plan> {
                 )));
             }
         }
-        Generator::Torch => {}
+        Generator::Torch | Generator::TorchCuda => {}
     }
     if let Some((sw, sh, sn)) = static_shape {
         if dims.timestep_cond.is_some() {

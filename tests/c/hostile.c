@@ -256,11 +256,13 @@ static const char TRUNCATED[] = {'x', (char)0xE2, (char)0x82, '\0'};
       SDRT_ERROR_INVALID_ARGUMENT, "seed")                                                     \
     X(g_seed_torch, "seed UINT64_MAX with the torch generator",                                \
       (gp->seed = UINT64_MAX, gp->generator = SDRT_GENERATOR_TORCH), SDRT_OK, NULL)            \
+    X(g_seed_torch_cuda, "seed UINT64_MAX with the torch-cuda generator",                      \
+      (gp->seed = UINT64_MAX, gp->generator = SDRT_GENERATOR_TORCH_CUDA), SDRT_OK, NULL)       \
     X(g_scheduler13, "scheduler 13", gp->scheduler = 13, SDRT_ERROR_INVALID_ARGUMENT,          \
       "params->scheduler")                                                                     \
     X(g_scheduler_max, "scheduler UINT32_MAX", gp->scheduler = UINT32_MAX,                     \
       SDRT_ERROR_INVALID_ARGUMENT, "params->scheduler")                                        \
-    X(g_generator2, "generator 2", gp->generator = 2, SDRT_ERROR_INVALID_ARGUMENT,             \
+    X(g_generator3, "generator 3", gp->generator = 3, SDRT_ERROR_INVALID_ARGUMENT,             \
       "params->generator")                                                                     \
     X(g_generator_max, "generator UINT32_MAX", gp->generator = UINT32_MAX,                     \
       SDRT_ERROR_INVALID_ARGUMENT, "params->generator")                                        \

@@ -37,7 +37,8 @@ SCHEDULERS = {
 }
 PROVIDERS = {"auto": n.SDRT_PROVIDER_AUTO, "cpu": n.SDRT_PROVIDER_CPU,
              "coreml": n.SDRT_PROVIDER_COREML, "cuda": n.SDRT_PROVIDER_CUDA}
-GENERATORS = {"numpy": n.SDRT_GENERATOR_NUMPY, "torch": n.SDRT_GENERATOR_TORCH}
+GENERATORS = {"numpy": n.SDRT_GENERATOR_NUMPY, "torch": n.SDRT_GENERATOR_TORCH,
+              "torch-cuda": n.SDRT_GENERATOR_TORCH_CUDA}
 PREDICTION_TYPES = {"default": n.SDRT_PREDICTION_DEFAULT, "epsilon": n.SDRT_PREDICTION_EPSILON,
                     "v_prediction": n.SDRT_PREDICTION_V, "sample": n.SDRT_PREDICTION_SAMPLE}
 TIMESTEP_SPACINGS = {"default": n.SDRT_TIMESTEP_SPACING_DEFAULT,
@@ -482,7 +483,8 @@ class Pipeline:
         guidance 7.5, seed 0, the model's native size and scheduler, numpy generator).
 
         `scheduler`: a name of `SCHEDULERS` ("pndm", "euler-a", "dpm++2m", ...);
-        `generator`: "numpy" or "torch"; `init_image`: image-to-image (an `Image`, a
+        `generator`: "numpy", "torch" or "torch-cuda" (torch's CUDA generator, computed on the
+        CPU); `init_image`: image-to-image (an `Image`, a
         `(pixels, width, height)` RGB tuple, a numpy array or a PIL image), with `strength`;
         `init_image` and `mask` (GRAY8 in any of those forms): inpainting.
         `on_step(info: StepInfo)` runs on this thread after each UNet evaluation; returning

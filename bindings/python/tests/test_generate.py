@@ -38,6 +38,16 @@ def test_txt2img_options_match_the_c_example(tiny, c_reference):
     assert got[0].pixels != got[1].pixels
 
 
+def test_torch_cuda_generator_matches_the_c_example(tiny, c_reference):
+    args = dict(width=64, height=64, steps=4, seed=2**40 + 3, scheduler="euler-a",
+                generator="torch-cuda")
+    got = tiny.generate("a lighthouse", **args)
+    want = c_reference(TINY, "cuda", prompt="a lighthouse", **args)
+    assert got[0].pixels == want[0].pixels
+    cpu = tiny.generate("a lighthouse", **dict(args, generator="torch"))
+    assert cpu[0].pixels != got[0].pixels
+
+
 def test_img2img_matches_the_c_example(tiny, c_reference, tmp_path):
     init = pattern(64, 64)
     ppm = write_pnm(str(tmp_path / "init.ppm"), init)

@@ -71,10 +71,13 @@ extension Pipeline {
 
 extension Pipeline {
     /// `sdrt_generator` (ml-stable-diffusion's `StableDiffusionRNG`): which random stream the
-    /// seed drives, numpy's (diffusers' ONNX pipelines) or torch's CPU generator.
+    /// seed drives: numpy's (diffusers' ONNX pipelines), torch's CPU generator, or torch's CUDA
+    /// generator computed on the CPU bit for bit (what ml-stable-diffusion's `nvidiaRNG`
+    /// approximates).
     public enum Generator: UInt32, Sendable {
         case numpy = 0 // SDRT_GENERATOR_NUMPY
         case torch = 1 // SDRT_GENERATOR_TORCH
+        case torchCUDA = 2 // SDRT_GENERATOR_TORCH_CUDA
     }
 }
 
