@@ -24,8 +24,8 @@
 // - Errors, two ways. Fallible calls return a [[nodiscard]] sdrt::Result<T>: the value or an
 //   sdrt::Error (the status plus the thread's sdrt_last_error_message, copied). Hosts that
 //   prefer exceptions call Result::value(), which throws that sdrt::Error (an std::exception:
-//   status, name(), message, and what() = "NAME: message"). Built without exceptions (-fno-exceptions), value() on
-//   an error prints it and aborts; check ok() first.
+//   status, name(), message, and what() = "NAME: message"). Built without exceptions
+//   (-fno-exceptions), value() on an error prints it and aborts; check ok() first.
 // - Builders. sdrt::Params and sdrt::PipelineOptions start from the C defaults (they call
 //   sdrt_generate_params_init / sdrt_pipeline_options_init) and own their strings.
 // - Pixels as views. sdrt::ImageView is pointer, width, height, stride and format: init
