@@ -4,20 +4,22 @@
 //! cargo run --release --example generate -- --prompt "a lighthouse at dusk" --output out.png
 //! ```
 //! Without `--model` it uses the bundled tiny fixture (random weights: the image is noise with
-//! structure, but every step of the real pipeline runs). ONNX Runtime is found as the library
-//! documents (`SDRT_ORT_LIBRARY`, ...); `tools/generate.sh` fetches it and sets that for you.
+//! structure, but every step of the real pipeline runs). ONNX Runtime: `$SDRT_ORT_LIBRARY` or
+//! `$ORT_DYLIB_PATH` when set, else the checkout's `.ort/` (where `tools/fetch_ort.sh` puts
+//! it; `tools/generate.sh` runs that for you), else the library's own search. On a terminal
+//! the progress line shows the seconds per step and the time left.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sdrt::scheduler::TimestepSpacing;
 use sdrt::{
-    CacheDir, GenerateParams, Generator, GrayImage, Pipeline, PipelineOptions, PredictionType,
-    PreviewKind, Provider, RgbImage, SchedulerKind, StepInfo,
+    CacheDir, ErrorKind, GenerateParams, Generator, GrayImage, Pipeline, PipelineOptions,
+    PredictionType, PreviewKind, Provider, RgbImage, RuntimeOptions, SchedulerKind, StepInfo,
 };
 
 const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-prompt TEXT]
@@ -267,12 +269,86 @@ fn output_path(base: &Path, index: usize, count: usize) -> PathBuf {
     base.with_file_name(name)
 }
 
+/// The checkout's `.ort/` library, where `tools/fetch_ort.sh` puts ONNX Runtime, unless
+/// `$SDRT_ORT_LIBRARY` or `$ORT_DYLIB_PATH` names one (the library's search reads those).
+fn ort_in_checkout() -> Option<PathBuf> {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    if set("SDRT_ORT_LIBRARY") || set("ORT_DYLIB_PATH") {
+        return None;
+    }
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".ort")
+        .join(sdrt::runtime::ort_library_name());
+    lib.exists().then_some(lib)
+}
+
+/// Loads ONNX Runtime: from the checkout's `.ort/` when it is there and no variable names
+/// another, else by the library's search. A failure says which command fetches it.
+fn init_runtime() -> Result<(), String> {
+    let options = RuntimeOptions {
+        ort_library: ort_in_checkout(),
+    };
+    match sdrt::runtime::init(&options) {
+        Ok(rt) => {
+            eprintln!(
+                "ONNX Runtime {} from {}",
+                rt.version(),
+                rt.library_path().display()
+            );
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::RuntimeUnavailable => Err(format!(
+            "{e}\nONNX Runtime 1.31 is needed: `tools/fetch_ort.sh` (run from {}) fetches it \
+             into .ort/, where generate looks for it, and `tools/generate.sh` runs both; or set \
+             SDRT_ORT_LIBRARY to its path",
+            env!("CARGO_MANIFEST_DIR")
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `12.3s` under a minute, else `4m05s`.
+fn duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        let whole = s.round() as u64;
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    }
+}
+
+/// The terminal's progress line after evaluation `step` of `total`, as stable-diffusion.cpp's
+/// CLI shows it: a bar, the seconds per step (the mean over the steps after the first, whose
+/// time also holds the text encoding) and the time left for the remaining steps.
+fn progress_line(step: usize, total: usize, per_step: Duration) -> String {
+    const WIDTH: usize = 30;
+    let done = (step * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
+    let bar: String = (0..WIDTH)
+        .map(|i| match i.cmp(&done) {
+            std::cmp::Ordering::Less => '=',
+            std::cmp::Ordering::Equal => '>',
+            std::cmp::Ordering::Greater => ' ',
+        })
+        .collect();
+    let left = per_step.mul_f64(total.saturating_sub(step) as f64);
+    format!(
+        "|{bar}| step {step}/{total} {:.2}s/step, {} left",
+        per_step.as_secs_f64(),
+        duration(left)
+    )
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     sdrt::runtime::set_logger(
         Some(std::sync::Arc::new(|_, msg: &str| eprintln!("sdrt: {msg}"))),
         sdrt::runtime::LogLevel::Warn,
     );
+    init_runtime()?;
     let started = Instant::now();
     let options = PipelineOptions {
         provider: args.provider,
@@ -299,16 +375,32 @@ fn run() -> Result<(), String> {
     let tty = std::io::stderr().is_terminal();
     let gen_started = Instant::now();
     let mut preview_error = None;
+    let mut first_step: Option<Instant> = None;
+    let mut line_open = false;
     let mut observer = |s: &StepInfo<'_>| {
         let (step, total) = (s.step, s.total);
         if tty {
-            eprint!("\rstep {step}/{total}");
-            if step == total {
+            let now = Instant::now();
+            let per_step = match first_step {
+                Some(first) if step > 1 => (now - first) / (step as u32 - 1),
+                _ => now - gen_started,
+            };
+            if step == 1 {
+                first_step = Some(now);
+            }
+            // \x1b[K clears what a longer earlier line left.
+            eprint!("\r{}\x1b[K", progress_line(step, total, per_step));
+            line_open = step != total;
+            if !line_open {
                 eprintln!();
             }
             let _ = std::io::stderr().flush();
         }
         if let Some(p) = &s.preview {
+            if line_open {
+                eprintln!();
+                line_open = false;
+            }
             eprintln!(
                 "preview step {step}: {} image(s) of {}x{} at {:.3}s",
                 p.images.len(),
@@ -367,6 +459,10 @@ fn run() -> Result<(), String> {
         }
         (_, r) => r,
     };
+    if line_open {
+        // Stopped before the last step (a cancel, an error): end the progress line.
+        eprintln!();
+    }
     if let Some(e) = preview_error {
         return Err(e);
     }

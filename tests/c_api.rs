@@ -501,6 +501,82 @@ fn cpp_wrapper_example_matches_goldens() {
     assert_eq!(check_goldens(&exe, "txt2img_cpp", &cases, &[]), 4);
 }
 
+/// The README's lines for building a C program against the cargo output ("The C API in ten
+/// lines"), run as written but in the test's profile: `cargo build` (which cdylib() runs),
+/// `cc ... -Ltarget/<profile> -lsdrt -Wl,-rpath,...`, then the program with no
+/// `LD_LIBRARY_PATH`. The program records the soname and loads libsdrt by it, so this fails
+/// when the build leaves no `libsdrt.so.0` beside `libsdrt.so`.
+#[test]
+fn the_readme_c_route_builds_and_runs_against_the_cargo_output() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("examples/c/txt2img.c") && b.contains("-Ltarget/release"))
+        .expect("README: the sh block that builds examples/c/txt2img.c against target/release");
+    // Shell lines, with backslash continuations joined.
+    let lines: Vec<String> = block
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines[0], "cargo build --release", "{block}");
+    assert_eq!(lines.len(), 3, "build, compile, run:\n{block}");
+    let lib = cdylib();
+    let lib_dir = lib.parent().unwrap().display().to_string();
+    let dir = build_dir().join("readme");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("txt2img");
+    let ort = common::ort_library().display().to_string();
+    let prefix = dir.join("out");
+    let in_profile = |line: &str| {
+        line.replace("\"$PWD/target/release\"", &format!("'{lib_dir}'"))
+            .replace("target/release", &lib_dir)
+            .replace("-o txt2img", &format!("-o '{}'", exe.display()))
+            .replace("./txt2img", &format!("'{}'", exe.display()))
+            .replace(".ort/libonnxruntime.so", &format!("'{ort}'"))
+            .replace(" out ", &format!(" '{}' ", prefix.display()))
+    };
+    for line in &lines[1..] {
+        let line = in_profile(line);
+        let mut cmd = Command::new("sh");
+        cmd.current_dir(common::root())
+            .arg("-c")
+            .arg(&line)
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("DYLD_LIBRARY_PATH")
+            .env_remove("SDRT_ORT_LIBRARY")
+            .env_remove("ORT_DYLIB_PATH")
+            .stdin(Stdio::null());
+        assert_success(&line, &run(cmd));
+    }
+    if std::env::consts::OS == "linux" {
+        let out = Command::new("readelf")
+            .arg("-d")
+            .arg(&exe)
+            .output()
+            .expect("run readelf");
+        let soname = common::cbuild::soname().unwrap();
+        let dynamic = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            dynamic.contains(&format!("Shared library: [{soname}]")),
+            "the program does not load libsdrt by its soname:\n{dynamic}"
+        );
+    }
+    let case = common::image_cases()
+        .into_iter()
+        .find(|c| c.name == "basic")
+        .unwrap();
+    let (w, h, got) = read_ppm(&dir.join("out-0.ppm"));
+    let (gw, gh, want) = common::read_png(&case.files[0]);
+    assert_eq!((w, h), (gw, gh));
+    common::assert_close("README's txt2img (the basic golden)", &got, &want);
+}
+
 // ---------------------------------------------------------------------------------------------
 // e) Error paths from C
 
@@ -616,9 +692,15 @@ fn c_runtime_unavailable_in_a_fresh_process() {
 // ---------------------------------------------------------------------------------------------
 // f) Under AddressSanitizer and valgrind
 
+/// gcc's AddressSanitizer (leaks included) on the error suite, the runtime-unavailable process
+/// and golden generations of the C example. `SDRT_TEST_SANITIZERS=0` skips, as it skips the
+/// clang rows.
 #[test]
 #[cfg(target_os = "linux")]
 fn c_programs_under_address_sanitizer() {
+    if common::skipped("SDRT_TEST_SANITIZERS") {
+        return;
+    }
     let asan_options = "detect_leaks=1:halt_on_error=1:abort_on_error=0";
     let env = [("ASAN_OPTIONS", asan_options)];
     let errors = api_errors(ASAN_FLAGS, "api_errors_asan");
@@ -652,8 +734,7 @@ fn c_programs_under_address_sanitizer() {
 #[test]
 #[cfg(target_os = "linux")]
 fn c_programs_under_clang_asan_and_ubsan() {
-    if std::env::var("SDRT_TEST_SANITIZERS").is_ok_and(|v| v == "0") {
-        eprintln!("skipped: SDRT_TEST_SANITIZERS=0");
+    if common::skipped("SDRT_TEST_SANITIZERS") {
         return;
     }
     let have_clang = Command::new("clang")
@@ -748,28 +829,20 @@ fn valgrind_suppressions() -> PathBuf {
 /// valgrind memcheck runs the error suite with one model load and a few generations (about
 /// 90 s on 2 cores; loading the model alone takes 30-40 s under valgrind): one whole
 /// create / generate / free cycle. `SDRT_TEST_VALGRIND=no-model` stops before the first model
-/// load (about 10 s); `SDRT_TEST_VALGRIND=0` skips valgrind.
+/// load (about 10 s); `SDRT_TEST_VALGRIND=0` skips valgrind. Without valgrind the test fails
+/// (tools/test.sh installs it) instead of passing in silence.
 #[test]
 #[cfg(target_os = "linux")]
 fn c_api_under_valgrind() {
     let mode = std::env::var("SDRT_TEST_VALGRIND").unwrap_or_default();
+    if common::skipped("SDRT_TEST_VALGRIND") {
+        return;
+    }
     let suite = match mode.as_str() {
-        "0" => {
-            eprintln!("skipped: SDRT_TEST_VALGRIND=0");
-            return;
-        }
         "no-model" => "--no-model",
         _ => "--quick",
     };
-    if Command::new("valgrind")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .map_or(true, |s| !s.success())
-    {
-        eprintln!("skipped: valgrind is not installed");
-        return;
-    }
+    common::require_tool("valgrind", "valgrind", "SDRT_TEST_VALGRIND");
     let exe = api_errors(&["-g"], "api_errors_valgrind");
     let supp = valgrind_suppressions();
     let valgrind_args = [

@@ -176,10 +176,23 @@ fn the_throwing_layer_reports_a_missing_model() {
             stdout.contains(&want),
             "{compiler}: no '{want}' in\n{stdout}"
         );
+        // what() is the status and the message (describe()), also as a std::exception.
         assert!(
-            stdout.contains(&format!("as std::exception: model folder {missing}")),
-            "{compiler}: sdrt::Error is not caught as std::exception\n{stdout}"
+            stdout.contains(&format!(
+                "as std::exception: SDRT_ERROR_MODEL_NOT_FOUND: model folder {missing}"
+            )),
+            "{compiler}: sdrt::Error's what() as std::exception\n{stdout}"
         );
+        // Without a message from the library, what() is the status's name, never "".
+        for want in [
+            "no message: what() 'SDRT_ERROR_CANCELLED'",
+            "default: what() 'SDRT_ERROR_INTERNAL'",
+        ] {
+            assert!(
+                stdout.contains(want),
+                "{compiler}: no '{want}' in\n{stdout}"
+            );
+        }
         assert!(
             stdout.contains("result SDRT_ERROR_MODEL_NOT_FOUND"),
             "{stdout}"

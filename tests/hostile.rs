@@ -28,10 +28,13 @@ fn every_hostile_call_returns_its_documented_status() {
 }
 
 /// The same table under AddressSanitizer (leaks included): the rows that moved here from
-/// tests/c/api_errors.c keep the coverage they had there.
+/// tests/c/api_errors.c keep the coverage they had there. `SDRT_TEST_SANITIZERS=0` skips.
 #[test]
 #[cfg(target_os = "linux")]
 fn the_hostile_table_under_address_sanitizer() {
+    if common::skipped("SDRT_TEST_SANITIZERS") {
+        return;
+    }
     common::init_runtime();
     let exe = compile("hostile_asan", Lang::C, &["tests/c/hostile.c"], ASAN_FLAGS);
     let mut cmd = program(&exe);
@@ -53,10 +56,10 @@ fn the_hostile_table_under_address_sanitizer() {
 #[test]
 #[cfg(target_os = "linux")]
 fn the_hostile_table_under_clang_asan_and_ubsan() {
-    if std::env::var("SDRT_TEST_SANITIZERS").is_ok_and(|v| v == "0") {
-        eprintln!("skipped: SDRT_TEST_SANITIZERS=0");
+    if common::skipped("SDRT_TEST_SANITIZERS") {
         return;
     }
+    common::require_tool("clang", "clang", "SDRT_TEST_SANITIZERS");
     common::init_runtime();
     let flags = [
         "-fsanitize=address,undefined",

@@ -34,10 +34,10 @@ fn prefix() -> &'static Path {
             .arg(&prefix)
             .env("CARGO_TARGET_DIR", target.parent().unwrap());
         match target.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => {}
-            Some("release") => {
-                cmd.arg("--release");
+            Some("debug") => {
+                cmd.arg("--debug");
             }
+            Some("release") => {}
             other => panic!("tools/install.sh installs debug or release, not {other:?}"),
         }
         assert_success("tools/install.sh", &run(cmd));
@@ -180,7 +180,7 @@ fn install_lays_out_headers_libraries_and_package_files() {
             "{f} carries the forced-panic test hook"
         );
     }
-    // libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.2.0, each link to the next name down.
+    // libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.3.0, each link to the next name down.
     let mut target = real.clone();
     for link in &links {
         let to = std::fs::read_link(lib.join(link)).unwrap_or_else(|e| panic!("{link}: {e}"));
@@ -323,4 +323,78 @@ fn cmake_version_file_refuses_another_major_version() {
         .arg(work.join("build"))
         .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix().display()));
     assert_success("cmake find_package versions", &run(configure));
+}
+
+/// `tools/install.sh --prefix DIR` installs the release build; `--debug` the debug one. Run
+/// with a stand-in for cargo (`$CARGO`) that records its arguments and a target folder of
+/// marked files, so that this takes a second instead of a release build.
+#[test]
+#[cfg(target_os = "linux")]
+fn install_defaults_to_the_release_build() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = build_dir().join("install").join("profile-default");
+    let _ = std::fs::remove_dir_all(&work);
+    let target = work.join("target");
+    let (shared, static_lib) = ("libsdrt.so", "libsdrt.a");
+    for profile in ["debug", "release"] {
+        let dir = target.join(profile);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(shared), format!("{profile} shared")).unwrap();
+        std::fs::write(dir.join(static_lib), format!("{profile} static")).unwrap();
+    }
+    let log = work.join("cargo.log");
+    let cargo = work.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nif [ \"$1\" = metadata ]; then \
+             echo '{{\"target_directory\":\"{}\"}}'; fi\n",
+            log.display(),
+            target.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (args, want) in [(&[][..], "release"), (&["--debug"][..], "debug")] {
+        let prefix = work.join(format!("prefix-{want}"));
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = Command::new("bash");
+        cmd.current_dir(common::root())
+            .arg("tools/install.sh")
+            .arg("--prefix")
+            .arg(&prefix)
+            .args(args)
+            .env("CARGO", &cargo)
+            .env_remove("DESTDIR");
+        let out = run(cmd);
+        assert_success(&format!("tools/install.sh {args:?}"), &out);
+        let builds: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("build"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(builds.len(), 1, "{builds:?}");
+        assert_eq!(
+            builds[0].split_whitespace().any(|a| a == "--release"),
+            want == "release",
+            "tools/install.sh {args:?} ran cargo {}",
+            builds[0]
+        );
+        let real = format!("libsdrt.so.{VERSION}");
+        assert_eq!(
+            std::fs::read_to_string(prefix.join("lib").join(real)).unwrap(),
+            format!("{want} shared"),
+            "tools/install.sh {args:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(prefix.join("lib/libsdrt.a")).unwrap(),
+            format!("{want} static")
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&format!("({want})")),
+            "{}",
+            text(&out)
+        );
+    }
 }

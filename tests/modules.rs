@@ -416,14 +416,10 @@ fn shell_scripts_pass_bash_n_and_shellcheck() {
         cmd.current_dir(common::root()).arg("-n").arg(s);
         assert_success(&format!("bash -n {s}"), &run(cmd));
     }
-    if Command::new("shellcheck")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("shellcheck not installed: only bash -n ran (tools/test.sh installs it)");
+    if common::skipped("SDRT_TEST_SHELLCHECK") {
         return;
     }
+    common::require_tool("shellcheck", "shellcheck", "SDRT_TEST_SHELLCHECK");
     let mut cmd = Command::new("shellcheck");
     cmd.current_dir(common::root()).args(scripts);
     assert_success("shellcheck", &run(cmd));

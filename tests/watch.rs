@@ -187,47 +187,74 @@ fn common_pipeline() -> Pipeline {
     Pipeline::load(&common::fixture(), &PipelineOptions::default()).expect("fixture loads")
 }
 
-#[test]
-fn cancel_interrupts_the_step_in_flight() {
-    let (params, step) = slow_params();
-    let p = std::sync::Arc::new(common_pipeline());
-    let (tx, rx) = mpsc::channel::<()>();
+/// One generate call cancelled from another thread halfway into its fourth UNet run; the
+/// step is measured in the same call, warm (from the end of step 2 to the end of step 3), so
+/// under the same load. Returns (the time from the cancel to the return, the step, the steps
+/// that ran to their end: 3 when the cancel stopped step 4).
+fn cancel_halfway_into_a_step(
+    p: &std::sync::Arc<Pipeline>,
+    params: &GenerateParams,
+) -> (Duration, Duration, usize) {
+    let (tx, rx) = mpsc::channel::<Duration>();
     let canceller = {
-        let p = std::sync::Arc::clone(&p);
-        let half = step / 2;
+        let p = std::sync::Arc::clone(p);
         std::thread::spawn(move || {
-            rx.recv().unwrap();
-            // Halfway into the next UNet run.
-            std::thread::sleep(half);
+            let step = rx.recv().unwrap();
+            std::thread::sleep(step / 2);
             let at = Instant::now();
             p.cancel();
             at
         })
     };
+    let mut stamps = Vec::new();
     let mut tx = Some(tx);
-    let mut obs = |s: &StepInfo<'_>| {
-        if s.step == 1 {
+    let mut obs = |_: &StepInfo<'_>| {
+        stamps.push(Instant::now());
+        if stamps.len() == 3 {
             if let Some(tx) = tx.take() {
-                tx.send(()).unwrap();
+                tx.send(stamps[2] - stamps[1]).unwrap();
             }
         }
         true
     };
-    let err = p.generate_observed(&params, Some(&mut obs)).unwrap_err();
+    let err = p.generate_observed(params, Some(&mut obs)).unwrap_err();
     let returned = Instant::now();
     let cancelled_at = canceller.join().unwrap();
     assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
-    let latency = returned - cancelled_at;
-    eprintln!(
-        "cancel returned {:.1} ms after sdrt_pipeline_cancel, during a {:.0} ms step ({}x{})",
-        latency.as_secs_f64() * 1e3,
-        step.as_secs_f64() * 1e3,
-        params.width,
-        params.height
-    );
+    (returned - cancelled_at, stamps[2] - stamps[1], stamps.len())
+}
+
+/// A cancel stops the UNet run in flight (ONNX Runtime's terminate flag), not only the loop at
+/// the next step: issued halfway into a step, it must return within a quarter of a step (a
+/// cancel that waited for the step to end would take about half of one). The machine is
+/// shared, so a slow try is repeated: three tries, one must be that fast.
+#[test]
+fn cancel_interrupts_the_step_in_flight() {
+    let (params, _) = slow_params();
+    let params = GenerateParams { steps: 6, ..params };
+    let p = std::sync::Arc::new(common_pipeline());
+    let mut tries = Vec::new();
+    for _ in 0..3 {
+        let (latency, step, ran) = cancel_halfway_into_a_step(&p, &params);
+        eprintln!(
+            "cancel returned {:.1} ms after sdrt_pipeline_cancel, halfway into a {:.0} ms step \
+             ({}x{}; {ran} steps ran to their end)",
+            latency.as_secs_f64() * 1e3,
+            step.as_secs_f64() * 1e3,
+            params.width,
+            params.height
+        );
+        tries.push((latency, step, ran));
+        if ran == 3 && latency < step / 4 {
+            break;
+        }
+    }
+    let (latency, step, ran) = *tries.last().unwrap();
     assert!(
-        latency < step,
-        "cancel took {latency:?}, a step takes {step:?}"
+        ran == 3 && latency < step / 4,
+        "a cancel halfway into step 4 took {latency:?} with {step:?} steps ({ran} steps ran to \
+         their end), in each of {} tries ({tries:?}): it waits for the step to end",
+        tries.len()
     );
 
     // The next call on the same pipeline gives what a fresh pipeline gives.

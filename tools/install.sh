@@ -2,8 +2,8 @@
 # Installs sdrt like a native C library:
 #
 #   PREFIX/include/sdrt.h, sdrt.hpp         the C header and the C++ wrapper
-#   PREFIX/lib/libsdrt.so.0.2.0             the shared library, soname libsdrt.so.0 (build.rs),
-#   PREFIX/lib/libsdrt.so.0 -> ...          with the usual symlinks (macOS: libsdrt.0.2.0.dylib,
+#   PREFIX/lib/libsdrt.so.0.3.0             the shared library, soname libsdrt.so.0 (build.rs),
+#   PREFIX/lib/libsdrt.so.0 -> ...          with the usual symlinks (macOS: libsdrt.0.3.0.dylib,
 #   PREFIX/lib/libsdrt.so -> ...            install name PREFIX/lib/libsdrt.0.dylib)
 #   PREFIX/lib/libsdrt.a                    the static library
 #   PREFIX/lib/pkgconfig/sdrt.pc            pkg-config, Libs.private for static linking
@@ -13,9 +13,10 @@
 # This is the layout `cargo cinstall` (cargo-c) produces; the script exists because the cargo-c
 # packaged by Debian 12 (0.9.14, cargo 0.66) cannot read this crate's Cargo.lock (version 4).
 #
-# Usage: tools/install.sh --prefix DIR [--release] [--libdir NAME]
+# Usage: tools/install.sh --prefix DIR [--debug] [--libdir NAME]
 #   --prefix DIR   where to install (required); the .pc and CMake files name it
-#   --release      build and install the release profile (default: debug)
+#   --debug        build and install the debug profile (default: release; --release is
+#                  accepted and changes nothing)
 #   --libdir NAME  library folder under PREFIX (default: lib), e.g. lib/x86_64-linux-gnu
 #   DESTDIR=...    staged install for packagers: files go to $DESTDIR$PREFIX
 # ONNX Runtime is not installed: libsdrt loads it at run time (see sdrt_runtime_options).
@@ -27,13 +28,14 @@ usage() {
 }
 
 prefix=""
-profile=debug
+profile=release
 libdir_name=lib
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) [ $# -ge 2 ] || usage; prefix="$2"; shift 2 ;;
     --prefix=*) prefix="${1#--prefix=}"; shift ;;
     --release) profile=release; shift ;;
+    --debug) profile=debug; shift ;;
     --libdir) [ $# -ge 2 ] || usage; libdir_name="$2"; shift 2 ;;
     --libdir=*) libdir_name="${1#--libdir=}"; shift ;;
     -h | --help) usage ;;
@@ -114,7 +116,7 @@ if [ "$(uname -s)" = Darwin ]; then
   install_name_tool -id "$prefix/$libdir_name/$soname" "$libdir/$shared_real"
   codesign --force --sign - "$libdir/$shared_real"
 fi
-# The links point at the next name down: libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.2.0.
+# The links point at the next name down: libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.3.0.
 target="$shared_real"
 for link in "${shared_links[@]}"; do
   ln -sfn "$target" "$libdir/$link"

@@ -9,37 +9,70 @@ export SDRT_ORT_LIBRARY
 # The graph cache is on by default (the platform's cache folder): the tests use it, in a
 # folder of their own, so the images they check come through cached graphs too.
 export SDRT_CACHE_DIR="${SDRT_CACHE_DIR:-$PWD/target/sdrt-test-cache}"
-# The sanitizer and memcheck tests need clang and valgrind (Debian packages); install them
-# when missing and this can (root with apt-get). SDRT_TEST_SANITIZERS=0 / SDRT_TEST_VALGRIND=0
-# skip those tests instead.
+# --- Test groups and the packages they need ---------------------------------------------------
+# Every group runs unless its variable is 0. A group that cannot run (a tool missing that this
+# cannot install) fails the run instead of skipping in silence; the end says what ran.
+#   SDRT_TEST_SANITIZERS  gcc and clang AddressSanitizer (+UBSan) rows      clang
+#   SDRT_TEST_VALGRIND    valgrind memcheck of the C error suite            valgrind
+#   SDRT_TEST_SDL         the C++ binding's SDL2 example (tests/cpp.rs)     cmake, libsdl2-dev
+#   SDRT_TEST_SHELLCHECK  shellcheck of the shell scripts                   shellcheck
+#   SDRT_TEST_PYTHON      the Python binding's pytest suite                 python3-venv
+#   SDRT_TEST_PYTHON_EMBED  its embedded-interpreter test                   python3-dev
+#   SDRT_TEST_SWIFT       the Swift package, built and tested              (tools/test_swift.sh)
+# Always: the Rust, C and C++ tests, the installs and the Swift module map (tests/install.rs,
+# tests/modules.rs: pkg-config, cmake, clang, readelf). Debian packages, installed when missing
+# and this runs as root with apt-get.
+ran=(rust c c++ install modules)
+skipped=()
+group() { # group NAME VARIABLE: whether the group runs (recorded for the summary)
+  if [ "${!2:-1}" = 0 ]; then
+    skipped+=("$1 ($2=0)")
+    return 1
+  fi
+  ran+=("$1")
+}
 missing=()
-if [ "${SDRT_TEST_SANITIZERS:-1}" != 0 ] && ! command -v clang >/dev/null 2>&1; then missing+=(clang); fi
-if [ "${SDRT_TEST_VALGRIND:-1}" != 0 ] && ! command -v valgrind >/dev/null 2>&1; then missing+=(valgrind); fi
-# The C++ binding's SDL2 example test (tests/cpp.rs) needs cmake and SDL2's development
-# files, installed the same way; SDRT_TEST_SDL=0 skips that test instead.
-if [ "${SDRT_TEST_SDL:-1}" != 0 ] && ! command -v cmake >/dev/null 2>&1; then missing+=(cmake); fi
-if [ "${SDRT_TEST_SDL:-1}" != 0 ] && ! command -v sdl2-config >/dev/null 2>&1; then missing+=(libsdl2-dev); fi
-if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+want() { # want TOOL PACKAGE: the package is needed when the tool is not on PATH
+  command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+}
+want pkg-config pkg-config
+want cmake cmake
+want clang clang
+[ "$(uname -s)" = Linux ] && want readelf binutils
+if group sanitizers SDRT_TEST_SANITIZERS; then want clang clang; fi
+if group valgrind SDRT_TEST_VALGRIND; then want valgrind valgrind; fi
+if group sdl SDRT_TEST_SDL; then want sdl2-config libsdl2-dev; fi
+if group shellcheck SDRT_TEST_SHELLCHECK; then want shellcheck shellcheck; fi
+swift_runs=0
+if group swift SDRT_TEST_SWIFT; then swift_runs=1; fi
+if group python SDRT_TEST_PYTHON; then
+  python3 -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
+  if group python-embed SDRT_TEST_PYTHON_EMBED; then
+    # The embedded-interpreter test builds against the running python3's python3-config.
+    py_version="$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("VERSION"))')"
+    want "python$py_version-config" python3-dev
+  fi
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  # shellcheck disable=SC2207 # package names have no spaces
+  missing=($(printf '%s\n' "${missing[@]}" | sort -u))
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "tools/test.sh: missing ${missing[*]}, and this cannot install them (root with" \
+      "apt-get): install them, or set the variable of each group that needs them to 0" >&2
+    exit 1
+  fi
   echo "tools/test.sh: installing ${missing[*]} for the tests" >&2
-  apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; } ||
-    echo "tools/test.sh: could not install ${missing[*]}" >&2
+  if ! apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; then
+    apt-get update -q >/dev/null 2>&1 || true
+    apt-get install -y -q "${missing[@]}" >/dev/null || {
+      echo "tools/test.sh: could not install ${missing[*]}: install them, or set the" \
+        "variable of each group that needs them to 0" >&2
+      exit 1
+    }
+  fi
 fi
-# --- Host bindings and installs (tests/install.rs, tests/modules.rs) ---------------------------
-# They build against an installed sdrt with pkg-config and CMake, import the Swift package's
-# C module with clang -fmodules and check the shell scripts with shellcheck (Debian packages);
-# installed when missing and this can, as above.
-host_tools=()
-for tool in pkg-config cmake clang shellcheck; do
-  command -v "$tool" >/dev/null 2>&1 || host_tools+=("$tool")
-done
-if [ "${#host_tools[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "tools/test.sh: installing ${host_tools[*]} for the host binding tests" >&2
-  apt-get install -y -q "${host_tools[@]}" >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${host_tools[@]}" >/dev/null 2>&1; } ||
-    echo "tools/test.sh: could not install ${host_tools[*]}" >&2
-fi
-# --- end of host bindings block ---------------------------------------------------------------
+echo "tools/test.sh: test groups: ${ran[*]}${skipped[*]:+; skipped: ${skipped[*]}}" >&2
+# --- end of test groups block -------------------------------------------------------------------
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 # The tests run with the `test-hooks` feature (a forced panic and a cancel placed inside a
@@ -56,10 +89,8 @@ fi
 # --- Swift binding: the package (Package.swift at the root, sources in bindings/swift) built in
 # the Swift 5 and 6 language modes with warnings as errors and its XCTests run, with Debian 13's
 # swiftlang in a trixie root folder made once (tools/test_swift.sh; needs root and, the first
-# time, Debian's package registry). SDRT_TEST_SWIFT=0 skips it; otherwise it fails when it
-# cannot run.
-if [ "${SDRT_TEST_SWIFT:-1}" != 0 ]; then
+# time, Debian's package registry). It fails when it cannot run, unless SDRT_TEST_SWIFT=0.
+if [ "$swift_runs" = 1 ]; then
   tools/test_swift.sh
-else
-  echo "tools/test.sh: SDRT_TEST_SWIFT=0, the Swift group is skipped" >&2
 fi
+echo "tools/test.sh: passed; groups that ran: ${ran[*]}${skipped[*]:+; skipped: ${skipped[*]}}"

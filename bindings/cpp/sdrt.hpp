@@ -24,8 +24,8 @@
 // - Errors, two ways. Fallible calls return a [[nodiscard]] sdrt::Result<T>: the value or an
 //   sdrt::Error (the status plus the thread's sdrt_last_error_message, copied). Hosts that
 //   prefer exceptions call Result::value(), which throws that sdrt::Error (an std::exception:
-//   status, name(), message, what()). Built without exceptions (-fno-exceptions), value() on
-//   an error prints it and aborts; check ok() first.
+//   status, name(), message, and what() = "NAME: message"). Built without exceptions
+//   (-fno-exceptions), value() on an error prints it and aborts; check ok() first.
 // - Builders. sdrt::Params and sdrt::PipelineOptions start from the C defaults (they call
 //   sdrt_generate_params_init / sdrt_pipeline_options_init) and own their strings.
 // - Pixels as views. sdrt::ImageView is pointer, width, height, stride and format: init
@@ -83,16 +83,46 @@ class Error : public std::exception {
     sdrt_status status = SDRT_ERROR_INTERNAL;
     std::string message;
 
-    Error() = default;
+    Error() { remember(); }
     Error(sdrt_status status_, std::string message_)
-        : status(status_), message(std::move(message_)) {}
+        : status(status_), message(std::move(message_)) {
+        remember();
+    }
 
     /// The status's name, e.g. "SDRT_ERROR_CANCELLED".
     const char *name() const noexcept { return sdrt_status_str(status); }
-    /// "NAME: message".
-    std::string describe() const { return std::string(name()) + ": " + message; }
-    /// The message.
-    const char *what() const noexcept override { return message.c_str(); }
+    /// "NAME: message", or "NAME" alone when the library gave no message.
+    std::string describe() const {
+        return message.empty() ? std::string(name()) : std::string(name()) + ": " + message;
+    }
+    /// describe(): the status and the message, so that a handler that prints only what()
+    /// (`catch (const std::exception &e)`) never prints an empty line. Built when the Error
+    /// is made (rebuilt if status or message were changed since); valid while it lives.
+    const char *what() const noexcept override {
+        if (what_status_ != status || what_message_ != message) {
+#if SDRT_HPP_EXCEPTIONS
+            try {
+                remember();
+            } catch (...) {
+                return name();
+            }
+#else
+            remember();
+#endif
+        }
+        return what_.c_str();
+    }
+
+  private:
+    void remember() const {
+        what_ = describe();
+        what_status_ = status;
+        what_message_ = message;
+    }
+    // what()'s text and the fields it was built from (they are public).
+    mutable std::string what_;
+    mutable sdrt_status what_status_ = SDRT_OK;
+    mutable std::string what_message_;
 };
 
 /// The error of the call that just returned `status` on this thread.

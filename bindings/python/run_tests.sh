@@ -3,7 +3,8 @@
 # pytest, setuptools, numpy and Pillow go into a venv of their own under the cargo target
 # folder ($CARGO_TARGET_DIR or target/python-venv), made on first use and remade when
 # requirements-test.txt changes; nothing is installed globally. Needs python3 (with venv),
-# a C compiler, and python3-config (python3-dev) for the embedding test.
+# a C compiler, and python3-config (python3-dev) for the embedding test, which fails without it
+# unless SDRT_TEST_PYTHON_EMBED=0.
 # Usage: bindings/python/run_tests.sh [pytest args]   (SDRT_LIBRARY=... to test another build)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -25,7 +26,7 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements-test.txt";
     command -v apt-get >/dev/null 2>&1; then
     apt-get install -y -q python3-venv >/dev/null 2>&1 ||
       { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q python3-venv >/dev/null 2>&1; } ||
-      echo "run_tests.sh: could not install python3-venv" >&2
+      { echo "run_tests.sh: could not install python3-venv (or set SDRT_TEST_PYTHON=0)" >&2; exit 1; }
   fi
   rm -rf "$venv"
   python3 -m venv "$venv"

@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 pub const C_FLAGS: &[&str] = &[
     "-std=c11",
@@ -30,9 +30,12 @@ pub const ASAN_FLAGS: &[&str] = &["-fsanitize=address", "-fno-omit-frame-pointer
 // ---------------------------------------------------------------------------------------------
 // Building and running the C programs
 
-/// libsdrt's shared library. `cargo test` builds the cdylib next to the test's own rlib in
-/// target/<profile>/deps/ without copying it up to target/<profile>/; that copy is used when
-/// it is newer than the sources, else `cargo build --lib` (same profile) makes one.
+/// libsdrt's shared library, built as the README tells users: `cargo build` (`--lib`, in the
+/// test's profile), which leaves it in target/<profile>/ beside the soname link build.rs makes.
+/// The C programs link it with `-L target/<profile> -lsdrt`, as users do: nothing here adds a
+/// file cargo did not make, so a missing `libsdrt.so.0` fails the programs as it would fail
+/// users'. (`cargo test` leaves its own cdylib in target/<profile>/deps/, which users never
+/// see, and with the `test-hooks` feature, which users' libraries never carry.)
 pub fn cdylib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
@@ -42,31 +45,25 @@ pub fn cdylib() -> &'static Path {
             std::env::consts::DLL_PREFIX,
             std::env::consts::DLL_SUFFIX
         );
-        let from_cargo_test = dir.join("deps").join(&name);
-        if is_fresh(&from_cargo_test) {
-            link_soname(&from_cargo_test);
-            return from_cargo_test;
-        }
         let lib = dir.join(&name);
-        if !is_fresh(&lib) {
-            let profile = dir.file_name().and_then(OsStr::to_str).unwrap_or("debug");
-            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cmd.current_dir(super::root()).args(["build", "--lib"]);
-            match profile {
-                "debug" => {}
-                "release" => {
-                    cmd.arg("--release");
-                }
-                other => {
-                    cmd.args(["--profile", other]);
-                }
+        let profile = dir.file_name().and_then(OsStr::to_str).unwrap_or("debug");
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(super::root())
+            .args(["build", "--lib", "--locked"])
+            .env("CARGO_TARGET_DIR", dir.parent().unwrap());
+        match profile {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
             }
-            eprintln!("building the cdylib: {cmd:?}");
-            let status = cmd.status().expect("run cargo build --lib");
-            assert!(status.success(), "cargo build --lib failed");
+            other => {
+                cmd.args(["--profile", other]);
+            }
         }
-        assert!(lib.exists(), "{} missing", lib.display());
-        link_soname(&lib);
+        eprintln!("building the cdylib: {cmd:?}");
+        let status = cmd.status().expect("run cargo build --lib");
+        assert!(status.success(), "cargo build --lib failed");
+        assert!(lib.exists(), "{} missing after cargo build", lib.display());
         lib
     })
 }
@@ -80,44 +77,6 @@ pub fn soname() -> Option<String> {
         "windows" => None,
         _ => Some(format!("libsdrt.so.{major}")),
     }
-}
-
-/// Puts the soname link (libsdrt.so.0 -> libsdrt.so) beside the cdylib cargo built, as an
-/// install has it: a program linked with `-lsdrt` records the soname and loads that file.
-fn link_soname(lib: &Path) {
-    let Some(soname) = soname() else { return };
-    let link = lib.with_file_name(soname);
-    if std::fs::symlink_metadata(&link).is_ok() {
-        return;
-    }
-    #[cfg(unix)]
-    match std::os::unix::fs::symlink(lib.file_name().unwrap(), &link) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("{}: {e}", link.display()),
-    }
-}
-
-/// Whether `lib` exists and is newer than every file under src/ and Cargo.toml.
-pub fn is_fresh(lib: &Path) -> bool {
-    fn newest(path: &Path, acc: &mut SystemTime) {
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.is_dir() {
-                for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
-                    newest(&entry.path(), acc);
-                }
-            } else if let Ok(m) = meta.modified() {
-                *acc = (*acc).max(m);
-            }
-        }
-    }
-    let Ok(built) = std::fs::metadata(lib).and_then(|m| m.modified()) else {
-        return false;
-    };
-    let mut sources = SystemTime::UNIX_EPOCH;
-    newest(&super::root().join("src"), &mut sources);
-    newest(&super::root().join("Cargo.toml"), &mut sources);
-    built >= sources
 }
 
 /// Where the C programs are built: target/<profile>/c_api/.
@@ -184,21 +143,15 @@ pub fn compile_with(
     out
 }
 
-/// A command for a built program: ONNX Runtime from the test setup, no inherited overrides.
-///
-/// `cargo test` runs tests with a `LD_LIBRARY_PATH` that holds target/<profile>/ before the
-/// programs' rpath, so a stale libsdrt there would shadow the fresh one they were linked
-/// against: the cdylib's own folder goes first.
+/// A command for a built program, run as users run theirs: libsdrt found through the rpath
+/// the program was linked with (cargo's `LD_LIBRARY_PATH`, which names target/<profile>/, is
+/// removed), ONNX Runtime from the test setup, no inherited overrides.
 pub fn program(exe: &Path) -> Command {
     let mut cmd = Command::new(exe);
-    let lib_dir = cdylib().parent().unwrap().to_path_buf();
-    let mut paths = vec![lib_dir];
-    if let Some(old) = std::env::var_os("LD_LIBRARY_PATH") {
-        paths.extend(std::env::split_paths(&old));
-    }
     cmd.current_dir(super::root())
         .env("SDRT_ORT_LIBRARY", super::ort_library())
-        .env("LD_LIBRARY_PATH", std::env::join_paths(paths).unwrap())
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("DYLD_LIBRARY_PATH")
         .env_remove("ORT_DYLIB_PATH")
         .stdin(Stdio::null());
     cmd

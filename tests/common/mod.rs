@@ -40,6 +40,32 @@ pub fn ort_library() -> PathBuf {
     lib
 }
 
+/// Whether a test group is switched off (its variable is `0`, as tools/test.sh documents);
+/// says so on stderr when it is.
+pub fn skipped(variable: &str) -> bool {
+    let off = std::env::var(variable).is_ok_and(|v| v == "0");
+    if off {
+        eprintln!("skipped: {variable}=0");
+    }
+    off
+}
+
+/// Fails the test when `tool` is not on PATH: a group that cannot run fails, unless its
+/// variable switches it off (tools/test.sh installs `package` when it can).
+pub fn require_tool(tool: &str, package: &str, variable: &str) {
+    let found = Command::new(tool)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "{tool} is needed here and not installed: apt-get install {package} (tools/test.sh \
+         does when it can), or set {variable}=0 to skip this group"
+    );
+}
+
 /// Initializes the runtime once per test binary.
 pub fn init_runtime() -> &'static sdrt::runtime::Runtime {
     sdrt::runtime::init(&sdrt::RuntimeOptions {

@@ -53,10 +53,11 @@ int bad_model(const std::string &dir) {
         static_cast<void>(pipe);
         check(false, "value() on a missing folder throws");
     } catch (const sdrt::Error &e) {
-        std::printf("thrown %s (%u): %s\n", e.name(), static_cast<unsigned>(e.status), e.what());
+        std::printf("thrown %s (%u): %s\n", e.name(), static_cast<unsigned>(e.status),
+                    e.message.c_str());
         check(e.status == SDRT_ERROR_MODEL_NOT_FOUND, "the thrown status");
-        check(std::strcmp(e.what(), e.message.c_str()) == 0, "what() is the message");
         check(e.describe() == std::string(e.name()) + ": " + e.message, "describe()");
+        check(std::string(e.what()) == e.describe(), "what() is the status and the message");
     }
     try {
         sdrt::Pipeline pipe = sdrt::Pipeline::create(dir).value();
@@ -64,6 +65,24 @@ int bad_model(const std::string &dir) {
         check(false, "value() throws");
     } catch (const std::exception &e) {
         std::printf("as std::exception: %s\n", e.what());
+    }
+    // No message from the library: what() still says what failed, never "".
+    {
+        sdrt::Error silent(SDRT_ERROR_CANCELLED, "");
+        std::printf("no message: what() '%s'\n", silent.what());
+        check(std::string(silent.what()) == "SDRT_ERROR_CANCELLED", "what() without a message");
+        check(silent.describe() == "SDRT_ERROR_CANCELLED", "describe() without a message");
+        silent.message = "later";
+        check(std::string(silent.what()) == "SDRT_ERROR_CANCELLED: later",
+              "what() follows a changed message");
+        const sdrt::Error blank;
+        std::printf("default: what() '%s'\n", blank.what());
+        check(std::string(blank.what()) == "SDRT_ERROR_INTERNAL", "a default Error's what()");
+        try {
+            throw sdrt::Error(SDRT_ERROR_INFERENCE, "");
+        } catch (const std::exception &e) {
+            check(std::strcmp(e.what(), "SDRT_ERROR_INFERENCE") == 0, "as std::exception");
+        }
     }
     // Runtime errors reach Result the same way.
     auto runtime = sdrt::init_runtime(std::string("/nonexistent/libonnxruntime.so"));

@@ -52,7 +52,9 @@ from .pipeline import (
     version,
 )
 
-__version__ = "0.2.0"
+# The binding's version, its one source (pyproject.toml reads it): the version of the libsdrt
+# it is released with, Cargo.toml's (tests/test_version.py checks the three agree).
+__version__ = "0.3.0"
 
 __all__ = [
     "AlreadyInitializedError", "CancelledError", "GENERATORS", "Image", "InferenceError",

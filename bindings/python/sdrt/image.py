@@ -16,12 +16,14 @@ _FORMATS = {"RGB": n.SDRT_PIXEL_FORMAT_RGB8, "RGBA": n.SDRT_PIXEL_FORMAT_RGBA8,
 class Image:
     """`height` rows of `width` pixels in `pixels` (bytes), row `y` at `y * stride`.
     `mode` is "RGB" (what sdrt generates), "RGBA" or "L" (one gray channel, for masks).
-    `flagged` is True when the model's safety checker blacked the image out."""
+    `safety_checked` is True when the model folder's safety checker ran on the image
+    (`sdrt_images_safety_checked`: SD 1.x folders that ship one, unless disabled), and
+    `flagged` when it blacked the image out (`sdrt_images_flagged`)."""
 
-    __slots__ = ("width", "height", "stride", "mode", "pixels", "flagged")
+    __slots__ = ("width", "height", "stride", "mode", "pixels", "flagged", "safety_checked")
 
     def __init__(self, width: int, height: int, pixels, mode: str = "RGB", stride: int = 0,
-                 flagged: bool = False):
+                 flagged: bool = False, safety_checked: bool = False):
         if mode not in _CHANNELS:
             raise invalid(f"image mode {mode!r}: expected one of RGB, RGBA, L")
         width, height, stride = int(width), int(height), int(stride)
@@ -41,6 +43,7 @@ class Image:
         self.width, self.height, self.stride, self.mode = width, height, stride, mode
         self.pixels = pixels
         self.flagged = bool(flagged)
+        self.safety_checked = bool(safety_checked)
 
     @property
     def channels(self) -> int:

@@ -146,13 +146,31 @@ def _log_trampoline(target):
         emit = target
 
     def callback(_user_data, level, message):
+        _in_log_callback.depth = getattr(_in_log_callback, "depth", 0) + 1
         try:
             emit(_TO_LOGGING.get(level, logging.DEBUG),
                  message.decode("utf-8", "replace") if message else "")
         except BaseException:  # noqa: BLE001 - nothing may unwind into sdrt
             pass
+        finally:
+            _in_log_callback.depth -= 1
 
     return n.sdrt_log_callback(callback)
+
+
+# Set on a thread while it runs a log callback (any thread: ONNX Runtime's too).
+_in_log_callback = threading.local()
+
+
+def _not_from_a_log_callback(what: str) -> None:
+    """sdrt's log callbacks must not call sdrt (sdrt.h, `sdrt_log_callback`): sdrt may hold
+    its logger while it calls them, so such a call would wait for itself (init_runtime also
+    waited for the binding's own lock, held by the call that is logging). Raised instead."""
+    if getattr(_in_log_callback, "depth", 0):
+        raise RuntimeError(
+            f"{what} from a log callback: sdrt's log callbacks must not call sdrt (it may hold "
+            "its logger while it calls them); do it after the call that logs returns"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,7 +188,9 @@ def init_runtime(ort_library=None, *, log_callback=None, log_level=None) -> None
     `$SDRT_ORT_LIBRARY`, `$ORT_DYLIB_PATH`, libsdrt's folder, then the system.
     `log_callback` (a `logging.Logger` or a callable(level, message)) receives the messages
     that belong to no pipeline; None keeps them out of Python. Calling again updates the
-    logging; another `ort_library` than the loaded one raises `AlreadyInitializedError`."""
+    logging; another `ort_library` than the loaded one raises `AlreadyInitializedError`.
+    Not from a log callback (raises RuntimeError: sdrt may be holding its logger)."""
+    _not_from_a_log_callback("sdrt.init_runtime()")
     lib = n.lib()
     with _runtime_lock:
         opts = n.sdrt_runtime_options()
@@ -205,9 +225,10 @@ def _ensure_runtime(ort_library) -> None:
 def shutdown_runtime() -> None:
     """Detaches the runtime's log callback (`sdrt_runtime_shutdown`); ONNX Runtime stays
     loaded. Registered with `atexit` when `init_runtime` set a callback, so that sdrt never
-    calls into a finalized interpreter."""
+    calls into a finalized interpreter. Not from a log callback (raises RuntimeError)."""
     if n.library_path() is None:
         return
+    _not_from_a_log_callback("sdrt.shutdown_runtime()")
     n.lib().sdrt_runtime_shutdown()
     with _runtime_lock:
         _runtime.update(callback=None, target=None, level=None)
@@ -291,10 +312,12 @@ def _collect(lib, images) -> list:
         count = lib.sdrt_images_count(images)
         w, h = lib.sdrt_images_width(images), lib.sdrt_images_height(images)
         c = lib.sdrt_images_channels(images)
+        checked = lib.sdrt_images_safety_checked(images) == 1
         out = []
         for i in range(count):
             data = ctypes.string_at(lib.sdrt_images_data(images, i), w * h * c)
-            out.append(Image(w, h, data, "RGB", flagged=lib.sdrt_images_flagged(images, i) == 1))
+            out.append(Image(w, h, data, "RGB", flagged=lib.sdrt_images_flagged(images, i) == 1,
+                             safety_checked=checked))
         return out
     finally:
         lib.sdrt_images_free(images)
@@ -381,6 +404,7 @@ class Pipeline:
                  coreml_cache_dir=None, preview_decoder=None, disable_safety_checker=False,
                  graph_cache_dir=None, low_memory=False, ort_library=None, log_callback=None,
                  log_level=None):
+        _not_from_a_log_callback("sdrt.Pipeline()")
         self._h = _Handle()
         self.path = os.fspath(path) if isinstance(path, os.PathLike) else path
         lib = n.lib()
@@ -432,6 +456,7 @@ class Pipeline:
         if self._h.inside():
             raise RuntimeError("Pipeline.close() from one of its own callbacks; close it "
                                "after generate returns")
+        _not_from_a_log_callback("Pipeline.close()")
         self._finalizer()
 
     @property
@@ -493,7 +518,8 @@ class Pipeline:
         `StepInfo.previews` every `preview_every` evaluations.
 
         Errors raise a subclass of `SdrtError` (`InvalidArgumentError`, `CancelledError`,
-        ...). Releases the GIL while sdrt runs."""
+        ...). Releases the GIL while sdrt runs. Not from a log callback (RuntimeError)."""
+        _not_from_a_log_callback("Pipeline.generate()")
         h = self._h
         h.enter()
         try:

@@ -51,24 +51,10 @@ def build_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("build"))
 
 
-def soname_link(lib: str) -> None:
-    """Puts the soname link (libsdrt.so.0 -> libsdrt.so) beside the library cargo built, as an
-    install has it: a program linked with -lsdrt records the soname (build.rs) and loads it."""
-    if not sys.platform.startswith("linux"):
-        return
-    with open(os.path.join(ROOT, "Cargo.toml"), encoding="utf-8") as f:
-        version = next(line.split('"')[1] for line in f if line.startswith("version = "))
-    link = os.path.join(os.path.dirname(lib), "libsdrt.so." + version.split(".")[0])
-    if not os.path.lexists(link):
-        try:
-            os.symlink(os.path.basename(lib), link)
-        except FileExistsError:
-            pass
-
-
 def cc(build_dir: str, name: str, sources: list, extra: list = ()) -> str:
-    """Compiles C `sources` against include/ and libsdrt into build_dir/name."""
-    soname_link(os.path.abspath(library()))
+    """Compiles C `sources` against include/ and libsdrt into build_dir/name, as the README
+    tells users to: -L<folder of libsdrt> -lsdrt and an rpath, nothing added beside the
+    library (cargo's build makes the soname link the program loads by)."""
     lib_dir = os.path.dirname(os.path.abspath(library()))
     out = os.path.join(build_dir, name)
     cmd = [os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Wextra", "-Werror",

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import INPAINT, PKG, PREVIEW, TINY, pattern, write_pnm
+from conftest import FIXTURES, INPAINT, PKG, PREVIEW, TINY, pattern, write_pnm
 
 import sdrt
 
@@ -222,3 +222,20 @@ else:
                           "import sdrt; assert 'numpy' not in sys.modules and "
                           "'PIL' not in sys.modules"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_safety_checked_says_whether_the_folders_checker_ran(tiny):
+    """`Image.safety_checked` is `sdrt_images_safety_checked`: set on every image when the
+    folder's safety checker ran (SD 1.x exports that ship one), not when the folder has none
+    or the pipeline turned it off."""
+    safety = os.path.join(FIXTURES, "tiny-sd1-safety")
+    with sdrt.Pipeline(safety, provider="cpu") as pipe:
+        assert pipe.info.safety_checker
+        images = pipe.generate("a lighthouse", steps=2, seed=1, count=2)
+        assert [i.safety_checked for i in images] == [True, True]
+    with sdrt.Pipeline(safety, provider="cpu", disable_safety_checker=True) as pipe:
+        assert not pipe.info.safety_checker
+        images = pipe.generate("a lighthouse", steps=2, seed=1)
+        assert not images[0].safety_checked and not images[0].flagged
+    images = tiny.generate("a lighthouse", steps=2, seed=1)
+    assert not images[0].safety_checked and not images[0].flagged

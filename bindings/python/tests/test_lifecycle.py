@@ -161,3 +161,44 @@ sdrt.init_runtime(log_callback=lambda level, msg: None)   # replaces the callbac
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout == "" and res.stderr == ""
+
+
+def test_a_log_callback_calling_init_runtime_is_refused_not_deadlocked():
+    """A runtime log callback that calls init_runtime ran while init_runtime held the
+    binding's lock (and sdrt its logger): it waited for itself forever. sdrt's log callbacks
+    must not call sdrt, so the binding now raises RuntimeError there; the outer call
+    finishes. In a fresh process (the first init logs), with a timeout."""
+    code = f"""
+import sys
+sys.path.insert(0, {PKG!r})
+import sdrt
+seen = []
+def callback(level, message):
+    try:
+        sdrt.init_runtime({ort_library()!r}, log_level="debug")
+        seen.append("returned")
+    except RuntimeError as e:
+        seen.append(str(e))
+sdrt.init_runtime({ort_library()!r}, log_callback=callback, log_level="info")
+assert seen, "the callback was not called"
+assert all("log callback" in s for s in seen), seen
+def pipeline_log(level, message):
+    try:
+        sdrt.init_runtime()
+        seen.append("returned")
+    except RuntimeError as e:
+        seen.append(str(e))
+n = len(seen)
+with sdrt.Pipeline({TINY!r}, provider="cpu", log_callback=pipeline_log, log_level="debug") as p:
+    p.generate("x", steps=1)
+assert len(seen) > n and all("log callback" in s for s in seen), seen[n:]
+sdrt.init_runtime(log_level="warn")   # outside a callback: allowed
+sdrt.shutdown_runtime()
+"""
+    try:
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("init_runtime from a log callback hung (deadlock)")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "" and res.stderr == ""

@@ -11,6 +11,8 @@ import zipfile
 
 from conftest import PKG, TINY, library, ort_library
 
+import sdrt
+
 SCRIPT = """
 import os, sys, sdrt
 assert not any(k.startswith(("SDRT_", "ORT_")) for k in os.environ), "env leaked"
@@ -32,7 +34,9 @@ def test_wheel_installs_and_generates(tmp_path, tiny):
     assert res.returncode == 0, res.stderr
     wheel = res.stdout.strip()
     name = os.path.basename(wheel)
-    assert name.startswith("sdrt-0.2.0-py3-none-") and not name.endswith("-any.whl"), name
+    # The wheel's version is the package's (pyproject.toml reads sdrt.__version__).
+    assert name.startswith(f"sdrt-{sdrt.__version__}-py3-none-"), name
+    assert not name.endswith("-any.whl"), name
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
     lib_name = os.path.basename(library())
