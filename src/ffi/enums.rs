@@ -199,7 +199,10 @@ pub(crate) const GENERATOR: Table<sdrt_generator, Generator> = Table {
     pairs: &[
         (sdrt_generator::SDRT_GENERATOR_NUMPY, Generator::Numpy),
         (sdrt_generator::SDRT_GENERATOR_TORCH, Generator::Torch),
-        (sdrt_generator::SDRT_GENERATOR_TORCH_CUDA, Generator::TorchCuda),
+        (
+            sdrt_generator::SDRT_GENERATOR_TORCH_CUDA,
+            Generator::TorchCuda,
+        ),
     ],
 };
 
