@@ -408,6 +408,7 @@ fn swift_layer_calls_every_function_and_no_init_macro() {
 fn shell_scripts_pass_bash_n_and_shellcheck() {
     let scripts = [
         "tools/build_xcframework.sh",
+        "tools/fetch_ep.sh",
         "tools/install.sh",
         "tools/test_swift.sh",
     ];
