@@ -4,8 +4,9 @@
  * sdrt runs Stable Diffusion models exported to ONNX (`optimum-cli export onnx`, the layout of
  * diffusers' ONNX pipelines) on ONNX Runtime >= 1.31, which it loads at run time, and
  * reproduces diffusers' text-to-image, image-to-image and inpainting results (and those of
- * LCM-distilled and SD-Turbo style few-step models). Providers: CPU, CUDA, CoreML (with a logged
- * fallback to CPU when the loaded ONNX Runtime lacks one).
+ * LCM-distilled and SD-Turbo style few-step models). Providers: CPU, CUDA, CoreML, and plugin
+ * execution providers registered from their library (OpenVINO by name, or any plugin EP), with a
+ * logged fallback to CPU when the loaded ONNX Runtime lacks one or the plugin offers no device.
  *
  * Usage (error handling shortened):
  *
@@ -244,6 +245,21 @@ enum sdrt_provider
      * NVIDIA CUDA.
      */
     SDRT_PROVIDER_CUDA = 3,
+    /**
+     * Intel OpenVINO through ONNX Runtime's plugin EP ABI (the `onnxruntime-ep-openvino`
+     * plugin; see `sdrt_pipeline_options.ep_library_path`, `ep_device`, `ep_precision`).
+     * Its devices are Intel's: on a machine where the plugin offers no device of the kind
+     * asked for (an AMD CPU, no Intel GPU), or without the plugin library, the pipeline
+     * falls back to the CPU provider with a warning (`strict_provider`: an error). A graph
+     * the plugin cannot build runs on the CPU provider the same way; `sdrt_pipeline_info`
+     * reports where the graphs run. Since 0.3.
+     */
+    SDRT_PROVIDER_OPENVINO = 4,
+    /**
+     * Any plugin execution provider: `sdrt_pipeline_options.ep_library_path` and `ep_name`
+     * (required), `ep_device`, and its options; the same fallback as OpenVINO. Since 0.3.
+     */
+    SDRT_PROVIDER_PLUGIN = 5,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -283,6 +299,80 @@ enum sdrt_coreml_compute_units
 typedef enum sdrt_coreml_compute_units sdrt_coreml_compute_units;
 #else
 typedef uint32_t sdrt_coreml_compute_units;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The device a plugin execution provider runs on (`sdrt_pipeline_options.ep_device`).
+ */
+enum sdrt_ep_device
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * OpenVINO: the CPU. Another plugin: every device its provider offers.
+     */
+    SDRT_EP_DEVICE_DEFAULT = 0,
+    /**
+     * The CPU.
+     */
+    SDRT_EP_DEVICE_CPU = 1,
+    /**
+     * A GPU.
+     */
+    SDRT_EP_DEVICE_GPU = 2,
+    /**
+     * A neural processing unit.
+     */
+    SDRT_EP_DEVICE_NPU = 3,
+    /**
+     * OpenVINO's `AUTO` meta-device over every device it offers (provider
+     * `OpenVINOExecutionProvider.AUTO`); another plugin: as `SDRT_EP_DEVICE_DEFAULT`.
+     */
+    SDRT_EP_DEVICE_AUTO = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sdrt_ep_device sdrt_ep_device;
+#else
+typedef uint32_t sdrt_ep_device;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The precision OpenVINO computes in (`sdrt_pipeline_options.ep_precision`), passed as its
+ * `INFERENCE_PRECISION_HINT` through the provider's `load_config` option. Float32 is the
+ * parity contract (the tiny goldens at the usual tolerance); bfloat16 and float16 are opt-in
+ * speed modes whose images differ from float32's.
+ */
+enum sdrt_ep_precision
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * The device's default (bfloat16 on CPUs with bfloat16 instructions).
+     */
+    SDRT_EP_PRECISION_AUTO = 0,
+    /**
+     * Float32.
+     */
+    SDRT_EP_PRECISION_F32 = 1,
+    /**
+     * Bfloat16.
+     */
+    SDRT_EP_PRECISION_BF16 = 2,
+    /**
+     * Float16.
+     */
+    SDRT_EP_PRECISION_F16 = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sdrt_ep_precision sdrt_ep_precision;
+#else
+typedef uint32_t sdrt_ep_precision;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -963,6 +1053,49 @@ typedef struct sdrt_pipeline_options {
      * graph cache). Images are identical to the default mode's. Default 0. Since 0.3.
      */
     uint32_t low_memory;
+    /**
+     * `sdrt_ep_device` for `SDRT_PROVIDER_OPENVINO` and `SDRT_PROVIDER_PLUGIN` (default
+     * `SDRT_EP_DEVICE_DEFAULT`). Since 0.3.
+     */
+    uint32_t ep_device;
+    /**
+     * `sdrt_ep_precision` for `SDRT_PROVIDER_OPENVINO` (default `SDRT_EP_PRECISION_AUTO`); a
+     * precision other than AUTO needs the device CPU, GPU or NPU, and another plugin must
+     * leave it AUTO (`SDRT_ERROR_INVALID_ARGUMENT`). Since 0.3.
+     */
+    uint32_t ep_precision;
+    /**
+     * The plugin EP library (UTF-8 path), registered into the runtime's ONNX Runtime once per
+     * library and kept until the process exits. `SDRT_PROVIDER_OPENVINO`: NULL or "" for
+     * `$SDRT_OPENVINO_EP`, else `openvino/libonnxruntime_providers_openvino_plugin.so` in
+     * the loaded ONNX Runtime's folder (where `tools/fetch_ep.sh openvino` puts the
+     * `onnxruntime-ep-openvino` wheel's plugin beside `tools/fetch_ort.sh`'s library).
+     * `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
+     */
+    const char *ep_library_path;
+    /**
+     * The provider's name as its library reports it (ONNX Runtime's `OrtEpDevice` EP name,
+     * e.g. `OpenVINOExecutionProvider`). `SDRT_PROVIDER_OPENVINO`: NULL or "" for
+     * `OpenVINOExecutionProvider` (`OpenVINOExecutionProvider.AUTO` with
+     * `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
+     */
+    const char *ep_name;
+    /**
+     * The provider's own options, `ep_option_count` UTF-8 keys (without the provider's
+     * name) and values, passed to it after sdrt's own (OpenVINO: `load_config` for the
+     * precision), e.g. OpenVINO's `num_of_threads`. NULL when the count is 0. Copied.
+     * Since 0.3.
+     */
+    const char *const *ep_option_keys;
+    /**
+     * The values of `ep_option_keys`, in the same order. Since 0.3.
+     */
+    const char *const *ep_option_values;
+    /**
+     * How many `ep_option_keys` and `ep_option_values` there are, at most 256 (default 0).
+     * Since 0.3.
+     */
+    uint32_t ep_option_count;
 } sdrt_pipeline_options;
 
 /**

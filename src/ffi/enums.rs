@@ -8,6 +8,7 @@
 //! (`to_rust` gives `None`); the tests check that each table round-trips, covers every Rust
 //! value and C constant, and has no duplicate C value.
 
+use super::ep::{sdrt_ep_device, sdrt_ep_precision};
 use super::image_view::sdrt_pixel_format;
 use super::params::{
     sdrt_generator, sdrt_prediction_type, sdrt_provider, sdrt_scheduler, sdrt_timestep_spacing,
@@ -19,7 +20,7 @@ use super::step::sdrt_preview_kind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::PreviewKind;
 use crate::rng::Generator;
-use crate::runtime::{CoreMlComputeUnits, LogLevel, Provider};
+use crate::runtime::{CoreMlComputeUnits, EpDeviceChoice, EpPrecision, LogLevel, Provider};
 use crate::scheduler::{PredictionType, SchedulerKind, TimestepSpacing};
 
 /// A C enumeration: `#[repr(u32)]`, passed as a `uint32_t` field or argument.
@@ -43,6 +44,8 @@ c_enums!(
     sdrt_log_level,
     sdrt_provider,
     sdrt_coreml_compute_units,
+    sdrt_ep_device,
+    sdrt_ep_precision,
     sdrt_scheduler,
     sdrt_generator,
     sdrt_prediction_type,
@@ -151,6 +154,35 @@ pub(crate) const PROVIDER: Table<sdrt_provider, Provider> = {
             (P::SDRT_PROVIDER_CPU, Provider::Cpu),
             (P::SDRT_PROVIDER_COREML, Provider::CoreMl),
             (P::SDRT_PROVIDER_CUDA, Provider::Cuda),
+            (P::SDRT_PROVIDER_OPENVINO, Provider::OpenVino),
+            (P::SDRT_PROVIDER_PLUGIN, Provider::PluginEp),
+        ],
+    }
+};
+
+/// `sdrt_ep_device`.
+pub(crate) const EP_DEVICE: Table<sdrt_ep_device, EpDeviceChoice> = {
+    use sdrt_ep_device as D;
+    Table {
+        pairs: &[
+            (D::SDRT_EP_DEVICE_DEFAULT, EpDeviceChoice::Default),
+            (D::SDRT_EP_DEVICE_CPU, EpDeviceChoice::Cpu),
+            (D::SDRT_EP_DEVICE_GPU, EpDeviceChoice::Gpu),
+            (D::SDRT_EP_DEVICE_NPU, EpDeviceChoice::Npu),
+            (D::SDRT_EP_DEVICE_AUTO, EpDeviceChoice::Auto),
+        ],
+    }
+};
+
+/// `sdrt_ep_precision`.
+pub(crate) const EP_PRECISION: Table<sdrt_ep_precision, EpPrecision> = {
+    use sdrt_ep_precision as E;
+    Table {
+        pairs: &[
+            (E::SDRT_EP_PRECISION_AUTO, EpPrecision::Auto),
+            (E::SDRT_EP_PRECISION_F32, EpPrecision::F32),
+            (E::SDRT_EP_PRECISION_BF16, EpPrecision::Bf16),
+            (E::SDRT_EP_PRECISION_F16, EpPrecision::F16),
         ],
     }
 };
@@ -382,8 +414,33 @@ mod tests {
                 SDRT_PROVIDER_CPU,
                 SDRT_PROVIDER_COREML,
                 SDRT_PROVIDER_CUDA,
+                SDRT_PROVIDER_OPENVINO,
+                SDRT_PROVIDER_PLUGIN,
             ),
-            &every!(Provider: Auto, Cpu, CoreMl, Cuda),
+            &every!(Provider: Auto, Cpu, CoreMl, Cuda, OpenVino, PluginEp),
+        );
+        check(
+            "sdrt_ep_device",
+            &EP_DEVICE,
+            &every!(
+                sdrt_ep_device: SDRT_EP_DEVICE_DEFAULT,
+                SDRT_EP_DEVICE_CPU,
+                SDRT_EP_DEVICE_GPU,
+                SDRT_EP_DEVICE_NPU,
+                SDRT_EP_DEVICE_AUTO,
+            ),
+            &every!(EpDeviceChoice: Default, Cpu, Gpu, Npu, Auto),
+        );
+        check(
+            "sdrt_ep_precision",
+            &EP_PRECISION,
+            &every!(
+                sdrt_ep_precision: SDRT_EP_PRECISION_AUTO,
+                SDRT_EP_PRECISION_F32,
+                SDRT_EP_PRECISION_BF16,
+                SDRT_EP_PRECISION_F16,
+            ),
+            &every!(EpPrecision: Auto, F32, Bf16, F16),
         );
         check(
             "sdrt_coreml_compute_units",

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub(crate) mod enums;
+pub mod ep;
 pub mod image_view;
 pub mod images;
 pub mod params;

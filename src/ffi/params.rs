@@ -21,6 +21,17 @@ pub enum sdrt_provider {
     SDRT_PROVIDER_COREML = 2,
     /// NVIDIA CUDA.
     SDRT_PROVIDER_CUDA = 3,
+    /// Intel OpenVINO through ONNX Runtime's plugin EP ABI (the `onnxruntime-ep-openvino`
+    /// plugin; see `sdrt_pipeline_options.ep_library_path`, `ep_device`, `ep_precision`).
+    /// Its devices are Intel's: on a machine where the plugin offers no device of the kind
+    /// asked for (an AMD CPU, no Intel GPU), or without the plugin library, the pipeline
+    /// falls back to the CPU provider with a warning (`strict_provider`: an error). A graph
+    /// the plugin cannot build runs on the CPU provider the same way; `sdrt_pipeline_info`
+    /// reports where the graphs run. Since 0.3.
+    SDRT_PROVIDER_OPENVINO = 4,
+    /// Any plugin execution provider: `sdrt_pipeline_options.ep_library_path` and `ep_name`
+    /// (required), `ep_device`, and its options; the same fallback as OpenVINO. Since 0.3.
+    SDRT_PROVIDER_PLUGIN = 5,
 }
 
 /// Schedulers (`sdrt_generate_params.scheduler`), each reproducing the diffusers class named.

@@ -121,6 +121,35 @@ pub struct sdrt_pipeline_options {
     /// instead of all of them, and every call pays the loads (seconds at full size with the
     /// graph cache). Images are identical to the default mode's. Default 0. Since 0.3.
     pub low_memory: u32,
+    /// `sdrt_ep_device` for `SDRT_PROVIDER_OPENVINO` and `SDRT_PROVIDER_PLUGIN` (default
+    /// `SDRT_EP_DEVICE_DEFAULT`). Since 0.3.
+    pub ep_device: u32,
+    /// `sdrt_ep_precision` for `SDRT_PROVIDER_OPENVINO` (default `SDRT_EP_PRECISION_AUTO`); a
+    /// precision other than AUTO needs the device CPU, GPU or NPU, and another plugin must
+    /// leave it AUTO (`SDRT_ERROR_INVALID_ARGUMENT`). Since 0.3.
+    pub ep_precision: u32,
+    /// The plugin EP library (UTF-8 path), registered into the runtime's ONNX Runtime once per
+    /// library and kept until the process exits. `SDRT_PROVIDER_OPENVINO`: NULL or "" for
+    /// `$SDRT_OPENVINO_EP`, else `openvino/libonnxruntime_providers_openvino_plugin.so` in
+    /// the loaded ONNX Runtime's folder (where `tools/fetch_ep.sh openvino` puts the
+    /// `onnxruntime-ep-openvino` wheel's plugin beside `tools/fetch_ort.sh`'s library).
+    /// `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
+    pub ep_library_path: *const c_char,
+    /// The provider's name as its library reports it (ONNX Runtime's `OrtEpDevice` EP name,
+    /// e.g. `OpenVINOExecutionProvider`). `SDRT_PROVIDER_OPENVINO`: NULL or "" for
+    /// `OpenVINOExecutionProvider` (`OpenVINOExecutionProvider.AUTO` with
+    /// `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
+    pub ep_name: *const c_char,
+    /// The provider's own options, `ep_option_count` UTF-8 keys (without the provider's
+    /// name) and values, passed to it after sdrt's own (OpenVINO: `load_config` for the
+    /// precision), e.g. OpenVINO's `num_of_threads`. NULL when the count is 0. Copied.
+    /// Since 0.3.
+    pub ep_option_keys: *const *const c_char,
+    /// The values of `ep_option_keys`, in the same order. Since 0.3.
+    pub ep_option_values: *const *const c_char,
+    /// How many `ep_option_keys` and `ep_option_values` there are, at most 256 (default 0).
+    /// Since 0.3.
+    pub ep_option_count: u32,
 }
 
 /// The most intra-op threads a pipeline may ask for (ONNX Runtime would try to start them all).
@@ -152,6 +181,13 @@ impl Default for sdrt_pipeline_options {
             log_user_data: std::ptr::null_mut(),
             graph_cache_dir: std::ptr::null(),
             low_memory: 0,
+            ep_device: super::ep::sdrt_ep_device::SDRT_EP_DEVICE_DEFAULT as u32,
+            ep_precision: super::ep::sdrt_ep_precision::SDRT_EP_PRECISION_AUTO as u32,
+            ep_library_path: std::ptr::null(),
+            ep_name: std::ptr::null(),
+            ep_option_keys: std::ptr::null(),
+            ep_option_values: std::ptr::null(),
+            ep_option_count: 0,
         }
     }
 }
@@ -236,6 +272,8 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
             static_shapes: o.coreml_static_shapes != 0,
         },
         cuda_device_id: o.cuda_device_id,
+        // SAFETY: the caller's options (contract).
+        ep: unsafe { super::ep::read_ep_options(&o)? },
         intra_op_threads: o.intra_op_threads as usize,
         static_width: o.static_width as usize,
         static_height: o.static_height as usize,

@@ -9,7 +9,7 @@ use super::cache::CacheDir;
 use super::session::{load_session, OnnxModel};
 use super::ModelFolder;
 use crate::error::{Error, ErrorKind, Result};
-use crate::runtime::{self, CoreMlOptions, LogLevel, PipelineLog, Provider};
+use crate::runtime::{self, CoreMlOptions, LogLevel, PipelineLog, PluginEp, Provider};
 
 /// What a pipeline was pinned to for static-shape providers: width, height, images.
 pub(crate) type StaticShape = (usize, usize, usize);
@@ -20,6 +20,10 @@ pub(crate) type StaticShape = (usize, usize, usize);
 pub(crate) struct SessionSettings {
     /// The provider the sessions run on (resolved: never `Auto`).
     pub provider: Provider,
+    /// What a plugin provider's sessions append (with `OpenVino` and `PluginEp`).
+    pub plugin: Option<PluginEp>,
+    /// A plugin provider that refuses a graph is an error (else that graph runs on CPU).
+    pub strict_provider: bool,
     /// Threads per graph for ONNX Runtime's intra-op pool; 0 = ORT's default.
     pub intra_op_threads: usize,
     /// CoreML settings (used when the provider is CoreML).
@@ -47,6 +51,12 @@ fn cache_settings(
     if !pinned.is_empty() {
         s.push_str(&format!("; pinned {pinned:?}"));
     }
+    if let (true, Some(ep)) = (options.provider.is_plugin(), &options.plugin) {
+        s.push_str(&format!(
+            "; plugin {}, device {:?}, options {:?}",
+            ep.ep_name, ep.device, ep.options
+        ));
+    }
     if options.provider == Provider::CoreMl {
         let c = &options.coreml;
         s.push_str(&format!(
@@ -63,6 +73,8 @@ pub(crate) struct Loader {
     settings: SessionSettings,
     log: PipelineLog,
     static_shape: Option<StaticShape>,
+    /// The provider each graph loaded so far runs on, by part.
+    placements: parking_lot::Mutex<Vec<(String, Provider)>>,
     /// Token ids per prompt (pinned for static shapes).
     tokens: usize,
     /// Pixels per latent cell (pinned latent sizes for static shapes).
@@ -85,6 +97,7 @@ impl Loader {
             settings,
             log,
             static_shape,
+            placements: Default::default(),
             tokens,
             factor,
         }
@@ -93,6 +106,11 @@ impl Loader {
     /// The provider the sessions run on.
     pub(crate) fn provider(&self) -> Provider {
         self.settings.provider
+    }
+
+    /// Each graph loaded so far and the provider it runs on.
+    pub(crate) fn graph_providers(&self) -> Vec<(String, Provider)> {
+        self.placements.lock().clone()
     }
 
     /// The static shape the sessions are pinned to, if any.
@@ -110,6 +128,17 @@ impl Loader {
     fn cache_settings(&self, part: &str, pinned: &[(&'static str, usize)]) -> Result<String> {
         let rt = runtime::get_or_init()?;
         Ok(cache_settings(rt.version(), &self.settings, part, pinned))
+    }
+
+    /// The cache settings of `part` on the CPU provider (a plugin's graph that fell back).
+    fn cpu_cache_settings(&self, part: &str) -> Result<String> {
+        let rt = runtime::get_or_init()?;
+        let cpu = SessionSettings {
+            provider: Provider::Cpu,
+            plugin: None,
+            ..self.settings.clone()
+        };
+        Ok(cache_settings(rt.version(), &cpu, part, &[]))
     }
 
     /// CoreML's `ModelCacheDirectory` for `part`: one folder per graph and key under the
@@ -150,6 +179,7 @@ impl Loader {
         part: &str,
         path: &Path,
         pinned: &[(&'static str, usize)],
+        provider: Provider,
     ) -> Result<ort::session::builder::SessionBuilder> {
         let rt = runtime::get_or_init()?;
         let options = &self.settings;
@@ -168,7 +198,8 @@ impl Loader {
             rt,
             &runtime::SessionSpec {
                 part,
-                provider: options.provider,
+                provider,
+                plugin: options.plugin.as_ref().filter(|_| provider.is_plugin()),
                 intra_op_threads: options.intra_op_threads,
                 // No memory pattern for the UNet: ONNX Runtime would plan one block for all of a
                 // run's intermediate tensors, which at 512x512 holds 1.5 GB more at the UNet's
@@ -184,33 +215,36 @@ impl Loader {
         )
     }
 
-    /// Loads `part` from `path` (a preview decoder may live outside the folder).
+    /// Loads `part` from `path` (a preview decoder may live outside the folder). A plugin
+    /// provider that cannot build the graph leaves it on the CPU provider with a warning, or
+    /// is [`ErrorKind::ProviderUnavailable`] in strict mode.
     pub(crate) fn load_file(&self, part: &str, path: &Path) -> Result<OnnxModel> {
         let pinned = self.pinned(part);
-        // The graph cache holds CPU graphs: other providers compile their own (CoreML keeps
-        // its compiled models in its cache directory, keyed the same way).
-        let cached = match self.settings.graph_cache.resolve() {
-            Some(dir) if self.settings.provider == Provider::Cpu && pinned.is_empty() => {
-                match self.load_cached(part, path, &dir) {
-                    Ok(model) => Some(model),
-                    Err(e) => {
-                        self.log.log(
-                            LogLevel::Warn,
-                            &format!("graph cache: {e}; loading {part} without it"),
-                        );
-                        None
-                    }
+        let provider = self.settings.provider;
+        let (model, ran_on) = match self.load_on(part, path, &pinned, provider) {
+            Ok(m) => (m, provider),
+            Err(e) if provider.is_plugin() => {
+                let e = Error::new(
+                    ErrorKind::ProviderUnavailable,
+                    format!("{part}: {} could not build the graph: {e}", provider.name()),
+                );
+                if self.settings.strict_provider {
+                    return Err(e);
                 }
+                self.log
+                    .log(LogLevel::Warn, &format!("{e}; running {part} on cpu"));
+                (
+                    self.load_on(part, path, &pinned, Provider::Cpu)?,
+                    Provider::Cpu,
+                )
             }
-            _ => None,
+            Err(e) => return Err(e),
         };
-        let model = match cached {
-            Some(m) => m,
-            None => OnnxModel::new(
-                part,
-                load_session(self.builder(part, path, &pinned)?, path)?,
-            )?,
-        };
+        {
+            let mut placements = self.placements.lock();
+            placements.retain(|(p, _)| p != part);
+            placements.push((part.to_string(), ran_on));
+        }
         // Overrides whose names the export does not use are silently ignored by ONNX
         // Runtime; static shapes mean no free dimension may remain.
         if !pinned.is_empty() {
@@ -229,19 +263,53 @@ impl Loader {
         Ok(model)
     }
 
+    /// `part`'s session on `provider`: through the graph cache on the CPU provider without
+    /// pinned dimensions (the cache holds CPU graphs; CoreML keeps its compiled models in its
+    /// cache directory, keyed the same way), else built from the file.
+    fn load_on(
+        &self,
+        part: &str,
+        path: &Path,
+        pinned: &[(&'static str, usize)],
+        provider: Provider,
+    ) -> Result<OnnxModel> {
+        let cached = match self.settings.graph_cache.resolve() {
+            Some(dir) if provider == Provider::Cpu && pinned.is_empty() => {
+                match self.load_cached(part, path, &dir) {
+                    Ok(model) => Some(model),
+                    Err(e) => {
+                        self.log.log(
+                            LogLevel::Warn,
+                            &format!("graph cache: {e}; loading {part} without it"),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        match cached {
+            Some(m) => Ok(m),
+            None => OnnxModel::new(
+                part,
+                load_session(self.builder(part, path, pinned, provider)?, path)?,
+            ),
+        }
+    }
+
     /// `part` through the graph cache: the saved optimized graph with optimizations off (a
     /// hit), or the original graph optimized as usual and saved for next time (a miss).
     /// Cached graphs have no pinned dimensions.
     fn load_cached(&self, part: &str, path: &Path, dir: &Path) -> Result<OnnxModel> {
         use crate::model::cache::{self, Entry, GraphCache, DATA, GRAPH};
         use ort::session::builder::GraphOptimizationLevel;
-        let key = cache::key(path, &self.cache_settings(part, &[])?)?;
+        let key = cache::key(path, &self.cpu_cache_settings(part)?)?;
         let gc = GraphCache::new(dir);
         for _ in 0..2 {
             match gc.lookup(part, &key)? {
                 Entry::Hit(graph) => {
                     let b = self
-                        .builder(part, path, &[])?
+                        .builder(part, path, &[], Provider::Cpu)?
                         .with_optimization_level(GraphOptimizationLevel::Disable)?;
                     match load_session(b, &graph) {
                         Ok(s) => return OnnxModel::new(part, s),
@@ -262,7 +330,7 @@ impl Loader {
                 }
                 Entry::Miss { tmp, dir: entry } => {
                     let b = self
-                        .builder(part, path, &[])?
+                        .builder(part, path, &[], Provider::Cpu)?
                         .with_optimized_model_path(tmp.join(GRAPH))?
                         .with_config_entry(
                             "session.optimized_model_external_initializers_file_name",

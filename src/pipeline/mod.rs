@@ -111,8 +111,18 @@ impl Pipeline {
         let files = agreement::check_files(&folder, &config, &detected.text)?;
         let family = detected.load(&folder)?;
         let rt = runtime::get_or_init()?;
-        let provider =
+        let mut provider =
             runtime::resolve_provider(rt, options.provider, options.strict_provider, &log)?;
+        let plugin = if provider.is_plugin() {
+            let plugin =
+                runtime::resolve_plugin(rt, provider, &options.ep, options.strict_provider, &log)?;
+            if plugin.is_none() {
+                provider = Provider::Cpu;
+            }
+            plugin
+        } else {
+            None
+        };
 
         let (nw, nh) = config.native_size();
         let static_shape =
@@ -127,7 +137,7 @@ impl Pipeline {
         let started = Instant::now();
         let loader = Loader::new(
             folder.clone(),
-            options.session_settings(provider),
+            options.session_settings(provider, plugin),
             log.clone(),
             static_shape,
             family.tokenizer().max_length(),
@@ -250,6 +260,7 @@ impl Pipeline {
             default_scheduler_class: self.config.scheduler.class_name().to_string(),
             default_scheduler: self.family.default_scheduler(&self.config),
             provider: self.loader.provider(),
+            graph_providers: self.loader.graph_providers(),
             safety_checker: self.has_safety_checker,
             unet_in_channels: self.dims.unet_in_channels,
             timestep_cond_dim: self.dims.timestep_cond.unwrap_or(0),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::model::cache::CacheDir;
 use crate::model::loader::SessionSettings;
-use crate::runtime::{CoreMlOptions, Logger, Provider};
+use crate::runtime::{CoreMlOptions, EpOptions, Logger, PluginEp, Provider};
 use crate::scheduler::{PredictionType, SchedulerKind};
 
 use super::request::PreviewKind;
@@ -47,12 +47,17 @@ pub type StepObserver<'a> = &'a mut dyn FnMut(&StepInfo<'_>) -> bool;
 pub struct PipelineOptions {
     /// Execution provider to run on.
     pub provider: Provider,
-    /// When the requested provider is missing: error (true) or fall back to CPU (false).
+    /// When the requested provider is missing (a plugin's library, or its device), or a
+    /// plugin provider refuses a graph: error (true) or fall back to CPU with a warning
+    /// (false).
     pub strict_provider: bool,
     /// CoreML settings (used when the provider is CoreML).
     pub coreml: CoreMlOptions,
     /// CUDA device ordinal.
     pub cuda_device_id: i32,
+    /// The plugin execution provider's settings (used when the provider is OpenVINO or
+    /// another plugin): its library, provider name, device, precision and options.
+    pub ep: EpOptions,
     /// Threads per graph for ONNX Runtime's intra-op pool; 0 = ORT's default.
     pub intra_op_threads: usize,
     /// Width, height and images per call to pin free dimensions to (static shapes);
@@ -100,8 +105,12 @@ pub struct PipelineInfo {
     pub default_scheduler_class: String,
     /// That scheduler, when sdrt implements it.
     pub default_scheduler: Option<SchedulerKind>,
-    /// The provider the sessions really run on.
+    /// The provider the sessions really run on (the one asked for, or `Cpu` after a
+    /// fallback at load).
     pub provider: Provider,
+    /// Each graph loaded so far (its part: `text_encoder`, `unet`, ...) and the provider it
+    /// runs on: a plugin provider that refused a graph leaves that graph on `Cpu`.
+    pub graph_providers: Vec<(String, Provider)>,
     /// Whether every call runs the folder's safety checker.
     pub safety_checker: bool,
     /// Channels of the UNet's `sample` input (9 for inpainting models).
@@ -114,9 +123,15 @@ impl PipelineOptions {
     /// What every session is built with: the options that change a graph, on `provider` (the
     /// one resolved for this pipeline). The low-memory mode, the safety checker, previews,
     /// profiling and logging change no graph, so they are not here (nor in the cache keys).
-    pub(crate) fn session_settings(&self, provider: Provider) -> SessionSettings {
+    pub(crate) fn session_settings(
+        &self,
+        provider: Provider,
+        plugin: Option<PluginEp>,
+    ) -> SessionSettings {
         SessionSettings {
             provider,
+            plugin,
+            strict_provider: self.strict_provider,
             intra_op_threads: self.intra_op_threads,
             coreml: self.coreml.clone(),
             cuda_device_id: self.cuda_device_id,

@@ -192,6 +192,7 @@ pub(super) fn load(options: &RuntimeOptions) -> Result<Runtime> {
                     library: path.clone(),
                     version,
                     providers,
+                    ep_libraries: Default::default(),
                 };
                 log(
                     LogLevel::Info,

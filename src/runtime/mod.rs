@@ -18,8 +18,10 @@
 //! Unloading: ONNX Runtime keeps a pointer to sdrt's logging function in its one environment,
 //! which lives until the process exits; [`pin_in_memory`] keeps libsdrt loaded as long.
 
+mod ep_options;
 mod library;
 mod log;
+mod plugin_ep;
 mod providers;
 mod session;
 
@@ -30,8 +32,12 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 
+pub use self::ep_options::{
+    resolve_plugin, EpDeviceChoice, EpOptions, EpPrecision, OPENVINO_EP, OPENVINO_PLUGIN,
+};
 pub use self::library::{ort_library_name, pin_in_memory};
 pub use self::log::{log, set_logger, LogFn, LogLevel, Logger, PipelineLog};
+pub use self::plugin_ep::{DeviceKind, EpDevice, PluginEp};
 pub use self::providers::{resolve_provider, CoreMlComputeUnits, CoreMlOptions, Provider};
 pub(crate) use self::session::{session_builder, SessionSpec};
 
@@ -49,6 +55,7 @@ pub struct Runtime {
     library: PathBuf,
     version: String,
     providers: Vec<String>,
+    ep_libraries: plugin_ep::EpLibraries,
 }
 
 impl Runtime {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use ort::session::builder::SessionBuilder;
 
 use super::log::{LogLevel, PipelineLog};
+use super::plugin_ep::PluginEp;
 use super::Runtime;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -35,6 +36,12 @@ pub enum Provider {
     CoreMl,
     /// NVIDIA CUDA provider.
     Cuda,
+    /// Intel's OpenVINO, a plugin execution provider (`onnxruntime-ep-openvino`) registered
+    /// into the loaded ONNX Runtime (see [`super::EpOptions`]).
+    OpenVino,
+    /// Any plugin execution provider: the library, provider name, device and options of
+    /// [`super::EpOptions`].
+    PluginEp,
 }
 
 impl Provider {
@@ -45,18 +52,27 @@ impl Provider {
             Provider::Cpu => "cpu",
             Provider::CoreMl => "coreml",
             Provider::Cuda => "cuda",
+            Provider::OpenVino => "openvino",
+            Provider::PluginEp => "plugin",
         }
     }
 
-    /// Parses `auto | cpu | coreml | cuda`.
+    /// Parses `auto | cpu | coreml | cuda | openvino | plugin`.
     pub fn parse(s: &str) -> Option<Provider> {
         match s {
             "auto" => Some(Provider::Auto),
             "cpu" => Some(Provider::Cpu),
             "coreml" => Some(Provider::CoreMl),
             "cuda" => Some(Provider::Cuda),
+            "openvino" => Some(Provider::OpenVino),
+            "plugin" => Some(Provider::PluginEp),
             _ => None,
         }
+    }
+
+    /// Whether this is a plugin execution provider (registered from a library at load).
+    pub fn is_plugin(self) -> bool {
+        matches!(self, Provider::OpenVino | Provider::PluginEp)
     }
 
     fn ort_name(self) -> &'static str {
@@ -116,6 +132,8 @@ pub fn resolve_provider(
             }
         }
         Provider::Cpu => Provider::Cpu,
+        // Registered from their library and checked by `resolve_plugin`.
+        p if p.is_plugin() => p,
         p => {
             if rt.has_provider(p.ort_name()) {
                 p
@@ -150,12 +168,23 @@ pub fn resolve_provider(
 /// needs no registration). A provider ONNX Runtime refuses is
 /// [`ErrorKind::ProviderUnavailable`].
 pub(super) fn register_providers(
+    rt: &Runtime,
     builder: SessionBuilder,
     part: &str,
     provider: Provider,
+    plugin: Option<&PluginEp>,
     coreml: &CoreMlOptions,
     cuda_device: i32,
 ) -> Result<SessionBuilder> {
+    if provider.is_plugin() {
+        return match plugin {
+            Some(ep) => rt.append_plugin_ep(builder, part, ep),
+            None => Err(Error::internal(format!(
+                "{part}: provider {} without its plugin settings",
+                provider.name()
+            ))),
+        };
+    }
     let eps = execution_providers(provider, coreml, cuda_device);
     if eps.is_empty() {
         return Ok(builder);

@@ -6,6 +6,7 @@ use ort::session::builder::{AutoDevicePolicy, SessionBuilder};
 use ort::session::Session;
 
 use super::log::PipelineLog;
+use super::plugin_ep::PluginEp;
 use super::providers::{register_providers, CoreMlOptions, Provider};
 use super::Runtime;
 use crate::error::Result;
@@ -18,6 +19,8 @@ pub(crate) struct SessionSpec<'a> {
     pub part: &'a str,
     /// The provider the pipeline resolved (see [`super::resolve_provider`]).
     pub provider: Provider,
+    /// A plugin provider's library-resolved settings (with `OpenVino` and `PluginEp`).
+    pub plugin: Option<&'a PluginEp>,
     /// Threads of ONNX Runtime's intra-op pool; 0 = ONNX Runtime's choice.
     pub intra_op_threads: usize,
     /// Whether ONNX Runtime plans one block for all of a run's intermediate tensors (its
@@ -54,9 +57,11 @@ pub(crate) fn session_builder(rt: &Runtime, spec: &SessionSpec<'_>) -> Result<Se
         b = b.with_dimension_override(dim, size as i64)?;
     }
     register_providers(
+        rt,
         b,
         spec.part,
         spec.provider,
+        spec.plugin,
         &spec.coreml,
         spec.cuda_device_id,
     )

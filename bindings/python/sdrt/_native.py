@@ -53,6 +53,19 @@ SDRT_PROVIDER_AUTO = 0
 SDRT_PROVIDER_CPU = 1
 SDRT_PROVIDER_COREML = 2
 SDRT_PROVIDER_CUDA = 3
+SDRT_PROVIDER_OPENVINO = 4
+SDRT_PROVIDER_PLUGIN = 5
+
+SDRT_EP_DEVICE_DEFAULT = 0
+SDRT_EP_DEVICE_CPU = 1
+SDRT_EP_DEVICE_GPU = 2
+SDRT_EP_DEVICE_NPU = 3
+SDRT_EP_DEVICE_AUTO = 4
+
+SDRT_EP_PRECISION_AUTO = 0
+SDRT_EP_PRECISION_F32 = 1
+SDRT_EP_PRECISION_BF16 = 2
+SDRT_EP_PRECISION_F16 = 3
 
 SDRT_COREML_ALL = 0
 SDRT_COREML_CPU_AND_GPU = 1
@@ -184,6 +197,13 @@ class sdrt_pipeline_options(Structure):
         ("log_user_data", c_void_p),
         ("graph_cache_dir", c_char_p),
         ("low_memory", c_uint32),
+        ("ep_device", c_uint32),
+        ("ep_precision", c_uint32),
+        ("ep_library_path", c_char_p),
+        ("ep_name", c_char_p),
+        ("ep_option_keys", POINTER(c_char_p)),
+        ("ep_option_values", POINTER(c_char_p)),
+        ("ep_option_count", c_uint32),
     ]
 
 

@@ -39,6 +39,30 @@ public enum Provider: UInt32, Sendable {
     case cpu = 1 // SDRT_PROVIDER_CPU
     case coreML = 2 // SDRT_PROVIDER_COREML
     case cuda = 3 // SDRT_PROVIDER_CUDA
+    /// Intel OpenVINO through ONNX Runtime's plugin EP ABI (falls back to CPU, with a warning,
+    /// where the plugin or an Intel device is missing).
+    case openVINO = 4 // SDRT_PROVIDER_OPENVINO
+    /// Any plugin execution provider, by library and provider name.
+    case plugin = 5 // SDRT_PROVIDER_PLUGIN
+}
+
+/// `sdrt_ep_device`: the device a plugin execution provider runs on.
+public enum EPDevice: UInt32, Sendable {
+    /// OpenVINO: the CPU; another plugin: every device it offers.
+    case `default` = 0 // SDRT_EP_DEVICE_DEFAULT
+    case cpu = 1 // SDRT_EP_DEVICE_CPU
+    case gpu = 2 // SDRT_EP_DEVICE_GPU
+    case npu = 3 // SDRT_EP_DEVICE_NPU
+    /// OpenVINO's AUTO meta-device.
+    case auto = 4 // SDRT_EP_DEVICE_AUTO
+}
+
+/// `sdrt_ep_precision`: OpenVINO's inference precision (float32 is the parity contract).
+public enum EPPrecision: UInt32, Sendable {
+    case auto = 0 // SDRT_EP_PRECISION_AUTO
+    case f32 = 1 // SDRT_EP_PRECISION_F32
+    case bf16 = 2 // SDRT_EP_PRECISION_BF16
+    case f16 = 3 // SDRT_EP_PRECISION_F16
 }
 
 /// `sdrt_coreml_compute_units` (Core ML's `MLComputeUnits`).
