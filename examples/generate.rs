@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use sdrt::runtime::{EpDeviceChoice, EpOptions, EpPrecision};
 use sdrt::scheduler::TimestepSpacing;
 use sdrt::{
     CacheDir, ErrorKind, GenerateParams, Generator, GrayImage, Pipeline, PipelineOptions,
@@ -26,7 +27,10 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                 [--width W] [--height H] [--steps N] [--guidance G] [--seed S]
                 [--rng numpy|torch|torch-cuda] [--scheduler NAME] [--count N]
                 [--init-image PNG|JPEG] [--strength F] [--mask PNG]
-                [--provider auto|cpu|coreml|cuda] [--output PATH]
+                [--provider auto|cpu|coreml|cuda|openvino|plugin] [--output PATH]
+                [--device cpu|gpu|npu|auto] [--precision f32|bf16|f16|auto]
+                [--ep-library PATH] [--ep-name NAME] [--ep-option KEY=VALUE]
+                [--strict-provider]
                 [--eta F] [--prediction-type epsilon|v_prediction|sample]
                 [--timestep-spacing leading|trailing|linspace]
                 [--guidance-rescale F] [--preview latent_rgb|taesd|full]
@@ -54,7 +58,18 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                      size; RGBA is read as RGB)
   --strength F       how much of the init image to repaint, (0, 1] (default 0.8)
   --mask PNG         inpainting: white repaints, black keeps (grayscale, the init image's size)
-  --provider P       execution provider (default auto)
+  --provider P       execution provider (default auto); openvino and plugin are plugin
+                     execution providers registered from their library (a missing library or
+                     device falls back to cpu with a warning)
+  --device D         the plugin provider's device: cpu, gpu, npu or auto (OpenVINO's AUTO);
+                     default: OpenVINO's cpu, another plugin's every device
+  --precision P      OpenVINO's inference precision: f32 (parity with cpu), bf16, f16 or auto
+                     (the device's default; bf16 on CPUs with bfloat16 instructions)
+  --ep-library PATH  the plugin library (openvino default: $SDRT_OPENVINO_EP, else
+                     openvino/ beside ONNX Runtime, where tools/fetch_ep.sh openvino puts it)
+  --ep-name NAME     the plugin's provider name (openvino default: OpenVINOExecutionProvider)
+  --ep-option K=V    an option for the plugin provider (repeatable)
+  --strict-provider  a provider that is missing or refuses a graph is an error, not a fallback
   --output PATH      PNG path (default out.png; with --count N > 1: <stem>-<i>.<ext>)
   --eta F            DDIM's eta (default 0)
   --prediction-type  override the model config's prediction type
@@ -88,6 +103,8 @@ struct Args {
     model: PathBuf,
     params: GenerateParams,
     provider: Provider,
+    ep: EpOptions,
+    strict_provider: bool,
     output: PathBuf,
     preview_dir: Option<PathBuf>,
     preview_decoder: Option<PathBuf>,
@@ -140,6 +157,8 @@ fn parse_args() -> Result<Args, String> {
     let mut model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-sd2");
     let mut params = GenerateParams::default();
     let mut provider = Provider::Auto;
+    let mut ep = EpOptions::default();
+    let mut strict_provider = false;
     let mut output = PathBuf::from("out.png");
     let mut preview_dir = None;
     let mut preview_decoder = None;
@@ -187,9 +206,31 @@ fn parse_args() -> Result<Args, String> {
             }
             "--provider" => {
                 let v = value()?;
-                provider = Provider::parse(&v)
-                    .ok_or_else(|| format!("--provider: '{v}' is not auto, cpu, coreml or cuda"))?;
+                provider = Provider::parse(&v).ok_or_else(|| {
+                    format!("--provider: '{v}' is not auto, cpu, coreml, cuda, openvino or plugin")
+                })?;
             }
+            "--device" => {
+                let v = value()?;
+                ep.device = EpDeviceChoice::parse(&v)
+                    .ok_or_else(|| format!("--device: '{v}' is not cpu, gpu, npu or auto"))?;
+            }
+            "--precision" => {
+                let v = value()?;
+                ep.precision = EpPrecision::parse(&v)
+                    .ok_or_else(|| format!("--precision: '{v}' is not f32, bf16, f16 or auto"))?;
+            }
+            "--ep-library" => ep.library = Some(PathBuf::from(value()?)),
+            "--ep-name" => ep.ep_name = Some(value()?),
+            "--ep-option" => {
+                let v = value()?;
+                let (k, val) = v
+                    .split_once('=')
+                    .filter(|(k, _)| !k.is_empty())
+                    .ok_or_else(|| format!("--ep-option: '{v}' is not KEY=VALUE"))?;
+                ep.options.push((k.to_string(), val.to_string()));
+            }
+            "--strict-provider" => strict_provider = true,
             "--output" => output = PathBuf::from(value()?),
             "--eta" => params.eta = num(&flag, value()?)?,
             "--prediction-type" => {
@@ -245,6 +286,8 @@ fn parse_args() -> Result<Args, String> {
         model,
         params,
         provider,
+        ep,
+        strict_provider,
         output,
         preview_dir,
         preview_decoder,
@@ -352,6 +395,8 @@ fn run() -> Result<(), String> {
     let started = Instant::now();
     let options = PipelineOptions {
         provider: args.provider,
+        strict_provider: args.strict_provider,
+        ep: args.ep.clone(),
         preview_decoder: args.preview_decoder.clone(),
         disable_safety_checker: args.no_safety_checker,
         graph_cache: args.graph_cache.clone(),
@@ -371,6 +416,19 @@ fn run() -> Result<(), String> {
         info.provider.name(),
         loaded.as_secs_f64()
     );
+    let elsewhere: Vec<String> = info
+        .graph_providers
+        .iter()
+        .filter(|(_, p)| *p != info.provider)
+        .map(|(graph, p)| format!("{graph} on {}", p.name()))
+        .collect();
+    if !elsewhere.is_empty() {
+        eprintln!(
+            "graphs not on {}: {}",
+            info.provider.name(),
+            elsewhere.join(", ")
+        );
+    }
 
     let tty = std::io::stderr().is_terminal();
     let gen_started = Instant::now();

@@ -314,6 +314,31 @@ fn unbuilt_features_and_bad_values_fail_loudly() {
         ),
         (&["--model", "/nonexistent"], &["/nonexistent"]),
         (&["--provider", "tpu"], &["--provider", "'tpu'"]),
+        (&["--device", "tpu"], &["--device", "'tpu'"]),
+        (&["--precision", "f64"], &["--precision", "'f64'"]),
+        (&["--ep-option", "novalue"], &["--ep-option", "'novalue'"]),
+        (
+            &[
+                "--provider",
+                "openvino",
+                "--device",
+                "auto",
+                "--precision",
+                "f32",
+            ],
+            &["precision f32", "auto"],
+        ),
+        (&["--provider", "plugin"], &["plugin", "ep_name"]),
+        (
+            &[
+                "--provider",
+                "openvino",
+                "--ep-library",
+                "/nonexistent/plugin.so",
+                "--strict-provider",
+            ],
+            &["openvino", "/nonexistent/plugin.so"],
+        ),
         (&["--steps"], &["--steps", "needs a value"]),
         (&["--bogus"], &["'--bogus'"]),
     ];
