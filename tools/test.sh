@@ -19,6 +19,9 @@ export SDRT_CACHE_DIR="${SDRT_CACHE_DIR:-$PWD/target/sdrt-test-cache}"
 #   SDRT_TEST_PYTHON      the Python binding's pytest suite                 python3-venv
 #   SDRT_TEST_PYTHON_EMBED  its embedded-interpreter test                   python3-dev
 #   SDRT_TEST_SWIFT       the Swift package, built and tested              (tools/test_swift.sh)
+#   SDRT_TEST_OPENVINO    OpenVINO through its plugin EP (tests/openvino.rs): the plugin from
+#                         PyPI (tools/fetch_ep.sh openvino), and an Intel CPU (the plugin
+#                         offers devices on Intel hardware only)
 # Always: the Rust, C and C++ tests, the installs and the Swift module map (tests/install.rs,
 # tests/modules.rs: pkg-config, cmake, clang, readelf). Debian packages, installed when missing
 # and this runs as root with apt-get.
@@ -45,6 +48,21 @@ if group sdl SDRT_TEST_SDL; then want sdl2-config libsdl2-dev; fi
 if group shellcheck SDRT_TEST_SHELLCHECK; then want shellcheck shellcheck; fi
 swift_runs=0
 if group swift SDRT_TEST_SWIFT; then swift_runs=1; fi
+if group openvino SDRT_TEST_OPENVINO; then
+  # The plugin is fetched like ONNX Runtime; its goldens need OpenVINO's CPU device, which the
+  # plugin offers on Intel CPUs only: say so now rather than after the whole run.
+  if ! SDRT_OPENVINO_EP="${SDRT_OPENVINO_EP:-$(tools/fetch_ep.sh openvino)}"; then
+    echo "tools/test.sh: could not fetch the OpenVINO plugin (tools/fetch_ep.sh openvino);" \
+      "set SDRT_TEST_OPENVINO=0 to skip the OpenVINO group" >&2
+    exit 1
+  fi
+  export SDRT_OPENVINO_EP
+  if [ "$(uname -s)" = Linux ] && ! grep -q GenuineIntel /proc/cpuinfo; then
+    echo "tools/test.sh: the OpenVINO group needs an Intel CPU (the plugin offers no device on" \
+      "this one); set SDRT_TEST_OPENVINO=0 to skip it" >&2
+    exit 1
+  fi
+fi
 if group python SDRT_TEST_PYTHON; then
   python3 -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
   if group python-embed SDRT_TEST_PYTHON_EMBED; then

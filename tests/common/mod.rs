@@ -40,6 +40,31 @@ pub fn ort_library() -> PathBuf {
     lib
 }
 
+/// The OpenVINO plugin EP library for tests: `$SDRT_OPENVINO_EP`, else `.ort/openvino/`
+/// (fetched by `tools/fetch_ep.sh openvino` on first use, like ONNX Runtime).
+pub fn openvino_plugin() -> PathBuf {
+    static FETCH: Once = Once::new();
+    if let Some(p) = std::env::var_os("SDRT_OPENVINO_EP").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let lib = root()
+        .join(".ort/openvino")
+        .join(sdrt::runtime::OPENVINO_PLUGIN);
+    FETCH.call_once(|| {
+        let status = Command::new("bash")
+            .arg(root().join("tools/fetch_ep.sh"))
+            .arg("openvino")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run tools/fetch_ep.sh");
+        assert!(
+            status.success(),
+            "tools/fetch_ep.sh openvino failed (set SDRT_TEST_OPENVINO=0 to skip the OpenVINO group)"
+        );
+    });
+    lib
+}
+
 /// Whether a test group is switched off (its variable is `0`, as tools/test.sh documents);
 /// says so on stderr when it is.
 pub fn skipped(variable: &str) -> bool {
