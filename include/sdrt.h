@@ -1054,37 +1054,32 @@ typedef struct sdrt_pipeline_options {
      */
     uint32_t low_memory;
     /**
-     * `sdrt_ep_device` for `SDRT_PROVIDER_OPENVINO` and `SDRT_PROVIDER_PLUGIN` (default
-     * `SDRT_EP_DEVICE_DEFAULT`). Since 0.3.
+     * `sdrt_ep_device` for the plugin providers (default `SDRT_EP_DEVICE_DEFAULT`). Since 0.3.
      */
     uint32_t ep_device;
     /**
-     * `sdrt_ep_precision` for `SDRT_PROVIDER_OPENVINO` (default `SDRT_EP_PRECISION_AUTO`); a
-     * precision other than AUTO needs the device CPU, GPU or NPU, and another plugin must
-     * leave it AUTO (`SDRT_ERROR_INVALID_ARGUMENT`). Since 0.3.
+     * `sdrt_ep_precision` for OpenVINO (default `SDRT_EP_PRECISION_AUTO`); not AUTO needs
+     * the device CPU, GPU or NPU, and OpenVINO (else `SDRT_ERROR_INVALID_ARGUMENT`). Since 0.3.
      */
     uint32_t ep_precision;
     /**
-     * The plugin EP library (UTF-8 path), registered into the runtime's ONNX Runtime once per
-     * library and kept until the process exits. `SDRT_PROVIDER_OPENVINO`: NULL or "" for
-     * `$SDRT_OPENVINO_EP`, else `openvino/libonnxruntime_providers_openvino_plugin.so` in
-     * the loaded ONNX Runtime's folder (where `tools/fetch_ep.sh openvino` puts the
-     * `onnxruntime-ep-openvino` wheel's plugin beside `tools/fetch_ort.sh`'s library).
-     * `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
+     * The plugin library (UTF-8 path), registered in the runtime once per library until the
+     * process exits. OpenVINO: NULL or "" for `$SDRT_OPENVINO_EP`, else
+     * `openvino/libonnxruntime_providers_openvino_plugin.so` beside the loaded ONNX Runtime
+     * (`tools/fetch_ep.sh openvino` puts it there). `SDRT_PROVIDER_PLUGIN`: required. Copied.
+     * Since 0.3.
      */
     const char *ep_library_path;
     /**
-     * The provider's name as its library reports it (ONNX Runtime's `OrtEpDevice` EP name,
-     * e.g. `OpenVINOExecutionProvider`). `SDRT_PROVIDER_OPENVINO`: NULL or "" for
-     * `OpenVINOExecutionProvider` (`OpenVINOExecutionProvider.AUTO` with
+     * The provider's name as its library reports it (the `OrtEpDevice` EP name). OpenVINO:
+     * NULL or "" for `OpenVINOExecutionProvider` (`.AUTO` appended with
      * `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
      */
     const char *ep_name;
     /**
-     * The provider's own options, `ep_option_count` UTF-8 keys (without the provider's
-     * name) and values, passed to it after sdrt's own (OpenVINO: `load_config` for the
-     * precision), e.g. OpenVINO's `num_of_threads`. NULL when the count is 0. Copied.
-     * Since 0.3.
+     * The provider's own options: `ep_option_count` UTF-8 keys (without the provider's name)
+     * and values, after sdrt's (OpenVINO: `load_config` for the precision), e.g. OpenVINO's
+     * `num_of_threads`. NULL when the count is 0. Copied. Since 0.3.
      */
     const char *const *ep_option_keys;
     /**
@@ -1092,8 +1087,7 @@ typedef struct sdrt_pipeline_options {
      */
     const char *const *ep_option_values;
     /**
-     * How many `ep_option_keys` and `ep_option_values` there are, at most 256 (default 0).
-     * Since 0.3.
+     * How many options there are, at most 256 (default 0). Since 0.3.
      */
     uint32_t ep_option_count;
 } sdrt_pipeline_options;
@@ -1147,6 +1141,13 @@ typedef struct sdrt_pipeline_info {
      * models. Since 0.2.
      */
     uint32_t timestep_cond_dim;
+    /**
+     * How many of the graphs loaded so far (all of them after create, unless in the
+     * low-memory mode, which loads them as calls need them) run on the CPU provider because
+     * `provider`, a plugin provider, could not build them (each with a logged warning; in
+     * strict mode that is an error instead). 0 otherwise. Since 0.3.
+     */
+    uint32_t cpu_fallback_graphs;
 } sdrt_pipeline_info;
 
 /**

@@ -19,7 +19,7 @@ export SDRT_CACHE_DIR="${SDRT_CACHE_DIR:-$PWD/target/sdrt-test-cache}"
 #   SDRT_TEST_PYTHON      the Python binding's pytest suite                 python3-venv
 #   SDRT_TEST_PYTHON_EMBED  its embedded-interpreter test                   python3-dev
 #   SDRT_TEST_SWIFT       the Swift package, built and tested              (tools/test_swift.sh)
-#   SDRT_TEST_OPENVINO    OpenVINO through its plugin EP (tests/openvino.rs): the plugin from
+#   SDRT_TEST_OPENVINO    OpenVINO through its plugin EP (tests/openvino*.rs): the plugin from
 #                         PyPI (tools/fetch_ep.sh openvino), and an Intel CPU (the plugin
 #                         offers devices on Intel hardware only)
 # Always: the Rust, C and C++ tests, the installs and the Swift module map (tests/install.rs,

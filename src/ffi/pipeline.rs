@@ -121,34 +121,28 @@ pub struct sdrt_pipeline_options {
     /// instead of all of them, and every call pays the loads (seconds at full size with the
     /// graph cache). Images are identical to the default mode's. Default 0. Since 0.3.
     pub low_memory: u32,
-    /// `sdrt_ep_device` for `SDRT_PROVIDER_OPENVINO` and `SDRT_PROVIDER_PLUGIN` (default
-    /// `SDRT_EP_DEVICE_DEFAULT`). Since 0.3.
+    /// `sdrt_ep_device` for the plugin providers (default `SDRT_EP_DEVICE_DEFAULT`). Since 0.3.
     pub ep_device: u32,
-    /// `sdrt_ep_precision` for `SDRT_PROVIDER_OPENVINO` (default `SDRT_EP_PRECISION_AUTO`); a
-    /// precision other than AUTO needs the device CPU, GPU or NPU, and another plugin must
-    /// leave it AUTO (`SDRT_ERROR_INVALID_ARGUMENT`). Since 0.3.
+    /// `sdrt_ep_precision` for OpenVINO (default `SDRT_EP_PRECISION_AUTO`); not AUTO needs
+    /// the device CPU, GPU or NPU, and OpenVINO (else `SDRT_ERROR_INVALID_ARGUMENT`). Since 0.3.
     pub ep_precision: u32,
-    /// The plugin EP library (UTF-8 path), registered into the runtime's ONNX Runtime once per
-    /// library and kept until the process exits. `SDRT_PROVIDER_OPENVINO`: NULL or "" for
-    /// `$SDRT_OPENVINO_EP`, else `openvino/libonnxruntime_providers_openvino_plugin.so` in
-    /// the loaded ONNX Runtime's folder (where `tools/fetch_ep.sh openvino` puts the
-    /// `onnxruntime-ep-openvino` wheel's plugin beside `tools/fetch_ort.sh`'s library).
-    /// `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
+    /// The plugin library (UTF-8 path), registered in the runtime once per library until the
+    /// process exits. OpenVINO: NULL or "" for `$SDRT_OPENVINO_EP`, else
+    /// `openvino/libonnxruntime_providers_openvino_plugin.so` beside the loaded ONNX Runtime
+    /// (`tools/fetch_ep.sh openvino` puts it there). `SDRT_PROVIDER_PLUGIN`: required. Copied.
+    /// Since 0.3.
     pub ep_library_path: *const c_char,
-    /// The provider's name as its library reports it (ONNX Runtime's `OrtEpDevice` EP name,
-    /// e.g. `OpenVINOExecutionProvider`). `SDRT_PROVIDER_OPENVINO`: NULL or "" for
-    /// `OpenVINOExecutionProvider` (`OpenVINOExecutionProvider.AUTO` with
+    /// The provider's name as its library reports it (the `OrtEpDevice` EP name). OpenVINO:
+    /// NULL or "" for `OpenVINOExecutionProvider` (`.AUTO` appended with
     /// `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
     pub ep_name: *const c_char,
-    /// The provider's own options, `ep_option_count` UTF-8 keys (without the provider's
-    /// name) and values, passed to it after sdrt's own (OpenVINO: `load_config` for the
-    /// precision), e.g. OpenVINO's `num_of_threads`. NULL when the count is 0. Copied.
-    /// Since 0.3.
+    /// The provider's own options: `ep_option_count` UTF-8 keys (without the provider's name)
+    /// and values, after sdrt's (OpenVINO: `load_config` for the precision), e.g. OpenVINO's
+    /// `num_of_threads`. NULL when the count is 0. Copied. Since 0.3.
     pub ep_option_keys: *const *const c_char,
     /// The values of `ep_option_keys`, in the same order. Since 0.3.
     pub ep_option_values: *const *const c_char,
-    /// How many `ep_option_keys` and `ep_option_values` there are, at most 256 (default 0).
-    /// Since 0.3.
+    /// How many options there are, at most 256 (default 0). Since 0.3.
     pub ep_option_count: u32,
 }
 
@@ -438,6 +432,11 @@ pub struct sdrt_pipeline_info {
     /// Width of an LCM-distilled UNet's `timestep_cond` (`time_cond_proj_dim`), 0 for other
     /// models. Since 0.2.
     pub timestep_cond_dim: u32,
+    /// How many of the graphs loaded so far (all of them after create, unless in the
+    /// low-memory mode, which loads them as calls need them) run on the CPU provider because
+    /// `provider`, a plugin provider, could not build them (each with a logged warning; in
+    /// strict mode that is an error instead). 0 otherwise. Since 0.3.
+    pub cpu_fallback_graphs: u32,
 }
 
 /// The first published layout's size (see `GENERATE_PARAMS_V1`).
@@ -456,6 +455,7 @@ fn empty_info() -> sdrt_pipeline_info {
         safety_checker: 0,
         unet_in_channels: 0,
         timestep_cond_dim: 0,
+        cpu_fallback_graphs: 0,
     }
 }
 
@@ -502,6 +502,11 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
             safety_checker: i.safety_checker as u32,
             unet_in_channels: i.unet_in_channels as u32,
             timestep_cond_dim: i.timestep_cond_dim as u32,
+            cpu_fallback_graphs: i
+                .graph_providers
+                .iter()
+                .filter(|(_, p)| *p != i.provider)
+                .count() as u32,
         };
         // SAFETY: documented contract.
         unsafe { write_versioned(info, value, PIPELINE_INFO_V1, "info") }

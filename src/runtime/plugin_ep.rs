@@ -102,6 +102,24 @@ impl Runtime {
     /// again). Returns the names of the providers it added. A file that is missing or that
     /// ONNX Runtime cannot load as a plugin is [`ErrorKind::ProviderUnavailable`], naming it.
     pub fn register_ep_library(&self, path: &Path) -> Result<Vec<String>> {
+        self.register(path, false)
+    }
+
+    /// Test hook, only in builds with the `test-hooks` feature: registers the library as
+    /// [`Runtime::register_ep_library`] does, allowing it to create virtual devices (ONNX
+    /// Runtime's `.virtual` registration name; OpenVINO's plugin then offers NPUs to compile
+    /// for, which cannot build graphs without the NPU compiler), so tests reach a provider
+    /// that refuses every graph on any machine.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn debug_register_ep_library_with_virtual_devices(
+        &self,
+        path: &Path,
+    ) -> Result<Vec<String>> {
+        self.register(path, true)
+    }
+
+    fn register(&self, path: &Path, virtual_devices: bool) -> Result<Vec<String>> {
         let canonical = path.canonicalize().map_err(|e| {
             Error::new(
                 ErrorKind::ProviderUnavailable,
@@ -113,7 +131,8 @@ impl Runtime {
             return Ok(Vec::new());
         }
         let before = self.ep_names();
-        let name = format!("sdrt-ep-{}", registered.len());
+        let suffix = if virtual_devices { ".virtual" } else { "" };
+        let name = format!("sdrt-ep-{}{suffix}", registered.len());
         self.env
             .register_ep_library(name.clone(), &canonical)
             .map_err(|e| {
@@ -166,8 +185,8 @@ impl Runtime {
         names
     }
 
-    /// Appends `ep` to a session builder of `part`: its devices of the kind asked for, with
-    /// its options. A provider no registered library offers, or one without a device of that
+    /// Appends `ep` to a session builder of `part`: its first device of the kind asked for (or
+    /// every device it offers when no kind is), with its options. A provider no registered library offers, or one without a device of that
     /// kind, is [`ErrorKind::ProviderUnavailable`], listing the devices there are.
     pub(super) fn append_plugin_ep(
         &self,
@@ -175,7 +194,7 @@ impl Runtime {
         part: &str,
         ep: &PluginEp,
     ) -> Result<SessionBuilder> {
-        let devices: Vec<_> = self
+        let mut devices: Vec<_> = self
             .env
             .devices()
             .filter(|d| d.ep().is_ok_and(|n| n == ep.ep_name))
@@ -184,6 +203,12 @@ impl Runtime {
                     .is_none_or(|k| DeviceKind::from_ort(d.hardware_device().ty()) == k)
             })
             .collect();
+        // One device of the kind asked for: the first, as ONNX Runtime lists them (a provider
+        // for one device, like OpenVINO's, takes the first anyway and warns); every device when
+        // no kind is asked for (OpenVINO's AUTO spans them all).
+        if ep.device.is_some() {
+            devices.truncate(1);
+        }
         if devices.is_empty() {
             return Err(Error::new(
                 ErrorKind::ProviderUnavailable,

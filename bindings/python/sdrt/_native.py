@@ -219,6 +219,7 @@ class sdrt_pipeline_info(Structure):
         ("safety_checker", c_uint32),
         ("unet_in_channels", c_uint32),
         ("timestep_cond_dim", c_uint32),
+        ("cpu_fallback_graphs", c_uint32),
     ]
 
 
