@@ -201,6 +201,19 @@ fn the_throwing_layer_reports_a_missing_model() {
 }
 
 #[test]
+fn the_plugin_provider_options_reach_the_library() {
+    let model = common::fixture();
+    for compiler in compilers() {
+        let out = run_bindings(compiler, &["plugin", model.to_str().unwrap()]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            stdout.contains("strict SDRT_ERROR_PROVIDER_UNAVAILABLE"),
+            "{compiler}: {stdout}"
+        );
+    }
+}
+
+#[test]
 fn callback_exceptions_cancel_the_run_and_are_rethrown() {
     let case = common::image_cases()
         .into_iter()

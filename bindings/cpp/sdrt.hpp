@@ -60,6 +60,7 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #if !defined(SDRT_HPP_EXCEPTIONS)
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
@@ -661,6 +662,29 @@ class PipelineOptions {
         graph_cache_dir_ = std::move(dir);
         return *this;
     }
+    /// The plugin providers (SDRT_PROVIDER_OPENVINO, SDRT_PROVIDER_PLUGIN; see `ep_*` in
+    /// sdrt.h): the device, OpenVINO's precision, the library, the provider's name, and its
+    /// options (each call appends one).
+    PipelineOptions &ep_device(sdrt_ep_device d) noexcept {
+        raw_.ep_device = d;
+        return *this;
+    }
+    PipelineOptions &ep_precision(sdrt_ep_precision p) noexcept {
+        raw_.ep_precision = p;
+        return *this;
+    }
+    PipelineOptions &ep_library_path(std::string path) {
+        ep_library_path_ = std::move(path);
+        return *this;
+    }
+    PipelineOptions &ep_name(std::string name) {
+        ep_name_ = std::move(name);
+        return *this;
+    }
+    PipelineOptions &ep_option(std::string key, std::string value) {
+        ep_options_.emplace_back(std::move(key), std::move(value));
+        return *this;
+    }
     /// Low-memory mode: only the running stage's graph is held (see `low_memory` in sdrt.h).
     PipelineOptions &low_memory(bool on = true) noexcept {
         raw_.low_memory = on ? 1u : 0u;
@@ -692,6 +716,17 @@ class PipelineOptions {
         o.preview_decoder_path =
             preview_decoder_path_ ? preview_decoder_path_->c_str() : nullptr;
         o.graph_cache_dir = graph_cache_dir_ ? graph_cache_dir_->c_str() : nullptr;
+        o.ep_library_path = ep_library_path_ ? ep_library_path_->c_str() : nullptr;
+        o.ep_name = ep_name_ ? ep_name_->c_str() : nullptr;
+        ep_keys_.clear();
+        ep_values_.clear();
+        for (const auto &kv : ep_options_) {
+            ep_keys_.push_back(kv.first.c_str());
+            ep_values_.push_back(kv.second.c_str());
+        }
+        o.ep_option_keys = ep_keys_.empty() ? nullptr : ep_keys_.data();
+        o.ep_option_values = ep_values_.empty() ? nullptr : ep_values_.data();
+        o.ep_option_count = static_cast<uint32_t>(ep_keys_.size());
         return o;
     }
 
@@ -700,6 +735,12 @@ class PipelineOptions {
     std::optional<std::string> coreml_cache_dir_;
     std::optional<std::string> preview_decoder_path_;
     std::optional<std::string> graph_cache_dir_;
+    std::optional<std::string> ep_library_path_;
+    std::optional<std::string> ep_name_;
+    std::vector<std::pair<std::string, std::string>> ep_options_;
+    // The C arrays c_options() hands out, pointing into ep_options_.
+    mutable std::vector<const char *> ep_keys_;
+    mutable std::vector<const char *> ep_values_;
     LogFn log_;
 };
 

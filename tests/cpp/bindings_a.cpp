@@ -5,6 +5,7 @@
 //   bindings defaults             the builders' defaults and the C *_init defaults
 //   bindings bad-model DIR        the throwing layer and Result on a missing model folder
 //   bindings callbacks MODEL OUT  exceptions in callbacks, previews, logging, image views
+//   bindings plugin MODEL         the plugin provider options: a missing OpenVINO plugin
 //
 // Exit status: 0 when every check of the subcommand passed, 1 otherwise (with FAIL lines).
 
@@ -91,6 +92,39 @@ int bad_model(const std::string &dir) {
     return failures;
 }
 
+int plugin(const std::string &model) {
+    // OpenVINO without its plugin: a fallback to the CPU provider, or strict mode's error.
+    const std::string missing = "/nonexistent/libonnxruntime_providers_openvino_plugin.so";
+    auto options = sdrt::PipelineOptions()
+                       .provider(SDRT_PROVIDER_OPENVINO)
+                       .ep_device(SDRT_EP_DEVICE_CPU)
+                       .ep_precision(SDRT_EP_PRECISION_F32)
+                       .ep_library_path(missing)
+                       .ep_option("num_of_threads", "2");
+    const sdrt_pipeline_options raw = options.c_options();
+    check(raw.ep_option_count == 1 && std::strcmp(raw.ep_option_keys[0], "num_of_threads") == 0 &&
+              std::strcmp(raw.ep_option_values[0], "2") == 0,
+          "c_options() carries the plugin options");
+    {
+        auto pipe = sdrt::Pipeline::create(model, options);
+        check(pipe.ok(), "a missing plugin falls back to the CPU provider");
+        if (pipe.ok()) {
+            auto info = pipe.value().info();
+            check(info.ok() && info.value().provider == SDRT_PROVIDER_CPU,
+                  "the info says the CPU provider");
+        }
+    }
+    auto strict = sdrt::Pipeline::create(model, options.strict_provider(true));
+    check(!strict.ok() && strict.status() == SDRT_ERROR_PROVIDER_UNAVAILABLE,
+          "strict mode refuses a missing plugin");
+    if (!strict.ok()) {
+        std::printf("strict %s: %s\n", strict.error().name(), strict.error().message.c_str());
+        check(strict.error().message.find(missing) != std::string::npos,
+              "the message names the library");
+    }
+    return failures;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -102,8 +136,11 @@ int main(int argc, char **argv) {
         failed = bad_model(argv[2]);
     } else if (cmd == "callbacks" && argc == 4) {
         failed = callbacks(argv[2], argv[3]);
+    } else if (cmd == "plugin" && argc == 3) {
+        failed = plugin(argv[2]);
     } else {
-        std::fprintf(stderr, "usage: bindings defaults | bad-model DIR | callbacks MODEL OUT\n");
+        std::fprintf(stderr, "usage: bindings defaults | bad-model DIR | callbacks MODEL OUT | "
+                             "plugin MODEL\n");
         return 2;
     }
     if (failed == 0) {

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import weakref
-from ctypes import byref, sizeof
+from ctypes import byref, c_char_p, sizeof
 
 from . import _native as n
 from .errors import CancelledError, check, invalid
@@ -36,7 +36,13 @@ SCHEDULERS = {
     "lcm": n.SDRT_SCHEDULER_LCM, "ddpm": n.SDRT_SCHEDULER_DDPM,
 }
 PROVIDERS = {"auto": n.SDRT_PROVIDER_AUTO, "cpu": n.SDRT_PROVIDER_CPU,
-             "coreml": n.SDRT_PROVIDER_COREML, "cuda": n.SDRT_PROVIDER_CUDA}
+             "coreml": n.SDRT_PROVIDER_COREML, "cuda": n.SDRT_PROVIDER_CUDA,
+             "openvino": n.SDRT_PROVIDER_OPENVINO, "plugin": n.SDRT_PROVIDER_PLUGIN}
+EP_DEVICES = {"default": n.SDRT_EP_DEVICE_DEFAULT, "cpu": n.SDRT_EP_DEVICE_CPU,
+              "gpu": n.SDRT_EP_DEVICE_GPU, "npu": n.SDRT_EP_DEVICE_NPU,
+              "auto": n.SDRT_EP_DEVICE_AUTO}
+EP_PRECISIONS = {"auto": n.SDRT_EP_PRECISION_AUTO, "f32": n.SDRT_EP_PRECISION_F32,
+                 "bf16": n.SDRT_EP_PRECISION_BF16, "f16": n.SDRT_EP_PRECISION_F16}
 GENERATORS = {"numpy": n.SDRT_GENERATOR_NUMPY, "torch": n.SDRT_GENERATOR_TORCH,
               "torch-cuda": n.SDRT_GENERATOR_TORCH_CUDA}
 PREDICTION_TYPES = {"default": n.SDRT_PREDICTION_DEFAULT, "epsilon": n.SDRT_PREDICTION_EPSILON,
@@ -289,7 +295,7 @@ class PipelineInfo:
 
     __slots__ = ("native_width", "native_height", "prediction_type", "default_scheduler",
                  "default_scheduler_class", "provider", "safety_checker",
-                 "unet_in_channels", "timestep_cond_dim")
+                 "unet_in_channels", "timestep_cond_dim", "cpu_fallback_graphs")
 
     def __init__(self, info):
         self.native_width = info.native_width
@@ -301,6 +307,8 @@ class PipelineInfo:
         self.safety_checker = bool(info.safety_checker)
         self.unet_in_channels = info.unet_in_channels
         self.timestep_cond_dim = info.timestep_cond_dim
+        # Graphs a plugin provider could not build, running on the CPU provider instead.
+        self.cpu_fallback_graphs = info.cpu_fallback_graphs
 
     def __repr__(self) -> str:
         return "<sdrt.PipelineInfo " + " ".join(
@@ -380,7 +388,10 @@ class Pipeline:
             image = pipe.generate("a lighthouse at dusk", steps=30, seed=42)[0]
 
     Options (see `sdrt_pipeline_options` in sdrt.h): `provider` ("auto", "cpu", "coreml",
-    "cuda"), `strict_provider`, `cuda_device_id`, `intra_op_threads`,
+    "cuda", "openvino", "plugin"), `strict_provider`, the plugin providers' `ep_device`
+    ("default", "cpu", "gpu", "npu", "auto"), `ep_precision` (OpenVINO's: "auto", "f32",
+    "bf16", "f16"), `ep_library` (the plugin library; OpenVINO's default: $SDRT_OPENVINO_EP,
+    else openvino/ beside ONNX Runtime), `ep_name` and `ep_options` (a dict of str to str), `cuda_device_id`, `intra_op_threads`,
     `coreml_compute_units`, `coreml_ml_program`, `coreml_static_shapes`, `static_width`,
     `static_height`, `static_count`, `coreml_cache_dir`, `preview_decoder` (a TAESD
     `model.onnx`), `disable_safety_checker`, `graph_cache_dir` (None: the platform's cache
@@ -403,7 +414,8 @@ class Pipeline:
                  coreml_static_shapes=False, static_width=0, static_height=0, static_count=0,
                  coreml_cache_dir=None, preview_decoder=None, disable_safety_checker=False,
                  graph_cache_dir=None, low_memory=False, ort_library=None, log_callback=None,
-                 log_level=None):
+                 log_level=None, ep_device="default", ep_precision="auto", ep_library=None,
+                 ep_name=None, ep_options=None):
         _not_from_a_log_callback("sdrt.Pipeline()")
         self._h = _Handle()
         self.path = os.fspath(path) if isinstance(path, os.PathLike) else path
@@ -435,6 +447,24 @@ class Pipeline:
                 setattr(o, field, raw)
         o.disable_safety_checker = 1 if disable_safety_checker else 0
         o.low_memory = 1 if low_memory else 0
+        o.ep_device = _enum(EP_DEVICES, "ep_device", ep_device)
+        o.ep_precision = _enum(EP_PRECISIONS, "ep_precision", ep_precision)
+        for field, value in (("ep_library_path", ep_library), ("ep_name", ep_name)):
+            if value is not None:
+                raw = _utf8(field, value)
+                strings.append(raw)
+                setattr(o, field, raw)
+        if ep_options:
+            if not isinstance(ep_options, dict):
+                raise TypeError("ep_options: expected a dict of str to str")
+            keys = [_utf8(f"ep_options key {k!r}", k) for k in ep_options]
+            values = [_utf8(f"ep_options[{k!r}]", v) for k, v in ep_options.items()]
+            key_array = (c_char_p * len(keys))(*keys)
+            value_array = (c_char_p * len(values))(*values)
+            strings += [key_array, value_array]
+            o.ep_option_keys = key_array
+            o.ep_option_values = value_array
+            o.ep_option_count = len(keys)
         target = logger if log_callback is None else log_callback
         if not (isinstance(target, logging.Logger) or callable(target)):
             raise TypeError("log_callback: expected a logging.Logger or a callable")
