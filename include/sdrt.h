@@ -1197,6 +1197,28 @@ extern "C" {
 sdrt_status sdrt_graph_cache_clear(const char *dir, uint64_t *freed);
 
 /**
+ * Lists every device of every execution provider the runtime's ONNX Runtime knows (its
+ * built-in providers' and those of the plugin libraries registered so far), after
+ * registering the plugin library `ep_library_path` (UTF-8 path) when it is not NULL; a
+ * library is registered once per process and stays loaded. Initializes the runtime with
+ * defaults if `sdrt_runtime_init` was not called.
+ *
+ * Writes a JSON array to `buf`, NUL-terminated, when `size` bytes hold it, and the bytes it
+ * takes (with the NUL) to `*needed`; call with `buf` NULL and `size` 0 to learn the size.
+ * One object per device: `ep_name` (e.g. "OpenVINOExecutionProvider", the name for
+ * `sdrt_pipeline_options.ep_name`), `ep_vendor`, `device` ("cpu", "gpu" or "npu"),
+ * `vendor`, `vendor_id`, `device_id` (numbers; 0 when unknown), and `ep_metadata` and
+ * `device_metadata` (objects of strings, e.g. OpenVINO's "ov_device"). The OpenVINO plugin
+ * lists Intel hardware only. Any thread.
+ *
+ * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `needed`, a non-UTF-8 path, `buf` NULL with a
+ * non-zero `size`, or `size` too small: `*needed` is still written and `buf` untouched),
+ * `SDRT_ERROR_PROVIDER_UNAVAILABLE` (a library ONNX Runtime cannot register, named),
+ * `SDRT_ERROR_RUNTIME_UNAVAILABLE`. Since 0.3.
+ */
+sdrt_status sdrt_ep_devices(const char *ep_library_path, char *buf, size_t size, size_t *needed);
+
+/**
  * Number of images; 0 for NULL.
  */
 uint32_t sdrt_images_count(const struct sdrt_images *images);

@@ -411,3 +411,84 @@ fn bf16_is_finite_and_nearest_its_own_f32_image() {
         "bf16 {mean:.4} vs another seed's {mean_other:.4}"
     );
 }
+
+/// `sdrt_ep_devices`: the JSON device list (with the plugin registered through it), the size
+/// query, and a buffer too small or a NULL `needed` refused without writing.
+#[test]
+fn the_c_api_lists_the_ep_devices() {
+    use sdrt::ffi::ep::sdrt_ep_devices;
+    use sdrt::ffi::status::sdrt_status;
+    if skip() {
+        return;
+    }
+    common::init_runtime();
+    let lib = CString::new(common::openvino_plugin().to_str().unwrap()).unwrap();
+    let mut needed = 0usize;
+    // SAFETY: a size query (NULL buffer, size 0) with a valid out-pointer.
+    let st = unsafe { sdrt_ep_devices(lib.as_ptr(), std::ptr::null_mut(), 0, &mut needed) };
+    assert_eq!(st, sdrt_status::SDRT_OK, "{}", last_error());
+    assert!(needed > 2);
+    let mut buf = vec![0x55u8; needed];
+    let mut small = 0usize;
+    // SAFETY: a buffer one byte too small, its true size given.
+    let st = unsafe {
+        sdrt_ep_devices(
+            lib.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            needed - 1,
+            &mut small,
+        )
+    };
+    assert_eq!(st, sdrt_status::SDRT_ERROR_INVALID_ARGUMENT);
+    assert_eq!(small, needed);
+    assert!(
+        buf.iter().all(|&b| b == 0x55),
+        "a refused call wrote to buf"
+    );
+    // SAFETY: the buffer holds `needed` bytes.
+    let st = unsafe {
+        sdrt_ep_devices(
+            std::ptr::null(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut needed,
+        )
+    };
+    assert_eq!(st, sdrt_status::SDRT_OK, "{}", last_error());
+    let text = CStr::from_bytes_until_nul(&buf).unwrap().to_str().unwrap();
+    let list: serde_json::Value = serde_json::from_str(text).unwrap();
+    let devices = list.as_array().unwrap();
+    let rt = common::init_runtime();
+    assert_eq!(devices.len(), rt.ep_devices().len());
+    for (got, want) in devices.iter().zip(rt.ep_devices()) {
+        assert_eq!(got["ep_name"], want.ep_name.as_str());
+        assert_eq!(got["device"], want.kind.name());
+        assert_eq!(got["vendor_id"], want.vendor_id);
+        for (k, v) in &want.ep_metadata {
+            assert_eq!(got["ep_metadata"][k], v.as_str());
+        }
+    }
+    assert!(devices
+        .iter()
+        .any(|d| d["ep_name"] == "CPUExecutionProvider"));
+    // SAFETY: NULL `needed` is refused before anything is read or written.
+    let st = unsafe {
+        sdrt_ep_devices(
+            std::ptr::null(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(st, sdrt_status::SDRT_ERROR_INVALID_ARGUMENT);
+    assert!(last_error().contains("needed"), "{}", last_error());
+    let missing = CString::new("/nonexistent/libplugin.so").unwrap();
+    // SAFETY: a size query naming a library that does not exist.
+    let st = unsafe { sdrt_ep_devices(missing.as_ptr(), std::ptr::null_mut(), 0, &mut needed) };
+    assert_eq!(st, sdrt_status::SDRT_ERROR_PROVIDER_UNAVAILABLE);
+    assert!(
+        last_error().contains("/nonexistent/libplugin.so"),
+        "{}",
+        last_error()
+    );
+}

@@ -218,6 +218,28 @@ inline Result<uint64_t> clear_graph_cache(const std::string &dir) {
     return freed;
 }
 
+/// Every device of every execution provider ONNX Runtime knows, as sdrt_ep_devices' JSON
+/// array, after registering the plugin library `plugin_library` when it is not empty.
+inline Result<std::string> ep_devices(const std::string &plugin_library = std::string()) {
+    const char *library = plugin_library.empty() ? nullptr : plugin_library.c_str();
+    for (;;) { // the list can grow between the calls (another thread registering a library)
+        size_t needed = 0;
+        sdrt_status status = sdrt_ep_devices(library, nullptr, 0, &needed);
+        if (status != SDRT_OK) {
+            return last_error(status);
+        }
+        std::string text(needed, '\0');
+        status = sdrt_ep_devices(library, text.data(), text.size(), &needed);
+        if (status == SDRT_OK) {
+            text.resize(needed - 1);
+            return text;
+        }
+        if (needed <= text.size()) {
+            return last_error(status);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pixels
 

@@ -92,3 +92,88 @@ pub(super) unsafe fn read_ep_options(o: &sdrt_pipeline_options) -> Result<EpOpti
         options,
     })
 }
+
+/// Lists every device of every execution provider the runtime's ONNX Runtime knows (its
+/// built-in providers' and those of the plugin libraries registered so far), after
+/// registering the plugin library `ep_library_path` (UTF-8 path) when it is not NULL; a
+/// library is registered once per process and stays loaded. Initializes the runtime with
+/// defaults if `sdrt_runtime_init` was not called.
+///
+/// Writes a JSON array to `buf`, NUL-terminated, when `size` bytes hold it, and the bytes it
+/// takes (with the NUL) to `*needed`; call with `buf` NULL and `size` 0 to learn the size.
+/// One object per device: `ep_name` (e.g. "OpenVINOExecutionProvider", the name for
+/// `sdrt_pipeline_options.ep_name`), `ep_vendor`, `device` ("cpu", "gpu" or "npu"),
+/// `vendor`, `vendor_id`, `device_id` (numbers; 0 when unknown), and `ep_metadata` and
+/// `device_metadata` (objects of strings, e.g. OpenVINO's "ov_device"). The OpenVINO plugin
+/// lists Intel hardware only. Any thread.
+///
+/// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `needed`, a non-UTF-8 path, `buf` NULL with a
+/// non-zero `size`, or `size` too small: `*needed` is still written and `buf` untouched),
+/// `SDRT_ERROR_PROVIDER_UNAVAILABLE` (a library ONNX Runtime cannot register, named),
+/// `SDRT_ERROR_RUNTIME_UNAVAILABLE`. Since 0.3.
+#[no_mangle]
+pub unsafe extern "C" fn sdrt_ep_devices(
+    ep_library_path: *const std::ffi::c_char,
+    buf: *mut std::ffi::c_char,
+    size: usize,
+    needed: *mut usize,
+) -> super::status::sdrt_status {
+    super::guard(|| {
+        super::non_null(needed, "needed")?;
+        if buf.is_null() && size != 0 {
+            return Err(Error::invalid(format!("buf is NULL but size is {size}")));
+        }
+        // SAFETY: borrowed C string, documented.
+        let library = unsafe { opt_str(ep_library_path, "ep_library_path")? };
+        let rt = crate::runtime::get_or_init()?;
+        if let Some(lib) = library {
+            rt.register_ep_library(std::path::Path::new(&lib))?;
+        }
+        let json = devices_json(&rt.ep_devices());
+        let n = json.len() + 1;
+        // SAFETY: a caller-owned size_t (contract).
+        unsafe { *needed = n };
+        if size < n {
+            if buf.is_null() {
+                return Ok(());
+            }
+            return Err(Error::invalid(format!(
+                "size {size} is too small for the device list: it needs {n} bytes (*needed)"
+            )));
+        }
+        // SAFETY: the caller's buffer holds `size` >= n bytes (contract).
+        unsafe {
+            std::ptr::copy_nonoverlapping(json.as_ptr(), buf as *mut u8, json.len());
+            *buf.add(json.len()) = 0;
+        }
+        Ok(())
+    })
+}
+
+/// The device list as `sdrt_ep_devices` writes it.
+fn devices_json(devices: &[crate::runtime::EpDevice]) -> String {
+    let map = |pairs: &[(String, String)]| {
+        serde_json::Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect(),
+        )
+    };
+    let all: Vec<serde_json::Value> = devices
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "ep_name": d.ep_name,
+                "ep_vendor": d.ep_vendor,
+                "device": d.kind.name(),
+                "vendor": d.vendor,
+                "vendor_id": d.vendor_id,
+                "device_id": d.device_id,
+                "ep_metadata": map(&d.ep_metadata),
+                "device_metadata": map(&d.device_metadata),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(all).to_string()
+}

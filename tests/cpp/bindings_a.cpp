@@ -114,6 +114,15 @@ int plugin(const std::string &model) {
                   "the info says the CPU provider");
         }
     }
+    // The device list: ONNX Runtime's CPU provider is always there; a library that is not
+    // a plugin is refused by name.
+    auto devices = sdrt::ep_devices();
+    check(devices.ok() && devices.value().find("\"ep_name\":\"CPUExecutionProvider\"") !=
+                              std::string::npos,
+          "ep_devices lists the CPU provider");
+    auto refused = sdrt::ep_devices(missing);
+    check(!refused.ok() && refused.status() == SDRT_ERROR_PROVIDER_UNAVAILABLE,
+          "ep_devices refuses a missing plugin");
     auto strict = sdrt::Pipeline::create(model, options.strict_provider(true));
     check(!strict.ok() && strict.status() == SDRT_ERROR_PROVIDER_UNAVAILABLE,
           "strict mode refuses a missing plugin");

@@ -46,6 +46,7 @@ from .pipeline import (
     PipelineInfo,
     StepInfo,
     clear_graph_cache,
+    ep_devices,
     init_runtime,
     ort_version,
     shutdown_runtime,
@@ -61,6 +62,6 @@ __all__ = [
     "InternalError", "InvalidArgumentError", "LibraryNotFoundError", "ModelInvalidError",
     "ModelNotFoundError", "PREVIEWS", "PROVIDERS", "Pipeline", "PipelineInfo",
     "ProviderUnavailableError", "RuntimeUnavailableError", "SCHEDULERS", "SdrtError",
-    "SdrtIOError", "StepInfo", "UnsupportedError", "clear_graph_cache", "init_runtime",
-    "library_path", "load_library", "ort_version", "shutdown_runtime", "version",
+    "SdrtIOError", "StepInfo", "UnsupportedError", "clear_graph_cache", "ep_devices",
+    "init_runtime", "library_path", "load_library", "ort_version", "shutdown_runtime", "version",
 ]

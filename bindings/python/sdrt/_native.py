@@ -19,6 +19,7 @@ from ctypes import (
     Structure,
     c_char_p,
     c_double,
+    c_size_t,
     c_float,
     c_int32,
     c_uint8,
@@ -276,6 +277,7 @@ _PROTOTYPES = [
     ("sdrt_images_safety_checked", c_int32, [images_p]),
     ("sdrt_images_free", None, [images_p]),
     ("sdrt_graph_cache_clear", c_uint32, [c_char_p, POINTER(c_uint64)]),
+    ("sdrt_ep_devices", c_uint32, [c_char_p, c_char_p, c_size_t, POINTER(c_size_t)]),
 ]
 
 #: Header functions the binding deliberately does not bind: the plain *_init symbols fill

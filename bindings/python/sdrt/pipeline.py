@@ -12,6 +12,7 @@ or stderr: sdrt's messages go to `log_callback` or the `logging` logger "sdrt", 
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import os
 import threading
@@ -256,6 +257,24 @@ def clear_graph_cache(directory) -> int:
     freed = ctypes.c_uint64(0)
     check(n.lib().sdrt_graph_cache_clear(_utf8("directory", directory), byref(freed)))
     return freed.value
+
+
+def ep_devices(plugin_library=None) -> list:
+    """Every device of every execution provider ONNX Runtime knows (`sdrt_ep_devices`): the
+    built-in providers' and the registered plugin libraries', after registering
+    `plugin_library` when given. Each is a dict: `ep_name`, `ep_vendor`, `device` ("cpu",
+    "gpu", "npu"), `vendor`, `vendor_id`, `device_id`, `ep_metadata`, `device_metadata`."""
+    raw = None if plugin_library is None else _utf8("plugin_library", plugin_library)
+    lib = n.lib()
+    while True:  # the list can grow between the calls (another thread registering a library)
+        needed = ctypes.c_size_t(0)
+        check(lib.sdrt_ep_devices(raw, None, 0, byref(needed)))
+        buf = ctypes.create_string_buffer(needed.value)
+        status = lib.sdrt_ep_devices(raw, buf, len(buf), byref(needed))
+        if status == n.SDRT_OK:
+            return json.loads(buf.value.decode())
+        if needed.value <= len(buf):
+            check(status)
 
 
 # ---------------------------------------------------------------------------------------------

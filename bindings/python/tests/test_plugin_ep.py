@@ -40,3 +40,12 @@ def test_plugin_options_are_checked():
         sdrt.Pipeline(TINY, provider="plugin", ep_library=MISSING)
     with pytest.raises(TypeError, match="ep_options"):
         sdrt.Pipeline(TINY, provider="openvino", ep_library=MISSING, ep_options={"k": 2})
+
+
+def test_ep_devices_list_the_cpu_provider():
+    devices = sdrt.ep_devices()
+    cpu = [d for d in devices if d["ep_name"] == "CPUExecutionProvider"]
+    assert len(cpu) == 1 and cpu[0]["device"] == "cpu" and cpu[0]["vendor"], devices
+    assert isinstance(cpu[0]["ep_metadata"], dict)
+    with pytest.raises(sdrt.ProviderUnavailableError, match="/nonexistent/"):
+        sdrt.ep_devices(MISSING)

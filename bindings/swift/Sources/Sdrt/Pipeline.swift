@@ -57,6 +57,14 @@ public final class Pipeline: @unchecked Sendable {
         /// Like ml-stable-diffusion's `reduceMemory`: hold only the running stage's graph,
         /// loading each one per call (`low_memory`).
         public var reduceMemory: Bool = false
+        /// The plugin providers (`.openVINO`, `.plugin`): the device, OpenVINO's precision,
+        /// the plugin library (OpenVINO's default: $SDRT_OPENVINO_EP, else openvino/ beside
+        /// ONNX Runtime), the provider's name, and its own options (`ep_*` in sdrt.h).
+        public var epDevice: EPDevice = .default
+        public var epPrecision: EPPrecision = .auto
+        public var epLibrary: URL? = nil
+        public var epName: String? = nil
+        public var epOptions: [String: String] = [:]
 
         public init() {}
     }
@@ -122,6 +130,11 @@ public final class Pipeline: @unchecked Sendable {
         opts.intra_op_threads = options.intraOpThreads
         opts.disable_safety_checker = options.disableSafety ? 1 : 0
         opts.low_memory = options.reduceMemory ? 1 : 0
+        opts.ep_device = options.epDevice.rawValue
+        opts.ep_precision = options.epPrecision.rawValue
+        let epKeys = options.epOptions.keys.sorted()
+        let epValues = epKeys.map { options.epOptions[$0] ?? "" }
+        opts.ep_option_count = UInt32(epKeys.count)
 
         let box = logHandler.map { Unmanaged.passRetained(LogBox($0)) }
         if let box {
@@ -138,12 +151,27 @@ public final class Pipeline: @unchecked Sendable {
                     previewDecoder in
                     try withOptionalPath(options.graphCacheDirectory,
                                          field: "graphCacheDirectory") { graphCache in
-                        try "".withCString { off in
-                            opts.coreml_cache_dir = coreMLCache
-                            opts.preview_decoder_path = previewDecoder
-                            opts.graph_cache_dir = options.disableGraphCache ? off : graphCache
-                            try withFilePath(url, field: "resourcesAt") { modelDir in
-                                try SdrtError.check(sdrt_pipeline_create(modelDir, &opts, &out))
+                        try withOptionalPath(options.epLibrary, field: "epLibrary") { epLibrary in
+                            try withOptionalCString(options.epName) { epName in
+                                try withCStrings(epKeys) { keys in
+                                    try withCStrings(epValues) { values in
+                                        try "".withCString { off in
+                                            opts.coreml_cache_dir = coreMLCache
+                                            opts.preview_decoder_path = previewDecoder
+                                            opts.graph_cache_dir =
+                                                options.disableGraphCache ? off : graphCache
+                                            opts.ep_library_path = epLibrary
+                                            opts.ep_name = epName
+                                            opts.ep_option_keys = keys
+                                            opts.ep_option_values = values
+                                            try withFilePath(url, field: "resourcesAt") {
+                                                modelDir in
+                                                try SdrtError.check(
+                                                    sdrt_pipeline_create(modelDir, &opts, &out))
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }

@@ -61,6 +61,35 @@ extension Pipeline {
             return freed
         }
 
+        /// Every device of every execution provider ONNX Runtime knows (`sdrt_ep_devices`):
+        /// the built-in providers' and those of the plugin libraries registered so far, after
+        /// registering `pluginLibrary` (a file URL) when given. Initializes the runtime with
+        /// defaults when needed. The OpenVINO plugin lists Intel hardware only.
+        public static func executionProviderDevices(pluginLibrary: URL? = nil) throws
+            -> [ExecutionProviderDevice]
+        {
+            var text = [CChar]()
+            try withOptionalPath(pluginLibrary, field: "pluginLibrary") { path in
+                // The list can grow between the calls (another thread registering a library).
+                while true {
+                    var needed = 0
+                    try SdrtError.check(sdrt_ep_devices(path, nil, 0, &needed))
+                    text = [CChar](repeating: 0, count: needed)
+                    let status = sdrt_ep_devices(path, &text, text.count, &needed)
+                    if status == Pipeline.Status.ok.rawValue { return }
+                    if needed <= text.count { try SdrtError.check(status) }
+                }
+            }
+            let json = Data(text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            do {
+                return try decoder.decode([ExecutionProviderDevice].self, from: json)
+            } catch {
+                throw SdrtError.internal("sdrt_ep_devices: unreadable list (\(error))")
+            }
+        }
+
         /// The loaded ONNX Runtime's version, `nil` before it is loaded.
         public static var onnxRuntimeVersion: String? {
             sdrt_runtime_ort_version().map { String(cString: $0) }
@@ -139,6 +168,39 @@ final class RuntimeLog: @unchecked Sendable {
         attached?.release()
         attached = box
     }
+}
+
+/// One device of an execution provider (`sdrt_ep_devices`).
+public struct ExecutionProviderDevice: Sendable, Hashable, Decodable {
+    /// The provider's name, e.g. "OpenVINOExecutionProvider" (`Pipeline.Options.epName`).
+    public let epName: String
+    public let epVendor: String
+    /// "cpu", "gpu" or "npu".
+    public let device: String
+    /// Who makes the hardware, e.g. "Intel".
+    public let vendor: String
+    public let vendorId: UInt32
+    public let deviceId: UInt32
+    /// The provider's metadata about the device, e.g. OpenVINO's "ov_device".
+    public let epMetadata: [String: String]
+    public let deviceMetadata: [String: String]
+}
+
+/// Calls `body` with `s` as a C string, or NULL for `nil`.
+func withOptionalCString<R>(_ s: String?,
+                            _ body: (UnsafePointer<CChar>?) throws -> R) rethrows -> R {
+    guard let s else { return try body(nil) }
+    return try s.withCString { try body($0) }
+}
+
+/// Calls `body` with a C array of `strings` (NULL when there are none), valid for the call.
+func withCStrings<R>(_ strings: [String],
+                     _ body: (UnsafePointer<UnsafePointer<CChar>?>?) throws -> R) rethrows -> R {
+    if strings.isEmpty { return try body(nil) }
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
+    return try pointers.withUnsafeBufferPointer { try body($0.baseAddress) }
 }
 
 /// Calls `body` with `url`'s file-system path. sdrt takes paths, and `URL` gives one only for
