@@ -1324,9 +1324,11 @@ void sdrt_pipeline_options_init_sized(struct sdrt_pipeline_options *options, uin
  * `text_encoder/config.json`'s `vocab_size`).
  * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `model_dir` or `out`, a path that is not UTF-8,
  * `struct_size` too small, an unknown enum value or `log_level`, a negative
- * `cuda_device_id`, `intra_op_threads` above 1024), `SDRT_ERROR_MODEL_NOT_FOUND`,
- * `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_IO`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
- * `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode).
+ * `cuda_device_id`, `intra_op_threads` above 1024, malformed `ep_*` options, named),
+ * `SDRT_ERROR_MODEL_NOT_FOUND`, `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_IO`,
+ * `SDRT_ERROR_RUNTIME_UNAVAILABLE`, `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode: a
+ * missing provider or plugin library, a device the plugin does not offer, a graph it
+ * cannot build).
  */
 sdrt_status sdrt_pipeline_create(const char *model_dir,
                                  const struct sdrt_pipeline_options *options,

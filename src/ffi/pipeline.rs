@@ -309,9 +309,11 @@ unsafe fn read_options(options: *const sdrt_pipeline_options) -> Result<Pipeline
 /// `text_encoder/config.json`'s `vocab_size`).
 /// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `model_dir` or `out`, a path that is not UTF-8,
 /// `struct_size` too small, an unknown enum value or `log_level`, a negative
-/// `cuda_device_id`, `intra_op_threads` above 1024), `SDRT_ERROR_MODEL_NOT_FOUND`,
-/// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_IO`, `SDRT_ERROR_RUNTIME_UNAVAILABLE`,
-/// `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode).
+/// `cuda_device_id`, `intra_op_threads` above 1024, malformed `ep_*` options, named),
+/// `SDRT_ERROR_MODEL_NOT_FOUND`, `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_IO`,
+/// `SDRT_ERROR_RUNTIME_UNAVAILABLE`, `SDRT_ERROR_PROVIDER_UNAVAILABLE` (strict mode: a
+/// missing provider or plugin library, a device the plugin does not offer, a graph it
+/// cannot build).
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_pipeline_create(
     model_dir: *const c_char,

@@ -406,7 +406,7 @@ fn static_dims(
 #[cfg(test)]
 mod tests {
     use super::{cache_settings, Provider, SessionSettings};
-    use crate::runtime::CoreMlComputeUnits;
+    use crate::runtime::{CoreMlComputeUnits, DeviceKind, PluginEp};
 
     /// Every setting that changes what ONNX Runtime or CoreML builds changes the key of both
     /// caches (the pipeline options that do not, such as the low-memory mode and logging, are
@@ -449,5 +449,33 @@ mod tests {
         let mut o = base.clone();
         o.coreml.static_shapes = !o.coreml.static_shapes;
         assert_ne!(coreml, key(Provider::CoreMl, &o, &[]));
+        // A plugin provider's name, device and options (OpenVINO's precision among them).
+        let plugin = |ep: PluginEp| SessionSettings {
+            plugin: Some(ep),
+            ..base.clone()
+        };
+        let ov = PluginEp {
+            ep_name: "OpenVINOExecutionProvider".into(),
+            device: Some(DeviceKind::Cpu),
+            options: vec![("load_config".into(), "f32".into())],
+        };
+        let k = key(Provider::OpenVino, &plugin(ov.clone()), &[]);
+        assert_ne!(k, key(Provider::Cpu, &base, &[]));
+        for changed in [
+            PluginEp {
+                device: Some(DeviceKind::Gpu),
+                ..ov.clone()
+            },
+            PluginEp {
+                options: vec![("load_config".into(), "bf16".into())],
+                ..ov.clone()
+            },
+            PluginEp {
+                ep_name: "OpenVINOExecutionProvider.AUTO".into(),
+                ..ov.clone()
+            },
+        ] {
+            assert_ne!(k, key(Provider::OpenVino, &plugin(changed), &[]));
+        }
     }
 }
