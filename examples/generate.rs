@@ -30,7 +30,7 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                 [--provider auto|cpu|coreml|cuda|openvino|plugin] [--output PATH]
                 [--device cpu|gpu|npu|auto] [--precision f32|bf16|f16|auto]
                 [--ep-library PATH] [--ep-name NAME] [--ep-option KEY=VALUE]
-                [--strict-provider]
+                [--strict-provider] [--list-devices]
                 [--eta F] [--prediction-type epsilon|v_prediction|sample]
                 [--timestep-spacing leading|trailing|linspace]
                 [--guidance-rescale F] [--preview latent_rgb|taesd|full]
@@ -70,6 +70,8 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
   --ep-name NAME     the plugin's provider name (openvino default: OpenVINOExecutionProvider)
   --ep-option K=V    an option for the plugin provider (repeatable)
   --strict-provider  a provider that is missing or refuses a graph is an error, not a fallback
+  --list-devices     print the devices of every execution provider (after registering the
+                     plugin of --provider openvino|plugin) and exit
   --output PATH      PNG path (default out.png; with --count N > 1: <stem>-<i>.<ext>)
   --eta F            DDIM's eta (default 0)
   --prediction-type  override the model config's prediction type
@@ -113,6 +115,7 @@ struct Args {
     graph_cache: CacheDir,
     low_memory: bool,
     refiner: Option<PathBuf>,
+    list_devices: bool,
 }
 
 /// `WxH` in pixels.
@@ -166,6 +169,7 @@ fn parse_args() -> Result<Args, String> {
     let mut no_safety_checker = false;
     let mut graph_cache = CacheDir::Default;
     let mut low_memory = false;
+    let mut list_devices = false;
     let mut refiner = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -175,6 +179,10 @@ fn parse_args() -> Result<Args, String> {
         }
         if flag == "--no-safety-checker" {
             no_safety_checker = true;
+            continue;
+        }
+        if flag == "--list-devices" {
+            list_devices = true;
             continue;
         }
         if flag == "--low-memory" {
@@ -296,6 +304,7 @@ fn parse_args() -> Result<Args, String> {
         graph_cache,
         low_memory,
         refiner,
+        list_devices,
     })
 }
 
@@ -350,6 +359,43 @@ fn init_runtime() -> Result<(), String> {
     }
 }
 
+/// `--list-devices`: one line per device of each execution provider, after registering the
+/// plugin library of `--provider openvino|plugin`.
+fn list_devices(args: &Args) -> Result<(), String> {
+    let rt = sdrt::runtime::get_or_init().map_err(|e| e.to_string())?;
+    if args.provider.is_plugin() {
+        let (library, origin) = args
+            .ep
+            .library(rt, args.provider)
+            .map_err(|e| e.to_string())?;
+        let added = rt
+            .register_ep_library(&library)
+            .map_err(|e| format!("{e} (from {origin})"))?;
+        if added.is_empty() {
+            eprintln!(
+                "{} (from {origin}) is registered; its providers offer no device here",
+                library.display()
+            );
+        }
+    }
+    for d in rt.ep_devices() {
+        let meta: Vec<String> = d
+            .ep_metadata
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "{} {} ({}, vendor {}) {}",
+            d.ep_name,
+            d.kind.name(),
+            d.ep_vendor,
+            d.vendor,
+            meta.join(" ")
+        );
+    }
+    Ok(())
+}
+
 /// `12.3s` under a minute, else `4m05s`.
 fn duration(d: Duration) -> String {
     let s = d.as_secs_f64();
@@ -392,6 +438,9 @@ fn run() -> Result<(), String> {
         sdrt::runtime::LogLevel::Warn,
     );
     init_runtime()?;
+    if args.list_devices {
+        return list_devices(&args);
+    }
     let started = Instant::now();
     let options = PipelineOptions {
         provider: args.provider,

@@ -331,6 +331,16 @@ fn unbuilt_features_and_bad_values_fail_loudly() {
         (&["--provider", "plugin"], &["plugin", "ep_name"]),
         (
             &[
+                "--list-devices",
+                "--provider",
+                "openvino",
+                "--ep-library",
+                "/nonexistent/plugin.so",
+            ],
+            &["/nonexistent/plugin.so"],
+        ),
+        (
+            &[
                 "--provider",
                 "openvino",
                 "--ep-library",
@@ -358,6 +368,19 @@ fn unbuilt_features_and_bad_values_fail_loudly() {
             );
         }
     }
+}
+
+#[test]
+fn list_devices_prints_the_providers_devices() {
+    let o = run(&["--list-devices".to_string()]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("CPUExecutionProvider cpu (")),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -134,8 +134,10 @@ pub struct EpOptions {
 }
 
 impl EpOptions {
-    /// The library to register for `provider`, and where it came from.
-    fn library(&self, rt: &Runtime, provider: Provider) -> Result<(PathBuf, &'static str)> {
+    /// The plugin library `provider` registers, and where it came from (the options,
+    /// `$SDRT_OPENVINO_EP`, or beside ONNX Runtime); [`ErrorKind::InvalidArgument`] for a
+    /// plugin other than OpenVINO without one.
+    pub fn library(&self, rt: &Runtime, provider: Provider) -> Result<(PathBuf, &'static str)> {
         if let Some(p) = &self.library {
             return Ok((p.clone(), "the options"));
         }
