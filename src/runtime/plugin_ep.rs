@@ -220,6 +220,14 @@ impl Runtime {
                 ),
             ));
         }
+        // ort groups the devices by provider name in a 128-byte buffer (a longer name would
+        // panic inside it).
+        if ep.ep_name.len() >= 127 {
+            return Err(Error::new(
+                ErrorKind::ProviderUnavailable,
+                format!("{part}: execution provider name {} is too long", ep.ep_name),
+            ));
+        }
         // ort hands each provider the options whose keys start with its name and a dot.
         let options: Vec<(String, String)> = ep
             .options
