@@ -8,9 +8,10 @@ use crate::model::session::{float_value, OnnxModel};
 
 use super::call::Call;
 
-/// Decodes `latents` (`[count, channels, lh, lw]`, in the VAE's space) to `count` RGB8 images
-/// of `width` x `height`. `last`: the graph's last run of the call. `file`: the final images'
-/// decoder, whose output must be finite (previews are not checked).
+/// Decodes `latents` (`[count, channels, lh, lw]`, in the decoder's space) to `count` RGB8
+/// images of `width` x `height`. `last`: the graph's last run of the call. `file`: the
+/// decoder's `model.onnx`, named when its output is not finite (final images and previews
+/// alike: a NaN or infinite value would come out as a black or saturated pixel).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode(
     call: &Call<'_>,
@@ -20,7 +21,7 @@ pub(crate) fn decode(
     shape: [usize; 4],
     (width, height): (usize, usize),
     last: bool,
-    file: Option<&Path>,
+    file: &Path,
 ) -> Result<Vec<Vec<u8>>> {
     let count = shape[0];
     let input = &io.latent_sample;
@@ -37,14 +38,14 @@ pub(crate) fn decode(
             [count, 3, height, width]
         )));
     }
-    if let Some(file) = file {
-        check_finite(file, io, &image.data)?;
-    }
+    check_finite(file, io, &image.data)?;
     Ok(to_rgb8(&image.data, count, width, height))
 }
 
 /// A VAE that overflows (SDXL's in float16: diffusers' `force_upcast`) gives NaN or infinite
-/// pixels, which would come out black: an error naming the file instead.
+/// pixels, which would come out black: an error naming the file instead, with the fix. A graph
+/// with float16 inputs or outputs is a float16 decoder; one with float32 ones may still compute
+/// in float16 inside, so the fix is named for it too.
 fn check_finite(file: &Path, io: &VaeDecoderIo, data: &[f32]) -> Result<()> {
     let bad = data.iter().filter(|x| !x.is_finite()).count();
     if bad == 0 {
@@ -53,14 +54,15 @@ fn check_finite(file: &Path, io: &VaeDecoderIo, data: &[f32]) -> Result<()> {
     let fp16 = io.latent_sample.elem == ort::value::TensorElementType::Float16
         || io.sample.elem == ort::value::TensorElementType::Float16;
     Err(Error::model(format!(
-        "{}: {bad} of {} decoded values are not finite (NaN or infinite){}",
+        "{}: {bad} of {} decoded values are not finite (NaN or infinite); {} (SDXL's VAE does \
+         in float16): export it in float32, or use a float16-fixed VAE such as \
+         madebyollin/sdxl-vae-fp16-fix",
         file.display(),
         data.len(),
         if fp16 {
-            "; this float16 VAE overflows (SDXL's VAE does in float16): export the VAE in \
-                 float32, or use a float16-fixed VAE such as madebyollin/sdxl-vae-fp16-fix"
+            "this float16 decoder overflows"
         } else {
-            ""
+            "a decoder that computes in float16 overflows"
         }
     )))
 }
