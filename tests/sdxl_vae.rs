@@ -289,3 +289,40 @@ fn a_float16_vae_that_does_not_overflow_decodes_like_float32() {
         common::assert_close("last full preview", &previews[params.steps - 1], &image);
     }
 }
+
+#[test]
+fn the_c_api_reports_the_overflow_as_model_invalid() {
+    use std::ffi::{CStr, CString};
+
+    use sdrt::ffi::images::sdrt_images;
+    use sdrt::ffi::params::{sdrt_generate_params, sdrt_generate_params_init_sized};
+    use sdrt::ffi::pipeline::{sdrt_pipeline_create, sdrt_pipeline_free, sdrt_pipeline_generate};
+    use sdrt::ffi::status::{sdrt_last_error_message, sdrt_status};
+
+    common::init_runtime();
+    let model = fixture("tiny-sdxl-vae-fp16-overflow");
+    let path = CString::new(model.to_str().unwrap()).unwrap();
+    let mut p = std::ptr::null_mut();
+    // SAFETY: a valid string and out-pointer.
+    let st = unsafe { sdrt_pipeline_create(path.as_ptr(), std::ptr::null(), &mut p) };
+    assert_eq!(st, sdrt_status::SDRT_OK);
+    // SAFETY: a zeroed struct the init call fills.
+    let mut gp: sdrt_generate_params = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid out-pointer and its size.
+    unsafe {
+        sdrt_generate_params_init_sized(&mut gp, std::mem::size_of::<sdrt_generate_params>() as u32)
+    };
+    gp.prompt = c"a lighthouse on a cliff at dusk".as_ptr();
+    gp.steps = 2;
+    let mut out: *mut sdrt_images = std::ptr::null_mut();
+    // SAFETY: a live pipeline, initialized params, a valid out-pointer.
+    let st = unsafe { sdrt_pipeline_generate(p, &gp, &mut out) };
+    // SAFETY: always a valid NUL-terminated string.
+    let msg = unsafe { CStr::from_ptr(sdrt_last_error_message()) }.to_string_lossy();
+    assert_eq!(st, sdrt_status::SDRT_ERROR_MODEL_INVALID, "{msg}");
+    assert!(out.is_null(), "no images on failure");
+    let e = sdrt::Error::new(ErrorKind::ModelInvalid, msg.into_owned());
+    assert_overflow_error(&e, &model, "C API");
+    // SAFETY: no call on `p` is running.
+    unsafe { sdrt_pipeline_free(p) };
+}
