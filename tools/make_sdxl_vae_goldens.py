@@ -200,35 +200,47 @@ README_HEADING = "## SDXL previews (taesdxl.json)"
 
 def write_readme(gen):
     steps = ", ".join(str(p["step"]) for p in gen["previews"])
-    text = f"""{README_HEADING}
 
-Written by `python tools/make_sdxl_vae_goldens.py` after `python tools/make_tiny_sdxl_vae.py`
-(fixture `tiny-sdxl-preview`, see its README) and `python tools/make_sdxl_goldens.py`. CPU,
-deterministic; `tools/make_goldens.py` does not write this section (rerun this script after it).
+    def item(text, indent=0):
+        return textwrap.fill(" ".join(text.split()), width=98, initial_indent=" " * indent + "- ",
+                             subsequent_indent=" " * (indent + 2), break_on_hyphens=False,
+                             break_long_words=False)
 
-- `taesdxl.json`: `{{"model", "tolerance", "decode", "generation", "mistakes"}}`, and the PNGs in
-  `taesdxl/`. Decoder: diffusers' `AutoencoderTiny` with the weights of
-  `tests/fixtures/{PREVIEW.name}/vae_preview` (TAESDXL's config, random weights; rebuilt by
-  `make_tiny_sdxl_vae.build_taesdxl()` and checked against the committed ONNX graph); latents in
-  **unscaled** (TAESDXL's scaling_factor is 1.0); pixels through `VaeImageProcessor.postprocess`
-  (`clamp(x / 2 + 0.5, 0, 1) * 255`, rounded).
-  - `decode`: the schema of `taesd.json` (`seed, shape, file, width, height, onnx_max_abs_diff,
-    onnx_max_pixel_diff`): latents `RandomState(seed).randn(*shape)` (float32).
-  - `generation`: sdxl.json's `{gen["case"]}` (prompt {gen["prompt"]!r}, negative None, {gen["width"]}x{gen["height"]},
-    {gen["steps"]} steps, guidance {gen["guidance"]:g}, numpy latents seed {gen["seed"]}, the model's
-    EulerDiscreteScheduler) through optimum's `ORTStableDiffusionXLPipeline` on `{gen["reference_model"]}`
-    (its final image checked equal to `{gen["final_file"]}`); `previews`: `{{"step", "file"}}` for
-    steps {steps}: the `pred_original_sample` that `EulerDiscreteScheduler.step` returns at that
-    step (`sample - sigma * guided noise`: the clean latents every sdrt preview shows), decoded.
-    sdrt's `taesd` preview of that step (1-based UNet evaluation) on `{gen["model"]}` matches it.
-  - `mistakes`: `{{"name", "mistake", "target", "max_abs_diff", "mean_abs_diff",
-    "beyond_tolerance"}}`: the image each mistake gives against the golden `target`, all beyond
-    the tolerance (max |diff| > {TOL_MAX:g} and mean > {TOL_MEAN:g}): the VAE's scaling applied to
-    the latents first (SDXL's 0.13025 or SD's 0.18215, divided; or multiplied), SD's TAESD
-    (tiny-sd2-preview's) instead of TAESDXL, and for the generation previews the noisy sample
-    decoded instead of the predicted clean latents.
-"""
-    text = "\n".join(textwrap.dedent(text).splitlines()) + "\n"
+    intro = textwrap.fill(
+        "Written by `python tools/make_sdxl_vae_goldens.py` after `python tools/make_tiny_sdxl_vae.py` "
+        "(fixture `tiny-sdxl-preview`, see its README) and `python tools/make_sdxl_goldens.py`. CPU, "
+        "deterministic; `tools/make_goldens.py` does not write this section (rerun this script after it).",
+        width=98, break_on_hyphens=False)
+    parts = [
+        item(f"""`taesdxl.json`: `{{"model", "tolerance", "decode", "generation", "mistakes"}}`, and the
+            PNGs in `taesdxl/`. Decoder: diffusers' `AutoencoderTiny` with the weights of
+            `tests/fixtures/{PREVIEW.name}/vae_preview` (TAESDXL's config, random weights; rebuilt by
+            `make_tiny_sdxl_vae.build_taesdxl()` and checked against the committed ONNX graph);
+            latents in **unscaled** (TAESDXL's scaling_factor is 1.0); pixels through
+            `VaeImageProcessor.postprocess` (`clamp(x / 2 + 0.5, 0, 1) * 255`, rounded)."""),
+        item("""`decode`: the schema of `taesd.json` (`seed, shape, file, width, height,
+            onnx_max_abs_diff, onnx_max_pixel_diff`): latents `RandomState(seed).randn(*shape)`
+            (float32).""", 2),
+        item(f"""`generation`: sdxl.json's `{gen["case"]}` (prompt {gen["prompt"]!r}, negative None,
+            {gen["width"]}x{gen["height"]}, {gen["steps"]} steps, guidance {gen["guidance"]:g}, numpy
+            latents seed {gen["seed"]}, the model's EulerDiscreteScheduler) through optimum's
+            `ORTStableDiffusionXLPipeline` on `{gen["reference_model"]}` (its final image checked
+            equal to `{gen["final_file"]}`); `previews`: `{{"step", "file"}}` for steps {steps}: the
+            `pred_original_sample` that `EulerDiscreteScheduler.step` returns at that step (`sample
+            - sigma * guided noise`: the clean latents every sdrt preview shows), decoded. sdrt's
+            `taesd` preview of that step (1-based UNet evaluation) on `{gen["model"]}` matches it.""", 2),
+        item(f"""`mistakes`: `{{"name", "mistake", "target", "max_abs_diff", "mean_abs_diff",
+            "beyond_tolerance"}}`: the image each mistake gives against the golden `target`, all
+            beyond the tolerance (max |diff| > {TOL_MAX:g} and mean > {TOL_MEAN:g}): the VAE's scaling
+            applied to the latents first (SDXL's 0.13025 or SD's 0.18215, divided; or multiplied),
+            SD's TAESD (tiny-sd2-preview's) instead of TAESDXL, and for the generation previews the
+            noisy sample decoded instead of the predicted clean latents.""", 2),
+        item("""The float16 VAE fixtures of `tools/make_tiny_sdxl_vae.py` (`tiny-sdxl-vae-fp16`,
+            `tiny-sdxl-vae-fp16-overflow`) have no goldens of their own: tests/sdxl_vae.rs compares
+            the first one's image with `generation`'s `final_file` (diffusers' float32 image) and
+            checks the second one's error."""),
+    ]
+    text = "\n".join([README_HEADING, "", intro, ""] + parts) + "\n"
     path = GOLDENS / "README.md"
     old = path.read_text(encoding="utf-8")
     if README_HEADING in old:
