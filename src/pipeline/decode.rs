@@ -84,3 +84,52 @@ pub fn to_rgb8(data: &[f32], count: usize, width: usize, height: usize) -> Vec<V
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::session::IoInfo;
+    use ort::value::TensorElementType as T;
+
+    fn io(input: T, output: T) -> VaeDecoderIo {
+        let info = |name: &str, elem| IoInfo {
+            name: name.into(),
+            elem,
+            shape: vec![-1, 4, -1, -1],
+            symbols: Vec::new(),
+        };
+        VaeDecoderIo {
+            latent_sample: info("latent_sample", input),
+            sample: info("sample", output),
+        }
+    }
+
+    #[test]
+    fn a_non_finite_decode_names_the_file_and_the_fix() {
+        let file = Path::new("m/vae_decoder/model.onnx");
+        let data = [0.5, f32::NAN, f32::INFINITY, -f32::INFINITY, 0.0];
+        assert!(check_finite(file, &io(T::Float16, T::Float16), &data[4..]).is_ok());
+        let rows = [
+            (T::Float16, T::Float16, "this float16 decoder overflows"),
+            (T::Float32, T::Float16, "this float16 decoder overflows"),
+            // float32 inputs and outputs around float16 weights (a converter's keep_io_types).
+            (
+                T::Float32,
+                T::Float32,
+                "a decoder that computes in float16 overflows",
+            ),
+        ];
+        for (input, output, cause) in rows {
+            let e = check_finite(file, &io(input, output), &data).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::ModelInvalid);
+            let m = e.message();
+            assert!(
+                m.starts_with("m/vae_decoder/model.onnx: 3 of 5 decoded values"),
+                "{m}"
+            );
+            for needle in [cause, "float32", "madebyollin/sdxl-vae-fp16-fix"] {
+                assert!(m.contains(needle), "{needle:?} not in {m:?}");
+            }
+        }
+    }
+}
