@@ -493,7 +493,9 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
 /// UTF-8; a re-entrant call from this pipeline's own callback. `SDRT_ERROR_UNSUPPORTED` (the model's scheduler class is not
 /// built and none was chosen, or its config asks for options sdrt lacks),
 /// `SDRT_ERROR_MODEL_NOT_FOUND` (an init image without `vae_encoder/model.onnx`),
-/// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
+/// `SDRT_ERROR_MODEL_INVALID` (also a VAE or preview decoder whose output is not finite, such
+/// as a float16 SDXL VAE that overflows: the message names its `model.onnx` and the fix),
+/// `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
 /// failed), `SDRT_ERROR_INTERNAL` (a bug in sdrt, e.g. a caught panic: the pipeline stays
 /// usable).
 #[no_mangle]

@@ -411,14 +411,20 @@ impl Pipeline {
             preview_io,
             ..
         } = &mut *g;
+        let (vae_file, preview_file) = (self.folder.onnx("vae_decoder"), self.preview_file());
         let r = preview::render(
             &call,
             kind,
             latents,
             [count, c, height, width],
             &self.format,
-            vae_decoder.as_mut().map(|m| (m, &self.io.vae_decoder)),
-            preview_decoder.as_mut().zip(preview_io.as_ref()),
+            vae_decoder
+                .as_mut()
+                .map(|m| (m, &self.io.vae_decoder, vae_file.as_path())),
+            preview_decoder
+                .as_mut()
+                .zip(preview_io.as_ref())
+                .map(|(m, io)| (m, io, preview_file.as_path())),
         );
         self.release(vae_decoder, &mut timings);
         r
