@@ -42,6 +42,7 @@ from .pipeline import (
     PREVIEWS,
     PROVIDERS,
     SCHEDULERS,
+    Latents,
     Pipeline,
     PipelineInfo,
     StepInfo,
@@ -58,7 +59,8 @@ __version__ = "0.4.0"
 
 __all__ = [
     "AlreadyInitializedError", "CancelledError", "GENERATORS", "Image", "InferenceError",
-    "InternalError", "InvalidArgumentError", "LibraryNotFoundError", "ModelInvalidError",
+    "InternalError", "InvalidArgumentError", "Latents", "LibraryNotFoundError",
+    "ModelInvalidError",
     "ModelNotFoundError", "PREVIEWS", "PROVIDERS", "Pipeline", "PipelineInfo",
     "ProviderUnavailableError", "RuntimeUnavailableError", "SCHEDULERS", "SdrtError",
     "SdrtIOError", "StepInfo", "UnsupportedError", "clear_graph_cache", "init_runtime",
