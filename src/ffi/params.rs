@@ -508,7 +508,6 @@ pub(crate) unsafe fn read_generate_params(
         },
         // SAFETY: NULL or a borrowed view, documented.
         latents: unsafe { read_latents(c.latents, "params->latents")? },
-        ..GenerateParams::default()
     };
     let callbacks = Callbacks {
         progress: c.progress,
