@@ -502,6 +502,9 @@ int main(int argc, char **argv) {
             fprintf(stderr, "base: latents %ux%ux%ux%u (%s), refining from %.2f\n",
                     handoff.count, handoff.channels, handoff.height, handoff.width,
                     handoff.family, (double)params.denoising_end);
+            /* The latents replace the init image and mask (freed above). */
+            memset(&params.init_image, 0, sizeof params.init_image);
+            memset(&params.mask, 0, sizeof params.mask);
             params.latents = &handoff;
             params.denoising_start = params.denoising_end;
             params.denoising_end = 0.0f;
