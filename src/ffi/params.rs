@@ -241,9 +241,11 @@ pub struct sdrt_generate_params {
     /// SD 1.x. Fused attention (some CUDA and CoreML graphs) needs less: raise it there.
     /// Since 0.2.
     pub memory_limit: u64,
-    /// SDXL (every field from here to `latents` is since 0.4; models of other families refuse
-    /// `prompt_2`, `negative_prompt_2` and the micro-conditioning fields when set to anything
-    /// but their defaults, with `SDRT_ERROR_INVALID_ARGUMENT` naming them): the second text
+    /// SDXL (every field from here to `latents` is since 0.4, and a caller whose
+    /// `struct_size` ends before one gets its default; models of other families refuse
+    /// `prompt_2`, `negative_prompt_2`, the micro-conditioning fields and the aesthetic scores
+    /// when set to anything but their defaults, with `SDRT_ERROR_INVALID_ARGUMENT` naming the
+    /// first such field): the second text
     /// encoder's prompt, diffusers' `prompt_2`. UTF-8, NUL-terminated, borrowed for the
     /// duration of the call; NULL or "" = `prompt` (every model accepts those). Truncated like
     /// `prompt`.
@@ -285,8 +287,9 @@ pub struct sdrt_generate_params {
     pub negative_target_width: u32,
     /// See `negative_target_width`.
     pub negative_target_height: u32,
-    /// An SDXL refiner's `aesthetic_score` (default 6.0, finite); base models ignore it (they
-    /// take sizes, not scores, in their `time_ids`).
+    /// An SDXL refiner's `aesthetic_score` (default 6.0, finite); SDXL base models ignore it
+    /// (they take sizes, not scores, in their `time_ids`), other families refuse another
+    /// value.
     pub aesthetic_score: f32,
     /// An SDXL refiner's `negative_aesthetic_score` (default 2.5, finite).
     pub negative_aesthetic_score: f32,
