@@ -103,7 +103,7 @@
 /**
  * Minor version of the sdrt library.
  */
-#define SDRT_VERSION_MINOR 3
+#define SDRT_VERSION_MINOR 4
 
 /**
  * Patch version of the sdrt library.
@@ -553,8 +553,11 @@ typedef uint32_t sdrt_preview_kind;
 #endif // __cplusplus
 
 /**
- * Generated images (opaque): `count` RGB8 images of `width` x `height`, rows tightly packed.
- * Free with `sdrt_images_free`. Read-only, so any thread may read it concurrently.
+ * Generated images (opaque): `count` RGB8 images of `width` x `height`, rows tightly packed,
+ * or, from a call with `output_latents`, no images (`sdrt_images_count` 0; `width` and
+ * `height` are those of the images the latents stand for) and latents read with
+ * `sdrt_images_latents`. Free with `sdrt_images_free`. Read-only, so any thread may read it
+ * concurrently.
  */
 typedef struct sdrt_images sdrt_images;
 
@@ -562,6 +565,52 @@ typedef struct sdrt_images sdrt_images;
  * A loaded model (opaque). Create with `sdrt_pipeline_create`, free with `sdrt_pipeline_free`.
  */
 typedef struct sdrt_pipeline sdrt_pipeline;
+
+/**
+ * A view of latents in a model's UNet space: `count * channels * height * width` floats,
+ * row-major (`[count, channels, height, width]`), and the name of the latent space they are
+ * in (`"sd"`, `"sdxl"`): a model refuses latents of another family's space. Set `struct_size`
+ * to `sizeof(sdrt_latents)` before passing one to sdrt.
+ *
+ * Ownership: the struct is always the caller's. Given in `sdrt_generate_params.latents`,
+ * the struct and what `data` and `family` point to are borrowed for the duration of
+ * `sdrt_pipeline_generate` only (sdrt copies them before running any graph; they may be
+ * freed or reused when the call returns). Filled by `sdrt_images_latents`, `data` and
+ * `family` point into the `sdrt_images` and stay valid until `sdrt_images_free` of those
+ * images: the caller never frees them, and a view from freed images must not be passed to
+ * sdrt again. Since 0.4.
+ */
+typedef struct sdrt_latents {
+    /**
+     * `sizeof(sdrt_latents)`: the bytes of this struct the caller has.
+     */
+    uint32_t struct_size;
+    /**
+     * Images: the call's `count`.
+     */
+    uint32_t count;
+    /**
+     * Latent channels (4 for SD and SDXL).
+     */
+    uint32_t channels;
+    /**
+     * Latent rows (the image's height / 8).
+     */
+    uint32_t height;
+    /**
+     * Latent columns (the image's width / 8).
+     */
+    uint32_t width;
+    /**
+     * `count * channels * height * width` finite floats. Not NULL.
+     */
+    const float *data;
+    /**
+     * The latent space, NUL-terminated UTF-8 (`"sdxl"` for every SDXL model: base,
+     * refiner and inpainting share it). Not NULL.
+     */
+    const char *family;
+} sdrt_latents;
 
 /**
  * Progress callback, called on the thread running `sdrt_pipeline_generate` after each
@@ -822,6 +871,122 @@ typedef struct sdrt_generate_params {
      * Since 0.2.
      */
     uint64_t memory_limit;
+    /**
+     * SDXL (every field from here to `latents` is since 0.4, and a caller whose
+     * `struct_size` ends before one gets its default; models of other families refuse
+     * `prompt_2`, `negative_prompt_2`, the micro-conditioning fields and the aesthetic scores
+     * when set to anything but their defaults, with `SDRT_ERROR_INVALID_ARGUMENT` naming the
+     * first such field): the second text
+     * encoder's prompt, diffusers' `prompt_2`. UTF-8, NUL-terminated, borrowed for the
+     * duration of the call; NULL or "" = `prompt` (every model accepts those). Truncated like
+     * `prompt`.
+     */
+    const char *prompt_2;
+    /**
+     * SDXL: the second text encoder's negative prompt (`negative_prompt_2`); NULL or "" =
+     * `negative_prompt`. Borrowed like `prompt_2`. (For SDXL a NULL `negative_prompt` gives
+     * zero embeddings when the model's `force_zeros_for_empty_prompt` is set, while "" is
+     * encoded, as diffusers does.)
+     */
+    const char *negative_prompt_2;
+    /**
+     * SDXL micro-conditioning, in pixels: diffusers' `original_size` as width and height;
+     * 0 x 0 (default) = the output size. Each side 1..=65536; one side 0 alone is
+     * `SDRT_ERROR_INVALID_ARGUMENT` naming `original_width/original_height`.
+     */
+    uint32_t original_width;
+    /**
+     * See `original_width`.
+     */
+    uint32_t original_height;
+    /**
+     * `crops_coords_top_left` as x (left, `crop_x`) and y (top, `crop_y`); default 0, 0. A
+     * non-zero crop must lie inside the original size (`crop_x < original width`, `crop_y <
+     * original height`), else `SDRT_ERROR_INVALID_ARGUMENT` naming `crop_x/crop_y`.
+     */
+    uint32_t crop_x;
+    /**
+     * See `crop_x`.
+     */
+    uint32_t crop_y;
+    /**
+     * `target_size` as width and height; 0 x 0 (default) = the output size. The same rules
+     * as `original_width`.
+     */
+    uint32_t target_width;
+    /**
+     * See `target_width`.
+     */
+    uint32_t target_height;
+    /**
+     * `negative_original_size`; 0 x 0 (default) = none: text-to-image then uses the positive
+     * micro-conditioning for the negative pass unless both negative sizes are set, as
+     * diffusers does; image-to-image defaults each to its positive. The same rules as
+     * `original_width`.
+     */
+    uint32_t negative_original_width;
+    /**
+     * See `negative_original_width`.
+     */
+    uint32_t negative_original_height;
+    /**
+     * `negative_crops_coords_top_left` (default 0, 0); inside the negative original size.
+     */
+    uint32_t negative_crop_x;
+    /**
+     * See `negative_crop_x`.
+     */
+    uint32_t negative_crop_y;
+    /**
+     * `negative_target_size`; 0 x 0 (default) = none.
+     */
+    uint32_t negative_target_width;
+    /**
+     * See `negative_target_width`.
+     */
+    uint32_t negative_target_height;
+    /**
+     * An SDXL refiner's `aesthetic_score` (default 6.0, finite); SDXL base models ignore it
+     * (they take sizes, not scores, in their `time_ids`), other families refuse another
+     * value.
+     */
+    float aesthetic_score;
+    /**
+     * An SDXL refiner's `negative_aesthetic_score` (default 2.5, finite).
+     */
+    float negative_aesthetic_score;
+    /**
+     * diffusers' `denoising_start`, in (0, 1): continue `latents` (or the init image) from
+     * this fraction of the schedule, as they are, without adding noise: a refiner after its
+     * base. 0 (default) = none. Needs `latents` or `init_image`; must be below
+     * `denoising_end` when both are set. A value outside (0, 1), or one that leaves no step,
+     * is `SDRT_ERROR_INVALID_ARGUMENT` naming `denoising_start`.
+     */
+    float denoising_start;
+    /**
+     * diffusers' `denoising_end`, in (0, 1): stop at this fraction of the schedule (a base
+     * before its refiner, with `output_latents`). 0 (default) = run the whole schedule.
+     */
+    float denoising_end;
+    /**
+     * 1: return the final latents, read with `sdrt_images_latents`, instead of decoding them
+     * (no VAE decoder or safety checker runs; the images then hold no pixels and
+     * `sdrt_images_count` is 0). 0 (default): images. Other values are
+     * `SDRT_ERROR_INVALID_ARGUMENT`.
+     */
+    uint32_t output_latents;
+    /**
+     * Latents to start from instead of an init image, as a call with `output_latents`
+     * returns them (pass the view `sdrt_images_latents` filled): of this model's latent
+     * family, `count` images and the model's latent channels; the output size is theirs (0
+     * `width`/`height`, or the same size). Usually with `denoising_start`; without it they
+     * are noised to `strength` as an init image's latents are. NULL (default) = none. The
+     * struct and its arrays are borrowed for the duration of the call and copied; a NULL
+     * `data` or `family`, a `struct_size` below `sizeof(sdrt_latents)`, another family's
+     * latents, a wrong shape, non-finite values, or latents together with `init_image` are
+     * `SDRT_ERROR_INVALID_ARGUMENT` naming `latents`.
+     */
+    const struct sdrt_latents *latents;
 } sdrt_generate_params;
 
 /**
@@ -1066,6 +1231,18 @@ extern "C" {
 sdrt_status sdrt_graph_cache_clear(const char *dir, uint64_t *freed);
 
 /**
+ * Fills `*out` (whose `struct_size` the caller set to `sizeof(sdrt_latents)`) with a view of
+ * the latents of a call made with `output_latents`, ready to pass as the next call's
+ * `sdrt_generate_params.latents` (SDXL's base-to-refiner hand-off). The view's `data` and
+ * `family` are owned by `images`: valid until `sdrt_images_free(images)`, never freed by the
+ * caller; calling this again returns the same pointers. Errors, with `*out` untouched:
+ * `SDRT_ERROR_INVALID_ARGUMENT` for a NULL `images` or `out`, a `struct_size` below the
+ * first layout, or images from a call without `output_latents` (they hold no latents). Any
+ * thread, concurrently with the other readers of the same images. Since 0.4.
+ */
+sdrt_status sdrt_images_latents(const struct sdrt_images *images, struct sdrt_latents *out);
+
+/**
  * Number of images; 0 for NULL.
  */
 uint32_t sdrt_images_count(const struct sdrt_images *images);
@@ -1107,8 +1284,10 @@ int32_t sdrt_images_flagged(const struct sdrt_images *images, uint32_t index);
 int32_t sdrt_images_safety_checked(const struct sdrt_images *images);
 
 /**
- * Frees images from `sdrt_pipeline_generate`. NULL is a no-op. Independent of the pipeline:
- * may be called after `sdrt_pipeline_free`.
+ * Frees images from `sdrt_pipeline_generate`, with their latents (the views
+ * `sdrt_images_latents` gave become invalid). NULL is a no-op; freeing the same images twice
+ * is undefined behaviour, as for `free`. Independent of the pipeline: may be called after
+ * `sdrt_pipeline_free`.
  */
 void sdrt_images_free(struct sdrt_images *images);
 

@@ -19,8 +19,7 @@ checker and feature extractor, calibrated on make_goldens.SAFETY_CASES' images):
 exported the same way, into DIR (about 5.2 GB). It is the benchmark's subject (tools/bench.sh):
 start-up and memory only mean something at real sizes. It takes about 10 minutes and 16 GB of
 memory on a 2-core machine. `--full-sdxl DIR` does the same for SDXL base 1.0's architecture
-(make_tiny_sdxl.make_full: about 14 GB of float32; the export holds the 10.3 GB UNet more than
-once, so a 24 GB machine needs swap).
+(make_tiny_sdxl.make_full: 13.9 GB of float32; 14 minutes, 22.4 GB resident plus swap).
 
 Everything is deterministic (fixed torch seed, CPU, no network). The tokenizer
 vocabulary is derived from open-clip-torch's bundled BPE file exactly as CLIP's

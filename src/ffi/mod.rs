@@ -11,6 +11,7 @@ pub mod cache;
 pub(crate) mod enums;
 pub mod image_view;
 pub mod images;
+pub mod latents;
 pub mod params;
 pub mod pipeline;
 pub mod runtime;
