@@ -4,7 +4,7 @@
 //! - macOS and iOS: the install name `@rpath/libsdrt.<major>.dylib`.
 //!
 //! `<major>` is the crate's major version: the ABI is kept across 0.x releases (structs carry
-//! their size and only grow, see `SDRT_ABI_VERSION`), so 0.2 and 0.3 share a soname. The
+//! their size and only grow, see `SDRT_ABI_VERSION`), so 0.2, 0.3 and 0.4 share a soname. The
 //! target is read at run time (`CARGO_CFG_TARGET_OS`), so cross builds get the target's flag.
 //!
 //! A program linked with `-L target/release -lsdrt` records that name and asks the loader for

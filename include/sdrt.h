@@ -104,7 +104,7 @@
 /**
  * Minor version of the sdrt library.
  */
-#define SDRT_VERSION_MINOR 3
+#define SDRT_VERSION_MINOR 4
 
 /**
  * Patch version of the sdrt library.
@@ -252,12 +252,12 @@ enum sdrt_provider
      * asked for (an AMD CPU, no Intel GPU), or without the plugin library, the pipeline
      * falls back to the CPU provider with a warning (`strict_provider`: an error). A graph
      * the plugin cannot build runs on the CPU provider the same way; `sdrt_pipeline_info`
-     * reports where the graphs run. Since 0.3.
+     * reports where the graphs run. Since 0.4.
      */
     SDRT_PROVIDER_OPENVINO = 4,
     /**
      * Any plugin execution provider: `sdrt_pipeline_options.ep_library_path` and `ep_name`
-     * (required), `ep_device`, and its options; the same fallback as OpenVINO. Since 0.3.
+     * (required), `ep_device`, and its options; the same fallback as OpenVINO. Since 0.4.
      */
     SDRT_PROVIDER_PLUGIN = 5,
 };
@@ -643,8 +643,11 @@ typedef uint32_t sdrt_preview_kind;
 #endif // __cplusplus
 
 /**
- * Generated images (opaque): `count` RGB8 images of `width` x `height`, rows tightly packed.
- * Free with `sdrt_images_free`. Read-only, so any thread may read it concurrently.
+ * Generated images (opaque): `count` RGB8 images of `width` x `height`, rows tightly packed,
+ * or, from a call with `output_latents`, no images (`sdrt_images_count` 0; `width` and
+ * `height` are those of the images the latents stand for) and latents read with
+ * `sdrt_images_latents`. Free with `sdrt_images_free`. Read-only, so any thread may read it
+ * concurrently.
  */
 typedef struct sdrt_images sdrt_images;
 
@@ -652,6 +655,52 @@ typedef struct sdrt_images sdrt_images;
  * A loaded model (opaque). Create with `sdrt_pipeline_create`, free with `sdrt_pipeline_free`.
  */
 typedef struct sdrt_pipeline sdrt_pipeline;
+
+/**
+ * A view of latents in a model's UNet space: `count * channels * height * width` floats,
+ * row-major (`[count, channels, height, width]`), and the name of the latent space they are
+ * in (`"sd"`, `"sdxl"`): a model refuses latents of another family's space. Set `struct_size`
+ * to `sizeof(sdrt_latents)` before passing one to sdrt.
+ *
+ * Ownership: the struct is always the caller's. Given in `sdrt_generate_params.latents`,
+ * the struct and what `data` and `family` point to are borrowed for the duration of
+ * `sdrt_pipeline_generate` only (sdrt copies them before running any graph; they may be
+ * freed or reused when the call returns). Filled by `sdrt_images_latents`, `data` and
+ * `family` point into the `sdrt_images` and stay valid until `sdrt_images_free` of those
+ * images: the caller never frees them, and a view from freed images must not be passed to
+ * sdrt again. Since 0.4.
+ */
+typedef struct sdrt_latents {
+    /**
+     * `sizeof(sdrt_latents)`: the bytes of this struct the caller has.
+     */
+    uint32_t struct_size;
+    /**
+     * Images: the call's `count`.
+     */
+    uint32_t count;
+    /**
+     * Latent channels (4 for SD and SDXL).
+     */
+    uint32_t channels;
+    /**
+     * Latent rows (the image's height / 8).
+     */
+    uint32_t height;
+    /**
+     * Latent columns (the image's width / 8).
+     */
+    uint32_t width;
+    /**
+     * `count * channels * height * width` finite floats. Not NULL.
+     */
+    const float *data;
+    /**
+     * The latent space, NUL-terminated UTF-8 (`"sdxl"` for every SDXL model: base,
+     * refiner and inpainting share it). Not NULL.
+     */
+    const char *family;
+} sdrt_latents;
 
 /**
  * Progress callback, called on the thread running `sdrt_pipeline_generate` after each
@@ -912,6 +961,122 @@ typedef struct sdrt_generate_params {
      * Since 0.2.
      */
     uint64_t memory_limit;
+    /**
+     * SDXL (every field from here to `latents` is since 0.4, and a caller whose
+     * `struct_size` ends before one gets its default; models of other families refuse
+     * `prompt_2`, `negative_prompt_2`, the micro-conditioning fields and the aesthetic scores
+     * when set to anything but their defaults, with `SDRT_ERROR_INVALID_ARGUMENT` naming the
+     * first such field): the second text
+     * encoder's prompt, diffusers' `prompt_2`. UTF-8, NUL-terminated, borrowed for the
+     * duration of the call; NULL or "" = `prompt` (every model accepts those). Truncated like
+     * `prompt`.
+     */
+    const char *prompt_2;
+    /**
+     * SDXL: the second text encoder's negative prompt (`negative_prompt_2`); NULL or "" =
+     * `negative_prompt`. Borrowed like `prompt_2`. (For SDXL a NULL `negative_prompt` gives
+     * zero embeddings when the model's `force_zeros_for_empty_prompt` is set, while "" is
+     * encoded, as diffusers does.)
+     */
+    const char *negative_prompt_2;
+    /**
+     * SDXL micro-conditioning, in pixels: diffusers' `original_size` as width and height;
+     * 0 x 0 (default) = the output size. Each side 1..=65536; one side 0 alone is
+     * `SDRT_ERROR_INVALID_ARGUMENT` naming `original_width/original_height`.
+     */
+    uint32_t original_width;
+    /**
+     * See `original_width`.
+     */
+    uint32_t original_height;
+    /**
+     * `crops_coords_top_left` as x (left, `crop_x`) and y (top, `crop_y`); default 0, 0. A
+     * non-zero crop must lie inside the original size (`crop_x < original width`, `crop_y <
+     * original height`), else `SDRT_ERROR_INVALID_ARGUMENT` naming `crop_x/crop_y`.
+     */
+    uint32_t crop_x;
+    /**
+     * See `crop_x`.
+     */
+    uint32_t crop_y;
+    /**
+     * `target_size` as width and height; 0 x 0 (default) = the output size. The same rules
+     * as `original_width`.
+     */
+    uint32_t target_width;
+    /**
+     * See `target_width`.
+     */
+    uint32_t target_height;
+    /**
+     * `negative_original_size`; 0 x 0 (default) = none: text-to-image then uses the positive
+     * micro-conditioning for the negative pass unless both negative sizes are set, as
+     * diffusers does; image-to-image defaults each to its positive. The same rules as
+     * `original_width`.
+     */
+    uint32_t negative_original_width;
+    /**
+     * See `negative_original_width`.
+     */
+    uint32_t negative_original_height;
+    /**
+     * `negative_crops_coords_top_left` (default 0, 0); inside the negative original size.
+     */
+    uint32_t negative_crop_x;
+    /**
+     * See `negative_crop_x`.
+     */
+    uint32_t negative_crop_y;
+    /**
+     * `negative_target_size`; 0 x 0 (default) = none.
+     */
+    uint32_t negative_target_width;
+    /**
+     * See `negative_target_width`.
+     */
+    uint32_t negative_target_height;
+    /**
+     * An SDXL refiner's `aesthetic_score` (default 6.0, finite); SDXL base models ignore it
+     * (they take sizes, not scores, in their `time_ids`), other families refuse another
+     * value.
+     */
+    float aesthetic_score;
+    /**
+     * An SDXL refiner's `negative_aesthetic_score` (default 2.5, finite).
+     */
+    float negative_aesthetic_score;
+    /**
+     * diffusers' `denoising_start`, in (0, 1): continue `latents` (or the init image) from
+     * this fraction of the schedule, as they are, without adding noise: a refiner after its
+     * base. 0 (default) = none. Needs `latents` or `init_image`; must be below
+     * `denoising_end` when both are set. A value outside (0, 1), or one that leaves no step,
+     * is `SDRT_ERROR_INVALID_ARGUMENT` naming `denoising_start`.
+     */
+    float denoising_start;
+    /**
+     * diffusers' `denoising_end`, in (0, 1): stop at this fraction of the schedule (a base
+     * before its refiner, with `output_latents`). 0 (default) = run the whole schedule.
+     */
+    float denoising_end;
+    /**
+     * 1: return the final latents, read with `sdrt_images_latents`, instead of decoding them
+     * (no VAE decoder or safety checker runs; the images then hold no pixels and
+     * `sdrt_images_count` is 0). 0 (default): images. Other values are
+     * `SDRT_ERROR_INVALID_ARGUMENT`.
+     */
+    uint32_t output_latents;
+    /**
+     * Latents to start from instead of an init image, as a call with `output_latents`
+     * returns them (pass the view `sdrt_images_latents` filled): of this model's latent
+     * family, `count` images and the model's latent channels; the output size is theirs (0
+     * `width`/`height`, or the same size). Usually with `denoising_start`; without it they
+     * are noised to `strength` as an init image's latents are. NULL (default) = none. The
+     * struct and its arrays are borrowed for the duration of the call and copied; a NULL
+     * `data` or `family`, a `struct_size` below `sizeof(sdrt_latents)`, another family's
+     * latents, a wrong shape, non-finite values, or latents together with `init_image` are
+     * `SDRT_ERROR_INVALID_ARGUMENT` naming `latents`.
+     */
+    const struct sdrt_latents *latents;
 } sdrt_generate_params;
 
 /**
@@ -924,10 +1089,13 @@ typedef struct sdrt_generate_params {
  *
  * Two such callbacks exist. The runtime's (`sdrt_runtime_options.log_callback`) receives the
  * process-wide messages: loading ONNX Runtime, ONNX Runtime's messages that belong to no
- * session, and the messages of every pipeline that has no callback of its own. A pipeline's
- * (`sdrt_pipeline_options.log_callback`) receives that pipeline's messages only: sdrt's about
- * it (what was loaded, provider fallbacks, truncated prompts) and ONNX Runtime's for its
- * graphs (each ONNX Runtime session has its own logger); it is called only while
+ * session and are logged outside any call, and the messages of every pipeline that has no
+ * callback of its own. A pipeline's (`sdrt_pipeline_options.log_callback`) receives that
+ * pipeline's messages only: sdrt's about it (what was loaded, provider fallbacks, truncated
+ * prompts), ONNX Runtime's for its graphs (each ONNX Runtime session has its own logger), and
+ * ONNX Runtime's environment-wide messages (its memory arenas', its worker threads') logged
+ * on the thread of a call on that pipeline or on one of its sessions' worker threads (sdrt
+ * creates those threads for ONNX Runtime); it is called only while
  * `sdrt_pipeline_create`, `sdrt_pipeline_generate` or `sdrt_pipeline_free` runs on that
  * pipeline, on the calling thread or on ONNX Runtime's worker threads for that call, and
  * never after `sdrt_pipeline_free` returns (or after a failed `sdrt_pipeline_create`
@@ -1054,12 +1222,12 @@ typedef struct sdrt_pipeline_options {
      */
     uint32_t low_memory;
     /**
-     * `sdrt_ep_device` for the plugin providers (default `SDRT_EP_DEVICE_DEFAULT`). Since 0.3.
+     * `sdrt_ep_device` for the plugin providers (default `SDRT_EP_DEVICE_DEFAULT`). Since 0.4.
      */
     uint32_t ep_device;
     /**
      * `sdrt_ep_precision` for OpenVINO (default `SDRT_EP_PRECISION_AUTO`); not AUTO needs
-     * the device CPU, GPU or NPU, and OpenVINO (else `SDRT_ERROR_INVALID_ARGUMENT`). Since 0.3.
+     * the device CPU, GPU or NPU, and OpenVINO (else `SDRT_ERROR_INVALID_ARGUMENT`). Since 0.4.
      */
     uint32_t ep_precision;
     /**
@@ -1067,27 +1235,27 @@ typedef struct sdrt_pipeline_options {
      * process exits. OpenVINO: NULL or "" for `$SDRT_OPENVINO_EP`, else
      * `openvino/libonnxruntime_providers_openvino_plugin.so` beside the loaded ONNX Runtime
      * (`tools/fetch_ep.sh openvino` puts it there). `SDRT_PROVIDER_PLUGIN`: required. Copied.
-     * Since 0.3.
+     * Since 0.4.
      */
     const char *ep_library_path;
     /**
      * The provider's name as its library reports it (the `OrtEpDevice` EP name). OpenVINO:
      * NULL or "" for `OpenVINOExecutionProvider` (`.AUTO` appended with
-     * `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
+     * `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.4.
      */
     const char *ep_name;
     /**
      * The provider's own options: `ep_option_count` UTF-8 keys (without the provider's name)
      * and values, after sdrt's (OpenVINO: `load_config` for the precision), e.g. OpenVINO's
-     * `num_of_threads`. NULL when the count is 0. Copied. Since 0.3.
+     * `num_of_threads`. NULL when the count is 0. Copied. Since 0.4.
      */
     const char *const *ep_option_keys;
     /**
-     * The values of `ep_option_keys`, in the same order. Since 0.3.
+     * The values of `ep_option_keys`, in the same order. Since 0.4.
      */
     const char *const *ep_option_values;
     /**
-     * How many options there are, at most 256 (default 0). Since 0.3.
+     * How many options there are, at most 256 (default 0). Since 0.4.
      */
     uint32_t ep_option_count;
 } sdrt_pipeline_options;
@@ -1145,7 +1313,7 @@ typedef struct sdrt_pipeline_info {
      * How many of the graphs loaded so far (all of them after create, unless in the
      * low-memory mode, which loads them as calls need them) run on the CPU provider because
      * `provider`, a plugin provider, could not build them (each with a logged warning; in
-     * strict mode that is an error instead). 0 otherwise. Since 0.3.
+     * strict mode that is an error instead). 0 otherwise. Since 0.4.
      */
     uint32_t cpu_fallback_graphs;
 } sdrt_pipeline_info;
@@ -1214,9 +1382,21 @@ sdrt_status sdrt_graph_cache_clear(const char *dir, uint64_t *freed);
  * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `needed`, a non-UTF-8 path, `buf` NULL with a
  * non-zero `size`, or `size` too small: `*needed` is still written and `buf` untouched),
  * `SDRT_ERROR_PROVIDER_UNAVAILABLE` (a library ONNX Runtime cannot register, named),
- * `SDRT_ERROR_RUNTIME_UNAVAILABLE`. Since 0.3.
+ * `SDRT_ERROR_RUNTIME_UNAVAILABLE`. Since 0.4.
  */
 sdrt_status sdrt_ep_devices(const char *ep_library_path, char *buf, size_t size, size_t *needed);
+
+/**
+ * Fills `*out` (whose `struct_size` the caller set to `sizeof(sdrt_latents)`) with a view of
+ * the latents of a call made with `output_latents`, ready to pass as the next call's
+ * `sdrt_generate_params.latents` (SDXL's base-to-refiner hand-off). The view's `data` and
+ * `family` are owned by `images`: valid until `sdrt_images_free(images)`, never freed by the
+ * caller; calling this again returns the same pointers. Errors, with `*out` untouched:
+ * `SDRT_ERROR_INVALID_ARGUMENT` for a NULL `images` or `out`, a `struct_size` below the
+ * first layout, or images from a call without `output_latents` (they hold no latents). Any
+ * thread, concurrently with the other readers of the same images. Since 0.4.
+ */
+sdrt_status sdrt_images_latents(const struct sdrt_images *images, struct sdrt_latents *out);
 
 /**
  * Number of images; 0 for NULL.
@@ -1260,8 +1440,10 @@ int32_t sdrt_images_flagged(const struct sdrt_images *images, uint32_t index);
 int32_t sdrt_images_safety_checked(const struct sdrt_images *images);
 
 /**
- * Frees images from `sdrt_pipeline_generate`. NULL is a no-op. Independent of the pipeline:
- * may be called after `sdrt_pipeline_free`.
+ * Frees images from `sdrt_pipeline_generate`, with their latents (the views
+ * `sdrt_images_latents` gave become invalid). NULL is a no-op; freeing the same images twice
+ * is undefined behaviour, as for `free`. Independent of the pipeline: may be called after
+ * `sdrt_pipeline_free`.
  */
 void sdrt_images_free(struct sdrt_images *images);
 
@@ -1392,7 +1574,9 @@ sdrt_status sdrt_pipeline_get_info(const struct sdrt_pipeline *pipeline,
  * UTF-8; a re-entrant call from this pipeline's own callback. `SDRT_ERROR_UNSUPPORTED` (the model's scheduler class is not
  * built and none was chosen, or its config asks for options sdrt lacks),
  * `SDRT_ERROR_MODEL_NOT_FOUND` (an init image without `vae_encoder/model.onnx`),
- * `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
+ * `SDRT_ERROR_MODEL_INVALID` (also a VAE or preview decoder whose output is not finite, such
+ * as a float16 SDXL VAE that overflows: the message names its `model.onnx` and the fix),
+ * `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
  * failed), `SDRT_ERROR_INTERNAL` (a bug in sdrt, e.g. a caught panic: the pipeline stays
  * usable).
  */
@@ -1452,10 +1636,23 @@ void sdrt_runtime_options_init_sized(struct sdrt_runtime_options *options, uint3
  * one environment (shared by every user of that ONNX Runtime in the process) keeps a pointer
  * into the libsdrt that created it; a libsdrt that really unloaded would be called after it
  * is gone. A copy of libsdrt at another path is another library with its own state, and may
- * be used while the first is closed; ONNX Runtime's messages that belong to no session then
- * still reach the runtime callback of the copy that created the environment (each
- * pipeline's own messages go to its own copy). Before unloading code that a callback lives
- * in, free the pipelines whose callbacks are there and call `sdrt_runtime_shutdown`.
+ * be used while the first is closed.
+ *
+ * Several copies in one process (a plug-in host loading two plug-ins that each carry
+ * libsdrt): ONNX Runtime has one environment per process, which logs through the copy that
+ * created it. sdrt routes each of those messages to the copy, and the pipeline, whose call
+ * (`sdrt_pipeline_create`, `sdrt_pipeline_generate`, `sdrt_pipeline_free`, a preview render)
+ * runs on the thread that logged it, or whose session's worker thread logged it: to that
+ * pipeline's callback, else that copy's runtime callback. On Linux the copies find each other through the environment variable
+ * `SDRT_LOG_ROUTER_<pid>`, which the first copy sets (`setenv`, keeping a value already there
+ * unless it was left by the program this process ran before an `exec`); elsewhere each copy
+ * routes only its own calls, and other copies' messages reach the creating copy's runtime
+ * callback. What stays process-wide: ONNX Runtime's environment log level (the level of the
+ * last `sdrt_runtime_init` of any copy filters the environment's messages before routing),
+ * and messages logged outside any call (ONNX Runtime's own threads between calls), which go
+ * to the runtime callback of the copy that created the environment. Before unloading code
+ * that a callback lives in, free the pipelines whose callbacks are there and call
+ * `sdrt_runtime_shutdown`.
  */
 sdrt_status sdrt_runtime_init(const struct sdrt_runtime_options *options);
 

@@ -140,3 +140,45 @@ fn an_unwritable_cache_falls_back_to_the_uncached_load() {
     assert_eq!(got, plain);
     std::fs::remove_file(&root).unwrap();
 }
+
+/// Filling the cache, ONNX Runtime warns for each graph it saves that the file "should only be
+/// used in the same environment". The cache key covers the CPU and every setting, so sdrt
+/// passes that warning on at debug level only: a first create prints no warning.
+#[test]
+fn filling_the_cache_warns_of_nothing() {
+    use sdrt::runtime::{LogLevel, Logger};
+    use std::sync::{Arc, Mutex};
+
+    common::init_runtime();
+    let root = std::env::temp_dir().join(format!("sdrt-cache-warn-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let got: Arc<Mutex<Vec<(LogLevel, String)>>> = Arc::default();
+    let sink = got.clone();
+    let options = PipelineOptions {
+        graph_cache: CacheDir::At(root.clone()),
+        logger: Some(Logger::new(
+            Arc::new(move |level, message: &str| {
+                sink.lock().unwrap().push((level, message.to_string()))
+            }),
+            LogLevel::Debug,
+        )),
+        ..PipelineOptions::default()
+    };
+    drop(Pipeline::load(&common::fixture(), &options).unwrap());
+    assert!(!entries(&root).is_empty(), "the create filled the cache");
+    let got = got.lock().unwrap();
+    let serializing: Vec<_> = got
+        .iter()
+        .filter(|(_, m)| m.contains("Serializing optimized model"))
+        .collect();
+    assert!(
+        !serializing.is_empty(),
+        "ONNX Runtime's warning reached the pipeline's log"
+    );
+    for (level, message) in &serializing {
+        assert_eq!(*level, LogLevel::Debug, "{message}");
+    }
+    let warnings: Vec<_> = got.iter().filter(|(l, _)| *l <= LogLevel::Warn).collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -2,8 +2,8 @@
 //! translation units linked together with g++ and clang++ under strict warnings (and without
 //! exceptions); the builders start from the C defaults; the throwing layer reports a missing
 //! model; an exception thrown in a callback cancels the run and is rethrown after
-//! `sdrt_pipeline_generate` returns; previews, logging and strided image views work; and the
-//! SDL2 texture tool (examples/cpp/sdl_texture_tool) runs headless and puts the generated
+//! `sdrt_pipeline_generate` returns; previews, logging and strided image views work; SDXL's
+//! fields and the base-to-refiner hand-off reproduce the SDXL goldens; and the SDL2 texture tool (examples/cpp/sdl_texture_tool) runs headless and puts the generated
 //! image on screen pixel for pixel.
 //!
 //! Needs g++ (clang++ is used when installed). The SDL test needs cmake and SDL2's
@@ -29,7 +29,11 @@ const STRICT: &[&str] = &[
     "-Wnon-virtual-dtor",
 ];
 
-const BINDINGS: &[&str] = &["tests/cpp/bindings_a.cpp", "tests/cpp/bindings_b.cpp"];
+const BINDINGS: &[&str] = &[
+    "tests/cpp/bindings_a.cpp",
+    "tests/cpp/bindings_b.cpp",
+    "tests/cpp/bindings_sdxl.cpp",
+];
 
 fn have(tool: &str) -> bool {
     Command::new(tool)
@@ -114,6 +118,14 @@ fn two_translation_units_build_and_the_builders_start_from_the_c_defaults() {
         ("preview_kind", c.preview_kind as f64),
         ("preview_every", c.preview_every as f64),
         ("memory_limit", c.memory_limit as f64),
+        ("aesthetic_score", c.aesthetic_score as f64),
+        (
+            "negative_aesthetic_score",
+            c.negative_aesthetic_score as f64,
+        ),
+        ("denoising_start", c.denoising_start as f64),
+        ("denoising_end", c.denoising_end as f64),
+        ("output_latents", c.output_latents as f64),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -274,6 +286,66 @@ fn callback_exceptions_cancel_the_run_and_are_rethrown() {
         let (gw, gh, want) = common::read_png(&case.files[0]);
         assert_eq!((w, h), (gw, gh));
         common::assert_close(&format!("{compiler} basic"), &got, &want);
+    }
+}
+
+#[test]
+fn sdxl_fields_and_the_refiner_hand_off_reproduce_the_sdxl_goldens() {
+    let doc = common::read_json(&common::goldens().join("sdxl.json"));
+    let row = |name: &str| {
+        doc.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in sdxl.json"))
+            .clone()
+    };
+    // bindings_sdxl.cpp makes these rows with these parameters.
+    let base = row("handoff_base_6_end0.8");
+    assert_eq!(
+        (&base["seed"], &base["steps"], &base["denoising_end"]),
+        (&80.into(), &6.into(), &0.8.into())
+    );
+    assert_eq!(row("handoff_refiner_6_start0.8")["denoising_start"], 0.8);
+    let micro = row("base_microcond");
+    assert_eq!(
+        (&micro["original_size"], &micro["crops_coords_top_left"]),
+        (&serde_json::json!([256, 192]), &serde_json::json!([16, 8]))
+    );
+    assert_eq!(
+        row("base_prompt2_negative2")["prompt_2"],
+        "a watercolor painting"
+    );
+    let fixtures = common::root().join("tests/fixtures");
+    for compiler in compilers() {
+        let dir = build_dir().join(format!("cpp-sdxl-{}", compiler.replace('+', "x")));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = run_bindings(
+            compiler,
+            &[
+                "sdxl",
+                fixtures.join("tiny-sdxl").to_str().unwrap(),
+                fixtures.join("tiny-sdxl-refiner").to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            stdout.contains("latents 1x4x8x8 sdxl, 256 floats"),
+            "{compiler}\n{stdout}"
+        );
+        for (file, name) in [
+            ("handoff.ppm", "handoff_refiner_6_start0.8"),
+            ("microcond.ppm", "base_microcond"),
+            ("prompt2.ppm", "base_prompt2_negative2"),
+        ] {
+            let golden = row(name)["files"][0].as_str().unwrap().to_string();
+            let (w, h, got) = read_ppm(&dir.join(file));
+            let (gw, gh, want) = common::read_png(&common::goldens().join(golden));
+            assert_eq!((w, h), (gw, gh), "{compiler} {name}");
+            common::assert_close(&format!("{compiler} {name}"), &got, &want);
+        }
     }
 }
 

@@ -332,6 +332,10 @@ fn swift_configuration_defaults_are_the_library_defaults() {
         ("height", c.height as f64),
         ("previewEvery", c.preview_every as f64),
         ("memoryLimit", c.memory_limit as f64),
+        ("aestheticScore", c.aesthetic_score as f64),
+        ("negativeAestheticScore", c.negative_aesthetic_score as f64),
+        ("denoisingStart", c.denoising_start as f64),
+        ("denoisingEnd", c.denoising_end as f64),
     ];
     for (name, want) in numbers {
         let got = defaults

@@ -396,7 +396,7 @@ fn bad_sdxl_requests_are_refused_naming_the_field() {
             None,
         )
         .unwrap_err();
-    assert!(e.to_string().contains("only SDXL"), "{e}");
+    assert!(e.to_string().contains("prompt_2: only SDXL"), "{e}");
     // And SDXL latents do not go into an SD model.
     let e = sd
         .generate(

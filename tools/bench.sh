@@ -16,7 +16,8 @@
 # cold, off and bare-save run at the first size only. --options-rounds N adds N alternating rounds of
 # the UNet alone, at the first size, under the session settings that did not pay
 # (tools/bench_bare.py options; --variants picks them, ';' between variants).
-# The full-size model comes from `python tools/make_tiny_model.py --full DIR`.
+# The full-size models come from `python tools/make_tiny_model.py --full DIR` (SD 2 base) and
+# `--full-sdxl DIR` (SDXL base 1.0).
 # Needs the Python environment of tools/requirements.txt ($PYTHON, default venv/bin/python).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -1,7 +1,10 @@
-"""The floor sdrt is measured against: the three ONNX Runtime sessions of a model folder
-(text encoder, UNet, VAE decoder) created and run bare from Python with onnxruntime, doing
-the pipeline's graph work and nothing else (fixed token ids, classifier-free guidance with a
-batch of two, an Euler step in numpy). What is left between this and sdrt is sdrt's.
+"""The floor sdrt is measured against: the ONNX Runtime sessions of a model folder (text
+encoder, UNet, VAE decoder; SDXL: both text encoders) created and run bare from Python with
+onnxruntime, doing the pipeline's graph work and nothing else (fixed token ids, classifier-free
+guidance with a batch of two, an Euler step in numpy; SDXL: the penultimate hidden states of
+both encoders concatenated, encoder 2's pooled `text_embeds`, zero embeddings for the empty
+negative prompt as `force_zeros_for_empty_prompt` gives them, and `time_ids` for the output
+size). What is left between this and sdrt is sdrt's.
 
 Usage: python tools/bench_bare.py [--model DIR] [--width W] [--height H] [--steps N]
     [--runs N] [--warmup N] [--threads N] [--json FILE] [--label TEXT]
@@ -38,8 +41,16 @@ def main():
     ap.add_argument("--save-optimized")
     ap.add_argument("--io-binding", action="store_true",
                     help="run the UNet through an I/O binding with a preallocated output")
-    ap.add_argument("--parts", default="text_encoder,unet,vae_decoder")
+    ap.add_argument("--parts", help="the graphs to load (default: every graph the pipeline "
+                    "runs: text_encoder[,text_encoder_2],unet,vae_decoder)")
     a = ap.parse_args()
+    model = Path(a.model)
+    sdxl = (model / "text_encoder_2").is_dir()
+    if a.parts is None:
+        a.parts = ",".join(p for p in ["text_encoder", "text_encoder_2", "unet", "vae_decoder"]
+                           if (model / p / "model.onnx").is_file())
+    scaling = json.loads((model / "vae_decoder" / "config.json").read_text()).get(
+        "scaling_factor", 0.18215)
 
     import onnxruntime as ort
 
@@ -100,7 +111,24 @@ def main():
     def once():
         times = {}
         s = time.perf_counter()
-        if "text_encoder" in sess:
+        pooled = None
+        if sdxl and "text_encoder_2" in sess:
+            def enc():
+                cond, pool = [], None
+                for part in ["text_encoder", "text_encoder_2"]:
+                    if part not in sess:  # a refiner has only the second encoder
+                        continue
+                    names = [o.name for o in sess[part].get_outputs()]
+                    out = dict(zip(names, sess[part].run(None, {"input_ids": ids})))
+                    hidden = sorted((n for n in names if n.startswith("hidden_states.")),
+                                    key=lambda n: int(n.split(".")[1]))
+                    cond.append(out[hidden[-2]])
+                    pool = out.get("text_embeds", pool)
+                c = np.concatenate(cond, axis=-1)
+                return np.concatenate([np.zeros_like(c), c]), np.concatenate(
+                    [np.zeros_like(pool), pool])
+            (states, pooled), times["text_encoder"] = stage("text_encoder", enc)
+        elif "text_encoder" in sess:
             te = sess["text_encoder"]
 
             def enc():
@@ -112,6 +140,14 @@ def main():
             dim = next(i for i in sess["unet"].get_inputs()
                        if i.name == "encoder_hidden_states").shape[2]
             states = np.zeros((2, 77, dim if isinstance(dim, int) else 1024), np.float32)
+        added = {}
+        if "unet" in sess and any(i.name == "time_ids" for i in sess["unet"].get_inputs()):
+            if pooled is None:
+                dim = next(i for i in sess["unet"].get_inputs() if i.name == "text_embeds").shape[1]
+                pooled = np.zeros((2, dim if isinstance(dim, int) else 1280), np.float32)
+            size = [a.height, a.width]
+            added = {"text_embeds": pooled.astype(np.float32),
+                     "time_ids": np.array([size + [0, 0] + size] * 2, np.float32)}
         lat = np.random.RandomState(42).randn(1, 4, h, w).astype(np.float32) * sigmas[0]
         un = sess.get("unet")
 
@@ -134,13 +170,14 @@ def main():
                 t = np.array(999.0 * (1 - i / a.steps), np.float32)
                 if a.cfg == "batch":
                     e = run_unet({"sample": np.concatenate([inp, inp]), "timestep": t,
-                                  "encoder_hidden_states": states})
+                                  "encoder_hidden_states": states, **added})
                     eu, ec = e[:1], e[1:]
                 else:
+                    half = [{k: v[j:j + 1] for k, v in added.items()} for j in (0, 1)]
                     eu = run_unet({"sample": inp, "timestep": t,
-                                   "encoder_hidden_states": states[:1]})
+                                   "encoder_hidden_states": states[:1], **half[0]})
                     ec = run_unet({"sample": inp, "timestep": t,
-                                   "encoder_hidden_states": states[1:]})
+                                   "encoder_hidden_states": states[1:], **half[1]})
                 eps = eu + a.guidance * (ec - eu)
                 x = x + eps * (sigmas[i + 1] - sigmas[i])
             return x
@@ -150,7 +187,7 @@ def main():
             vd = sess["vae_decoder"]
             _, times["vae_decoder"] = stage(
                 "vae_decoder",
-                lambda: vd.run(None, {"latent_sample": (lat / 0.18215).astype(np.float32)}))
+                lambda: vd.run(None, {"latent_sample": (lat / scaling).astype(np.float32)}))
         return time.perf_counter() - s, times
 
     first = None

@@ -1,4 +1,5 @@
-"""Times optimum's ORTStableDiffusionPipeline the way examples/bench.rs times sdrt: median
+"""Times optimum's ORTStableDiffusionPipeline (ORTStableDiffusionXLPipeline for an SDXL folder)
+the way examples/bench.rs times sdrt: median
 wall time per image after one warm-up call, and the part spent inside ONNX Runtime sessions.
 
 Usage: python tools/bench_reference.py [--model DIR] [--width W] [--height H] [--steps N]
@@ -24,10 +25,12 @@ def main():
     ap.add_argument("--scheduler", choices=["euler"])
     a = ap.parse_args()
 
-    from optimum.onnxruntime import ORTStableDiffusionPipeline
+    from optimum.onnxruntime import ORTStableDiffusionPipeline, ORTStableDiffusionXLPipeline
 
+    sdxl = (Path(a.model) / "text_encoder_2").is_dir()
+    cls = ORTStableDiffusionXLPipeline if sdxl else ORTStableDiffusionPipeline
     t0 = time.perf_counter()
-    pipe = ORTStableDiffusionPipeline.from_pretrained(a.model, provider="CPUExecutionProvider")
+    pipe = cls.from_pretrained(a.model, provider="CPUExecutionProvider")
     load = time.perf_counter() - t0
     create_peak = status_kb("VmHWM:")
     reset_peak()
@@ -39,8 +42,11 @@ def main():
 
     inside = [0.0]
     per_part = {}
-    for label, part in [("text encoder", pipe.text_encoder), ("unet", pipe.unet),
-                        ("vae decoder", pipe.vae_decoder)]:
+    for label, part in [("text encoder", pipe.text_encoder),
+                        ("text encoder", getattr(pipe, "text_encoder_2", None)),
+                        ("unet", pipe.unet), ("vae decoder", pipe.vae_decoder)]:
+        if part is None:  # no second encoder (SD), or no first (an SDXL refiner)
+            continue
         sess = part.session
         per_part[label] = 0.0
         for name in ["run", "run_with_iobinding"]:

@@ -31,6 +31,16 @@
 // - Pixels as views. sdrt::ImageView is pointer, width, height, stride and format: init
 //   images and masks go in as views (borrowed until generate() returns, never copied by the
 //   binding), and generated images and previews come out as views.
+// - SDXL's hand-off as a view too: Params::output_latents(true) makes generate() return
+//   latents, Images::latents() gives them as an sdrt::LatentsView (owned by those Images,
+//   valid while they live), and Params::latents(view) with denoising_start() hands them to a
+//   refiner (borrowed until generate() returns; sdrt copies them when the call starts):
+//
+//     sdrt::Images base = base_pipe.generate(sdrt::Params(params).denoising_end(0.8f)
+//                                                .output_latents(true)).value();
+//     sdrt::LatentsView latents = base.latents().value();
+//     sdrt::Images images = refiner.generate(sdrt::Params(params).latents(latents)
+//                                                .denoising_start(0.8f)).value();
 // - Callbacks as std::function. Params::on_progress, Params::on_step (previews included) and
 //   PipelineOptions::log take any callable. An exception thrown by a progress or step
 //   callback never unwinds through sdrt: the trampoline catches it, returns 0 so the call is
@@ -304,6 +314,35 @@ struct ImageView {
 // ---------------------------------------------------------------------------------------------
 // Handles
 
+/// Latents someone else owns: `count x channels x height x width` floats, row-major, in the
+/// latent space named `family` ("sd", "sdxl"). The same layout as sdrt_latents.
+struct LatentsView {
+    const float *data = nullptr;
+    uint32_t count = 0;
+    uint32_t channels = 0;
+    uint32_t height = 0;
+    uint32_t width = 0;
+    const char *family = nullptr;
+
+    constexpr bool empty() const noexcept { return data == nullptr; }
+    /// Floats in the view.
+    constexpr std::size_t size() const noexcept {
+        return std::size_t{count} * channels * height * width;
+    }
+
+    sdrt_latents c_view() const noexcept {
+        sdrt_latents v;
+        v.struct_size = static_cast<uint32_t>(sizeof v);
+        v.count = count;
+        v.channels = channels;
+        v.height = height;
+        v.width = width;
+        v.data = data;
+        v.family = family;
+        return v;
+    }
+};
+
 struct PipelineDeleter {
     void operator()(sdrt_pipeline *p) const noexcept { sdrt_pipeline_free(p); }
 };
@@ -344,6 +383,25 @@ class Images {
     }
     /// Whether a safety checker ran on these images.
     bool safety_checked() const noexcept { return sdrt_images_safety_checked(raw_.get()) != 0; }
+    /// The latents of a call made with Params::output_latents(true), as a view owned by these
+    /// Images (valid while they live; see sdrt_images_latents). An error for images of a call
+    /// without it.
+    Result<LatentsView> latents() const {
+        sdrt_latents out;
+        out.struct_size = static_cast<uint32_t>(sizeof out);
+        sdrt_status status = sdrt_images_latents(raw_.get(), &out);
+        if (status != SDRT_OK) {
+            return last_error(status);
+        }
+        LatentsView v;
+        v.data = out.data;
+        v.count = out.count;
+        v.channels = out.channels;
+        v.height = out.height;
+        v.width = out.width;
+        v.family = out.family;
+        return v;
+    }
     const sdrt_images *get() const noexcept { return raw_.get(); }
 
   private:
@@ -587,6 +645,78 @@ class Params {
     Params &memory_limit(uint64_t bytes) noexcept { return set(raw_.memory_limit, bytes); }
     uint64_t memory_limit() const noexcept { return raw_.memory_limit; }
 
+    // SDXL (see sdrt_generate_params): sizes are (width, height), crops (x, y); 0 x 0 sizes
+    // are the output size.
+    /// The second text encoder's prompt; none (= prompt) by default.
+    Params &prompt_2(std::string text) {
+        prompt_2_ = std::move(text);
+        return *this;
+    }
+    const std::optional<std::string> &prompt_2() const noexcept { return prompt_2_; }
+    /// The second text encoder's negative prompt; none (= negative_prompt) by default.
+    Params &negative_prompt_2(std::string text) {
+        negative_2_ = std::move(text);
+        return *this;
+    }
+    const std::optional<std::string> &negative_prompt_2() const noexcept { return negative_2_; }
+    Params &original_size(uint32_t w, uint32_t h) noexcept {
+        return pair(raw_.original_width, raw_.original_height, w, h);
+    }
+    std::pair<uint32_t, uint32_t> original_size() const noexcept {
+        return {raw_.original_width, raw_.original_height};
+    }
+    /// crops_coords_top_left as x (left) and y (top).
+    Params &crop(uint32_t x, uint32_t y) noexcept { return pair(raw_.crop_x, raw_.crop_y, x, y); }
+    std::pair<uint32_t, uint32_t> crop() const noexcept { return {raw_.crop_x, raw_.crop_y}; }
+    Params &target_size(uint32_t w, uint32_t h) noexcept {
+        return pair(raw_.target_width, raw_.target_height, w, h);
+    }
+    std::pair<uint32_t, uint32_t> target_size() const noexcept {
+        return {raw_.target_width, raw_.target_height};
+    }
+    Params &negative_original_size(uint32_t w, uint32_t h) noexcept {
+        return pair(raw_.negative_original_width, raw_.negative_original_height, w, h);
+    }
+    std::pair<uint32_t, uint32_t> negative_original_size() const noexcept {
+        return {raw_.negative_original_width, raw_.negative_original_height};
+    }
+    Params &negative_crop(uint32_t x, uint32_t y) noexcept {
+        return pair(raw_.negative_crop_x, raw_.negative_crop_y, x, y);
+    }
+    std::pair<uint32_t, uint32_t> negative_crop() const noexcept {
+        return {raw_.negative_crop_x, raw_.negative_crop_y};
+    }
+    Params &negative_target_size(uint32_t w, uint32_t h) noexcept {
+        return pair(raw_.negative_target_width, raw_.negative_target_height, w, h);
+    }
+    std::pair<uint32_t, uint32_t> negative_target_size() const noexcept {
+        return {raw_.negative_target_width, raw_.negative_target_height};
+    }
+    /// A refiner's aesthetic scores (defaults 6.0 and 2.5).
+    Params &aesthetic_score(float s) noexcept { return set(raw_.aesthetic_score, s); }
+    float aesthetic_score() const noexcept { return raw_.aesthetic_score; }
+    Params &negative_aesthetic_score(float s) noexcept {
+        return set(raw_.negative_aesthetic_score, s);
+    }
+    float negative_aesthetic_score() const noexcept { return raw_.negative_aesthetic_score; }
+    /// Continue latents() from this fraction of the schedule (a refiner); 0 = none.
+    Params &denoising_start(float f) noexcept { return set(raw_.denoising_start, f); }
+    float denoising_start() const noexcept { return raw_.denoising_start; }
+    /// Stop at this fraction of the schedule (a base before its refiner); 0 = none.
+    Params &denoising_end(float f) noexcept { return set(raw_.denoising_end, f); }
+    float denoising_end() const noexcept { return raw_.denoising_end; }
+    /// Return latents (Images::latents()) instead of images.
+    Params &output_latents(bool on) noexcept { return set(raw_.output_latents, on ? 1u : 0u); }
+    bool output_latents() const noexcept { return raw_.output_latents != 0; }
+    /// Latents to start from (Images::latents() of a call with output_latents), borrowed
+    /// until generate() returns; an empty view = none.
+    Params &latents(LatentsView view) noexcept {
+        latents_ = view;
+        c_latents_ = view.c_view();
+        return *this;
+    }
+    const LatentsView &latents() const noexcept { return latents_; }
+
     /// `f(step, total_steps)` after each step; returning false cancels, void continues.
     template <typename F>
     Params &on_progress(F &&f) {
@@ -602,14 +732,17 @@ class Params {
     const ProgressFn &progress_callback() const noexcept { return progress_; }
     const StepFn &step_callback() const noexcept { return step_; }
 
-    /// The C struct, for calling sdrt_pipeline_generate yourself: its strings point into this
-    /// object (valid while it lives unchanged); no callbacks are set.
+    /// The C struct, for calling sdrt_pipeline_generate yourself: its strings and latents
+    /// point into this object (valid while it lives unchanged); no callbacks are set.
     sdrt_generate_params c_params() const noexcept {
         sdrt_generate_params p = raw_;
         p.prompt = prompt_.c_str();
         p.negative_prompt = negative_ ? negative_->c_str() : nullptr;
         p.init_image = init_image_.c_view();
         p.mask = mask_.c_view();
+        p.prompt_2 = prompt_2_ ? prompt_2_->c_str() : nullptr;
+        p.negative_prompt_2 = negative_2_ ? negative_2_->c_str() : nullptr;
+        p.latents = latents_.empty() ? nullptr : &c_latents_;
         return p;
     }
 
@@ -619,12 +752,21 @@ class Params {
         field = value;
         return *this;
     }
+    Params &pair(uint32_t &a, uint32_t &b, uint32_t va, uint32_t vb) noexcept {
+        a = va;
+        b = vb;
+        return *this;
+    }
 
     sdrt_generate_params raw_;
     std::string prompt_;
     std::optional<std::string> negative_;
+    std::optional<std::string> prompt_2_;
+    std::optional<std::string> negative_2_;
     ImageView init_image_;
     ImageView mask_;
+    LatentsView latents_;
+    sdrt_latents c_latents_{}; // latents_ as C, what c_params() points `latents` at
     ProgressFn progress_;
     StepFn step_;
 };

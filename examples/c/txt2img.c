@@ -1,6 +1,6 @@
 /*
  * txt2img: text-to-image, image-to-image and inpainting through the sdrt C API alone, the
- * same job as the Rust example.
+ * same job as the Rust example, SDXL's fields and its base-to-refiner hand-off included.
  *
  *   txt2img MODEL_DIR OUTPUT_PREFIX [--prompt T] [--negative-prompt T] [--width W]
  *           [--height H] [--steps N] [--guidance G] [--seed S] [--count N]
@@ -10,6 +10,16 @@
  *           [--provider auto|cpu|coreml|cuda] [--ort-library PATH]
  *           [--init-image PPM] [--mask PGM] [--strength F] [--rgba 0|1]
  *           [--guidance-rescale F] [--preview latent_rgb|taesd|full] [--preview-every N]
+ *           [--prompt-2 T] [--negative-prompt-2 T] [--original-size WxH] [--crop X,Y]
+ *           [--target-size WxH] [--negative-original-size WxH] [--negative-crop X,Y]
+ *           [--negative-target-size WxH] [--aesthetic-score F]
+ *           [--negative-aesthetic-score F] [--refiner DIR] [--denoising-end F]
+ *
+ * The SDXL options set the sdrt_generate_params fields of the same names (sizes as width x
+ * height, crops as x,y). With --refiner, MODEL_DIR runs the schedule up to --denoising-end
+ * (default 0.8) with output_latents set, and the refiner DIR continues from those latents
+ * (sdrt_images_latents, passed as latents with denoising_start) to the images: diffusers'
+ * "ensemble of experts".
  *
  * --init-image takes a binary PPM (P6), --mask a binary PGM (P5). With --rgba 1 the init
  * image is handed to sdrt as RGBA8 rows padded to a larger stride (the layout image editors
@@ -48,7 +58,12 @@ static void usage(FILE *to) {
             "               [--provider auto|cpu|coreml|cuda] [--ort-library PATH]\n"
             "               [--init-image PPM] [--mask PGM] [--strength F] [--rgba 0|1]\n"
             "               [--guidance-rescale F] [--preview latent_rgb|taesd|full]\n"
-            "               [--preview-every N]\n");
+            "               [--preview-every N] [--prompt-2 T] [--negative-prompt-2 T]\n"
+            "               [--original-size WxH] [--crop X,Y] [--target-size WxH]\n"
+            "               [--negative-original-size WxH] [--negative-crop X,Y]\n"
+            "               [--negative-target-size WxH] [--aesthetic-score F]\n"
+            "               [--negative-aesthetic-score F] [--refiner DIR]\n"
+            "               [--denoising-end F]\n");
 }
 
 /* Scheduler names in sdrt_scheduler order (SDRT_SCHEDULER_DEFAULT = 0, PNDM = 1, ...). */
@@ -106,6 +121,19 @@ static int parse_float(const char *text, float *out) {
     }
     *out = (float)v;
     return 1;
+}
+
+/* Parses "<a><sep><b>" of two whole numbers (sizes "64x96", crops "8,4"). */
+static int parse_pair(const char *text, char sep, uint32_t *a, uint32_t *b) {
+    char first[32];
+    const char *at = strchr(text, sep);
+    size_t n = at != NULL ? (size_t)(at - text) : 0;
+    if (at == NULL || n == 0 || n >= sizeof first) {
+        return 0;
+    }
+    memcpy(first, text, n);
+    first[n] = '\0';
+    return parse_u32(first, a) && parse_u32(at + 1, b);
 }
 
 static double now_seconds(void) {
@@ -216,6 +244,10 @@ int main(int argc, char **argv) {
     uint8_t *init_rgb = NULL;
     uint8_t *init_rgba = NULL;
     uint8_t *mask_pixels = NULL;
+    const char *refiner_dir = NULL;
+    sdrt_pipeline *refiner = NULL;
+    sdrt_images *base_images = NULL;
+    sdrt_latents handoff;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
@@ -316,6 +348,32 @@ int main(int argc, char **argv) {
             ok = parse_u32(value, &rgba);
         } else if (strcmp(name, "--guidance-rescale") == 0) {
             ok = parse_float(value, &params.guidance_rescale);
+        } else if (strcmp(name, "--prompt-2") == 0) {
+            params.prompt_2 = value;
+        } else if (strcmp(name, "--negative-prompt-2") == 0) {
+            params.negative_prompt_2 = value;
+        } else if (strcmp(name, "--original-size") == 0) {
+            ok = parse_pair(value, 'x', &params.original_width, &params.original_height);
+        } else if (strcmp(name, "--crop") == 0) {
+            ok = parse_pair(value, ',', &params.crop_x, &params.crop_y);
+        } else if (strcmp(name, "--target-size") == 0) {
+            ok = parse_pair(value, 'x', &params.target_width, &params.target_height);
+        } else if (strcmp(name, "--negative-original-size") == 0) {
+            ok = parse_pair(value, 'x', &params.negative_original_width,
+                            &params.negative_original_height);
+        } else if (strcmp(name, "--negative-crop") == 0) {
+            ok = parse_pair(value, ',', &params.negative_crop_x, &params.negative_crop_y);
+        } else if (strcmp(name, "--negative-target-size") == 0) {
+            ok = parse_pair(value, 'x', &params.negative_target_width,
+                            &params.negative_target_height);
+        } else if (strcmp(name, "--aesthetic-score") == 0) {
+            ok = parse_float(value, &params.aesthetic_score);
+        } else if (strcmp(name, "--negative-aesthetic-score") == 0) {
+            ok = parse_float(value, &params.negative_aesthetic_score);
+        } else if (strcmp(name, "--refiner") == 0) {
+            refiner_dir = value;
+        } else if (strcmp(name, "--denoising-end") == 0) {
+            ok = parse_float(value, &params.denoising_end);
         } else if (strcmp(name, "--preview-every") == 0) {
             ok = parse_u32(value, &params.preview_every);
         } else if (strcmp(name, "--preview") == 0) {
@@ -415,11 +473,47 @@ int main(int argc, char **argv) {
     params.progress = on_progress;
     params.progress_user_data = &loaded;
     params.step_callback = on_step;
-    status = sdrt_pipeline_generate(pipeline, &params, &images);
+    if (refiner_dir != NULL) {
+        /* The base runs to denoising_end and returns its latents instead of images. */
+        if (params.denoising_end == 0.0f) {
+            params.denoising_end = 0.8f;
+        }
+        params.output_latents = 1;
+        status = sdrt_pipeline_create(refiner_dir, &pipeline_options, &refiner);
+        if (status != SDRT_OK) {
+            free(init_rgb);
+            free(init_rgba);
+            free(mask_pixels);
+            sdrt_pipeline_free(pipeline);
+            return fail("loading the refiner", status);
+        }
+    }
+    status = sdrt_pipeline_generate(pipeline, &params, refiner != NULL ? &base_images : &images);
     /* sdrt copied the pixels: they may go now. */
     free(init_rgb);
     free(init_rgba);
     free(mask_pixels);
+    if (status == SDRT_OK && refiner != NULL) {
+        /* The hand-off: the view points into base_images, which must outlive the refiner's
+         * call (sdrt copies the latents when the call starts). */
+        handoff.struct_size = (uint32_t)sizeof handoff;
+        status = sdrt_images_latents(base_images, &handoff);
+        if (status == SDRT_OK) {
+            fprintf(stderr, "base: latents %ux%ux%ux%u (%s), refining from %.2f\n",
+                    handoff.count, handoff.channels, handoff.height, handoff.width,
+                    handoff.family, (double)params.denoising_end);
+            /* The latents replace the init image and mask (freed above). */
+            memset(&params.init_image, 0, sizeof params.init_image);
+            memset(&params.mask, 0, sizeof params.mask);
+            params.latents = &handoff;
+            params.denoising_start = params.denoising_end;
+            params.denoising_end = 0.0f;
+            params.output_latents = 0;
+            status = sdrt_pipeline_generate(refiner, &params, &images);
+        }
+        sdrt_images_free(base_images);
+        sdrt_pipeline_free(refiner);
+    }
     if (status != SDRT_OK) {
         sdrt_pipeline_free(pipeline);
         return fail("generating", status);

@@ -110,7 +110,7 @@ pub(super) unsafe fn read_ep_options(o: &sdrt_pipeline_options) -> Result<EpOpti
 /// Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL `needed`, a non-UTF-8 path, `buf` NULL with a
 /// non-zero `size`, or `size` too small: `*needed` is still written and `buf` untouched),
 /// `SDRT_ERROR_PROVIDER_UNAVAILABLE` (a library ONNX Runtime cannot register, named),
-/// `SDRT_ERROR_RUNTIME_UNAVAILABLE`. Since 0.3.
+/// `SDRT_ERROR_RUNTIME_UNAVAILABLE`. Since 0.4.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_ep_devices(
     ep_library_path: *const std::ffi::c_char,

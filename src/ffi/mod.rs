@@ -12,6 +12,7 @@ pub(crate) mod enums;
 pub mod ep;
 pub mod image_view;
 pub mod images;
+pub mod latents;
 pub mod params;
 pub mod pipeline;
 pub mod runtime;

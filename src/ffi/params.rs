@@ -4,10 +4,11 @@ use std::ffi::{c_char, c_void};
 
 use super::enums::{GENERATOR, PREDICTION_TYPE, PREVIEW_KIND, SCHEDULER, TIMESTEP_SPACING};
 use super::image_view::{read_gray, read_rgb, sdrt_image_view};
+use super::latents::{read_latents, sdrt_latents};
 use super::read_versioned;
 use super::step::sdrt_step_callback;
-use crate::error::Result;
-pub(crate) use crate::pipeline::{GenerateParams, GrayImage, RgbImage};
+use crate::error::{Error, Result};
+pub(crate) use crate::pipeline::{GenerateParams, GrayImage, MicroConditioning, RgbImage};
 
 /// Execution providers (`sdrt_pipeline_options.provider`, `sdrt_pipeline_info.provider`).
 #[repr(u32)]
@@ -27,10 +28,10 @@ pub enum sdrt_provider {
     /// asked for (an AMD CPU, no Intel GPU), or without the plugin library, the pipeline
     /// falls back to the CPU provider with a warning (`strict_provider`: an error). A graph
     /// the plugin cannot build runs on the CPU provider the same way; `sdrt_pipeline_info`
-    /// reports where the graphs run. Since 0.3.
+    /// reports where the graphs run. Since 0.4.
     SDRT_PROVIDER_OPENVINO = 4,
     /// Any plugin execution provider: `sdrt_pipeline_options.ep_library_path` and `ep_name`
-    /// (required), `ep_device`, and its options; the same fallback as OpenVINO. Since 0.3.
+    /// (required), `ep_device`, and its options; the same fallback as OpenVINO. Since 0.4.
     SDRT_PROVIDER_PLUGIN = 5,
 }
 
@@ -251,6 +252,82 @@ pub struct sdrt_generate_params {
     /// SD 1.x. Fused attention (some CUDA and CoreML graphs) needs less: raise it there.
     /// Since 0.2.
     pub memory_limit: u64,
+    /// SDXL (every field from here to `latents` is since 0.4, and a caller whose
+    /// `struct_size` ends before one gets its default; models of other families refuse
+    /// `prompt_2`, `negative_prompt_2`, the micro-conditioning fields and the aesthetic scores
+    /// when set to anything but their defaults, with `SDRT_ERROR_INVALID_ARGUMENT` naming the
+    /// first such field): the second text
+    /// encoder's prompt, diffusers' `prompt_2`. UTF-8, NUL-terminated, borrowed for the
+    /// duration of the call; NULL or "" = `prompt` (every model accepts those). Truncated like
+    /// `prompt`.
+    pub prompt_2: *const c_char,
+    /// SDXL: the second text encoder's negative prompt (`negative_prompt_2`); NULL or "" =
+    /// `negative_prompt`. Borrowed like `prompt_2`. (For SDXL a NULL `negative_prompt` gives
+    /// zero embeddings when the model's `force_zeros_for_empty_prompt` is set, while "" is
+    /// encoded, as diffusers does.)
+    pub negative_prompt_2: *const c_char,
+    /// SDXL micro-conditioning, in pixels: diffusers' `original_size` as width and height;
+    /// 0 x 0 (default) = the output size. Each side 1..=65536; one side 0 alone is
+    /// `SDRT_ERROR_INVALID_ARGUMENT` naming `original_width/original_height`.
+    pub original_width: u32,
+    /// See `original_width`.
+    pub original_height: u32,
+    /// `crops_coords_top_left` as x (left, `crop_x`) and y (top, `crop_y`); default 0, 0. A
+    /// non-zero crop must lie inside the original size (`crop_x < original width`, `crop_y <
+    /// original height`), else `SDRT_ERROR_INVALID_ARGUMENT` naming `crop_x/crop_y`.
+    pub crop_x: u32,
+    /// See `crop_x`.
+    pub crop_y: u32,
+    /// `target_size` as width and height; 0 x 0 (default) = the output size. The same rules
+    /// as `original_width`.
+    pub target_width: u32,
+    /// See `target_width`.
+    pub target_height: u32,
+    /// `negative_original_size`; 0 x 0 (default) = none: text-to-image then uses the positive
+    /// micro-conditioning for the negative pass unless both negative sizes are set, as
+    /// diffusers does; image-to-image defaults each to its positive. The same rules as
+    /// `original_width`.
+    pub negative_original_width: u32,
+    /// See `negative_original_width`.
+    pub negative_original_height: u32,
+    /// `negative_crops_coords_top_left` (default 0, 0); inside the negative original size.
+    pub negative_crop_x: u32,
+    /// See `negative_crop_x`.
+    pub negative_crop_y: u32,
+    /// `negative_target_size`; 0 x 0 (default) = none.
+    pub negative_target_width: u32,
+    /// See `negative_target_width`.
+    pub negative_target_height: u32,
+    /// An SDXL refiner's `aesthetic_score` (default 6.0, finite); SDXL base models ignore it
+    /// (they take sizes, not scores, in their `time_ids`), other families refuse another
+    /// value.
+    pub aesthetic_score: f32,
+    /// An SDXL refiner's `negative_aesthetic_score` (default 2.5, finite).
+    pub negative_aesthetic_score: f32,
+    /// diffusers' `denoising_start`, in (0, 1): continue `latents` (or the init image) from
+    /// this fraction of the schedule, as they are, without adding noise: a refiner after its
+    /// base. 0 (default) = none. Needs `latents` or `init_image`; must be below
+    /// `denoising_end` when both are set. A value outside (0, 1), or one that leaves no step,
+    /// is `SDRT_ERROR_INVALID_ARGUMENT` naming `denoising_start`.
+    pub denoising_start: f32,
+    /// diffusers' `denoising_end`, in (0, 1): stop at this fraction of the schedule (a base
+    /// before its refiner, with `output_latents`). 0 (default) = run the whole schedule.
+    pub denoising_end: f32,
+    /// 1: return the final latents, read with `sdrt_images_latents`, instead of decoding them
+    /// (no VAE decoder or safety checker runs; the images then hold no pixels and
+    /// `sdrt_images_count` is 0). 0 (default): images. Other values are
+    /// `SDRT_ERROR_INVALID_ARGUMENT`.
+    pub output_latents: u32,
+    /// Latents to start from instead of an init image, as a call with `output_latents`
+    /// returns them (pass the view `sdrt_images_latents` filled): of this model's latent
+    /// family, `count` images and the model's latent channels; the output size is theirs (0
+    /// `width`/`height`, or the same size). Usually with `denoising_start`; without it they
+    /// are noised to `strength` as an init image's latents are. NULL (default) = none. The
+    /// struct and its arrays are borrowed for the duration of the call and copied; a NULL
+    /// `data` or `family`, a `struct_size` below `sizeof(sdrt_latents)`, another family's
+    /// latents, a wrong shape, non-finite values, or latents together with `init_image` are
+    /// `SDRT_ERROR_INVALID_ARGUMENT` naming `latents`.
+    pub latents: *const sdrt_latents,
 }
 
 /// Size of the first published layout: the smallest `struct_size` accepted. Fixed at the end of
@@ -287,6 +364,26 @@ impl Default for sdrt_generate_params {
             preview_kind: 0,
             preview_every: 1,
             memory_limit: 0,
+            prompt_2: std::ptr::null(),
+            negative_prompt_2: std::ptr::null(),
+            original_width: 0,
+            original_height: 0,
+            crop_x: 0,
+            crop_y: 0,
+            target_width: 0,
+            target_height: 0,
+            negative_original_width: 0,
+            negative_original_height: 0,
+            negative_crop_x: 0,
+            negative_crop_y: 0,
+            negative_target_width: 0,
+            negative_target_height: 0,
+            aesthetic_score: d.micro.aesthetic_score,
+            negative_aesthetic_score: d.micro.negative_aesthetic_score,
+            denoising_start: 0.0,
+            denoising_end: 0.0,
+            output_latents: 0,
+            latents: std::ptr::null(),
         }
     }
 }
@@ -313,6 +410,22 @@ pub unsafe extern "C" fn sdrt_generate_params_init_sized(
 ) {
     // SAFETY: NULL or caller-owned storage of at least `size` bytes (contract).
     unsafe { super::init_versioned(params, sdrt_generate_params::default(), size as usize) }
+}
+
+/// A `(width, height)` micro-conditioning size: 0 x 0 is none, one side 0 an error.
+fn size(w: u32, h: u32, name: &str) -> Result<Option<(usize, usize)>> {
+    match (w, h) {
+        (0, 0) => Ok(None),
+        (0, _) | (_, 0) => Err(Error::invalid(format!(
+            "params->{name}_width/{name}_height: {w}x{h}; give both sides, or 0 x 0 for none"
+        ))),
+        (w, h) => Ok(Some((w as usize, h as usize))),
+    }
+}
+
+/// `denoising_start`/`denoising_end`: 0 is none (anything else is checked by the plan).
+fn fraction(v: f32) -> Option<f32> {
+    (v != 0.0).then_some(v)
 }
 
 /// The callbacks of one call, as the caller set them.
@@ -370,7 +483,45 @@ pub(crate) unsafe fn read_generate_params(
         preview: PREVIEW_KIND.read(c.preview_kind, "params->preview_kind", "preview kind")?,
         preview_every: c.preview_every as usize,
         memory_limit: c.memory_limit,
-        ..GenerateParams::default()
+        // SAFETY: borrowed C strings, documented.
+        // "" is NULL (the first prompt), which every family accepts.
+        prompt_2: unsafe { super::opt_str(c.prompt_2, "params->prompt_2")? }
+            .filter(|s| !s.is_empty()),
+        negative_prompt_2: unsafe {
+            super::opt_str(c.negative_prompt_2, "params->negative_prompt_2")?
+        }
+        .filter(|s| !s.is_empty()),
+        micro: MicroConditioning {
+            original_size: size(c.original_width, c.original_height, "original")?,
+            crop: (c.crop_x as usize, c.crop_y as usize),
+            target_size: size(c.target_width, c.target_height, "target")?,
+            negative_original_size: size(
+                c.negative_original_width,
+                c.negative_original_height,
+                "negative_original",
+            )?,
+            negative_crop: (c.negative_crop_x as usize, c.negative_crop_y as usize),
+            negative_target_size: size(
+                c.negative_target_width,
+                c.negative_target_height,
+                "negative_target",
+            )?,
+            aesthetic_score: c.aesthetic_score,
+            negative_aesthetic_score: c.negative_aesthetic_score,
+        },
+        denoising_start: fraction(c.denoising_start),
+        denoising_end: fraction(c.denoising_end),
+        output_latents: match c.output_latents {
+            0 => false,
+            1 => true,
+            v => {
+                return Err(Error::invalid(format!(
+                    "params->output_latents must be 0 or 1, got {v}"
+                )))
+            }
+        },
+        // SAFETY: NULL or a borrowed view, documented.
+        latents: unsafe { read_latents(c.latents, "params->latents")? },
     };
     let callbacks = Callbacks {
         progress: c.progress,

@@ -121,28 +121,28 @@ pub struct sdrt_pipeline_options {
     /// instead of all of them, and every call pays the loads (seconds at full size with the
     /// graph cache). Images are identical to the default mode's. Default 0. Since 0.3.
     pub low_memory: u32,
-    /// `sdrt_ep_device` for the plugin providers (default `SDRT_EP_DEVICE_DEFAULT`). Since 0.3.
+    /// `sdrt_ep_device` for the plugin providers (default `SDRT_EP_DEVICE_DEFAULT`). Since 0.4.
     pub ep_device: u32,
     /// `sdrt_ep_precision` for OpenVINO (default `SDRT_EP_PRECISION_AUTO`); not AUTO needs
-    /// the device CPU, GPU or NPU, and OpenVINO (else `SDRT_ERROR_INVALID_ARGUMENT`). Since 0.3.
+    /// the device CPU, GPU or NPU, and OpenVINO (else `SDRT_ERROR_INVALID_ARGUMENT`). Since 0.4.
     pub ep_precision: u32,
     /// The plugin library (UTF-8 path), registered in the runtime once per library until the
     /// process exits. OpenVINO: NULL or "" for `$SDRT_OPENVINO_EP`, else
     /// `openvino/libonnxruntime_providers_openvino_plugin.so` beside the loaded ONNX Runtime
     /// (`tools/fetch_ep.sh openvino` puts it there). `SDRT_PROVIDER_PLUGIN`: required. Copied.
-    /// Since 0.3.
+    /// Since 0.4.
     pub ep_library_path: *const c_char,
     /// The provider's name as its library reports it (the `OrtEpDevice` EP name). OpenVINO:
     /// NULL or "" for `OpenVINOExecutionProvider` (`.AUTO` appended with
-    /// `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.3.
+    /// `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.4.
     pub ep_name: *const c_char,
     /// The provider's own options: `ep_option_count` UTF-8 keys (without the provider's name)
     /// and values, after sdrt's (OpenVINO: `load_config` for the precision), e.g. OpenVINO's
-    /// `num_of_threads`. NULL when the count is 0. Copied. Since 0.3.
+    /// `num_of_threads`. NULL when the count is 0. Copied. Since 0.4.
     pub ep_option_keys: *const *const c_char,
-    /// The values of `ep_option_keys`, in the same order. Since 0.3.
+    /// The values of `ep_option_keys`, in the same order. Since 0.4.
     pub ep_option_values: *const *const c_char,
-    /// How many options there are, at most 256 (default 0). Since 0.3.
+    /// How many options there are, at most 256 (default 0). Since 0.4.
     pub ep_option_count: u32,
 }
 
@@ -437,7 +437,7 @@ pub struct sdrt_pipeline_info {
     /// How many of the graphs loaded so far (all of them after create, unless in the
     /// low-memory mode, which loads them as calls need them) run on the CPU provider because
     /// `provider`, a plugin provider, could not build them (each with a logged warning; in
-    /// strict mode that is an error instead). 0 otherwise. Since 0.3.
+    /// strict mode that is an error instead). 0 otherwise. Since 0.4.
     pub cpu_fallback_graphs: u32,
 }
 
@@ -538,7 +538,9 @@ pub unsafe extern "C" fn sdrt_pipeline_get_info(
 /// UTF-8; a re-entrant call from this pipeline's own callback. `SDRT_ERROR_UNSUPPORTED` (the model's scheduler class is not
 /// built and none was chosen, or its config asks for options sdrt lacks),
 /// `SDRT_ERROR_MODEL_NOT_FOUND` (an init image without `vae_encoder/model.onnx`),
-/// `SDRT_ERROR_MODEL_INVALID`, `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
+/// `SDRT_ERROR_MODEL_INVALID` (also a VAE or preview decoder whose output is not finite, such
+/// as a float16 SDXL VAE that overflows: the message names its `model.onnx` and the fix),
+/// `SDRT_ERROR_CANCELLED`, `SDRT_ERROR_INFERENCE` (ONNX Runtime
 /// failed), `SDRT_ERROR_INTERNAL` (a bug in sdrt, e.g. a caught panic: the pipeline stays
 /// usable).
 #[no_mangle]

@@ -37,10 +37,13 @@ pub enum sdrt_log_level {
 ///
 /// Two such callbacks exist. The runtime's (`sdrt_runtime_options.log_callback`) receives the
 /// process-wide messages: loading ONNX Runtime, ONNX Runtime's messages that belong to no
-/// session, and the messages of every pipeline that has no callback of its own. A pipeline's
-/// (`sdrt_pipeline_options.log_callback`) receives that pipeline's messages only: sdrt's about
-/// it (what was loaded, provider fallbacks, truncated prompts) and ONNX Runtime's for its
-/// graphs (each ONNX Runtime session has its own logger); it is called only while
+/// session and are logged outside any call, and the messages of every pipeline that has no
+/// callback of its own. A pipeline's (`sdrt_pipeline_options.log_callback`) receives that
+/// pipeline's messages only: sdrt's about it (what was loaded, provider fallbacks, truncated
+/// prompts), ONNX Runtime's for its graphs (each ONNX Runtime session has its own logger), and
+/// ONNX Runtime's environment-wide messages (its memory arenas', its worker threads') logged
+/// on the thread of a call on that pipeline or on one of its sessions' worker threads (sdrt
+/// creates those threads for ONNX Runtime); it is called only while
 /// `sdrt_pipeline_create`, `sdrt_pipeline_generate` or `sdrt_pipeline_free` runs on that
 /// pipeline, on the calling thread or on ONNX Runtime's worker threads for that call, and
 /// never after `sdrt_pipeline_free` returns (or after a failed `sdrt_pipeline_create`
@@ -169,10 +172,23 @@ pub(crate) fn log_level_from_c(v: u32, field: &str) -> crate::error::Result<LogL
 /// one environment (shared by every user of that ONNX Runtime in the process) keeps a pointer
 /// into the libsdrt that created it; a libsdrt that really unloaded would be called after it
 /// is gone. A copy of libsdrt at another path is another library with its own state, and may
-/// be used while the first is closed; ONNX Runtime's messages that belong to no session then
-/// still reach the runtime callback of the copy that created the environment (each
-/// pipeline's own messages go to its own copy). Before unloading code that a callback lives
-/// in, free the pipelines whose callbacks are there and call `sdrt_runtime_shutdown`.
+/// be used while the first is closed.
+///
+/// Several copies in one process (a plug-in host loading two plug-ins that each carry
+/// libsdrt): ONNX Runtime has one environment per process, which logs through the copy that
+/// created it. sdrt routes each of those messages to the copy, and the pipeline, whose call
+/// (`sdrt_pipeline_create`, `sdrt_pipeline_generate`, `sdrt_pipeline_free`, a preview render)
+/// runs on the thread that logged it, or whose session's worker thread logged it: to that
+/// pipeline's callback, else that copy's runtime callback. On Linux the copies find each other through the environment variable
+/// `SDRT_LOG_ROUTER_<pid>`, which the first copy sets (`setenv`, keeping a value already there
+/// unless it was left by the program this process ran before an `exec`); elsewhere each copy
+/// routes only its own calls, and other copies' messages reach the creating copy's runtime
+/// callback. What stays process-wide: ONNX Runtime's environment log level (the level of the
+/// last `sdrt_runtime_init` of any copy filters the environment's messages before routing),
+/// and messages logged outside any call (ONNX Runtime's own threads between calls), which go
+/// to the runtime callback of the copy that created the environment. Before unloading code
+/// that a callback lives in, free the pipelines whose callbacks are there and call
+/// `sdrt_runtime_shutdown`.
 #[no_mangle]
 pub unsafe extern "C" fn sdrt_runtime_init(options: *const sdrt_runtime_options) -> sdrt_status {
     guard(|| {

@@ -60,6 +60,7 @@ use plan::nonzero_or;
 /// encoder and the preview decoder are loaded by the first call that needs them; in the
 /// low-memory mode every graph is loaded when its stage starts and dropped when it ends
 /// (`None` between calls).
+#[derive(Default)]
 struct Graphs {
     /// The family's text graphs, in the order of its `text_parts`.
     text: Vec<Option<OnnxModel>>,
@@ -99,10 +100,22 @@ pub struct Pipeline {
     debug_panic_step: AtomicUsize,
 }
 
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        // The sessions go inside the pipeline's scope: what ONNX Runtime's environment logs
+        // as they release their memory is this pipeline's.
+        let _route = runtime::enter(&self.log);
+        drop(std::mem::take(self.graphs.get_mut()));
+    }
+}
+
 impl Pipeline {
     /// Loads a model folder (the runtime is initialized with defaults if needed).
     pub fn load(dir: &Path, options: &PipelineOptions) -> Result<Pipeline> {
         let log = PipelineLog::new(options.logger.clone());
+        // ONNX Runtime's environment messages while this loads (its allocators') are this
+        // pipeline's; the same in each call below and when the pipeline is dropped.
+        let _route = runtime::enter(&log);
         let folder = ModelFolder::open(dir)?;
         let config = folder.config()?;
         // The graphs from their files first: a folder whose graphs do not fit fails in
@@ -346,6 +359,7 @@ impl Pipeline {
         observer: Option<StepObserver<'_>>,
     ) -> Result<Images> {
         let started = Instant::now();
+        let _route = runtime::enter(&self.log);
         let _reentry = Reentry::enter(self.id())?;
         let model = plan::Model {
             config: &self.config,
@@ -380,6 +394,7 @@ impl Pipeline {
         (width, height): (usize, usize),
     ) -> Result<(usize, usize, Vec<Vec<u8>>)> {
         let start = self.call_start();
+        let _route = runtime::enter(&self.log);
         let c = self.format.channels;
         if count == 0 || latents.len() != count * c * width * height {
             return Err(Error::invalid(format!(
@@ -407,14 +422,20 @@ impl Pipeline {
             preview_io,
             ..
         } = &mut *g;
+        let (vae_file, preview_file) = (self.folder.onnx("vae_decoder"), self.preview_file());
         let r = preview::render(
             &call,
             kind,
             latents,
             [count, c, height, width],
             &self.format,
-            vae_decoder.as_mut().map(|m| (m, &self.io.vae_decoder)),
-            preview_decoder.as_mut().zip(preview_io.as_ref()),
+            vae_decoder
+                .as_mut()
+                .map(|m| (m, &self.io.vae_decoder, vae_file.as_path())),
+            preview_decoder
+                .as_mut()
+                .zip(preview_io.as_ref())
+                .map(|(m, io)| (m, io, preview_file.as_path())),
         );
         self.release(vae_decoder, &mut timings);
         r

@@ -227,15 +227,42 @@ pub(crate) fn plan(p: &GenerateParams, model: &Model<'_>) -> Result<Plan> {
         (Some(_), None, _) | (None, _, Some(_)) => Mode::Image,
         (Some(_), Some(_), _) => Mode::Inpaint,
     };
-    if !model.micro_conditioning
-        && (p.prompt_2.is_some()
-            || p.negative_prompt_2.is_some()
-            || p.micro != crate::pipeline::MicroConditioning::default())
-    {
-        return Err(Error::invalid(
-            "prompt_2/negative_prompt_2/original_size/crop/target_size/aesthetic_score: \
-             only SDXL models take them",
-        ));
+    if !model.micro_conditioning {
+        // The first SDXL field set, by its Rust and its C names.
+        let (m, d) = (&p.micro, crate::pipeline::MicroConditioning::default());
+        let set = [
+            ("prompt_2", p.prompt_2.is_some()),
+            ("negative_prompt_2", p.negative_prompt_2.is_some()),
+            (
+                "original_size (original_width/original_height)",
+                m.original_size.is_some(),
+            ),
+            ("crop (crop_x/crop_y)", m.crop != d.crop),
+            (
+                "target_size (target_width/target_height)",
+                m.target_size.is_some(),
+            ),
+            (
+                "negative_original_size (negative_original_width/negative_original_height)",
+                m.negative_original_size.is_some(),
+            ),
+            (
+                "negative_crop (negative_crop_x/negative_crop_y)",
+                m.negative_crop != d.negative_crop,
+            ),
+            (
+                "negative_target_size (negative_target_width/negative_target_height)",
+                m.negative_target_size.is_some(),
+            ),
+            ("aesthetic_score", m.aesthetic_score != d.aesthetic_score),
+            (
+                "negative_aesthetic_score",
+                m.negative_aesthetic_score != d.negative_aesthetic_score,
+            ),
+        ];
+        if let Some((name, _)) = set.iter().find(|(_, on)| *on) {
+            return Err(Error::invalid(format!("{name}: only SDXL models take it")));
+        }
     }
     check_micro(p, width, height)?;
     // LCM-distilled UNets take the guidance as an embedding, not as a second batch half.
@@ -463,16 +490,25 @@ fn check_latents(
 /// The micro-conditioning and the ensemble-of-experts fractions.
 fn check_micro(p: &GenerateParams, width: usize, height: usize) -> Result<()> {
     let m = &p.micro;
-    for (name, size) in [
-        ("original_size", m.original_size),
-        ("target_size", m.target_size),
-        ("negative_original_size", m.negative_original_size),
-        ("negative_target_size", m.negative_target_size),
+    // Each message names the Rust field and the C fields (`<c>_width/<c>_height`, `<c>_x/_y`).
+    for (name, c, size) in [
+        ("original_size", "original", m.original_size),
+        ("target_size", "target", m.target_size),
+        (
+            "negative_original_size",
+            "negative_original",
+            m.negative_original_size,
+        ),
+        (
+            "negative_target_size",
+            "negative_target",
+            m.negative_target_size,
+        ),
     ] {
         if let Some((w, h)) = size {
             if w == 0 || h == 0 || w > 1 << 16 || h > 1 << 16 {
                 return Err(Error::invalid(format!(
-                    "{name} {w}x{h} must be 1..=65536 on each side"
+                    "{name} ({c}_width/{c}_height) {w}x{h} must be 1..=65536 on each side"
                 )));
             }
         }
@@ -484,7 +520,7 @@ fn check_micro(p: &GenerateParams, width: usize, height: usize) -> Result<()> {
         let (ow, oh) = original.unwrap_or((width, height));
         if (x, y) != (0, 0) && (x >= ow || y >= oh) {
             return Err(Error::invalid(format!(
-                "{name} ({x}, {y}) lies outside the original size {ow}x{oh}"
+                "{name} ({name}_x/{name}_y) ({x}, {y}) lies outside the original size {ow}x{oh}"
             )));
         }
     }

@@ -2,6 +2,7 @@
 //! model predicts, shown three ways (the family's latent-to-RGB map, a Tiny AutoEncoder, or the
 //! model's VAE decoder).
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -18,8 +19,9 @@ use super::request::PreviewKind;
 /// `(width, height, one RGB8 image per latent)`.
 pub(crate) type Rendered = (usize, usize, Vec<Vec<u8>>);
 
-/// A graph that decodes previews, with its binding.
-pub(crate) type Decoder<'a> = (&'a mut OnnxModel, &'a VaeDecoderIo);
+/// A graph that decodes previews, with its binding and its `model.onnx` (named when its output
+/// is not finite).
+pub(crate) type Decoder<'a> = (&'a mut OnnxModel, &'a VaeDecoderIo, &'a Path);
 
 /// The clean latents the model predicts from its input `x_in = sqrt(a) x0 + sqrt(1 - a) noise`
 /// and output (noise, velocity or the sample itself).
@@ -85,7 +87,8 @@ fn latent_rgb_with(
 /// Renders UNet-space latents (`shape` = `[count, C, lh, lw]`) as a preview of `kind`.
 /// `full` decodes with the VAE decoder (through the family's VAE scaling), `taesd` with the
 /// TAESD decoder (which takes the UNet's latents as they are); both decode to `factor` pixels
-/// per latent cell.
+/// per latent cell. A decoder whose output is not finite (a float16 VAE that overflows) is an
+/// error naming its file, as for the final images, never a black preview.
 pub(crate) fn render(
     call: &Call<'_>,
     kind: PreviewKind,
@@ -97,6 +100,16 @@ pub(crate) fn render(
 ) -> Result<Rendered> {
     let [count, _, lh, lw] = shape;
     let (w, h) = (lw * format.factor, lh * format.factor);
+    // A model fault names the decoder's role; cancellation and the like pass as they are.
+    let role = |what: &'static str| {
+        move |e: Error| {
+            if e.kind() == crate::ErrorKind::ModelInvalid {
+                Error::model(format!("{what}: {e}"))
+            } else {
+                e
+            }
+        }
+    };
     match kind {
         PreviewKind::None => Ok((0, 0, Vec::new())),
         PreviewKind::LatentRgb => match format.latent_rgb {
@@ -113,29 +126,21 @@ pub(crate) fn render(
             )),
         },
         PreviewKind::Taesd => {
-            let Some((model, io)) = preview_decoder else {
+            let Some((model, io, file)) = preview_decoder else {
                 return Err(Error::internal("preview decoder not loaded"));
             };
-            let images =
-                decode(call, model, io, latents, shape, (w, h), false, None).map_err(|e| {
-                    if e.kind() == crate::ErrorKind::ModelInvalid {
-                        Error::model(format!("TAESD preview decoder: {e}"))
-                    } else {
-                        e
-                    }
-                })?;
+            let images = decode(call, model, io, latents, shape, (w, h), false, file)
+                .map_err(role("TAESD preview decoder"))?;
             Ok((w, h, images))
         }
         PreviewKind::Full => {
-            let Some((vae, io)) = vae else {
+            let Some((vae, io, file)) = vae else {
                 return Err(Error::internal("VAE decoder not loaded"));
             };
             let scaled = format.vae_input(latents);
-            Ok((
-                w,
-                h,
-                decode(call, vae, io, &scaled, shape, (w, h), false, None)?,
-            ))
+            let images = decode(call, vae, io, &scaled, shape, (w, h), false, file)
+                .map_err(role("full preview"))?;
+            Ok((w, h, images))
         }
     }
 }

@@ -149,6 +149,7 @@ impl Pipeline {
             .ok_or_else(|| Error::internal("unet not loaded"))?;
         let total = end - begin;
         let lat_shape = [spec.count, spec.channels, spec.height, spec.width];
+        let (vae_file, preview_file) = (self.folder.onnx("vae_decoder"), self.preview_file());
         let mut previews = Previews {
             kind: params.preview,
             every: params.preview_every,
@@ -171,8 +172,13 @@ impl Pipeline {
                 call,
                 step,
                 e,
-                vae_decoder.as_mut().map(|m| (m, &self.io.vae_decoder)),
-                preview_decoder.as_mut().zip(preview_io.as_ref()),
+                vae_decoder
+                    .as_mut()
+                    .map(|m| (m, &self.io.vae_decoder, vae_file.as_path())),
+                preview_decoder
+                    .as_mut()
+                    .zip(preview_io.as_ref())
+                    .map(|(m, io)| (m, io, preview_file.as_path())),
             )?;
             let info = StepInfo {
                 step,
@@ -230,7 +236,7 @@ impl Pipeline {
             lat_shape,
             (width, height),
             true,
-            Some(&self.folder.onnx("vae_decoder")),
+            &vae_file,
         )?;
         timings.vae_decoder = vd.last_run();
         self.release(&mut g.vae_decoder, &mut timings);
@@ -295,6 +301,15 @@ impl Pipeline {
         timings.load += t0.elapsed();
     }
 
+    /// The TAESD decoder's file: the pipeline's option, else the folder's
+    /// `vae_preview/model.onnx`.
+    pub(super) fn preview_file(&self) -> std::path::PathBuf {
+        match &self.preview_decoder {
+            Some(p) => p.clone(),
+            None => self.folder.onnx("vae_preview"),
+        }
+    }
+
     /// Loads the VAE encoder or the preview decoder on first use.
     pub(super) fn ensure_graphs(
         &self,
@@ -323,10 +338,7 @@ impl Pipeline {
             g.vae_encoder = Some(encoder);
         }
         if params.preview == PreviewKind::Taesd && g.preview_decoder.is_none() {
-            let path = match &self.preview_decoder {
-                Some(p) => p.clone(),
-                None => self.folder.onnx("vae_preview"),
-            };
+            let path = self.preview_file();
             if !path.is_file() {
                 return Err(Error::invalid(format!(
                     "preview: taesd previews need a TAESD decoder; {} does not exist (set the \

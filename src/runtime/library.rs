@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
 
-use super::log::{from_ort_level, log, ort_level, process_level, LogLevel};
+use super::log::{log, ort_level, ort_message_level, process_level, LogLevel};
 use super::providers::available_providers;
+use super::route;
 use super::{Runtime, RuntimeOptions};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -165,8 +166,8 @@ pub(super) fn load(options: &RuntimeOptions) -> Result<Runtime> {
                 // The environment's logger: ONNX Runtime's messages that belong to no session.
                 let logger: ort::logging::LoggerFunction =
                     Arc::new(|level, category, _id, _location, message| {
-                        log(
-                            from_ort_level(level),
+                        route::deliver(
+                            ort_message_level(level, message),
                             &format!("onnxruntime [{category}] {message}"),
                         );
                     });

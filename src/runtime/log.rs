@@ -255,6 +255,20 @@ pub(super) fn ort_level(level: LogLevel) -> ort::logging::LogLevel {
     }
 }
 
+/// The level one of ONNX Runtime's messages is passed on at: its own, except for warnings
+/// that sdrt has already answered. ONNX Runtime warns, each time a session saves its
+/// optimized graph, that the file "should only be used in the same environment": the graph
+/// cache's key covers the CPU, the ONNX Runtime version and every session setting
+/// (`model/cache.rs`), so that warning is debug detail for sdrt's users.
+pub(super) fn ort_message_level(level: ort::logging::LogLevel, message: &str) -> LogLevel {
+    const ANSWERED: [&str; 1] = ["Serializing optimized model"];
+    let level = from_ort_level(level);
+    if level == LogLevel::Warn && ANSWERED.iter().any(|m| message.starts_with(m)) {
+        return LogLevel::Debug;
+    }
+    level
+}
+
 pub(super) fn from_ort_level(level: ort::logging::LogLevel) -> LogLevel {
     match level {
         ort::logging::LogLevel::Verbose => LogLevel::Debug,
@@ -343,7 +357,7 @@ impl PipelineLog {
         let logger: ort::logging::LoggerFunction =
             Arc::new(move |level, _category, id, _location, message| {
                 log.log(
-                    from_ort_level(level),
+                    ort_message_level(level, message),
                     &format!("onnxruntime [{id}] {message}"),
                 );
             });

@@ -12,8 +12,10 @@
 //!
 //! Logging: messages about one pipeline go to that pipeline's [`Logger`] when it has one
 //! (sdrt's own, and ONNX Runtime's for the pipeline's sessions, each session having its own
-//! ONNX Runtime logger); everything else goes to the process-wide sink of [`set_logger`],
-//! which also receives ONNX Runtime's environment-wide messages.
+//! ONNX Runtime logger); everything else goes to the process-wide sink of [`set_logger`].
+//! ONNX Runtime's environment-wide messages (its allocators', for one) go to the pipeline
+//! whose call runs on the thread that logged them, in whichever copy of libsdrt in the
+//! process runs it (`route.rs`), and to the process-wide sink outside any call.
 //!
 //! Unloading: ONNX Runtime keeps a pointer to sdrt's logging function in its one environment,
 //! which lives until the process exits; [`pin_in_memory`] keeps libsdrt loaded as long.
@@ -23,6 +25,7 @@ mod library;
 mod log;
 mod plugin_ep;
 mod providers;
+mod route;
 mod session;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +42,7 @@ pub use self::library::{ort_library_name, pin_in_memory};
 pub use self::log::{log, set_logger, LogFn, LogLevel, Logger, PipelineLog};
 pub use self::plugin_ep::{DeviceKind, EpDevice, PluginEp};
 pub use self::providers::{resolve_provider, CoreMlComputeUnits, CoreMlOptions, Provider};
+pub(crate) use self::route::enter;
 pub(crate) use self::session::{session_builder, SessionSpec};
 
 /// Options for [`init`].
@@ -117,6 +121,7 @@ fn init_locked(options: &RuntimeOptions) -> Result<&'static Runtime> {
         return Ok(rt);
     }
     let rt = library::load(options)?;
+    route::register();
     Ok(RUNTIME.get_or_init(|| rt))
 }
 

@@ -8,6 +8,7 @@ use ort::session::Session;
 use super::log::PipelineLog;
 use super::plugin_ep::PluginEp;
 use super::providers::{register_providers, CoreMlOptions, Provider};
+use super::route;
 use super::Runtime;
 use crate::error::Result;
 
@@ -50,6 +51,7 @@ pub(crate) fn session_builder(rt: &Runtime, spec: &SessionSpec<'_>) -> Result<Se
         .with_intra_op_spinning(false)?
         .with_memory_pattern(spec.memory_pattern)?;
     b = spec.log.configure_session(b, spec.part)?;
+    b = b.with_thread_manager(route::Workers::new(spec.log))?;
     if spec.intra_op_threads > 0 {
         b = b.with_intra_threads(spec.intra_op_threads)?;
     }

@@ -352,7 +352,7 @@ static int run_copies(const char *path, const char *copy) {
     void *reserved;
     size_t reserved_len;
     sdrt_pipeline *pa, *pb;
-    unsigned before;
+    unsigned before, a_before, b_before;
 
     lib_open(&a, path);
     init_runtime(&a, SDRT_LOG_DEBUG, &sa);
@@ -360,9 +360,20 @@ static int run_copies(const char *path, const char *copy) {
     lib_open(&b, copy);
     CHECK(b.base != a.base);
     init_runtime(&b, SDRT_LOG_DEBUG, &sb);
+    /* ONNX Runtime's one environment logs through the copy that created it (a); what it logs
+       on the thread of b's calls (its arenas' messages, at verbose level) is routed to b. */
+    a_before = sink_get(&sa, &sa.calls);
+    b_before = sink_get(&sb, &sb.onnxruntime);
     pb = create(&b, NULL);
-    generate(&a, pa, "a lighthouse");
     generate(&b, pb, "a lighthouse");
+    printf("during b's calls: a got %u messages, b %u from ONNX Runtime\n",
+           sink_get(&sa, &sa.calls) - a_before, sink_get(&sb, &sb.onnxruntime) - b_before);
+    CHECK(sink_get(&sa, &sa.calls) == a_before);
+    CHECK(sink_get(&sb, &sb.onnxruntime) > b_before);
+    /* And the other way round: a's calls reach a only. */
+    b_before = sink_get(&sb, &sb.calls);
+    generate(&a, pa, "a lighthouse");
+    CHECK(sink_get(&sb, &sb.calls) == b_before);
     a.pipeline_free(pa);
     a.runtime_shutdown();
     lib_close(&a, &reserved, &reserved_len);

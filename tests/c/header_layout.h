@@ -42,6 +42,34 @@
     FIELD(sdrt_generate_params, eta)                                                         \
     FIELD(sdrt_generate_params, prediction_type)                                             \
     FIELD(sdrt_generate_params, timestep_spacing)                                            \
+    FIELD(sdrt_generate_params, prompt_2)                                                \
+    FIELD(sdrt_generate_params, negative_prompt_2)                                       \
+    FIELD(sdrt_generate_params, original_width)                                          \
+    FIELD(sdrt_generate_params, original_height)                                         \
+    FIELD(sdrt_generate_params, crop_x)                                                  \
+    FIELD(sdrt_generate_params, crop_y)                                                  \
+    FIELD(sdrt_generate_params, target_width)                                            \
+    FIELD(sdrt_generate_params, target_height)                                           \
+    FIELD(sdrt_generate_params, negative_original_width)                                 \
+    FIELD(sdrt_generate_params, negative_original_height)                                \
+    FIELD(sdrt_generate_params, negative_crop_x)                                         \
+    FIELD(sdrt_generate_params, negative_crop_y)                                         \
+    FIELD(sdrt_generate_params, negative_target_width)                                   \
+    FIELD(sdrt_generate_params, negative_target_height)                                  \
+    FIELD(sdrt_generate_params, aesthetic_score)                                         \
+    FIELD(sdrt_generate_params, negative_aesthetic_score)                                \
+    FIELD(sdrt_generate_params, denoising_start)                                         \
+    FIELD(sdrt_generate_params, denoising_end)                                           \
+    FIELD(sdrt_generate_params, output_latents)                                          \
+    FIELD(sdrt_generate_params, latents)                                                 \
+    SIZE(sdrt_latents)                                                                   \
+    FIELD(sdrt_latents, struct_size)                                                     \
+    FIELD(sdrt_latents, count)                                                           \
+    FIELD(sdrt_latents, channels)                                                        \
+    FIELD(sdrt_latents, height)                                                          \
+    FIELD(sdrt_latents, width)                                                           \
+    FIELD(sdrt_latents, data)                                                            \
+    FIELD(sdrt_latents, family)                                                          \
     SIZE(sdrt_pipeline_info)                                                                 \
     FIELD(sdrt_pipeline_info, struct_size)                                                   \
     FIELD(sdrt_pipeline_info, native_width)                                                  \

@@ -6,7 +6,8 @@
  *
  *   hostile MODEL_DIR ORT_LIBRARY
  *
- * This file is where new fields get their rows: a new field of sdrt_generate_params goes in
+ * This file is where new fields get their rows (the SDXL rows that need an SDXL model are in
+ * tests/c/hostile_sdxl.c): a new field of sdrt_generate_params goes in
  * GENERATE_CASES, of sdrt_pipeline_options in OPTIONS_CASES, of sdrt_runtime_options in
  * RUNTIME_CASES, of sdrt_pipeline_info in INFO_CASES; a new function gets a row per pointer
  * argument in CALL_CASES (status-returning) or VALUE_CASES (the rest). tests/c/api_errors.c
@@ -25,10 +26,7 @@
 #include <string.h>
 
 #include "sdrt.h"
-
-static int cases = 0;    /* rows: hostile calls */
-static int followups = 0; /* checks of what a row's successful call returned */
-static int failures = 0;
+#include "hostile_check.h"
 
 static const char *model_dir;
 static const char *ort_library;
@@ -47,50 +45,6 @@ static int pipeline_sentinel_storage;
 static int images_sentinel_storage;
 #define PIPELINE_SENTINEL ((sdrt_pipeline *)(void *)&pipeline_sentinel_storage)
 #define IMAGES_SENTINEL ((sdrt_images *)(void *)&images_sentinel_storage)
-
-/* Checks one row: the status, and for failures a message containing `needle` (or any
- * non-empty message when NULL). */
-static void check_row(const char *table, const char *desc, sdrt_status got, sdrt_status want,
-                      const char *needle, int out_untouched) {
-    const char *msg = got == SDRT_OK ? "" : sdrt_last_error_message();
-    cases++;
-    if (got != want) {
-        failures++;
-        fprintf(stderr, "FAIL %s: %s\n    returned %s (%s), expected %s\n", table, desc,
-                sdrt_status_str(got), msg, sdrt_status_str(want));
-        return;
-    }
-    if (want != SDRT_OK) {
-        if (msg == NULL || msg[0] == '\0' || (needle != NULL && strstr(msg, needle) == NULL)) {
-            failures++;
-            fprintf(stderr, "FAIL %s: %s\n    message \"%s\" lacks \"%s\"\n", table, desc,
-                    msg != NULL ? msg : "(null)", needle != NULL ? needle : "(any)");
-            return;
-        }
-        if (!out_untouched) {
-            failures++;
-            fprintf(stderr, "FAIL %s: %s\n    the out-parameter was written on failure\n", table,
-                    desc);
-            return;
-        }
-    }
-    printf("ok   %-8s %-28s %s%s%.150s\n", table, sdrt_status_str(got), desc,
-           want != SDRT_OK ? ": " : "", msg);
-}
-
-static void check_value(const char *desc, int ok) {
-    cases++;
-    if (strncmp(desc, "  ...", 5) == 0) {
-        cases--;
-        followups++;
-    }
-    if (!ok) {
-        failures++;
-        fprintf(stderr, "FAIL value: %s\n", desc);
-        return;
-    }
-    printf("ok   value    %s\n", desc);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers the rows use. */
@@ -121,6 +75,24 @@ static sdrt_generate_params *grown(sdrt_generate_params *gp) {
     memcpy(grown_params, gp, sizeof *gp);
     ((sdrt_generate_params *)(void *)grown_params)->struct_size = (uint32_t)sizeof grown_params;
     return (sdrt_generate_params *)(void *)grown_params;
+}
+
+/* Latents lent through params->latents: 8x8 cells (a 64x64 image), up to 2 images. */
+static float lat[2 * 4 * 8 * 8];
+static sdrt_latents lat_view;
+static void set_latents(sdrt_generate_params *gp, const char *family, uint32_t count,
+                        uint32_t channels) {
+    memset(&lat_view, 0, sizeof lat_view);
+    lat_view.struct_size = (uint32_t)sizeof lat_view;
+    lat_view.count = count;
+    lat_view.channels = channels;
+    lat_view.height = 8;
+    lat_view.width = 8;
+    lat_view.data = lat;
+    lat_view.family = family;
+    gp->latents = &lat_view;
+    gp->denoising_start = 0.5f;
+    gp->steps = 4;
 }
 
 static int32_t stop_now(void *user_data, uint32_t step, uint32_t total) {
@@ -342,7 +314,109 @@ static const char TRUNCATED[] = {'x', (char)0xE2, (char)0x82, '\0'};
     X(g_mask_alone, "mask without init_image",                                                 \
       (set_mask(gp), gp->init_image.data = NULL, gp->init_image.width = 0,                     \
        gp->init_image.height = 0),                                                             \
-      SDRT_ERROR_INVALID_ARGUMENT, "init_image")
+      SDRT_ERROR_INVALID_ARGUMENT, "init_image")                                              \
+    X(g_prompt2_sd, "prompt_2 on an SD model", gp->prompt_2 = "x",                             \
+      SDRT_ERROR_INVALID_ARGUMENT, "prompt_2: only SDXL")                                      \
+    X(g_prompt2_empty_sd, "prompt_2 \"\" on an SD model (NULL)", gp->prompt_2 = "", SDRT_OK,   \
+      NULL)                                                                                    \
+    X(g_prompt2_utf8, "prompt_2 not UTF-8", gp->prompt_2 = INVALID_UTF8,                       \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->prompt_2")                                         \
+    X(g_negative2_sd, "negative_prompt_2 on an SD model", gp->negative_prompt_2 = "x",         \
+      SDRT_ERROR_INVALID_ARGUMENT, "negative_prompt_2: only SDXL")                             \
+    X(g_negative2_utf8, "negative_prompt_2 not UTF-8", gp->negative_prompt_2 = OVERLONG,       \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->negative_prompt_2")                                \
+    X(g_original_sd, "original 64x64 on an SD model",                                          \
+      (gp->original_width = 64, gp->original_height = 64), SDRT_ERROR_INVALID_ARGUMENT,        \
+      "original_width/original_height")                                                        \
+    X(g_original_half, "original_width without original_height", gp->original_width = 64,      \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->original_width/original_height")                   \
+    X(g_crop_sd, "crop_y 8 on an SD model", gp->crop_y = 8, SDRT_ERROR_INVALID_ARGUMENT,       \
+      "crop_x/crop_y")                                                                         \
+    X(g_target_sd, "target 64x64 on an SD model",                                              \
+      (gp->target_width = 64, gp->target_height = 64), SDRT_ERROR_INVALID_ARGUMENT,            \
+      "target_width/target_height")                                                            \
+    X(g_target_half, "target_height without target_width", gp->target_height = 64,            \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->target_width/target_height")                       \
+    X(g_neg_original_sd, "negative_original 64x64 on an SD model",                             \
+      (gp->negative_original_width = 64, gp->negative_original_height = 64),                   \
+      SDRT_ERROR_INVALID_ARGUMENT, "negative_original_width/negative_original_height")         \
+    X(g_neg_original_half, "negative_original_height alone",                                   \
+      gp->negative_original_height = 8, SDRT_ERROR_INVALID_ARGUMENT,                           \
+      "params->negative_original_width/negative_original_height")                              \
+    X(g_neg_crop_sd, "negative_crop_x 4 on an SD model", gp->negative_crop_x = 4,              \
+      SDRT_ERROR_INVALID_ARGUMENT, "negative_crop_x/negative_crop_y")                          \
+    X(g_neg_target_sd, "negative_target 64x64 on an SD model",                                 \
+      (gp->negative_target_width = 64, gp->negative_target_height = 64),                       \
+      SDRT_ERROR_INVALID_ARGUMENT, "negative_target_width/negative_target_height")             \
+    X(g_neg_target_half, "negative_target_width alone", gp->negative_target_width = 64,        \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->negative_target_width/negative_target_height")     \
+    X(g_aesthetic_sd, "aesthetic_score 7 on an SD model", gp->aesthetic_score = 7.0f,          \
+      SDRT_ERROR_INVALID_ARGUMENT, "aesthetic_score: only SDXL")                               \
+    X(g_neg_aesthetic_sd, "negative_aesthetic_score 1 on an SD model",                         \
+      gp->negative_aesthetic_score = 1.0f, SDRT_ERROR_INVALID_ARGUMENT,                        \
+      "negative_aesthetic_score: only SDXL")                                                   \
+    X(g_output_latents2, "output_latents 2", gp->output_latents = 2,                           \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->output_latents")                                   \
+    X(g_output_latents_max, "output_latents UINT32_MAX", gp->output_latents = UINT32_MAX,      \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->output_latents")                                   \
+    X(g_start_nan, "denoising_start NaN", (set_init(gp), gp->denoising_start = (float)NAN),    \
+      SDRT_ERROR_INVALID_ARGUMENT, "denoising_start")                                          \
+    X(g_start_1, "denoising_start 1", (set_init(gp), gp->denoising_start = 1.0f),              \
+      SDRT_ERROR_INVALID_ARGUMENT, "denoising_start")                                          \
+    X(g_start_neg, "denoising_start -0.5", (set_init(gp), gp->denoising_start = -0.5f),        \
+      SDRT_ERROR_INVALID_ARGUMENT, "denoising_start")                                          \
+    X(g_start_no_input, "denoising_start 0.5 with neither latents nor init_image (NULL)",      \
+      gp->denoising_start = 0.5f, SDRT_ERROR_INVALID_ARGUMENT, "denoising_start")              \
+    X(g_start_above_end, "denoising_start 0.6 above denoising_end 0.4",                        \
+      (set_init(gp), gp->denoising_start = 0.6f, gp->denoising_end = 0.4f),                    \
+      SDRT_ERROR_INVALID_ARGUMENT, "denoising_start")                                          \
+    X(g_start_equal_end, "denoising_start 0.5 equal to denoising_end",                         \
+      (set_init(gp), gp->denoising_start = 0.5f, gp->denoising_end = 0.5f),                    \
+      SDRT_ERROR_INVALID_ARGUMENT, "denoising_start")                                          \
+    X(g_end_1, "denoising_end 1", gp->denoising_end = 1.0f, SDRT_ERROR_INVALID_ARGUMENT,       \
+      "denoising_end")                                                                         \
+    X(g_end_inf, "denoising_end +infinity", gp->denoising_end = (float)INFINITY,               \
+      SDRT_ERROR_INVALID_ARGUMENT, "denoising_end")                                            \
+    X(g_end_no_step, "denoising_end 0.01 with 1 step (no step before it)",                     \
+      gp->denoising_end = 0.01f, SDRT_ERROR_INVALID_ARGUMENT, "denoising_end")                 \
+    X(g_end_ok, "denoising_end 0.5 with 4 steps", (gp->steps = 4, gp->denoising_end = 0.5f),   \
+      SDRT_OK, NULL)                                                                           \
+    X(g_latents_sd_ok, "latents of tiny-sd2's family from 0.5 of 4 steps",                     \
+      set_latents(gp, "sd", 1, 4), SDRT_OK, NULL)                                              \
+    X(g_latents_no_start, "latents without denoising_start (noised to strength)",              \
+      (set_latents(gp, "sd", 1, 4), gp->denoising_start = 0.0f), SDRT_OK, NULL)               \
+    X(g_latents_sdxl, "SDXL latents into an SD model", set_latents(gp, "sdxl", 1, 4),          \
+      SDRT_ERROR_INVALID_ARGUMENT, "latents: they are in sdxl's latent space")                 \
+    X(g_latents_family_unknown, "latents of family \"flux\"", set_latents(gp, "flux", 1, 4),   \
+      SDRT_ERROR_INVALID_ARGUMENT, "latents")                                                  \
+    X(g_latents_family_null, "latents->family NULL",                                           \
+      (set_latents(gp, "sd", 1, 4), lat_view.family = NULL), SDRT_ERROR_INVALID_ARGUMENT,      \
+      "params->latents->family")                                                               \
+    X(g_latents_family_utf8, "latents->family not UTF-8",                                      \
+      (set_latents(gp, "sd", 1, 4), lat_view.family = INVALID_UTF8),                           \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->latents->family")                                  \
+    X(g_latents_data_null, "latents->data NULL", (set_latents(gp, "sd", 1, 4), lat_view.data = NULL), \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->latents->data")                                    \
+    X(g_latents_struct0, "latents->struct_size 0",                                             \
+      (set_latents(gp, "sd", 1, 4), lat_view.struct_size = 0), SDRT_ERROR_INVALID_ARGUMENT,    \
+      "params->latents->struct_size")                                                          \
+    X(g_latents_struct_short, "latents->struct_size one field short",                          \
+      (set_latents(gp, "sd", 1, 4), lat_view.struct_size = (uint32_t)offsetof(sdrt_latents, family)), \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->latents->struct_size")                             \
+    X(g_latents_empty, "latents of count 0", set_latents(gp, "sd", 0, 4),                      \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->latents: shape")                                   \
+    X(g_latents_huge, "latents of UINT32_MAX x 4 x 8 x 8 (no read past data)",                 \
+      set_latents(gp, "sd", UINT32_MAX, 4), SDRT_ERROR_INVALID_ARGUMENT, "params->latents")    \
+    X(g_latents_channels, "latents of 3 channels", set_latents(gp, "sd", 1, 3),                \
+      SDRT_ERROR_INVALID_ARGUMENT, "latents: shape")                                           \
+    X(g_latents_count, "latents of 2 images for count 1", set_latents(gp, "sd", 2, 4),         \
+      SDRT_ERROR_INVALID_ARGUMENT, "latents: shape")                                           \
+    X(g_latents_nan, "latents holding a NaN", (set_latents(gp, "sd", 1, 4), lat[5] = (float)NAN), \
+      SDRT_ERROR_INVALID_ARGUMENT, "not finite")                                               \
+    X(g_latents_with_init, "latents and init_image", (set_init(gp), set_latents(gp, "sd", 1, 4)), \
+      SDRT_ERROR_INVALID_ARGUMENT, "latents or an init image")                                 \
+    X(g_latents_other_size, "8x8 latents with width 128", (set_latents(gp, "sd", 1, 4), gp->width = 128), \
+      SDRT_ERROR_INVALID_ARGUMENT, "differs from the latents'")
 
 typedef struct {
     const char *desc;
@@ -371,6 +445,9 @@ static void run_generate_cases(void) {
         sdrt_generate_params_init(&base);
         base.prompt = "a red cube";
         base.steps = 1;
+        for (size_t k = 0; k < sizeof lat / sizeof lat[0]; k++) {
+            lat[k] = (float)(k % 7) * 0.25f - 0.75f;
+        }
         gp = c->apply(&base);
         st = sdrt_pipeline_generate(pipe_, gp, &out);
         check_row("generate", c->desc, st, c->want, c->needle, out == IMAGES_SENTINEL);

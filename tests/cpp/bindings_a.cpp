@@ -1,6 +1,6 @@
-// The C++ binding's test program, first of two translation units linked together (the other is
-// bindings_b.cpp): sdrt.hpp's inline functions and templates must not clash. tests/cpp.rs runs
-// its subcommands and checks what they print:
+// The C++ binding's test program, first of three translation units linked together (the others
+// are bindings_b.cpp and bindings_sdxl.cpp): sdrt.hpp's inline functions and templates must
+// not clash. tests/cpp.rs runs its subcommands and checks what they print:
 //
 //   bindings defaults             the builders' defaults and the C *_init defaults
 //   bindings bad-model DIR        the throwing layer and Result on a missing model folder
@@ -26,9 +26,12 @@ static_assert(std::is_nothrow_move_constructible_v<sdrt::Images>);
 static_assert(std::is_copy_constructible_v<sdrt::Params>);
 static_assert(std::is_base_of_v<std::exception, sdrt::Error>);
 static_assert(std::is_trivially_copyable_v<sdrt::ImageView>);
+static_assert(std::is_trivially_copyable_v<sdrt::LatentsView>);
 
 int print_defaults();                                         // bindings_b.cpp
 int callbacks(const std::string &model, const std::string &out); // bindings_b.cpp
+int sdxl(const std::string &base_dir, const std::string &refiner_dir,
+         const std::string &out); // bindings_sdxl.cpp
 
 namespace {
 
@@ -147,9 +150,11 @@ int main(int argc, char **argv) {
         failed = callbacks(argv[2], argv[3]);
     } else if (cmd == "plugin" && argc == 3) {
         failed = plugin(argv[2]);
+    } else if (cmd == "sdxl" && argc == 5) {
+        failed = sdxl(argv[2], argv[3], argv[4]);
     } else {
         std::fprintf(stderr, "usage: bindings defaults | bad-model DIR | callbacks MODEL OUT | "
-                             "plugin MODEL\n");
+                             "plugin MODEL | sdxl BASE REFINER OUT\n");
         return 2;
     }
     if (failed == 0) {

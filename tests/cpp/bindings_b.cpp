@@ -32,7 +32,8 @@ void field(const char *who, const char *name, double value) {
 #define SDRT_PARAMS_FIELDS(X)                                                                \
     X(width) X(height) X(steps) X(guidance) X(scheduler) X(seed) X(generator) X(count)      \
     X(eta) X(prediction_type) X(timestep_spacing) X(strength) X(guidance_rescale)          \
-    X(preview_kind) X(preview_every) X(memory_limit)
+    X(preview_kind) X(preview_every) X(memory_limit) X(aesthetic_score)                    \
+    X(negative_aesthetic_score) X(denoising_start) X(denoising_end) X(output_latents)
 
 bool write_ppm(const std::string &path, const sdrt::ImageView &img) {
     std::ofstream out(path, std::ios::binary);

@@ -42,6 +42,7 @@ from .pipeline import (
     PREVIEWS,
     PROVIDERS,
     SCHEDULERS,
+    Latents,
     Pipeline,
     PipelineInfo,
     StepInfo,
@@ -55,11 +56,12 @@ from .pipeline import (
 
 # The binding's version, its one source (pyproject.toml reads it): the version of the libsdrt
 # it is released with, Cargo.toml's (tests/test_version.py checks the three agree).
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "AlreadyInitializedError", "CancelledError", "GENERATORS", "Image", "InferenceError",
-    "InternalError", "InvalidArgumentError", "LibraryNotFoundError", "ModelInvalidError",
+    "InternalError", "InvalidArgumentError", "Latents", "LibraryNotFoundError",
+    "ModelInvalidError",
     "ModelNotFoundError", "PREVIEWS", "PROVIDERS", "Pipeline", "PipelineInfo",
     "ProviderUnavailableError", "RuntimeUnavailableError", "SCHEDULERS", "SdrtError",
     "SdrtIOError", "StepInfo", "UnsupportedError", "clear_graph_cache", "ep_devices",

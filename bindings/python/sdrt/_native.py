@@ -147,6 +147,18 @@ class sdrt_image_view(Structure):
     ]
 
 
+class sdrt_latents(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("count", c_uint32),
+        ("channels", c_uint32),
+        ("height", c_uint32),
+        ("width", c_uint32),
+        ("data", POINTER(c_float)),
+        ("family", c_char_p),
+    ]
+
+
 class sdrt_generate_params(Structure):
     _fields_ = [
         ("struct_size", c_uint32),
@@ -174,6 +186,27 @@ class sdrt_generate_params(Structure):
         ("preview_kind", c_uint32),
         ("preview_every", c_uint32),
         ("memory_limit", c_uint64),
+        # 0.4: SDXL
+        ("prompt_2", c_char_p),
+        ("negative_prompt_2", c_char_p),
+        ("original_width", c_uint32),
+        ("original_height", c_uint32),
+        ("crop_x", c_uint32),
+        ("crop_y", c_uint32),
+        ("target_width", c_uint32),
+        ("target_height", c_uint32),
+        ("negative_original_width", c_uint32),
+        ("negative_original_height", c_uint32),
+        ("negative_crop_x", c_uint32),
+        ("negative_crop_y", c_uint32),
+        ("negative_target_width", c_uint32),
+        ("negative_target_height", c_uint32),
+        ("aesthetic_score", c_float),
+        ("negative_aesthetic_score", c_float),
+        ("denoising_start", c_float),
+        ("denoising_end", c_float),
+        ("output_latents", c_uint32),
+        ("latents", POINTER(sdrt_latents)),
     ]
 
 
@@ -238,6 +271,7 @@ class sdrt_runtime_options(Structure):
 STRUCTS = (
     sdrt_step_info,
     sdrt_image_view,
+    sdrt_latents,
     sdrt_generate_params,
     sdrt_pipeline_options,
     sdrt_pipeline_info,
@@ -275,6 +309,7 @@ _PROTOTYPES = [
     ("sdrt_images_data", POINTER(c_uint8), [images_p, c_uint32]),
     ("sdrt_images_flagged", c_int32, [images_p, c_uint32]),
     ("sdrt_images_safety_checked", c_int32, [images_p]),
+    ("sdrt_images_latents", c_uint32, [images_p, POINTER(sdrt_latents)]),
     ("sdrt_images_free", None, [images_p]),
     ("sdrt_graph_cache_clear", c_uint32, [c_char_p, POINTER(c_uint64)]),
     ("sdrt_ep_devices", c_uint32, [c_char_p, c_char_p, c_size_t, POINTER(c_size_t)]),

@@ -20,8 +20,10 @@ import weakref
 from ctypes import byref, c_char_p, sizeof
 
 from . import _native as n
+from ._args import _enum, _float, _name_of, _uint, _utf8
 from .errors import CancelledError, check, invalid
 from .image import Image, as_image, view_of
+from .sdxl import Latents, read_latents, set_sdxl_fields
 
 # ---------------------------------------------------------------------------------------------
 # Names for the header's enums (ints are accepted as well and passed through: sdrt refuses
@@ -69,60 +71,6 @@ logger = logging.getLogger("sdrt")
 # Python's last-resort handler would print sdrt's warnings to stderr in a host that has not
 # configured logging. Hosts that want them add a handler (or call logging.basicConfig()).
 logger.addHandler(logging.NullHandler())
-
-
-def _name_of(table: dict, value: int) -> str:
-    for k, v in table.items():
-        if v == value:
-            return k
-    return str(value)
-
-
-def _enum(table: dict, field: str, value) -> int:
-    if isinstance(value, str):
-        try:
-            return table[value.lower()]
-        except KeyError:
-            raise invalid(f"{field}: unknown name {value!r}; expected one of "
-                          + ", ".join(sorted(table))) from None
-    return _uint(field, value, 32)
-
-
-def _uint(field: str, value, bits: int) -> int:
-    if isinstance(value, float) and not value.is_integer():
-        raise invalid(f"{field}: expected an integer, got {value!r}")
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(value)
-        except (TypeError, ValueError, OverflowError):
-            raise invalid(f"{field}: expected an integer, got {value!r}") from None
-    if not 0 <= value < (1 << bits):
-        raise invalid(f"{field}: {value} is out of range (0..{(1 << bits) - 1})")
-    return value
-
-
-def _float(field: str, value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise invalid(f"{field}: expected a number, got {value!r}") from None
-
-
-def _utf8(field: str, value) -> bytes:
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if isinstance(value, bytes):
-        raw = value
-    elif isinstance(value, str):
-        try:
-            raw = value.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise invalid(f"{field}: not encodable as UTF-8 ({e})") from None
-    else:
-        raise TypeError(f"{field}: expected str, got {type(value).__name__}")
-    if b"\0" in raw:
-        raise invalid(f"{field}: contains a NUL character")
-    return raw
 
 
 def _log_level_for(target, level) -> int:
@@ -551,7 +499,12 @@ class Pipeline:
                  seed=None, width=None, height=None, count=None, scheduler=None,
                  generator=None, eta=None, prediction_type=None, timestep_spacing=None,
                  init_image=None, mask=None, strength=None, guidance_rescale=None,
-                 on_step=None, preview=None, preview_every=None, memory_limit=None) -> list:
+                 on_step=None, preview=None, preview_every=None, memory_limit=None,
+                 prompt_2=None, negative_prompt_2=None, original_size=None,
+                 crops_coords_top_left=None, target_size=None, negative_original_size=None,
+                 negative_crops_coords_top_left=None, negative_target_size=None,
+                 aesthetic_score=None, negative_aesthetic_score=None, denoising_start=None,
+                 denoising_end=None, latents=None, output_latents=False):
         """Generates `count` images (default 1) and returns them as a list of `Image`
         (RGB, width x height). Arguments left None keep sdrt's defaults (steps 50,
         guidance 7.5, seed 0, the model's native size and scheduler, numpy generator).
@@ -566,24 +519,43 @@ class Pipeline:
         sdrt has returned. `preview` ("latent_rgb", "taesd", "full") adds previews to
         `StepInfo.previews` every `preview_every` evaluations.
 
+        SDXL (see sdrt.sdxl; other models refuse the first eight): `prompt_2`,
+        `negative_prompt_2`, and diffusers' micro-conditioning in diffusers' order:
+        `original_size`, `target_size` and their negatives as (height, width),
+        `crops_coords_top_left` and `negative_crops_coords_top_left` as (top, left);
+        `aesthetic_score` and `negative_aesthetic_score` (a refiner's). The hand-off:
+        `denoising_end` (a fraction in (0, 1)) with `output_latents=True` returns an
+        `sdrt.Latents` instead of images; `latents=` that object with `denoising_start`
+        continues them (a refiner after its base).
+
         Errors raise a subclass of `SdrtError` (`InvalidArgumentError`, `CancelledError`,
         ...). Releases the GIL while sdrt runs. Not from a log callback (RuntimeError)."""
         _not_from_a_log_callback("Pipeline.generate()")
         h = self._h
         h.enter()
         try:
+            sdxl = dict(prompt_2=prompt_2, negative_prompt_2=negative_prompt_2,
+                        original_size=original_size,
+                        crops_coords_top_left=crops_coords_top_left, target_size=target_size,
+                        negative_original_size=negative_original_size,
+                        negative_crops_coords_top_left=negative_crops_coords_top_left,
+                        negative_target_size=negative_target_size,
+                        aesthetic_score=aesthetic_score,
+                        negative_aesthetic_score=negative_aesthetic_score,
+                        denoising_start=denoising_start, denoising_end=denoising_end,
+                        latents=latents, output_latents=output_latents)
             return self._generate(h, prompt, negative_prompt, steps, guidance, seed, width,
                                   height, count, scheduler, generator, eta, prediction_type,
                                   timestep_spacing, init_image, mask, strength,
                                   guidance_rescale, on_step, preview, preview_every,
-                                  memory_limit)
+                                  memory_limit, sdxl)
         finally:
             h.leave()
 
     def _generate(self, h, prompt, negative_prompt, steps, guidance, seed, width, height,
                   count, scheduler, generator, eta, prediction_type, timestep_spacing,
                   init_image, mask, strength, guidance_rescale, on_step, preview,
-                  preview_every, memory_limit):
+                  preview_every, memory_limit, sdxl):
         lib = n.lib()
         p = n.sdrt_generate_params()
         lib.sdrt_generate_params_init_sized(byref(p), sizeof(p))
@@ -623,6 +595,7 @@ class Pipeline:
             view, buf = view_of(as_image(mask, "mask", True), "mask", True)
             keep.append(buf)
             p.mask = view
+        set_sdxl_fields(p, keep, sdxl)
 
         raised = []
         if on_step is not None:
@@ -643,7 +616,7 @@ class Pipeline:
         out = n.images_p()
         status = lib.sdrt_pipeline_generate(h.ptr, byref(p), byref(out))
         if status == n.SDRT_OK:
-            images = _collect(lib, out)
+            images = read_latents(lib, out) if p.output_latents else _collect(lib, out)
         if raised:
             raise raised[0]
         check(status)
@@ -651,5 +624,6 @@ class Pipeline:
         return images
 
 
-__all__ = ["Pipeline", "PipelineInfo", "StepInfo", "Image", "CancelledError", "init_runtime",
+__all__ = ["Pipeline", "PipelineInfo", "StepInfo", "Image", "Latents", "CancelledError",
+           "init_runtime",
            "shutdown_runtime", "ort_version", "version", "clear_graph_cache"]

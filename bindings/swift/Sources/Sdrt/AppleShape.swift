@@ -86,7 +86,7 @@ extension Pipeline {
                 let images = try queue.sync { () throws -> [GeneratedImage] in
                     call.startNow()
                     defer { call.finish() }
-                    return try run(config, call)
+                    return try run(config, call).images
                 }
                 return images.map { $0.isFlagged ? nil : $0 }
             } catch SdrtError.cancelled where stopped.isSet {

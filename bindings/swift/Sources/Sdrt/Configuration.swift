@@ -15,7 +15,9 @@ extension Pipeline {
     public struct Configuration: Sendable, Hashable {
         /// `prompt`. Longer than 75 CLIP tokens is truncated, as diffusers does.
         public var prompt: String
-        /// `negative_prompt`; "" for none.
+        /// `negative_prompt`; "" for none, passed as NULL: diffusers' `negative_prompt=None`,
+        /// which SDXL models with `force_zeros_for_empty_prompt` (the default) turn into zero
+        /// embeddings rather than encoding "" (the same for SD models).
         public var negativePrompt: String = ""
         /// `init_image`: image-to-image and inpainting start from it (RGB8 or RGBA8); `nil` for
         /// text-to-image. Its size must be one the model takes; sdrt does not resize.
@@ -54,6 +56,40 @@ extension Pipeline {
         public var previewEvery: Int = 1
         /// `memory_limit` in bytes for the largest tensor; 0 = 16 GiB, `UInt64.max` = none.
         public var memoryLimit: UInt64 = 0
+
+        // SDXL (see SDXL.swift). Other models refuse `prompt2`, `negativePrompt2` and the
+        // micro-conditioning unless they keep these defaults. Where Apple's SDXL defaults
+        // differ: `originalSize` and `targetSize` are the output size (Apple: 1024).
+
+        /// `prompt_2`, the second text encoder's prompt; "" = `prompt`.
+        public var prompt2: String = ""
+        /// `negative_prompt_2`; "" = `negativePrompt`.
+        public var negativePrompt2: String = ""
+        /// `original_width`/`original_height`; `nil` = the output size.
+        public var originalSize: Size? = nil
+        /// `crop_x`/`crop_y`: inside `originalSize`.
+        public var cropsCoordsTopLeft: Point = .zero
+        /// `target_width`/`target_height`; `nil` = the output size.
+        public var targetSize: Size? = nil
+        /// `negative_original_width`/`negative_original_height`; `nil` = none.
+        public var negativeOriginalSize: Size? = nil
+        /// `negative_crop_x`/`negative_crop_y`.
+        public var negativeCropsCoordsTopLeft: Point = .zero
+        /// `negative_target_width`/`negative_target_height`; `nil` = none.
+        public var negativeTargetSize: Size? = nil
+        /// `aesthetic_score` (a refiner's).
+        public var aestheticScore: Float = 6
+        /// `negative_aesthetic_score` (a refiner's).
+        public var negativeAestheticScore: Float = 2.5
+        /// `denoising_start` in (0, 1): continue `latents` from this fraction of the schedule
+        /// (a refiner after its base); 0 = none.
+        public var denoisingStart: Float = 0
+        /// `denoising_end` in (0, 1): stop at this fraction (a base before its refiner, with
+        /// `Pipeline.generateLatents`); 0 = none.
+        public var denoisingEnd: Float = 0
+        /// `latents`: start from these (`Pipeline.generateLatents`) instead of noise or
+        /// `startingImage`.
+        public var latents: Latents? = nil
 
         public init(prompt: String) {
             self.prompt = prompt

@@ -224,16 +224,40 @@ public final class Pipeline: @unchecked Sendable {
         _ configuration: Configuration,
         progressHandler: (@Sendable (Progress) -> Bool)? = nil
     ) async throws -> [GeneratedImage] {
+        try await perform(configuration, outputLatents: false, progressHandler).images
+    }
+
+    /// `generate(_:progressHandler:)` with `output_latents`: the final latents instead of
+    /// images (SDXL's base before its refiner, usually with `denoisingEnd`), to pass on as
+    /// `Configuration.latents`.
+    public func generateLatents(
+        _ configuration: Configuration,
+        progressHandler: (@Sendable (Progress) -> Bool)? = nil
+    ) async throws -> Latents {
+        guard let latents = try await perform(configuration, outputLatents: true,
+                                              progressHandler).latents else {
+            throw SdrtError.internal("sdrt_pipeline_generate returned no latents")
+        }
+        return latents
+    }
+
+    /// The asynchronous call both `generate` and `generateLatents` make.
+    private func perform(
+        _ configuration: Configuration, outputLatents: Bool,
+        _ progressHandler: (@Sendable (Progress) -> Bool)?
+    ) async throws -> Output {
         try Task.checkCancellation()
         let call = Call(progressHandler)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation {
-                (continuation: CheckedContinuation<[GeneratedImage], Error>) in
+                (continuation: CheckedContinuation<Output, Error>) in
                 guard call.enqueue(continuation) else { return }
                 self.queue.async {
                     // nil: the Task was cancelled while the call waited (already resumed).
                     guard let continuation = call.start() else { return }
-                    let result = Result { try self.run(configuration, call) }
+                    let result = Result {
+                        try self.run(configuration, call, outputLatents: outputLatents)
+                    }
                     call.finish()
                     continuation.resume(with: result)
                 }
@@ -275,8 +299,24 @@ public final class Pipeline: @unchecked Sendable {
         sdrt_pipeline_cancel(handle)
     }
 
+    /// What one call returns: images, or latents (`output_latents`).
+    enum Output: Sendable {
+        case images([GeneratedImage])
+        case latents(Latents)
+
+        var images: [GeneratedImage] {
+            if case .images(let images) = self { return images }
+            return []
+        }
+
+        var latents: Latents? {
+            if case .latents(let latents) = self { return latents }
+            return nil
+        }
+    }
+
     /// One blocking generate call, on `queue`, between `call.start()` and `call.finish()`.
-    func run(_ c: Configuration, _ call: Call) throws -> [GeneratedImage] {
+    func run(_ c: Configuration, _ call: Call, outputLatents: Bool = false) throws -> Output {
         var params = sdrt_generate_params()
         sdrt_generate_params_init_sized(&params, UInt32(MemoryLayout<sdrt_generate_params>.size))
         params.width = try uint32(c.width, "width")
@@ -295,6 +335,7 @@ public final class Pipeline: @unchecked Sendable {
         params.preview_kind = c.previewKind.rawValue
         params.preview_every = try uint32(c.previewEvery, "previewEvery")
         params.memory_limit = c.memoryLimit
+        params.output_latents = outputLatents ? 1 : 0
         // Always set: it also stops the call at the next step once the Task is cancelled
         // (covering a cancel that came just before sdrt started). `call` outlives the call.
         params.step_user_data = Unmanaged.passUnretained(call).toOpaque()
@@ -312,10 +353,14 @@ public final class Pipeline: @unchecked Sendable {
                         initImage in
                         try withImageView(c.maskImage, isMask: true, field: "maskImage") { mask in
                             params.prompt = prompt
-                            params.negative_prompt = negativePrompt
+                            params.negative_prompt = c.negativePrompt.isEmpty
+                                ? nil : negativePrompt
                             params.init_image = initImage
                             params.mask = mask
-                            try SdrtError.check(sdrt_pipeline_generate(handle, &params, &images))
+                            try c.withSDXLFields(&params) { params in
+                                try SdrtError.check(
+                                    sdrt_pipeline_generate(handle, &params, &images))
+                            }
                         }
                     }
                 }
@@ -327,7 +372,10 @@ public final class Pipeline: @unchecked Sendable {
             throw SdrtError.internal("sdrt_pipeline_generate returned no images")
         }
         defer { sdrt_images_free(images) }
-        return GeneratedImage.all(from: images)
+        if outputLatents {
+            return .latents(try Latents.copy(from: images))
+        }
+        return .images(GeneratedImage.all(from: images))
     }
 }
 
@@ -361,7 +409,7 @@ final class LogBox: @unchecked Sendable {
 /// One generate call's state, shared by the queue (start, step callback, finish) and the
 /// cancellation handler (any thread).
 final class Call: @unchecked Sendable {
-    typealias Continuation = CheckedContinuation<[GeneratedImage], Error>
+    typealias Continuation = CheckedContinuation<Pipeline.Output, Error>
     private enum State { case new, queued, running, finished }
 
     private let lock = NSLock()

@@ -1,0 +1,147 @@
+// Third translation unit of the binding's test program (see bindings_a.cpp): SDXL through
+// sdrt.hpp. `bindings sdxl BASE REFINER OUT` writes, for tests/cpp.rs to compare with
+// tests/goldens/sdxl.json:
+//
+//   OUT/handoff.ppm     the hand-off: the base to denoising_end 0.8 with output_latents,
+//                       Images::latents(), the refiner from them at denoising_start 0.8
+//   OUT/microcond.ppm   base_microcond: every micro-conditioning setter
+//   OUT/prompt2.ppm     base_prompt2_negative2: prompt_2 and negative_prompt_2
+//
+// and checks the errors: latents() of images without latents, another family's latents, a
+// crop outside the original size, a NaN aesthetic score.
+
+#include <sdrt.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+int sdxl(const std::string &base_dir, const std::string &refiner_dir, const std::string &out);
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const std::string &what) {
+    if (!ok) {
+        std::printf("FAIL: %s\n", what.c_str());
+        failures++;
+    }
+}
+
+bool write_ppm(const std::string &path, const sdrt::ImageView &img) {
+    std::ofstream out(path, std::ios::binary);
+    out << "P6\n" << img.width << " " << img.height << "\n255\n";
+    for (uint32_t y = 0; y < img.height; y++) {
+        out.write(reinterpret_cast<const char *>(img.row(y)),
+                  static_cast<std::streamsize>(img.width * 3u));
+    }
+    return static_cast<bool>(out);
+}
+
+/// Generates `params` on `pipe` into OUT/name.ppm.
+void save(sdrt::Pipeline &pipe, const sdrt::Params &params, const std::string &path) {
+    auto images = pipe.generate(params);
+    check(images.ok(), path + ": " + (images.ok() ? "" : images.error().describe()));
+    if (images.ok()) {
+        check(images.value().count() == 1, path + ": one image");
+        check(write_ppm(path, images.value().view(0)), path + ": written");
+    }
+}
+
+/// A request's message contains `needle`.
+void refused(sdrt::Pipeline &pipe, const sdrt::Params &params, const char *what,
+             const char *needle) {
+    auto r = pipe.generate(params);
+    std::printf("%s: %s\n", what, r.ok() ? "ok" : r.error().describe().c_str());
+    check(!r.ok() && r.status() == SDRT_ERROR_INVALID_ARGUMENT &&
+              r.error().message.find(needle) != std::string::npos,
+          std::string(what) + " refused naming " + needle);
+}
+
+} // namespace
+
+int sdxl(const std::string &base_dir, const std::string &refiner_dir, const std::string &out) {
+    sdrt::Pipeline base = sdrt::Pipeline::create(base_dir).value();
+    sdrt::Pipeline refiner = sdrt::Pipeline::create(refiner_dir).value();
+
+    // The hand-off (handoff_base_6_end0.8, then handoff_refiner_6_start0.8).
+    const sdrt::Params params = sdrt::Params()
+                                    .prompt("a photo of an astronaut riding a horse on mars")
+                                    .size(64, 64)
+                                    .steps(6)
+                                    .guidance(5.0f)
+                                    .seed(80);
+    sdrt::Images latent_images =
+        base.generate(sdrt::Params(params).denoising_end(0.8f).output_latents(true)).value();
+    check(latent_images.count() == 0 && latent_images.data(0) == nullptr,
+          "output_latents: no images");
+    sdrt::LatentsView latents = latent_images.latents().value();
+    std::printf("latents %ux%ux%ux%u %s, %zu floats\n", latents.count, latents.channels,
+                latents.height, latents.width, latents.family, latents.size());
+    check(latents.size() == 4u * 8u * 8u && std::strcmp(latents.family, "sdxl") == 0,
+          "the latents' shape and family");
+    bool finite = true;
+    for (std::size_t i = 0; i < latents.size(); i++) {
+        finite = finite && std::isfinite(latents.data[i]);
+    }
+    check(finite, "the latents are finite");
+    check(latent_images.latents().value().data == latents.data,
+          "latents() views the same floats every time");
+    const sdrt::Params refine = sdrt::Params(params).latents(latents).denoising_start(0.8f);
+    check(refine.c_params().latents != nullptr && refine.c_params().latents->data == latents.data,
+          "c_params() carries the latents");
+    save(refiner, refine, out + "/handoff.ppm");
+
+    // base_microcond: diffusers' (height, width) sizes and (top, left) crops as (w, h), (x, y).
+    save(base,
+         sdrt::Params()
+             .prompt("a portrait of an old sailor")
+             .size(64, 64)
+             .steps(5)
+             .guidance(5.0f)
+             .seed(56)
+             .original_size(192, 256)
+             .crop(8, 16)
+             .target_size(80, 64)
+             .negative_original_size(512, 512)
+             .negative_crop(2, 4)
+             .negative_target_size(64, 64),
+         out + "/microcond.ppm");
+
+    // base_prompt2_negative2.
+    save(base,
+         sdrt::Params()
+             .prompt("a red cube on a wooden table")
+             .prompt_2("a watercolor painting")
+             .negative_prompt("blurry")
+             .negative_prompt_2("photograph, grey")
+             .size(64, 64)
+             .steps(5)
+             .guidance(7.0f)
+             .seed(53),
+         out + "/prompt2.ppm");
+
+    // Errors.
+    sdrt::Images plain = base.generate(sdrt::Params(params).steps(1)).value();
+    auto none = plain.latents();
+    std::printf("latents of plain images: %s\n",
+                none.ok() ? "ok" : none.error().describe().c_str());
+    check(!none.ok() && none.status() == SDRT_ERROR_INVALID_ARGUMENT &&
+              none.error().message.find("output_latents") != std::string::npos,
+          "latents() of images without latents");
+    std::vector<float> zeros(4 * 8 * 8, 0.0f);
+    sdrt::LatentsView sd = latents;
+    sd.data = zeros.data();
+    sd.family = "sd";
+    refused(refiner, sdrt::Params(params).latents(sd).denoising_start(0.8f), "sd latents",
+            "latents");
+    refused(base, sdrt::Params(params).crop(64, 0), "crop outside", "crop_x/crop_y");
+    refused(refiner, sdrt::Params(params).latents(latents).denoising_start(0.8f)
+                         .aesthetic_score(std::nanf("")),
+            "aesthetic NaN", "aesthetic_score");
+    return failures;
+}
