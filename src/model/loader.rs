@@ -298,14 +298,19 @@ impl Loader {
     }
 
     /// `part` through the graph cache: the saved optimized graph with optimizations off (a
-    /// hit), or the original graph optimized as usual and saved for next time (a miss).
-    /// Cached graphs have no pinned dimensions.
+    /// hit), or the original graph optimized as usual and saved for next time (a miss). After
+    /// a miss the session that wrote the entry is dropped and the entry loaded like a hit: the
+    /// session that optimized the graph holds more memory than one built from its result
+    /// (ONNX Runtime keeps what the optimizer made), so a create that fills the cache ends up
+    /// holding what a warm create holds, and gives the same images by construction. Cached
+    /// graphs have no pinned dimensions.
     fn load_cached(&self, part: &str, path: &Path, dir: &Path) -> Result<OnnxModel> {
         use crate::model::cache::{self, Entry, GraphCache, DATA, GRAPH};
         use ort::session::builder::GraphOptimizationLevel;
         let key = cache::key(path, &self.cpu_cache_settings(part)?)?;
         let gc = GraphCache::new(dir);
-        for _ in 0..2 {
+        // A miss, then the hit it published; a third pass rebuilds an unusable entry.
+        for _ in 0..3 {
             match gc.lookup(part, &key)? {
                 Entry::Hit(graph) => {
                     let b = self
@@ -348,10 +353,16 @@ impl Loader {
                             return Err(e);
                         }
                     };
-                    if let Err(e) = gc.publish(&tmp, &entry, path) {
-                        self.log.log(LogLevel::Warn, &format!("graph cache: {e}"));
+                    match gc.publish(&tmp, &entry, path) {
+                        Ok(()) => {
+                            drop(session);
+                            crate::memory::trim_heap();
+                        }
+                        Err(e) => {
+                            self.log.log(LogLevel::Warn, &format!("graph cache: {e}"));
+                            return OnnxModel::new(part, session);
+                        }
                     }
-                    return OnnxModel::new(part, session);
                 }
             }
         }
