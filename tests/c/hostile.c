@@ -486,7 +486,7 @@ static sdrt_pipeline_options *grown_po(sdrt_pipeline_options *po) {
       SDRT_ERROR_INVALID_ARGUMENT, "options->struct_size")                                     \
     X(o_struct_grown, "struct_size 64 bytes larger, garbage beyond", po = grown_po(po),        \
       SDRT_OK, NULL)                                                                           \
-    X(o_provider4, "provider 4", po->provider = 4, SDRT_ERROR_INVALID_ARGUMENT,                \
+    X(o_provider6, "provider 6", po->provider = 6, SDRT_ERROR_INVALID_ARGUMENT,                \
       "options->provider")                                                                     \
     X(o_provider_max, "provider UINT32_MAX", po->provider = UINT32_MAX,                        \
       SDRT_ERROR_INVALID_ARGUMENT, "options->provider")                                        \
