@@ -14,6 +14,7 @@
 
 mod sd;
 mod sdxl;
+mod weighted;
 
 use crate::error::Result;
 use crate::model::agreement::TextSpec;

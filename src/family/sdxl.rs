@@ -374,6 +374,11 @@ impl Family for StableDiffusionXl {
     }
 
     fn check_request(&self, params: &GenerateParams) -> Result<()> {
+        if params.prompt_weighting != crate::pipeline::PromptWeighting::None {
+            return Err(Error::unsupported(
+                "prompt_weighting: weighted prompts are not implemented for SDXL yet",
+            ));
+        }
         if !self.base && params.init_image.is_none() && params.latents.is_none() {
             return Err(Error::invalid(
                 "init_image/latents: this is an SDXL refiner (only text_encoder_2, \
