@@ -668,8 +668,11 @@ enum sdrt_prompt_weighting
      * is padded with empty-prompt chunks. At most 32 chunks and 64 KiB per prompt. A weight
      * A1111 cannot parse (`1.2.3`) or one that is not finite is
      * `SDRT_ERROR_INVALID_ARGUMENT` naming `prompt`. `BREAK` and embeddings are not
-     * supported (literal text). Stable Diffusion 1.x/2.x only: SDXL returns
-     * `SDRT_ERROR_UNSUPPORTED`, as do pipelines loaded with static shapes.
+     * supported (literal text). SDXL: both encoders chunk alike (each with its own prompt,
+     * `prompt_2`), each chunk's penultimate hidden states weighted and rescaled per encoder,
+     * the pooled `text_embeds` from the first chunk; a NULL negative prompt stays zeros
+     * under `force_zeros_for_empty_prompt`. Pipelines loaded with static shapes return
+     * `SDRT_ERROR_UNSUPPORTED`.
      */
     SDRT_PROMPT_WEIGHTING_A1111 = 1,
 };

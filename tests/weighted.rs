@@ -271,3 +271,39 @@ fn generate_takes_prompt_weighting() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--prompt-weighting"));
 }
+
+#[test]
+fn sdxl_reproduces_the_weighted_goldens_and_the_tolerance_sees_a_wrong_rescale() {
+    common::init_runtime();
+    let g = goldens();
+    let cases = common::image_cases_from(&g["sdxl_images"]);
+    assert!(cases.len() >= 3);
+    let p = Pipeline::load(&cases[0].model, &PipelineOptions::default()).unwrap();
+    let mut ours = std::collections::HashMap::new();
+    for case in &cases {
+        let images = p
+            .generate(&weighted(case), None)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let (_, _, want) = common::read_png(&case.files[0]);
+        let (max, mean) = common::diff_stats(&images.images[0], &want);
+        eprintln!("{}: max |diff| {max}, mean |diff| {mean:.4}", case.name);
+        common::assert_close(&case.name, &images.images[0], &want);
+        ours.insert(case.name.clone(), images.images[0].clone());
+    }
+    let wrong = common::image_cases_from(&g["sdxl_wrong"]);
+    assert_eq!(wrong.len(), 2);
+    for case in &wrong {
+        let base = case.name.split_once("rescale_").unwrap().1;
+        let (_, _, bad) = common::read_png(&case.files[0]);
+        let (max, mean) = common::diff_stats(&ours[base], &bad);
+        eprintln!(
+            "{} against sdrt: max |diff| {max}, mean {mean:.4}",
+            case.name
+        );
+        assert!(
+            max > 2 || mean > 0.15,
+            "{}: within the tolerance (max {max}, mean {mean:.4})",
+            case.name
+        );
+    }
+}

@@ -18,9 +18,15 @@ independently of sdrt:
 The embeddings go to optimum's ORTStableDiffusionPipeline (`prompt_embeds=`,
 `negative_prompt_embeds=`, numpy `latents=` as tools/make_goldens.py draws them).
 
+SDXL (tiny-sdxl-weighted) as A1111 conditions it: both encoders chunk alike, each chunk's
+penultimate hidden states weighted and rescaled per encoder, the encoders side by side, the
+pooled `text_embeds` of the first chunk; ORTStableDiffusionXLPipeline gets `prompt_embeds`,
+`pooled_prompt_embeds` (and the negative ones, or none: its force_zeros_for_empty_prompt).
+
 Writes tests/goldens/weighted.json (token-weight lists and image cases),
 tests/goldens/weighted/*.png, and the images of two wrong variants (no rescale; one rescale over
-the whole concatenated tensor) in weighted.json's "wrong" list, for the sensitivity test.
+the whole concatenated tensor) in weighted.json's "wrong" and "sdxl_wrong" lists, for the
+sensitivity tests.
 
 Run from the repository root (after tools/make_weighted_fixture.py):
 
@@ -158,6 +164,41 @@ def encode(session, tok, text, rescale="chunk"):
     return z[None]
 
 
+def encode_sdxl(sessions, toks, text, rescale="chunk"):
+    """SDXL as A1111 conditions it: each encoder chunks `text` alike (its own tokenizer), its
+    penultimate hidden states (`hidden_states.{N-1}`) weighted and rescaled per chunk; the
+    encoders side by side, the chunks concatenated; `text_embeds` of the first chunk.
+    Returns `([1, chunks * 77, h1 + h2], [1, projection])`."""
+    parts, pooled = [], None
+    for (session, layers), tok in zip(sessions, toks):
+        zs, befores = [], []
+        for k, (ids, ws) in enumerate(chunks(tok, text)):
+            names = [f"hidden_states.{layers - 1}"] + (["text_embeds"] if k == 0 and layers_has_pooled(session) else [])
+            out = session.run(names, {"input_ids": np.array([ids], dtype=np.int64)})
+            z = out[0][0]
+            if len(out) > 1:
+                pooled = out[1]
+            before = mean32(z)
+            z = z * np.array(ws, dtype=np.float32)[:, None]
+            after = mean32(z)
+            if rescale == "chunk" and after != 0:
+                z = z * (before / after)
+            zs.append(z)
+            befores.append(before)
+        z = np.concatenate(zs, axis=0)
+        if rescale == "whole":
+            after = mean32(z)
+            before = np.float32(np.mean(np.array(befores, dtype=np.float64)))
+            if after != 0:
+                z = z * (before / after)
+        parts.append(z)
+    return np.concatenate(parts, axis=-1)[None], pooled
+
+
+def layers_has_pooled(session):
+    return any(o.name == "text_embeds" for o in session.get_outputs())
+
+
 def pad_to(z, empty, n):
     while z.shape[1] < n:
         z = np.concatenate([z, empty], axis=1)
@@ -214,6 +255,15 @@ IMAGE_CASES = [
 ]
 W, H, STEPS, GUIDANCE = 64, 64, 6, 7.5
 
+SDXL_MODEL = "tiny-sdxl-weighted"
+SDXL_CASES = [
+    # name, prompt, negative (None: force_zeros_for_empty_prompt's zeros), seed
+    ("sdxl_weighted_long", LONG, "(blurry:1.4), [cartoon]", 7),
+    ("sdxl_weighted_zeros", "a (red:1.5) fox in [snow], (((forest)))", None, 42),
+    ("sdxl_weighted_strong", STRONG, None, 7),
+]
+SDXL_STEPS, SDXL_GUIDANCE = 5, 5.0
+
 
 def write_json(path, obj):
     with open(path, "w", encoding="utf-8", newline="\n") as f:
@@ -247,6 +297,60 @@ def images(pipe, session, tok, rescale, prefix, cases):
     return entries
 
 
+def sdxl_images(pipe, sessions, toks, rescale, prefix, cases):
+    from PIL import Image
+
+    empty = encode_sdxl(sessions, toks, "", rescale)[0]
+    entries = []
+    for name, prompt, neg, seed in cases:
+        cond, pooled = encode_sdxl(sessions, toks, prompt, rescale)
+        kw = dict(prompt_embeds=cond, pooled_prompt_embeds=pooled)
+        n = cond.shape[1]
+        if neg is not None:
+            uncond, neg_pooled = encode_sdxl(sessions, toks, neg, rescale)
+            n = max(n, uncond.shape[1])
+            kw = dict(prompt_embeds=pad_to(cond, empty, n), pooled_prompt_embeds=pooled,
+                      negative_prompt_embeds=pad_to(uncond, empty, n),
+                      negative_pooled_prompt_embeds=neg_pooled)
+        # else: the pipeline's force_zeros_for_empty_prompt makes zeros of the prompt's shape.
+        kw = {k: torch.from_numpy(v) for k, v in kw.items()}
+        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
+        lat = np.random.RandomState(seed).randn(1, 4, H // 8, W // 8).astype(np.float32)
+        out = pipe(width=W, height=H, num_inference_steps=SDXL_STEPS, guidance_scale=SDXL_GUIDANCE,
+                   latents=torch.from_numpy(lat), output_type="np", **kw).images
+        img = (np.asarray(out)[0] * 255).round().astype("uint8")
+        fname = f"weighted/{prefix}{name}.png"
+        Image.fromarray(img).save(GOLDENS / fname, optimize=False)
+        entries.append({"name": prefix + name, "model": SDXL_MODEL, "prompt": prompt,
+                        "negative_prompt": neg, "width": W, "height": H, "steps": SDXL_STEPS,
+                        "guidance": SDXL_GUIDANCE, "seed": seed, "count": 1, "scheduler": None,
+                        "generator": "numpy", "eta": 0.0, "chunks": n // 77, "files": [fname]})
+        f = img.astype(np.float64)
+        print(f"  {prefix + name:36s} chunks={n // 77} mean={f.mean():.1f} std={f.std():.1f}")
+    return entries
+
+
+def make_sdxl():
+    import onnxruntime as ort
+    from optimum.onnxruntime import ORTStableDiffusionXLPipeline
+    from transformers import CLIPTokenizer
+
+    model = FIXTURES / SDXL_MODEL
+    toks, sessions = [], []
+    for tok_dir, part in [("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2")]:
+        toks.append(CLIPTokenizer.from_pretrained(str(model / tok_dir)))
+        layers = json.loads((model / part / "config.json").read_text())["num_hidden_layers"]
+        sessions.append((ort.InferenceSession(str(model / part / "model.onnx"),
+                                              providers=["CPUExecutionProvider"]), layers))
+    pipe = ORTStableDiffusionXLPipeline.from_pretrained(str(model), provider="CPUExecutionProvider")
+    pipe.set_progress_bar_config(disable=True)
+    right = sdxl_images(pipe, sessions, toks, "chunk", "", SDXL_CASES)
+    strong = [c for c in SDXL_CASES if c[0] == "sdxl_weighted_strong"]
+    wrong = (sdxl_images(pipe, sessions, toks, "none", "no_rescale_", strong)
+             + sdxl_images(pipe, sessions, toks, "whole", "whole_rescale_", strong))
+    return right, wrong
+
+
 def main():
     import onnxruntime as ort
     from optimum.onnxruntime import ORTStableDiffusionPipeline
@@ -277,8 +381,10 @@ def main():
     long_cases = [c for c in IMAGE_CASES if c[0] == "weighted_strong"]
     wrong = (images(pipe, session, tok, "none", "no_rescale_", long_cases)
              + images(pipe, session, tok, "whole", "whole_rescale_", long_cases))
+    sdxl_right, sdxl_wrong = make_sdxl()
     write_json(GOLDENS / "weighted.json", {"tokens": tokens, "refused": REFUSED,
-                                           "images": right, "wrong": wrong})
+                                           "images": right, "wrong": wrong,
+                                           "sdxl_images": sdxl_right, "sdxl_wrong": sdxl_wrong})
     print("wrote", (GOLDENS / "weighted.json").relative_to(REPO))
 
 

@@ -14,6 +14,7 @@
 
 mod sd;
 mod sdxl;
+mod sdxl_weighted;
 mod weighted;
 
 use crate::error::Result;
