@@ -282,4 +282,38 @@ mod tests {
         assert!(parse("(a:1.2.3)").is_err());
         assert!(parse(&format!("(a:{})", "9".repeat(400))).is_err());
     }
+
+    #[test]
+    fn never_panics_and_keeps_every_character_but_syntax() {
+        // Every string of up to 5 characters over the syntax, a digit, a space and a
+        // multi-byte letter: parsed or refused, never a panic; the text kept is the input
+        // without brackets, escapes and weights.
+        let alphabet: Vec<char> = "(a):1.\\[]é ".chars().collect();
+        let mut idx: Vec<usize> = Vec::new();
+        loop {
+            let s: String = idx.iter().map(|&i| alphabet[i]).collect();
+            if let Ok(pieces) = parse(&s) {
+                let text: String = pieces.iter().map(|p| p.text.as_str()).collect();
+                assert!(text.len() <= s.len(), "{s:?}");
+                assert!(pieces.iter().all(|p| p.weight.is_finite()), "{s:?}");
+            }
+            // Next string (odometer over lengths 0..=5).
+            let mut k = 0;
+            loop {
+                if k == idx.len() {
+                    if idx.len() == 5 {
+                        return;
+                    }
+                    idx.push(0);
+                    break;
+                }
+                idx[k] += 1;
+                if idx[k] < alphabet.len() {
+                    break;
+                }
+                idx[k] = 0;
+                k += 1;
+            }
+        }
+    }
 }
