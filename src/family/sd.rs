@@ -87,6 +87,7 @@ impl Family for StableDiffusion {
                 &params.prompt,
                 negative,
                 cfg,
+                &io.unet.hidden_states.shape,
                 timings,
             )?;
             return Ok(rows(uncond.as_deref(), &cond, params.count, tokens, hidden));

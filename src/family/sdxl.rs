@@ -382,6 +382,7 @@ impl Family for StableDiffusionXl {
                 &self.tokenizers,
                 &prompts,
                 (req.cfg && !zeros).then_some(&negatives[..]),
+                &io.unet.hidden_states.shape,
                 timings,
             )?;
             let neg = match neg {

@@ -86,6 +86,7 @@ pub(super) fn encode(
     tokenizers: &[ClipTokenizer],
     prompts: &[&str],
     negatives: Option<&[&str]>,
+    unet_shape: &[i64],
     timings: &mut Timings,
 ) -> Result<(
     Vec<f32>,
@@ -112,6 +113,7 @@ pub(super) fn encode(
         .unwrap_or(1);
     let length = tokenizers.first().map_or(77, ClipTokenizer::max_length);
     let tokens = total * length;
+    super::weighted::check_unet_tokens(unet_shape, tokens)?;
     let mut side = |lists: &[Vec<Chunk>], timings: &mut Timings| -> Result<(Vec<f32>, Vec<f32>)> {
         let mut parts = Vec::new();
         let mut pooled = Vec::new();

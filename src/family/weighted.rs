@@ -66,6 +66,21 @@ pub(crate) fn chunks_of(tokenizer: &ClipTokenizer, what: &str, text: &str) -> Re
     })
 }
 
+/// Refuses a conditioning of `tokens` tokens when the UNet's `encoder_hidden_states` (declared
+/// `shape`, `-1` where free) fixes another length: an export with a static sequence axis takes
+/// one chunk only.
+pub(crate) fn check_unet_tokens(shape: &[i64], tokens: usize) -> Result<()> {
+    match shape.get(1) {
+        Some(&n) if n > 0 && n as usize != tokens => Err(Error::invalid(format!(
+            "prompt: the weighted prompts need {tokens} tokens ({} chunks of 77), but the \
+             UNet's encoder_hidden_states is fixed to {n}; shorten the prompts to 75 tokens \
+             or use a UNet exported with a free sequence axis",
+            tokens / 77
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Encodes `chunks` (padded with `empty` to `total` chunks): `[total * 77, hidden]` values
 /// and `hidden`.
 fn encode_chunks(
@@ -117,6 +132,7 @@ pub(crate) fn encode_weighted(
     prompt: &str,
     negative: &str,
     cfg: bool,
+    unet_shape: &[i64],
     timings: &mut Timings,
 ) -> Result<(Vec<f32>, Option<Vec<f32>>, usize, usize)> {
     let cond = chunks_of(tokenizer, "prompt", prompt)?;
@@ -126,6 +142,7 @@ pub(crate) fn encode_weighted(
         None
     };
     let total = cond.len().max(uncond.as_ref().map_or(0, Vec::len));
+    check_unet_tokens(unet_shape, total * tokenizer.max_length())?;
     let empty = prompt_weights::chunks(tokenizer, "", 1)?
         .pop()
         .ok_or_else(|| Error::internal("the empty prompt has no chunk"))?;
@@ -139,7 +156,16 @@ pub(crate) fn encode_weighted(
 
 #[cfg(test)]
 mod tests {
-    use super::emphasize;
+    use super::{check_unet_tokens, emphasize};
+
+    #[test]
+    fn a_fixed_sequence_axis_takes_one_chunk() {
+        assert!(check_unet_tokens(&[-1, -1, 1024], 154).is_ok());
+        assert!(check_unet_tokens(&[2, 77, 1024], 77).is_ok());
+        let e = check_unet_tokens(&[2, 77, 1024], 154).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(e.message().starts_with("prompt:"), "{e}");
+    }
 
     #[test]
     fn rescale_restores_the_mean_and_skips_a_zero_one() {

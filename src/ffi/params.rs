@@ -157,7 +157,8 @@ pub enum sdrt_prompt_weighting {
     /// `prompt_2`), each chunk's penultimate hidden states weighted and rescaled per encoder,
     /// the pooled `text_embeds` from the first chunk; a NULL negative prompt stays zeros
     /// under `force_zeros_for_empty_prompt`. Pipelines loaded with static shapes return
-    /// `SDRT_ERROR_UNSUPPORTED`.
+    /// `SDRT_ERROR_UNSUPPORTED`; a UNet exported with a fixed sequence length takes one
+    /// chunk (a longer prompt is `SDRT_ERROR_INVALID_ARGUMENT` naming `prompt`).
     SDRT_PROMPT_WEIGHTING_A1111 = 1,
 }
 
