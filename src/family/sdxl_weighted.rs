@@ -78,7 +78,7 @@ fn run_chunk(
 /// The weighted conditioning of the prompts (one per encoder) and, when given, the negative
 /// prompts: `(pos, pos_pooled, neg: Option<(states, pooled)>, tokens, hidden)`, the states
 /// `[tokens, hidden]` with the encoders side by side.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub(super) fn encode(
     call: &Call<'_>,
     encoders: &mut [&mut OnnxModel],
