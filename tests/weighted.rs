@@ -230,38 +230,40 @@ fn the_c_api_field_selects_weighting() {
 
 #[test]
 fn generate_takes_prompt_weighting() {
-    let cases = common::image_cases_from(&goldens()["images"]);
-    let case = cases.iter().find(|c| c.name == "weighted_long").unwrap();
+    let g = goldens();
+    let sd = common::image_cases_from(&g["images"]);
+    let sdxl = common::image_cases_from(&g["sdxl_images"]);
     let dir = common::target_dir().join("weighted-cli");
     std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join("weighted_long.png");
-    let run = std::process::Command::new(common::generate_bin())
-        .env("SDRT_ORT_LIBRARY", common::ort_library())
-        .args(["--model", model().to_str().unwrap()])
-        .args(["--prompt", &case.prompt])
-        .args([
-            "--negative-prompt",
-            case.negative_prompt.as_deref().unwrap(),
-        ])
-        .args(["--width", &case.width.to_string()])
-        .args(["--height", &case.height.to_string()])
-        .args(["--steps", &case.steps.to_string()])
-        .args(["--guidance", &case.guidance.to_string()])
-        .args(["--seed", &case.seed.to_string()])
-        .args(["--prompt-weighting", "a1111"])
-        .args(["--graph-cache", "off"])
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let (_, _, got) = common::read_png(&out);
-    let (_, _, want) = common::read_png(&case.files[0]);
-    common::assert_close("generate weighted_long", &got, &want);
+    for name in ["weighted_long", "sdxl_weighted_long", "sdxl_weighted_zeros"] {
+        let case = sd.iter().chain(&sdxl).find(|c| c.name == name).unwrap();
+        let out = dir.join(format!("{name}.png"));
+        let mut cmd = std::process::Command::new(common::generate_bin());
+        cmd.env("SDRT_ORT_LIBRARY", common::ort_library())
+            .args(["--model", case.model.to_str().unwrap()])
+            .args(["--prompt", &case.prompt])
+            .args(["--width", &case.width.to_string()])
+            .args(["--height", &case.height.to_string()])
+            .args(["--steps", &case.steps.to_string()])
+            .args(["--guidance", &case.guidance.to_string()])
+            .args(["--seed", &case.seed.to_string()])
+            .args(["--prompt-weighting", "a1111"])
+            .args(["--graph-cache", "off"])
+            .arg("--output")
+            .arg(&out);
+        if let Some(n) = &case.negative_prompt {
+            cmd.args(["--negative-prompt", n]);
+        }
+        let run = cmd.output().unwrap();
+        assert!(
+            run.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let (_, _, got) = common::read_png(&out);
+        let (_, _, want) = common::read_png(&case.files[0]);
+        common::assert_close(&format!("generate {name}"), &got, &want);
+    }
 
     let bad = std::process::Command::new(common::generate_bin())
         .env("SDRT_ORT_LIBRARY", common::ort_library())
