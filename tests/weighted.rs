@@ -309,3 +309,20 @@ fn sdxl_reproduces_the_weighted_goldens_and_the_tolerance_sees_a_wrong_rescale()
         );
     }
 }
+
+#[test]
+fn a_short_plain_prompt_is_the_same_with_weighting_on() {
+    // No brackets and at most 75 tokens: one chunk of diffusers' ids, every weight 1, so the
+    // rescale factor is exactly 1 and the image is the unweighted golden's, byte for byte.
+    common::init_runtime();
+    let case = common::image_cases()
+        .into_iter()
+        .find(|c| c.name == "basic")
+        .unwrap();
+    let p = Pipeline::load(&case.model, &PipelineOptions::default()).unwrap();
+    let off = p.generate(&common::image_params(&case), None).unwrap();
+    let on = p.generate(&weighted(&case), None).unwrap();
+    assert_eq!(on.images, off.images);
+    let (_, _, want) = common::read_png(&case.files[0]);
+    common::assert_close("basic, weighting on", &on.images[0], &want);
+}
