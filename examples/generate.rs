@@ -20,7 +20,8 @@ use sdrt::runtime::{EpDeviceChoice, EpOptions, EpPrecision};
 use sdrt::scheduler::TimestepSpacing;
 use sdrt::{
     CacheDir, ErrorKind, GenerateParams, Generator, GrayImage, Pipeline, PipelineOptions,
-    PredictionType, PreviewKind, Provider, RgbImage, RuntimeOptions, SchedulerKind, StepInfo,
+    PredictionType, PreviewKind, PromptWeighting, Provider, RgbImage, RuntimeOptions,
+    SchedulerKind, StepInfo,
 };
 
 const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-prompt TEXT]
@@ -36,6 +37,7 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                 [--guidance-rescale F] [--preview latent_rgb|taesd|full]
                 [--preview-every N] [--preview-dir DIR] [--preview-decoder ONNX]
                 [--cancel-after N] [--no-safety-checker] [--graph-cache DIR]
+                [--prompt-weighting none|a1111]
                 [--prompt-2 TEXT] [--negative-prompt-2 TEXT] [--original-size WxH]
                 [--crop X,Y] [--target-size WxH] [--aesthetic-score F]
                 [--negative-aesthetic-score F] [--refiner DIR] [--denoising-end F]
@@ -81,6 +83,10 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
   --preview-every N  a preview every N steps (default 1)
   --preview-dir DIR  write previews as DIR/step-<k>[-<i>].png (default: report only)
   --preview-decoder  the TAESD decoder ONNX file (default: <model>/vae_preview/model.onnx)
+  --prompt-weighting none|a1111
+                     a1111: read AUTOMATIC1111's emphasis, (word:1.3), (word), [word], \\(,
+                     and encode prompts over 75 tokens in chunks (default none: diffusers'
+                     literal text, truncated at 75 tokens)
   --cancel-after N   cancel after N steps (demonstrates cancellation; exits non-zero)
   --no-safety-checker  do not run the folder's safety_checker/ (SD 1.x exports)
   --graph-cache DIR  where to cache the graphs ONNX Runtime optimized (CPU) and CoreML's compiled
@@ -258,6 +264,11 @@ fn parse_args() -> Result<Args, String> {
                 params.preview = PreviewKind::parse(&v).ok_or_else(|| {
                     format!("--preview: '{v}' is not none, latent_rgb, taesd or full")
                 })?;
+            }
+            "--prompt-weighting" => {
+                let v = value()?;
+                params.prompt_weighting = PromptWeighting::parse(&v)
+                    .ok_or_else(|| format!("--prompt-weighting: '{v}' is not none or a1111"))?;
             }
             "--preview-every" => params.preview_every = num(&flag, value()?)?,
             "--preview-dir" => preview_dir = Some(PathBuf::from(value()?)),

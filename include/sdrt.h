@@ -643,6 +643,49 @@ typedef uint32_t sdrt_preview_kind;
 #endif // __cplusplus
 
 /**
+ * How prompts are read (`sdrt_generate_params.prompt_weighting`). Since 0.4.
+ */
+enum sdrt_prompt_weighting
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * As diffusers: the text as it is (parentheses are literal), truncated to 75 tokens.
+     */
+    SDRT_PROMPT_WEIGHTING_NONE = 0,
+    /**
+     * AUTOMATIC1111's original emphasis and long prompts: `(word:1.3)` multiplies the
+     * weight of `word` by 1.3, `(word)` by 1.1, `[word]` divides it by 1.1; brackets nest and
+     * their factors multiply; `\(`, `\)`, `\[`, `\]`, `\\` are literal characters. A bracket
+     * left open applies to the rest of the prompt; a closing one with none open is literal,
+     * as is a `:` not followed by a number and `)` (so `(word:abc)` is the text `word:abc`
+     * at weight 1.1, as in A1111). Each token's hidden state is multiplied by its weight,
+     * then each 77-token chunk's hidden states are rescaled to the chunk's unweighted mean
+     * (not rescaled when the weighted mean is 0). Prompts are cut into chunks of 75 tokens
+     * (the cut moves back to a comma within the last 20 tokens), each encoded as BOS +
+     * chunk + EOS padded to 77, concatenated; the shorter of the prompt and negative prompt
+     * is padded with empty-prompt chunks. At most 32 chunks and 64 KiB per prompt. A weight
+     * A1111 cannot parse (`1.2.3`) or one that is not finite is
+     * `SDRT_ERROR_INVALID_ARGUMENT` naming `prompt`. `BREAK` and embeddings are not
+     * supported (literal text). SDXL: both encoders chunk alike (each with its own prompt,
+     * `prompt_2`), each chunk's penultimate hidden states weighted and rescaled per encoder,
+     * the pooled `text_embeds` from the first chunk; a NULL negative prompt stays zeros
+     * under `force_zeros_for_empty_prompt`. Pipelines loaded with static shapes return
+     * `SDRT_ERROR_UNSUPPORTED`; a UNet exported with a fixed sequence length takes one
+     * chunk (a longer prompt is `SDRT_ERROR_INVALID_ARGUMENT` naming `prompt`).
+     */
+    SDRT_PROMPT_WEIGHTING_A1111 = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sdrt_prompt_weighting sdrt_prompt_weighting;
+#else
+typedef uint32_t sdrt_prompt_weighting;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Generated images (opaque): `count` RGB8 images of `width` x `height`, rows tightly packed,
  * or, from a call with `output_latents`, no images (`sdrt_images_count` 0; `width` and
  * `height` are those of the images the latents stand for) and latents read with
@@ -1077,6 +1120,12 @@ typedef struct sdrt_generate_params {
      * `SDRT_ERROR_INVALID_ARGUMENT` naming `latents`.
      */
     const struct sdrt_latents *latents;
+    /**
+     * `sdrt_prompt_weighting` (default `SDRT_PROMPT_WEIGHTING_NONE`); an unknown value is
+     * `SDRT_ERROR_INVALID_ARGUMENT`. Since 0.4: a caller whose `struct_size` ends before it
+     * gets the default.
+     */
+    uint32_t prompt_weighting;
 } sdrt_generate_params;
 
 /**

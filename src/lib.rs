@@ -19,6 +19,8 @@ pub mod model;
 /// cbindgen:ignore
 pub mod pipeline;
 /// cbindgen:ignore
+pub mod prompt_weights;
+/// cbindgen:ignore
 pub mod rng;
 /// cbindgen:ignore
 pub mod runtime;
@@ -30,7 +32,8 @@ pub mod tokenizer;
 pub use error::{Error, ErrorKind, Result};
 pub use pipeline::{
     CacheDir, GenerateParams, GrayImage, Images, Latents, MicroConditioning, Pipeline,
-    PipelineInfo, PipelineOptions, Preview, PreviewKind, RgbImage, StepInfo, Timings,
+    PipelineInfo, PipelineOptions, Preview, PreviewKind, PromptWeighting, RgbImage, StepInfo,
+    Timings,
 };
 pub use rng::Generator;
 pub use runtime::{Provider, RuntimeOptions};

@@ -225,6 +225,16 @@ impl ClipTokenizer {
         self.max_length
     }
 
+    /// `(BOS, EOS, PAD)` ids.
+    pub fn special_ids(&self) -> (u32, u32, u32) {
+        (self.bos, self.eos, self.pad)
+    }
+
+    /// The id of a vocabulary token (e.g. `",</w>"`), if the vocabulary has it.
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
     /// The largest id the tokenizer can produce (vocabulary and added tokens), and its token.
     pub fn max_id(&self) -> (u32, &str) {
         (self.max_id.0, &self.max_id.1)

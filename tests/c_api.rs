@@ -458,6 +458,21 @@ fn c_txt2img_reproduces_every_golden_image() {
 }
 
 #[test]
+fn c_txt2img_reproduces_the_weighted_prompt_goldens() {
+    // tests/goldens/weighted.json (tools/make_weighted_goldens.py): SD and SDXL.
+    let exe = compile("txt2img", Lang::C, &["examples/c/txt2img.c"], &[]);
+    let g = common::read_json(&common::goldens().join("weighted.json"));
+    let mut cases = common::image_cases_from(&g["images"]);
+    cases.extend(common::image_cases_from(&g["sdxl_images"]));
+    let flag = vec!["--prompt-weighting".to_string(), "a1111".to_string()];
+    let cases: Vec<_> = cases.into_iter().map(|c| (c, flag.clone())).collect();
+    assert_eq!(
+        check_goldens_with(&exe, "txt2img_weighted", &cases, &[]),
+        cases.len()
+    );
+}
+
+#[test]
 fn c_txt2img_reproduces_the_torch_cuda_goldens() {
     // SDRT_GENERATOR_TORCH_CUDA through the C API (tests/goldens/cuda_images.json).
     let exe = compile("txt2img", Lang::C, &["examples/c/txt2img.c"], &[]);

@@ -358,6 +358,7 @@ fn swift_configuration_defaults_are_the_library_defaults() {
         ("predictionType", (".default", c.prediction_type)),
         ("timestepSpacing", (".default", c.timestep_spacing)),
         ("previewKind", (".none", c.preview_kind)),
+        ("promptWeighting", (".none", c.prompt_weighting)),
     ] {
         assert_eq!(
             defaults.get(name).map(String::as_str),

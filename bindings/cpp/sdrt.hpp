@@ -644,6 +644,13 @@ class Params {
     uint32_t preview_every() const noexcept { return raw_.preview_every; }
     Params &memory_limit(uint64_t bytes) noexcept { return set(raw_.memory_limit, bytes); }
     uint64_t memory_limit() const noexcept { return raw_.memory_limit; }
+    /// SDRT_PROMPT_WEIGHTING_A1111: A1111's emphasis syntax and long prompts in chunks.
+    Params &prompt_weighting(sdrt_prompt_weighting w) noexcept {
+        return set(raw_.prompt_weighting, uint32_t{w});
+    }
+    sdrt_prompt_weighting prompt_weighting() const noexcept {
+        return static_cast<sdrt_prompt_weighting>(raw_.prompt_weighting);
+    }
 
     // SDXL (see sdrt_generate_params): sizes are (width, height), crops (x, y); 0 x 0 sizes
     // are the output size.

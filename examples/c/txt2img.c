@@ -14,6 +14,7 @@
  *           [--target-size WxH] [--negative-original-size WxH] [--negative-crop X,Y]
  *           [--negative-target-size WxH] [--aesthetic-score F]
  *           [--negative-aesthetic-score F] [--refiner DIR] [--denoising-end F]
+ *           [--prompt-weighting none|a1111]
  *
  * The SDXL options set the sdrt_generate_params fields of the same names (sizes as width x
  * height, crops as x,y). With --refiner, MODEL_DIR runs the schedule up to --denoising-end
@@ -63,7 +64,7 @@ static void usage(FILE *to) {
             "               [--negative-original-size WxH] [--negative-crop X,Y]\n"
             "               [--negative-target-size WxH] [--aesthetic-score F]\n"
             "               [--negative-aesthetic-score F] [--refiner DIR]\n"
-            "               [--denoising-end F]\n");
+            "               [--denoising-end F] [--prompt-weighting none|a1111]\n");
 }
 
 /* Scheduler names in sdrt_scheduler order (SDRT_SCHEDULER_DEFAULT = 0, PNDM = 1, ...). */
@@ -376,6 +377,14 @@ int main(int argc, char **argv) {
             ok = parse_float(value, &params.denoising_end);
         } else if (strcmp(name, "--preview-every") == 0) {
             ok = parse_u32(value, &params.preview_every);
+        } else if (strcmp(name, "--prompt-weighting") == 0) {
+            if (strcmp(value, "none") == 0) {
+                params.prompt_weighting = SDRT_PROMPT_WEIGHTING_NONE;
+            } else if (strcmp(value, "a1111") == 0) {
+                params.prompt_weighting = SDRT_PROMPT_WEIGHTING_A1111;
+            } else {
+                ok = 0;
+            }
         } else if (strcmp(name, "--preview") == 0) {
             if (strcmp(value, "latent_rgb") == 0) {
                 params.preview_kind = SDRT_PREVIEW_LATENT_RGB;

@@ -14,6 +14,8 @@
 
 mod sd;
 mod sdxl;
+mod sdxl_weighted;
+mod weighted;
 
 use crate::error::Result;
 use crate::model::agreement::TextSpec;

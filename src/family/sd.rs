@@ -8,7 +8,7 @@ use crate::model::agreement::TextSpec;
 use crate::model::bindings::{Bindings, TextEncoderIo, TextOutputs};
 use crate::model::session::{int_value, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
-use crate::pipeline::{Call, Timings};
+use crate::pipeline::{Call, PromptWeighting, Timings};
 use crate::runtime::LogLevel;
 use crate::tokenizer::{ClipTokenizer, Encoded};
 
@@ -77,13 +77,28 @@ impl Family for StableDiffusion {
         let ([encoder], [text_io]) = (encoders, &io.text[..]) else {
             return Err(Error::internal("the text encoder is not loaded"));
         };
+        let negative = params.negative_prompt.as_deref().unwrap_or("");
+        if params.prompt_weighting == PromptWeighting::A1111 {
+            let (cond, uncond, tokens, hidden) = super::weighted::encode_weighted(
+                call,
+                encoder,
+                text_io,
+                &self.tokenizer,
+                &params.prompt,
+                negative,
+                cfg,
+                &io.unet.hidden_states.shape,
+                timings,
+            )?;
+            return Ok(rows(uncond.as_deref(), &cond, params.count, tokens, hidden));
+        }
         encode_prompts(
             call,
             encoder,
             text_io,
             &self.tokenizer,
             &params.prompt,
-            params.negative_prompt.as_deref().unwrap_or(""),
+            negative,
             params.count,
             cfg,
             timings,
@@ -98,6 +113,38 @@ impl Family for StableDiffusion {
             latent_rgb: (channels == 4).then_some(&SD_LATENT_RGB[..]),
             latent_rgb_bias: [0.0; 3],
         }
+    }
+}
+
+/// `[uncond x count, cond x count]` (no unconditional rows without one).
+fn rows(
+    uncond: Option<&[f32]>,
+    cond: &[f32],
+    count: usize,
+    tokens: usize,
+    hidden: usize,
+) -> Conditioning {
+    let mut states = Vec::with_capacity(cond.len() * count * (1 + uncond.is_some() as usize));
+    if let Some(u) = uncond {
+        for _ in 0..count {
+            states.extend_from_slice(u);
+        }
+    }
+    for _ in 0..count {
+        states.extend_from_slice(cond);
+    }
+    Conditioning {
+        hidden_states: states,
+        shape: [states_batch(uncond.is_some(), count), tokens, hidden],
+        added: None,
+    }
+}
+
+fn states_batch(cfg: bool, count: usize) -> usize {
+    if cfg {
+        2 * count
+    } else {
+        count
     }
 }
 
@@ -163,7 +210,7 @@ pub(super) fn warn_truncated(call: &Call<'_>, what: &str, e: &Encoded, tokenizer
 }
 
 /// One text-encoder call on a batch of one: `(last_hidden_state, its shape)`.
-fn encode(
+pub(super) fn encode(
     call: &Call<'_>,
     model: &mut OnnxModel,
     io: &TextEncoderIo,

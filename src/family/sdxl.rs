@@ -10,7 +10,7 @@ use crate::model::agreement::TextSpec;
 use crate::model::bindings::{Bindings, TextEncoderIo, TextOutputs};
 use crate::model::session::{int_value, OnnxModel};
 use crate::model::{ModelConfig, ModelFolder};
-use crate::pipeline::{Call, GenerateParams, MicroConditioning, Timings};
+use crate::pipeline::{Call, GenerateParams, MicroConditioning, PromptWeighting, Timings};
 use crate::tokenizer::ClipTokenizer;
 
 use super::sd::warn_truncated;
@@ -198,11 +198,46 @@ impl StableDiffusionXl {
         }
         Ok((states, tokens, pooled))
     }
+
+    /// The unweighted conditioning (diffusers' truncation): `(pos, tokens, pooled, neg)`.
+    #[allow(clippy::type_complexity)]
+    fn encode_plain(
+        &self,
+        call: &Call<'_>,
+        encoders: &mut [&mut OnnxModel],
+        io: &Bindings,
+        req: &EncodeRequest<'_>,
+        prompts: &[&str],
+        timings: &mut Timings,
+    ) -> Result<(Vec<f32>, usize, Vec<f32>, Option<(Vec<f32>, Vec<f32>)>)> {
+        let p = req.params;
+        let (pos, tokens, pooled) =
+            self.encode_one(call, encoders, &io.text, prompts, "prompt", timings)?;
+        let pos = concat_last(&pos, tokens);
+        let neg = if !req.cfg {
+            None
+        } else if p.negative_prompt.is_none() && self.settings.force_zeros {
+            Some((vec![0.0; pos.len()], vec![0.0; pooled.len()]))
+        } else {
+            let n1 = p.negative_prompt.as_deref().unwrap_or("");
+            let negatives = [n1, or(p.negative_prompt_2.as_deref(), n1)];
+            let (neg, _, neg_pooled) = self.encode_one(
+                call,
+                encoders,
+                &io.text,
+                &negatives,
+                "negative prompt",
+                timings,
+            )?;
+            Some((concat_last(&neg, tokens), neg_pooled))
+        };
+        Ok((pos, tokens, pooled, neg))
+    }
 }
 
 /// Rows `[tokens, h1]` and `[tokens, h2]` side by side: `[tokens, h1 + h2]` (diffusers'
 /// `torch.concat(prompt_embeds_list, dim=-1)`).
-fn concat_last(parts: &[Vec<f32>], tokens: usize) -> Vec<f32> {
+pub(super) fn concat_last(parts: &[Vec<f32>], tokens: usize) -> Vec<f32> {
     let widths: Vec<usize> = parts.iter().map(|p| p.len() / tokens.max(1)).collect();
     let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
     for t in 0..tokens {
@@ -336,25 +371,27 @@ impl Family for StableDiffusionXl {
         // diffusers zips [prompt, prompt_2] with the encoders there are: a refiner encodes
         // `prompt` with its one encoder.
         let prompts = [p.prompt.as_str(), or(p.prompt_2.as_deref(), &p.prompt)];
-        let (pos, tokens, pooled) =
-            self.encode_one(call, encoders, &io.text, &prompts, "prompt", timings)?;
-        let pos = concat_last(&pos, tokens);
-        let neg = if !req.cfg {
-            None
-        } else if p.negative_prompt.is_none() && self.settings.force_zeros {
-            Some((vec![0.0; pos.len()], vec![0.0; pooled.len()]))
-        } else {
+        let (pos, tokens, pooled, neg) = if p.prompt_weighting == PromptWeighting::A1111 {
+            let zeros = p.negative_prompt.is_none() && self.settings.force_zeros;
             let n1 = p.negative_prompt.as_deref().unwrap_or("");
             let negatives = [n1, or(p.negative_prompt_2.as_deref(), n1)];
-            let (neg, _, neg_pooled) = self.encode_one(
+            let (pos, pooled, neg, tokens, _) = super::sdxl_weighted::encode(
                 call,
                 encoders,
                 &io.text,
-                &negatives,
-                "negative prompt",
+                &self.tokenizers,
+                &prompts,
+                (req.cfg && !zeros).then_some(&negatives[..]),
+                &io.unet.hidden_states.shape,
                 timings,
             )?;
-            Some((concat_last(&neg, tokens), neg_pooled))
+            let neg = match neg {
+                None if req.cfg => Some((vec![0.0; pos.len()], vec![0.0; pooled.len()])),
+                n => n,
+            };
+            (pos, tokens, pooled, neg)
+        } else {
+            self.encode_plain(call, encoders, io, req, &prompts, timings)?
         };
         let hidden = pos.len() / tokens.max(1);
         let count = p.count;

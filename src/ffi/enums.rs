@@ -11,14 +11,15 @@
 use super::ep::{sdrt_ep_device, sdrt_ep_precision};
 use super::image_view::sdrt_pixel_format;
 use super::params::{
-    sdrt_generator, sdrt_prediction_type, sdrt_provider, sdrt_scheduler, sdrt_timestep_spacing,
+    sdrt_generator, sdrt_prediction_type, sdrt_prompt_weighting, sdrt_provider, sdrt_scheduler,
+    sdrt_timestep_spacing,
 };
 use super::pipeline::sdrt_coreml_compute_units;
 use super::runtime::sdrt_log_level;
 use super::status::sdrt_status;
 use super::step::sdrt_preview_kind;
 use crate::error::{Error, ErrorKind, Result};
-use crate::pipeline::PreviewKind;
+use crate::pipeline::{PreviewKind, PromptWeighting};
 use crate::rng::Generator;
 use crate::runtime::{CoreMlComputeUnits, EpDeviceChoice, EpPrecision, LogLevel, Provider};
 use crate::scheduler::{PredictionType, SchedulerKind, TimestepSpacing};
@@ -52,6 +53,7 @@ c_enums!(
     sdrt_timestep_spacing,
     sdrt_pixel_format,
     sdrt_preview_kind,
+    sdrt_prompt_weighting,
 );
 
 /// One C enumeration's constants, each with the Rust value it stands for.
@@ -282,6 +284,17 @@ pub(crate) const PREVIEW_KIND: Table<sdrt_preview_kind, PreviewKind> = {
             (K::SDRT_PREVIEW_LATENT_RGB, PreviewKind::LatentRgb),
             (K::SDRT_PREVIEW_TAESD, PreviewKind::Taesd),
             (K::SDRT_PREVIEW_FULL, PreviewKind::Full),
+        ],
+    }
+};
+
+/// `sdrt_prompt_weighting`.
+pub(crate) const PROMPT_WEIGHTING: Table<sdrt_prompt_weighting, PromptWeighting> = {
+    use sdrt_prompt_weighting as W;
+    Table {
+        pairs: &[
+            (W::SDRT_PROMPT_WEIGHTING_NONE, PromptWeighting::None),
+            (W::SDRT_PROMPT_WEIGHTING_A1111, PromptWeighting::A1111),
         ],
     }
 };
@@ -537,5 +550,14 @@ mod tests {
             SDRT_PIXEL_FORMAT_GRAY8,
         );
         check("sdrt_pixel_format", &PIXEL_FORMAT, &formats, &formats);
+        check(
+            "sdrt_prompt_weighting",
+            &PROMPT_WEIGHTING,
+            &every!(
+                sdrt_prompt_weighting: SDRT_PROMPT_WEIGHTING_NONE,
+                SDRT_PROMPT_WEIGHTING_A1111,
+            ),
+            &every!(PromptWeighting: None, A1111),
+        );
     }
 }

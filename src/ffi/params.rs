@@ -2,7 +2,9 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::enums::{GENERATOR, PREDICTION_TYPE, PREVIEW_KIND, SCHEDULER, TIMESTEP_SPACING};
+use super::enums::{
+    GENERATOR, PREDICTION_TYPE, PREVIEW_KIND, PROMPT_WEIGHTING, SCHEDULER, TIMESTEP_SPACING,
+};
 use super::image_view::{read_gray, read_rgb, sdrt_image_view};
 use super::latents::{read_latents, sdrt_latents};
 use super::read_versioned;
@@ -130,6 +132,34 @@ pub enum sdrt_timestep_spacing {
     SDRT_TIMESTEP_SPACING_TRAILING = 2,
     /// "linspace": evenly over 0..T-1.
     SDRT_TIMESTEP_SPACING_LINSPACE = 3,
+}
+
+/// How prompts are read (`sdrt_generate_params.prompt_weighting`). Since 0.4.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sdrt_prompt_weighting {
+    /// As diffusers: the text as it is (parentheses are literal), truncated to 75 tokens.
+    SDRT_PROMPT_WEIGHTING_NONE = 0,
+    /// AUTOMATIC1111's original emphasis and long prompts: `(word:1.3)` multiplies the
+    /// weight of `word` by 1.3, `(word)` by 1.1, `[word]` divides it by 1.1; brackets nest and
+    /// their factors multiply; `\(`, `\)`, `\[`, `\]`, `\\` are literal characters. A bracket
+    /// left open applies to the rest of the prompt; a closing one with none open is literal,
+    /// as is a `:` not followed by a number and `)` (so `(word:abc)` is the text `word:abc`
+    /// at weight 1.1, as in A1111). Each token's hidden state is multiplied by its weight,
+    /// then each 77-token chunk's hidden states are rescaled to the chunk's unweighted mean
+    /// (not rescaled when the weighted mean is 0). Prompts are cut into chunks of 75 tokens
+    /// (the cut moves back to a comma within the last 20 tokens), each encoded as BOS +
+    /// chunk + EOS padded to 77, concatenated; the shorter of the prompt and negative prompt
+    /// is padded with empty-prompt chunks. At most 32 chunks and 64 KiB per prompt. A weight
+    /// A1111 cannot parse (`1.2.3`) or one that is not finite is
+    /// `SDRT_ERROR_INVALID_ARGUMENT` naming `prompt`. `BREAK` and embeddings are not
+    /// supported (literal text). SDXL: both encoders chunk alike (each with its own prompt,
+    /// `prompt_2`), each chunk's penultimate hidden states weighted and rescaled per encoder,
+    /// the pooled `text_embeds` from the first chunk; a NULL negative prompt stays zeros
+    /// under `force_zeros_for_empty_prompt`. Pipelines loaded with static shapes return
+    /// `SDRT_ERROR_UNSUPPORTED`; a UNet exported with a fixed sequence length takes one
+    /// chunk (a longer prompt is `SDRT_ERROR_INVALID_ARGUMENT` naming `prompt`).
+    SDRT_PROMPT_WEIGHTING_A1111 = 1,
 }
 
 /// Progress callback, called on the thread running `sdrt_pipeline_generate` after each
@@ -328,6 +358,10 @@ pub struct sdrt_generate_params {
     /// latents, a wrong shape, non-finite values, or latents together with `init_image` are
     /// `SDRT_ERROR_INVALID_ARGUMENT` naming `latents`.
     pub latents: *const sdrt_latents,
+    /// `sdrt_prompt_weighting` (default `SDRT_PROMPT_WEIGHTING_NONE`); an unknown value is
+    /// `SDRT_ERROR_INVALID_ARGUMENT`. Since 0.4: a caller whose `struct_size` ends before it
+    /// gets the default.
+    pub prompt_weighting: u32,
 }
 
 /// Size of the first published layout: the smallest `struct_size` accepted. Fixed at the end of
@@ -384,6 +418,7 @@ impl Default for sdrt_generate_params {
             denoising_end: 0.0,
             output_latents: 0,
             latents: std::ptr::null(),
+            prompt_weighting: sdrt_prompt_weighting::SDRT_PROMPT_WEIGHTING_NONE as u32,
         }
     }
 }
@@ -522,6 +557,11 @@ pub(crate) unsafe fn read_generate_params(
         },
         // SAFETY: NULL or a borrowed view, documented.
         latents: unsafe { read_latents(c.latents, "params->latents")? },
+        prompt_weighting: PROMPT_WEIGHTING.read(
+            c.prompt_weighting,
+            "params->prompt_weighting",
+            "value",
+        )?,
     };
     let callbacks = Callbacks {
         progress: c.progress,

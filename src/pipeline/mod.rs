@@ -48,8 +48,8 @@ pub use options::{PipelineInfo, PipelineOptions, Preview, StepInfo, StepObserver
 pub use plan::get_timesteps;
 pub use preview::latent_rgb;
 pub use request::{
-    GenerateParams, GrayImage, Images, Latents, MicroConditioning, PreviewKind, Progress, RgbImage,
-    Timings, DEFAULT_MEMORY_LIMIT, MAX_COUNT, MAX_SIDE,
+    GenerateParams, GrayImage, Images, Latents, MicroConditioning, PreviewKind, Progress,
+    PromptWeighting, RgbImage, Timings, DEFAULT_MEMORY_LIMIT, MAX_COUNT, MAX_SIDE,
 };
 pub use safety::{pil_resize_bicubic, ClipPreprocess};
 

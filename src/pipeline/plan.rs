@@ -11,7 +11,9 @@ use crate::scheduler::{self, PredictionType, Scheduler, SchedulerKind, Scheduler
 
 use super::estimate::{estimate_peak, human_bytes};
 use super::pyfloat::decimal_f64;
-use super::request::{GenerateParams, PreviewKind, DEFAULT_MEMORY_LIMIT, MAX_COUNT, MAX_SIDE};
+use super::request::{
+    GenerateParams, PreviewKind, PromptWeighting, DEFAULT_MEMORY_LIMIT, MAX_COUNT, MAX_SIDE,
+};
 
 /// Which initial latents and per-step hooks a call runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +195,13 @@ pub(crate) fn plan(p: &GenerateParams, model: &Model<'_>) -> Result<Plan> {
         Generator::Torch | Generator::TorchCuda => {}
     }
     if let Some((sw, sh, sn)) = static_shape {
+        if p.prompt_weighting != PromptWeighting::None {
+            return Err(Error::unsupported(
+                "prompt_weighting: static shapes pin the UNet's sequence length to one \
+                 77-token chunk, which weighted prompts may pass; load this model without \
+                 static shapes",
+            ));
+        }
         if dims.timestep_cond.is_some() {
             return Err(Error::unsupported(
                 "static shapes pin the UNet batch for classifier-free guidance, which \

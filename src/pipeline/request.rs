@@ -79,6 +79,31 @@ pub struct GenerateParams {
     pub latents: Option<Latents>,
     /// Return the final latents instead of decoding them to images.
     pub output_latents: bool,
+    /// How the prompts' emphasis syntax is read; [`PromptWeighting::None`] (the default)
+    /// keeps parentheses literal and truncates at 77 tokens, as diffusers.
+    pub prompt_weighting: PromptWeighting,
+}
+
+/// How prompts are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PromptWeighting {
+    /// As diffusers: the text as it is, truncated to the tokenizer's 77 tokens.
+    #[default]
+    None,
+    /// AUTOMATIC1111's emphasis syntax (`(word:1.3)`, `(word)`, `[word]`, `\(`) and its
+    /// chunking of long prompts into 75-token chunks (see `prompt_weights`).
+    A1111,
+}
+
+impl PromptWeighting {
+    /// Parses `none | a1111`.
+    pub fn parse(s: &str) -> Option<PromptWeighting> {
+        Some(match s {
+            "none" => PromptWeighting::None,
+            "a1111" => PromptWeighting::A1111,
+            _ => return None,
+        })
+    }
 }
 
 /// SDXL's micro-conditioning, as diffusers' `StableDiffusionXL*Pipeline` arguments. Sizes are
@@ -212,6 +237,7 @@ impl Default for GenerateParams {
             denoising_start: None,
             latents: None,
             output_latents: false,
+            prompt_weighting: PromptWeighting::None,
         }
     }
 }

@@ -111,6 +111,9 @@ SDRT_PREVIEW_LATENT_RGB = 1
 SDRT_PREVIEW_TAESD = 2
 SDRT_PREVIEW_FULL = 3
 
+SDRT_PROMPT_WEIGHTING_NONE = 0
+SDRT_PROMPT_WEIGHTING_A1111 = 1
+
 SDRT_ABI_VERSION = 1
 
 # ---------------------------------------------------------------------------------------------
@@ -207,6 +210,7 @@ class sdrt_generate_params(Structure):
         ("denoising_end", c_float),
         ("output_latents", c_uint32),
         ("latents", POINTER(sdrt_latents)),
+        ("prompt_weighting", c_uint32),
     ]
 
 

@@ -56,6 +56,7 @@ TIMESTEP_SPACINGS = {"default": n.SDRT_TIMESTEP_SPACING_DEFAULT,
                      "linspace": n.SDRT_TIMESTEP_SPACING_LINSPACE}
 PREVIEWS = {"none": n.SDRT_PREVIEW_NONE, "latent_rgb": n.SDRT_PREVIEW_LATENT_RGB,
             "taesd": n.SDRT_PREVIEW_TAESD, "full": n.SDRT_PREVIEW_FULL}
+PROMPT_WEIGHTINGS = {"none": n.SDRT_PROMPT_WEIGHTING_NONE, "a1111": n.SDRT_PROMPT_WEIGHTING_A1111}
 COREML_COMPUTE_UNITS = {"all": n.SDRT_COREML_ALL, "cpu_and_gpu": n.SDRT_COREML_CPU_AND_GPU,
                         "cpu_and_neural_engine": n.SDRT_COREML_CPU_AND_NEURAL_ENGINE,
                         "cpu_only": n.SDRT_COREML_CPU_ONLY}
@@ -504,7 +505,8 @@ class Pipeline:
                  crops_coords_top_left=None, target_size=None, negative_original_size=None,
                  negative_crops_coords_top_left=None, negative_target_size=None,
                  aesthetic_score=None, negative_aesthetic_score=None, denoising_start=None,
-                 denoising_end=None, latents=None, output_latents=False):
+                 denoising_end=None, latents=None, output_latents=False,
+                 prompt_weighting=None):
         """Generates `count` images (default 1) and returns them as a list of `Image`
         (RGB, width x height). Arguments left None keep sdrt's defaults (steps 50,
         guidance 7.5, seed 0, the model's native size and scheduler, numpy generator).
@@ -517,7 +519,9 @@ class Pipeline:
         `on_step(info: StepInfo)` runs on this thread after each UNet evaluation; returning
         False cancels. An exception it raises cancels the call and is re-raised here once
         sdrt has returned. `preview` ("latent_rgb", "taesd", "full") adds previews to
-        `StepInfo.previews` every `preview_every` evaluations.
+        `StepInfo.previews` every `preview_every` evaluations. `prompt_weighting`: "none"
+        (default: literal text, truncated to 75 tokens) or "a1111" (A1111's emphasis syntax,
+        `(word:1.3)`, and long prompts in chunks; SD 1.x/2.x).
 
         SDXL (see sdrt.sdxl; other models refuse the first eight): `prompt_2`,
         `negative_prompt_2`, and diffusers' micro-conditioning in diffusers' order:
@@ -548,14 +552,14 @@ class Pipeline:
                                   height, count, scheduler, generator, eta, prediction_type,
                                   timestep_spacing, init_image, mask, strength,
                                   guidance_rescale, on_step, preview, preview_every,
-                                  memory_limit, sdxl)
+                                  memory_limit, sdxl, prompt_weighting)
         finally:
             h.leave()
 
     def _generate(self, h, prompt, negative_prompt, steps, guidance, seed, width, height,
                   count, scheduler, generator, eta, prediction_type, timestep_spacing,
                   init_image, mask, strength, guidance_rescale, on_step, preview,
-                  preview_every, memory_limit, sdxl):
+                  preview_every, memory_limit, sdxl, prompt_weighting=None):
         lib = n.lib()
         p = n.sdrt_generate_params()
         lib.sdrt_generate_params_init_sized(byref(p), sizeof(p))
@@ -587,6 +591,8 @@ class Pipeline:
                 setattr(p, field, _enum(table, field, value))
         if preview is not None:
             p.preview_kind = _enum(PREVIEWS, "preview", preview)
+        if prompt_weighting is not None:
+            p.prompt_weighting = _enum(PROMPT_WEIGHTINGS, "prompt_weighting", prompt_weighting)
         if init_image is not None:
             view, buf = view_of(as_image(init_image, "init_image", False), "init_image", False)
             keep.append(buf)

@@ -239,3 +239,27 @@ def test_safety_checked_says_whether_the_folders_checker_ran(tiny):
         assert not images[0].safety_checked and not images[0].flagged
     images = tiny.generate("a lighthouse", steps=2, seed=1)
     assert not images[0].safety_checked and not images[0].flagged
+
+
+def test_prompt_weighting_reproduces_the_weighted_golden():
+    """`prompt_weighting="a1111"` against tests/goldens/weighted.json (tools/
+    make_weighted_goldens.py), at the Rust tests' tolerance."""
+    import json
+
+    from PIL import Image
+
+    root = os.path.dirname(FIXTURES)
+    with open(os.path.join(root, "goldens", "weighted.json"), encoding="utf-8") as f:
+        case = next(c for c in json.load(f)["images"] if c["name"] == "weighted_long")
+    with sdrt.Pipeline(os.path.join(FIXTURES, case["model"]), provider="cpu") as pipe:
+        got = pipe.generate(case["prompt"], negative_prompt=case["negative_prompt"],
+                            width=case["width"], height=case["height"], steps=case["steps"],
+                            guidance=case["guidance"], seed=case["seed"],
+                            prompt_weighting="a1111")[0]
+        want = Image.open(os.path.join(root, "goldens", case["files"][0])).convert("RGB")
+        diffs = [abs(a - b) for a, b in zip(got.pixels, want.tobytes())]
+        assert max(diffs) <= 2 and sum(diffs) / len(diffs) <= 0.15
+        with pytest.raises(sdrt.InvalidArgumentError):
+            pipe.generate("(a:1.2.3)", steps=1, prompt_weighting="a1111")
+        with pytest.raises(ValueError):
+            pipe.generate("a", steps=1, prompt_weighting="compel")

@@ -56,6 +56,8 @@ extension Pipeline {
         public var previewEvery: Int = 1
         /// `memory_limit` in bytes for the largest tensor; 0 = 16 GiB, `UInt64.max` = none.
         public var memoryLimit: UInt64 = 0
+        /// `prompt_weighting`: `.a1111` reads A1111's emphasis syntax and long prompts.
+        public var promptWeighting: PromptWeighting = .none
 
         // SDXL (see SDXL.swift). Other models refuse `prompt2`, `negativePrompt2` and the
         // micro-conditioning unless they keep these defaults. Where Apple's SDXL defaults

@@ -140,3 +140,11 @@ public enum PreviewKind: UInt32, Sendable {
     /// Full size through the model's own VAE decoder.
     case full = 3 // SDRT_PREVIEW_FULL
 }
+
+/// `sdrt_prompt_weighting`: how prompts are read.
+public enum PromptWeighting: UInt32, Sendable {
+    /// As diffusers: literal text, truncated to 75 tokens.
+    case none = 0 // SDRT_PROMPT_WEIGHTING_NONE
+    /// AUTOMATIC1111's emphasis (`(word:1.3)`, `(word)`, `[word]`) and long prompts in chunks.
+    case a1111 = 1 // SDRT_PROMPT_WEIGHTING_A1111
+}

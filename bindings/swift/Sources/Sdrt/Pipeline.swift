@@ -335,6 +335,7 @@ public final class Pipeline: @unchecked Sendable {
         params.preview_kind = c.previewKind.rawValue
         params.preview_every = try uint32(c.previewEvery, "previewEvery")
         params.memory_limit = c.memoryLimit
+        params.prompt_weighting = c.promptWeighting.rawValue
         params.output_latents = outputLatents ? 1 : 0
         // Always set: it also stops the call at the next step once the Task is cancelled
         // (covering a cancel that came just before sdrt started). `call` outlives the call.
