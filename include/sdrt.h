@@ -746,6 +746,187 @@ typedef struct sdrt_latents {
 } sdrt_latents;
 
 /**
+ * Receives log messages. `level` is an `sdrt_log_level`; `message` is UTF-8, NUL-terminated
+ * and valid only during the call; ONNX Runtime's messages start with `onnxruntime [ID]`,
+ * where ID names the graph (`unet`, `text_encoder`, ...) or, for messages that belong to no
+ * graph, ONNX Runtime's category. Called from any thread, including ONNX Runtime's own, and
+ * possibly from several at once: it must be thread-safe, must not throw (C++) or longjmp, and
+ * must not call sdrt functions (`sdrt_pipeline_cancel` excepted).
+ *
+ * Two such callbacks exist. The runtime's (`sdrt_runtime_options.log_callback`) receives the
+ * process-wide messages: loading ONNX Runtime, ONNX Runtime's messages that belong to no
+ * session and are logged outside any call, and the messages of every pipeline that has no
+ * callback of its own. A pipeline's (`sdrt_pipeline_options.log_callback`) receives that
+ * pipeline's messages only: sdrt's about it (what was loaded, provider fallbacks, truncated
+ * prompts), ONNX Runtime's for its graphs (each ONNX Runtime session has its own logger), and
+ * ONNX Runtime's environment-wide messages (its memory arenas', its worker threads') logged
+ * on the thread of a call on that pipeline or on one of its sessions' worker threads (sdrt
+ * creates those threads for ONNX Runtime); it is called only while
+ * `sdrt_pipeline_create`, `sdrt_pipeline_generate` or `sdrt_pipeline_free` runs on that
+ * pipeline, on the calling thread or on ONNX Runtime's worker threads for that call, and
+ * never after `sdrt_pipeline_free` returns (or after a failed `sdrt_pipeline_create`
+ * returns).
+ */
+typedef void (*sdrt_log_callback)(void *user_data, uint32_t level, const char *message);
+
+/**
+ * How to load a pipeline. Fill with `sdrt_pipeline_options_init`, then set fields. The struct
+ * only grows at the end, guarded by `struct_size`.
+ */
+typedef struct sdrt_pipeline_options {
+    /**
+     * `sizeof(sdrt_pipeline_options)`, set by `sdrt_pipeline_options_init`.
+     */
+    uint32_t struct_size;
+    /**
+     * `sdrt_provider` to run on (default `SDRT_PROVIDER_AUTO`).
+     */
+    uint32_t provider;
+    /**
+     * Non-zero: a requested provider missing from the loaded ONNX Runtime is an error
+     * (`SDRT_ERROR_PROVIDER_UNAVAILABLE`). Zero (default): a logged fallback to CPU.
+     */
+    uint32_t strict_provider;
+    /**
+     * `sdrt_coreml_compute_units` (default `SDRT_COREML_ALL`).
+     */
+    uint32_t coreml_compute_units;
+    /**
+     * Non-zero (default): CoreML MLProgram format; zero: NeuralNetwork.
+     */
+    uint32_t coreml_ml_program;
+    /**
+     * Non-zero: CoreML requires static input shapes; the free dimensions are pinned to
+     * `static_width` x `static_height` and `static_count` images, and generate calls must use
+     * exactly those. Default 0.
+     */
+    uint32_t coreml_static_shapes;
+    /**
+     * Width for static shapes; 0 = native.
+     */
+    uint32_t static_width;
+    /**
+     * Height for static shapes; 0 = native.
+     */
+    uint32_t static_height;
+    /**
+     * Images per call for static shapes; 0 = 1.
+     */
+    uint32_t static_count;
+    /**
+     * CUDA device ordinal (default 0), >= 0.
+     */
+    int32_t cuda_device_id;
+    /**
+     * Threads per graph for ONNX Runtime's intra-op pool, at most 1024; 0 (default) = ONNX
+     * Runtime's choice.
+     */
+    uint32_t intra_op_threads;
+    /**
+     * Folder for CoreML's compiled-model cache (UTF-8), or NULL for `coreml/` in the cache
+     * folder of `graph_cache_dir`. sdrt gives each graph and key its own folder in it (CoreML
+     * keys its cache by the model's path only), so a changed model file or option never
+     * reuses a stale compiled model. Copied.
+     */
+    const char *coreml_cache_dir;
+    /**
+     * The TAESD decoder (`model.onnx`, UTF-8 path) for `SDRT_PREVIEW_TAESD`, or NULL for the
+     * model folder's `vae_preview/model.onnx`. Copied; loaded by the first call that asks
+     * for such previews. Since 0.2.
+     */
+    const char *preview_decoder_path;
+    /**
+     * Non-zero: do not run the folder's `safety_checker/model.onnx` (SD 1.x exports) even
+     * when it is there. Zero (default): run it on every image when present, black out the
+     * images it flags, and report them through `sdrt_images_flagged`. Since 0.2.
+     */
+    uint32_t disable_safety_checker;
+    /**
+     * This pipeline's own log callback (see `sdrt_log_callback` for what it receives, from
+     * which threads and when), or NULL (default): the pipeline's messages go to the runtime's
+     * callback. Since 0.2.
+     */
+    sdrt_log_callback log_callback;
+    /**
+     * `sdrt_log_level` for `log_callback`: messages above it are dropped (default
+     * `SDRT_LOG_WARN`). Also the level ONNX Runtime's sessions of this pipeline log at.
+     * Ignored without a callback. Since 0.2.
+     */
+    uint32_t log_level;
+    /**
+     * Passed unchanged to `log_callback`; must stay valid until `sdrt_pipeline_free` returns
+     * (or until a failed `sdrt_pipeline_create` returns). Since 0.2.
+     */
+    void *log_user_data;
+    /**
+     * Where sdrt caches what it builds from the model files, as a folder (UTF-8); NULL
+     * (default): the platform's cache folder (`$SDRT_CACHE_DIR` when set, `off` for none;
+     * else `~/Library/Caches/sdrt` on Apple systems, `%LOCALAPPDATA%\sdrt\cache` on Windows,
+     * `$XDG_CACHE_HOME/sdrt` or `~/.cache/sdrt` elsewhere); "" (empty): no cache.
+     * - With the CPU provider the first create saves each graph as ONNX Runtime optimized it;
+     *   later creates load that graph with optimizations off, which is several times faster
+     *   and computes the same images (tests/cache.rs checks them bit for bit).
+     * - With CoreML, its compiled models go to `coreml/` in this folder (or to
+     *   `coreml_cache_dir` when set), one folder per graph and key.
+     *
+     * An entry is keyed by the model file (size, modification time, a hash of it and its
+     * external data), the ONNX Runtime version, the provider, the options that change the
+     * built graph and the CPU, so a stale entry is never used; entries are written
+     * atomically, damaged ones rebuilt, and any cache error (a full disk, a read-only folder)
+     * falls back to the uncached load with a logged warning. Costs about the model's size
+     * again on disk; empty it with `sdrt_graph_cache_clear`. Copied. Since 0.2 (in 0.2,
+     * NULL meant no cache and the default was off).
+     */
+    const char *graph_cache_dir;
+    /**
+     * Nonzero: low-memory mode, like Apple's `reduceMemory`. The pipeline holds no graph
+     * between calls; each call loads the graph of each stage (text encoder, UNet, VAE
+     * decoder; VAE encoder and safety checker when used) as the stage starts and frees it,
+     * activations included, as it ends. Peak memory is about the largest graph (the UNet)
+     * instead of all of them, and every call pays the loads (seconds at full size with the
+     * graph cache). Images are identical to the default mode's. Default 0. Since 0.3.
+     */
+    uint32_t low_memory;
+    /**
+     * `sdrt_ep_device` for the plugin providers (default `SDRT_EP_DEVICE_DEFAULT`). Since 0.4.
+     */
+    uint32_t ep_device;
+    /**
+     * `sdrt_ep_precision` for OpenVINO (default `SDRT_EP_PRECISION_AUTO`); not AUTO needs
+     * the device CPU, GPU or NPU, and OpenVINO (else `SDRT_ERROR_INVALID_ARGUMENT`). Since 0.4.
+     */
+    uint32_t ep_precision;
+    /**
+     * The plugin library (UTF-8 path), registered in the runtime once per library until the
+     * process exits. OpenVINO: NULL or "" for `$SDRT_OPENVINO_EP`, else
+     * `openvino/libonnxruntime_providers_openvino_plugin.so` beside the loaded ONNX Runtime
+     * (`tools/fetch_ep.sh openvino` puts it there). `SDRT_PROVIDER_PLUGIN`: required. Copied.
+     * Since 0.4.
+     */
+    const char *ep_library_path;
+    /**
+     * The provider's name as its library reports it (the `OrtEpDevice` EP name). OpenVINO:
+     * NULL or "" for `OpenVINOExecutionProvider` (`.AUTO` appended with
+     * `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.4.
+     */
+    const char *ep_name;
+    /**
+     * The provider's own options: `ep_option_count` UTF-8 keys (without the provider's name)
+     * and values, after sdrt's (OpenVINO: `load_config` for the precision), e.g. OpenVINO's
+     * `num_of_threads`. NULL when the count is 0. Copied. Since 0.4.
+     */
+    const char *const *ep_option_keys;
+    /**
+     * The values of `ep_option_keys`, in the same order. Since 0.4.
+     */
+    const char *const *ep_option_values;
+    /**
+     * How many options there are, at most 256 (default 0). Since 0.4.
+     */
+    uint32_t ep_option_count;
+} sdrt_pipeline_options;
+
+/**
  * Progress callback, called on the thread running `sdrt_pipeline_generate` after each
  * denoising step with the number of steps done and the total (the UNet evaluations, which
  * for PNDM is `steps + 1`). Return non-zero to continue, 0 to cancel (the call then returns
@@ -1129,187 +1310,6 @@ typedef struct sdrt_generate_params {
 } sdrt_generate_params;
 
 /**
- * Receives log messages. `level` is an `sdrt_log_level`; `message` is UTF-8, NUL-terminated
- * and valid only during the call; ONNX Runtime's messages start with `onnxruntime [ID]`,
- * where ID names the graph (`unet`, `text_encoder`, ...) or, for messages that belong to no
- * graph, ONNX Runtime's category. Called from any thread, including ONNX Runtime's own, and
- * possibly from several at once: it must be thread-safe, must not throw (C++) or longjmp, and
- * must not call sdrt functions (`sdrt_pipeline_cancel` excepted).
- *
- * Two such callbacks exist. The runtime's (`sdrt_runtime_options.log_callback`) receives the
- * process-wide messages: loading ONNX Runtime, ONNX Runtime's messages that belong to no
- * session and are logged outside any call, and the messages of every pipeline that has no
- * callback of its own. A pipeline's (`sdrt_pipeline_options.log_callback`) receives that
- * pipeline's messages only: sdrt's about it (what was loaded, provider fallbacks, truncated
- * prompts), ONNX Runtime's for its graphs (each ONNX Runtime session has its own logger), and
- * ONNX Runtime's environment-wide messages (its memory arenas', its worker threads') logged
- * on the thread of a call on that pipeline or on one of its sessions' worker threads (sdrt
- * creates those threads for ONNX Runtime); it is called only while
- * `sdrt_pipeline_create`, `sdrt_pipeline_generate` or `sdrt_pipeline_free` runs on that
- * pipeline, on the calling thread or on ONNX Runtime's worker threads for that call, and
- * never after `sdrt_pipeline_free` returns (or after a failed `sdrt_pipeline_create`
- * returns).
- */
-typedef void (*sdrt_log_callback)(void *user_data, uint32_t level, const char *message);
-
-/**
- * How to load a pipeline. Fill with `sdrt_pipeline_options_init`, then set fields. The struct
- * only grows at the end, guarded by `struct_size`.
- */
-typedef struct sdrt_pipeline_options {
-    /**
-     * `sizeof(sdrt_pipeline_options)`, set by `sdrt_pipeline_options_init`.
-     */
-    uint32_t struct_size;
-    /**
-     * `sdrt_provider` to run on (default `SDRT_PROVIDER_AUTO`).
-     */
-    uint32_t provider;
-    /**
-     * Non-zero: a requested provider missing from the loaded ONNX Runtime is an error
-     * (`SDRT_ERROR_PROVIDER_UNAVAILABLE`). Zero (default): a logged fallback to CPU.
-     */
-    uint32_t strict_provider;
-    /**
-     * `sdrt_coreml_compute_units` (default `SDRT_COREML_ALL`).
-     */
-    uint32_t coreml_compute_units;
-    /**
-     * Non-zero (default): CoreML MLProgram format; zero: NeuralNetwork.
-     */
-    uint32_t coreml_ml_program;
-    /**
-     * Non-zero: CoreML requires static input shapes; the free dimensions are pinned to
-     * `static_width` x `static_height` and `static_count` images, and generate calls must use
-     * exactly those. Default 0.
-     */
-    uint32_t coreml_static_shapes;
-    /**
-     * Width for static shapes; 0 = native.
-     */
-    uint32_t static_width;
-    /**
-     * Height for static shapes; 0 = native.
-     */
-    uint32_t static_height;
-    /**
-     * Images per call for static shapes; 0 = 1.
-     */
-    uint32_t static_count;
-    /**
-     * CUDA device ordinal (default 0), >= 0.
-     */
-    int32_t cuda_device_id;
-    /**
-     * Threads per graph for ONNX Runtime's intra-op pool, at most 1024; 0 (default) = ONNX
-     * Runtime's choice.
-     */
-    uint32_t intra_op_threads;
-    /**
-     * Folder for CoreML's compiled-model cache (UTF-8), or NULL for `coreml/` in the cache
-     * folder of `graph_cache_dir`. sdrt gives each graph and key its own folder in it (CoreML
-     * keys its cache by the model's path only), so a changed model file or option never
-     * reuses a stale compiled model. Copied.
-     */
-    const char *coreml_cache_dir;
-    /**
-     * The TAESD decoder (`model.onnx`, UTF-8 path) for `SDRT_PREVIEW_TAESD`, or NULL for the
-     * model folder's `vae_preview/model.onnx`. Copied; loaded by the first call that asks
-     * for such previews. Since 0.2.
-     */
-    const char *preview_decoder_path;
-    /**
-     * Non-zero: do not run the folder's `safety_checker/model.onnx` (SD 1.x exports) even
-     * when it is there. Zero (default): run it on every image when present, black out the
-     * images it flags, and report them through `sdrt_images_flagged`. Since 0.2.
-     */
-    uint32_t disable_safety_checker;
-    /**
-     * This pipeline's own log callback (see `sdrt_log_callback` for what it receives, from
-     * which threads and when), or NULL (default): the pipeline's messages go to the runtime's
-     * callback. Since 0.2.
-     */
-    sdrt_log_callback log_callback;
-    /**
-     * `sdrt_log_level` for `log_callback`: messages above it are dropped (default
-     * `SDRT_LOG_WARN`). Also the level ONNX Runtime's sessions of this pipeline log at.
-     * Ignored without a callback. Since 0.2.
-     */
-    uint32_t log_level;
-    /**
-     * Passed unchanged to `log_callback`; must stay valid until `sdrt_pipeline_free` returns
-     * (or until a failed `sdrt_pipeline_create` returns). Since 0.2.
-     */
-    void *log_user_data;
-    /**
-     * Where sdrt caches what it builds from the model files, as a folder (UTF-8); NULL
-     * (default): the platform's cache folder (`$SDRT_CACHE_DIR` when set, `off` for none;
-     * else `~/Library/Caches/sdrt` on Apple systems, `%LOCALAPPDATA%\sdrt\cache` on Windows,
-     * `$XDG_CACHE_HOME/sdrt` or `~/.cache/sdrt` elsewhere); "" (empty): no cache.
-     * - With the CPU provider the first create saves each graph as ONNX Runtime optimized it;
-     *   later creates load that graph with optimizations off, which is several times faster
-     *   and computes the same images (tests/cache.rs checks them bit for bit).
-     * - With CoreML, its compiled models go to `coreml/` in this folder (or to
-     *   `coreml_cache_dir` when set), one folder per graph and key.
-     *
-     * An entry is keyed by the model file (size, modification time, a hash of it and its
-     * external data), the ONNX Runtime version, the provider, the options that change the
-     * built graph and the CPU, so a stale entry is never used; entries are written
-     * atomically, damaged ones rebuilt, and any cache error (a full disk, a read-only folder)
-     * falls back to the uncached load with a logged warning. Costs about the model's size
-     * again on disk; empty it with `sdrt_graph_cache_clear`. Copied. Since 0.2 (in 0.2,
-     * NULL meant no cache and the default was off).
-     */
-    const char *graph_cache_dir;
-    /**
-     * Nonzero: low-memory mode, like Apple's `reduceMemory`. The pipeline holds no graph
-     * between calls; each call loads the graph of each stage (text encoder, UNet, VAE
-     * decoder; VAE encoder and safety checker when used) as the stage starts and frees it,
-     * activations included, as it ends. Peak memory is about the largest graph (the UNet)
-     * instead of all of them, and every call pays the loads (seconds at full size with the
-     * graph cache). Images are identical to the default mode's. Default 0. Since 0.3.
-     */
-    uint32_t low_memory;
-    /**
-     * `sdrt_ep_device` for the plugin providers (default `SDRT_EP_DEVICE_DEFAULT`). Since 0.4.
-     */
-    uint32_t ep_device;
-    /**
-     * `sdrt_ep_precision` for OpenVINO (default `SDRT_EP_PRECISION_AUTO`); not AUTO needs
-     * the device CPU, GPU or NPU, and OpenVINO (else `SDRT_ERROR_INVALID_ARGUMENT`). Since 0.4.
-     */
-    uint32_t ep_precision;
-    /**
-     * The plugin library (UTF-8 path), registered in the runtime once per library until the
-     * process exits. OpenVINO: NULL or "" for `$SDRT_OPENVINO_EP`, else
-     * `openvino/libonnxruntime_providers_openvino_plugin.so` beside the loaded ONNX Runtime
-     * (`tools/fetch_ep.sh openvino` puts it there). `SDRT_PROVIDER_PLUGIN`: required. Copied.
-     * Since 0.4.
-     */
-    const char *ep_library_path;
-    /**
-     * The provider's name as its library reports it (the `OrtEpDevice` EP name). OpenVINO:
-     * NULL or "" for `OpenVINOExecutionProvider` (`.AUTO` appended with
-     * `SDRT_EP_DEVICE_AUTO`). `SDRT_PROVIDER_PLUGIN`: required. Copied. Since 0.4.
-     */
-    const char *ep_name;
-    /**
-     * The provider's own options: `ep_option_count` UTF-8 keys (without the provider's name)
-     * and values, after sdrt's (OpenVINO: `load_config` for the precision), e.g. OpenVINO's
-     * `num_of_threads`. NULL when the count is 0. Copied. Since 0.4.
-     */
-    const char *const *ep_option_keys;
-    /**
-     * The values of `ep_option_keys`, in the same order. Since 0.4.
-     */
-    const char *const *ep_option_values;
-    /**
-     * How many options there are, at most 256 (default 0). Since 0.4.
-     */
-    uint32_t ep_option_count;
-} sdrt_pipeline_options;
-
-/**
  * What a pipeline loaded. Set `struct_size` (via `sdrt_pipeline_info_init`) before calling
  * `sdrt_pipeline_get_info`; only grows at the end.
  */
@@ -1497,23 +1497,6 @@ int32_t sdrt_images_safety_checked(const struct sdrt_images *images);
 void sdrt_images_free(struct sdrt_images *images);
 
 /**
- * Fills the first published layout of `params` with defaults and sets `struct_size` to that
- * layout's size: safe for a program built against any earlier header, whose struct may be
- * smaller than this library's. C and C++ callers including this header call it through the
- * macro of the same name, which passes `sizeof` to `sdrt_generate_params_init_sized`; other bindings call
- * `sdrt_generate_params_init_sized` themselves. NULL is ignored. Any thread.
- */
-void sdrt_generate_params_init(struct sdrt_generate_params *params);
-
-/**
- * Fills the first `size` bytes of `params` (at most this library's whole struct) with
- * defaults and sets `struct_size` to the bytes written; nothing past `size` is touched. Pass
- * `sizeof` of the struct as your header declares it. NULL, or a size below 4, is ignored.
- * Any thread. Since 0.2.
- */
-void sdrt_generate_params_init_sized(struct sdrt_generate_params *params, uint32_t size);
-
-/**
  * Fills the first published layout of `options` with defaults and sets `struct_size` to that
  * layout's size: safe for a program built against any earlier header, whose struct may be
  * smaller than this library's. C and C++ callers including this header call it through the
@@ -1529,6 +1512,23 @@ void sdrt_pipeline_options_init(struct sdrt_pipeline_options *options);
  * Any thread. Since 0.2.
  */
 void sdrt_pipeline_options_init_sized(struct sdrt_pipeline_options *options, uint32_t size);
+
+/**
+ * Fills the first published layout of `params` with defaults and sets `struct_size` to that
+ * layout's size: safe for a program built against any earlier header, whose struct may be
+ * smaller than this library's. C and C++ callers including this header call it through the
+ * macro of the same name, which passes `sizeof` to `sdrt_generate_params_init_sized`; other bindings call
+ * `sdrt_generate_params_init_sized` themselves. NULL is ignored. Any thread.
+ */
+void sdrt_generate_params_init(struct sdrt_generate_params *params);
+
+/**
+ * Fills the first `size` bytes of `params` (at most this library's whole struct) with
+ * defaults and sets `struct_size` to the bytes written; nothing past `size` is touched. Pass
+ * `sizeof` of the struct as your header declares it. NULL, or a size below 4, is ignored.
+ * Any thread. Since 0.2.
+ */
+void sdrt_generate_params_init_sized(struct sdrt_generate_params *params, uint32_t size);
 
 /**
  * Loads the model folder `model_dir` (UTF-8 path to an `optimum-cli export onnx` folder)
