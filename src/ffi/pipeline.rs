@@ -5,7 +5,10 @@ use std::ffi::{c_char, CString};
 use super::enums::{PREDICTION_TYPE, PROVIDER, SCHEDULER};
 use super::images::{images_into_raw, sdrt_images};
 use super::options::read_options;
-pub use super::options::{sdrt_coreml_compute_units, sdrt_pipeline_options};
+pub use super::options::{
+    sdrt_coreml_compute_units, sdrt_pipeline_options, sdrt_pipeline_options_init,
+    sdrt_pipeline_options_init_sized,
+};
 use super::params::{read_generate_params, sdrt_generate_params};
 use super::status::sdrt_status;
 use super::step::call_step;
