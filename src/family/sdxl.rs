@@ -153,48 +153,12 @@ impl StableDiffusionXl {
         {
             let e = tokenizer.encode_prompt(prompt)?;
             warn_truncated(call, what, &e, tokenizer);
-            call.check_cancel()?;
-            let ids: Vec<i64> = e.ids.iter().map(|&x| x as i64).collect();
-            let penultimate = io
-                .penultimate
-                .as_ref()
-                .ok_or_else(|| Error::internal("no penultimate hidden state bound"))?;
-            let mut names = vec![penultimate.name.as_str()];
-            if let Some(p) = &io.pooled {
-                names.push(p.name.as_str());
+            let out = run_encoder(call, encoder, io, &e.ids, timings)?;
+            tokens = out.tokens;
+            if let Some(p) = out.pooled {
+                pooled = p;
             }
-            let value = int_value(&io.input_ids, &[1, ids.len()], &ids)?;
-            let out = encoder.run(
-                vec![(io.input_ids.name.clone(), value)],
-                &names,
-                call.options(true),
-            );
-            let mut out = match out {
-                Err(_) if call.check_cancel().is_err() => return Err(Call::cancelled_error()),
-                r => r?,
-            };
-            timings.text_encoder += encoder.last_run();
-            let hidden = out.swap_remove(0);
-            if hidden.shape.len() != 3 || hidden.shape[0] != 1 {
-                return Err(Error::model(format!(
-                    "{}: '{}' has shape {:?}, expected [1, tokens, hidden]",
-                    encoder.name(),
-                    penultimate.name,
-                    hidden.shape
-                )));
-            }
-            tokens = hidden.shape[1];
-            if let Some(p) = out.pop() {
-                if p.shape.len() != 2 || p.shape[0] != 1 {
-                    return Err(Error::model(format!(
-                        "{}: 'text_embeds' has shape {:?}, expected [1, projection]",
-                        encoder.name(),
-                        p.shape
-                    )));
-                }
-                pooled = p.data;
-            }
-            states.push(hidden.data);
+            states.push(out.states);
         }
         Ok((states, tokens, pooled))
     }
@@ -233,6 +197,74 @@ impl StableDiffusionXl {
         };
         Ok((pos, tokens, pooled, neg))
     }
+}
+
+/// What one text part gives for one prompt.
+pub(super) struct EncoderOut {
+    /// The penultimate hidden states, `[tokens, width]` row-major.
+    pub states: Vec<f32>,
+    pub tokens: usize,
+    pub width: usize,
+    /// The pooled embedding, from the part that has one.
+    pub pooled: Option<Vec<f32>>,
+}
+
+/// Runs one text part on `ids` (one prompt, `[1, tokens]`).
+pub(super) fn run_encoder(
+    call: &Call<'_>,
+    encoder: &mut OnnxModel,
+    io: &TextEncoderIo,
+    ids: &[u32],
+    timings: &mut Timings,
+) -> Result<EncoderOut> {
+    call.check_cancel()?;
+    let penultimate = io
+        .penultimate
+        .as_ref()
+        .ok_or_else(|| Error::internal("no penultimate hidden state bound"))?;
+    let mut names = vec![penultimate.name.as_str()];
+    if let Some(p) = &io.pooled {
+        names.push(p.name.as_str());
+    }
+    let ids: Vec<i64> = ids.iter().map(|&x| x as i64).collect();
+    let value = int_value(&io.input_ids, &[1, ids.len()], &ids)?;
+    let out = encoder.run(
+        vec![(io.input_ids.name.clone(), value)],
+        &names,
+        call.options(true),
+    );
+    let mut out = match out {
+        Err(_) if call.check_cancel().is_err() => return Err(Call::cancelled_error()),
+        r => r?,
+    };
+    timings.text_encoder += encoder.last_run();
+    let hidden = out.swap_remove(0);
+    if hidden.shape.len() != 3 || hidden.shape[0] != 1 || hidden.shape[1] != ids.len() {
+        return Err(Error::model(format!(
+            "{}: '{}' has shape {:?}, expected [1, {}, hidden]",
+            encoder.name(),
+            penultimate.name,
+            hidden.shape,
+            ids.len()
+        )));
+    }
+    let pooled = match out.pop() {
+        Some(p) if p.shape.len() == 2 && p.shape[0] == 1 => Some(p.data),
+        Some(p) => {
+            return Err(Error::model(format!(
+                "{}: 'text_embeds' has shape {:?}, expected [1, projection]",
+                encoder.name(),
+                p.shape
+            )))
+        }
+        None => None,
+    };
+    Ok(EncoderOut {
+        tokens: hidden.shape[1],
+        width: hidden.shape[2],
+        states: hidden.data,
+        pooled,
+    })
 }
 
 /// Rows `[tokens, h1]` and `[tokens, h2]` side by side: `[tokens, h1 + h2]` (diffusers'

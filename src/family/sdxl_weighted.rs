@@ -11,15 +11,16 @@
 
 use crate::error::{Error, Result};
 use crate::model::bindings::TextEncoderIo;
-use crate::model::session::{int_value, OnnxModel};
+use crate::model::session::OnnxModel;
 use crate::pipeline::{Call, Timings};
 use crate::prompt_weights::{self, Chunk};
 use crate::tokenizer::ClipTokenizer;
 
+use super::sdxl::run_encoder;
 use super::weighted::{chunks_of, emphasize};
 
-/// One chunk through one encoder: the penultimate hidden states `[77 * hidden]`, `hidden`,
-/// and the pooled embedding when the encoder has one.
+/// One chunk through one encoder: the weighted penultimate hidden states `[77 * hidden]`,
+/// `hidden`, and the pooled embedding when the encoder has one.
 fn run_chunk(
     call: &Call<'_>,
     encoder: &mut OnnxModel,
@@ -27,52 +28,9 @@ fn run_chunk(
     chunk: &Chunk,
     timings: &mut Timings,
 ) -> Result<(Vec<f32>, usize, Option<Vec<f32>>)> {
-    call.check_cancel()?;
-    let penultimate = io
-        .penultimate
-        .as_ref()
-        .ok_or_else(|| Error::internal("no penultimate hidden state bound"))?;
-    let mut names = vec![penultimate.name.as_str()];
-    if let Some(p) = &io.pooled {
-        names.push(p.name.as_str());
-    }
-    let ids: Vec<i64> = chunk.ids.iter().map(|&x| x as i64).collect();
-    let value = int_value(&io.input_ids, &[1, ids.len()], &ids)?;
-    let out = encoder.run(
-        vec![(io.input_ids.name.clone(), value)],
-        &names,
-        call.options(true),
-    );
-    let mut out = match out {
-        Err(_) if call.check_cancel().is_err() => return Err(Call::cancelled_error()),
-        r => r?,
-    };
-    timings.text_encoder += encoder.last_run();
-    let hidden = out.swap_remove(0);
-    if hidden.shape.len() != 3 || hidden.shape[0] != 1 || hidden.shape[1] != ids.len() {
-        return Err(Error::model(format!(
-            "{}: '{}' has shape {:?}, expected [1, {}, hidden]",
-            encoder.name(),
-            penultimate.name,
-            hidden.shape,
-            ids.len()
-        )));
-    }
-    let width = hidden.shape[2];
-    let mut states = hidden.data;
-    emphasize(&mut states, &chunk.weights, width);
-    let pooled = match out.pop() {
-        Some(p) if p.shape.len() == 2 && p.shape[0] == 1 => Some(p.data),
-        Some(p) => {
-            return Err(Error::model(format!(
-                "{}: 'text_embeds' has shape {:?}, expected [1, projection]",
-                encoder.name(),
-                p.shape
-            )))
-        }
-        None => None,
-    };
-    Ok((states, width, pooled))
+    let mut out = run_encoder(call, encoder, io, &chunk.ids, timings)?;
+    emphasize(&mut out.states, &chunk.weights, out.width);
+    Ok((out.states, out.width, out.pooled))
 }
 
 /// The weighted conditioning of the prompts (one per encoder) and, when given, the negative
