@@ -95,28 +95,24 @@ fn encode_chunks(
     let mut out = Vec::new();
     let mut hidden = 0;
     let mut pad: Option<Vec<f32>> = None;
+    let mut run = |c: &Chunk, hidden: &mut usize| -> Result<Vec<f32>> {
+        let (mut states, shape) = encode(call, encoder, io, &c.ids)?;
+        timings.text_encoder += encoder.last_run();
+        *hidden = shape[2];
+        emphasize(&mut states, &c.weights, *hidden);
+        Ok(states)
+    };
     for k in 0..total {
         call.check_cancel()?;
-        let states = match chunks.get(k) {
-            Some(c) => {
-                let (mut states, shape) = encode(call, encoder, io, &c.ids)?;
-                timings.text_encoder += encoder.last_run();
-                hidden = shape[2];
-                emphasize(&mut states, &c.weights, hidden);
-                states
-            }
+        match chunks.get(k) {
+            Some(c) => out.extend_from_slice(&run(c, &mut hidden)?),
             None => {
                 if pad.is_none() {
-                    let (mut states, shape) = encode(call, encoder, io, &empty.ids)?;
-                    timings.text_encoder += encoder.last_run();
-                    hidden = shape[2];
-                    emphasize(&mut states, &empty.weights, hidden);
-                    pad = Some(states);
+                    pad = Some(run(empty, &mut hidden)?);
                 }
-                pad.clone().unwrap_or_default()
+                out.extend_from_slice(pad.as_deref().unwrap_or_default());
             }
-        };
-        out.extend_from_slice(&states);
+        }
     }
     Ok((out, hidden))
 }
