@@ -349,31 +349,7 @@ fn cdylib_exports_only_sdrt_functions() {
 
 /// Command-line arguments for one golden case, or `None` when the C API cannot express it.
 fn case_args(case: &common::ImageCase, prefix: &Path) -> Option<Vec<String>> {
-    let mut args = vec![
-        case.model.display().to_string(),
-        prefix.display().to_string(),
-        "--prompt".into(),
-        case.prompt.clone(),
-        "--width".into(),
-        case.width.to_string(),
-        "--height".into(),
-        case.height.to_string(),
-        "--steps".into(),
-        case.steps.to_string(),
-        "--guidance".into(),
-        case.guidance.to_string(),
-        "--seed".into(),
-        case.seed.to_string(),
-        "--count".into(),
-        case.count.to_string(),
-        "--generator".into(),
-        case.generator.clone(),
-        "--scheduler".into(),
-        case.scheduler.clone().unwrap_or_else(|| "default".into()),
-    ];
-    if let Some(n) = &case.negative_prompt {
-        args.extend(["--negative-prompt".into(), n.clone()]);
-    }
+    let mut args = common::c_example_args(case, prefix);
     if case.eta != 0.0 {
         args.extend(["--eta".into(), case.eta.to_string()]);
     }
@@ -482,21 +458,6 @@ fn c_txt2img_reproduces_the_torch_cuda_goldens() {
     assert_eq!(check_goldens(&exe, "txt2img_cuda", &cases, &[]), expected);
 }
 
-/// Writes a PNG input as binary PPM (RGB) or PGM (gray) for the C example.
-fn write_pnm(png: &Path, out: &Path, gray: bool) {
-    let img = image::open(png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
-    let (magic, w, h, data) = if gray {
-        let g = img.to_luma8();
-        ("P5", g.width(), g.height(), g.into_raw())
-    } else {
-        let c = img.to_rgb8();
-        ("P6", c.width(), c.height(), c.into_raw())
-    };
-    let mut bytes = format!("{magic}\n{w} {h}\n255\n").into_bytes();
-    bytes.extend_from_slice(&data);
-    std::fs::write(out, bytes).unwrap();
-}
-
 #[test]
 fn c_example_reproduces_the_edit_goldens() {
     // Image-to-image, inpainting (4 and 9 channels), SD-Turbo style, guidance rescale and LCM
@@ -512,14 +473,14 @@ fn c_example_reproduces_the_edit_goldens() {
             let mut extra = Vec::new();
             if let Some(p) = &c.init_image {
                 let ppm = inputs.join(p.file_name().unwrap()).with_extension("ppm");
-                write_pnm(p, &ppm, false);
+                common::write_pnm(p, &ppm, false);
                 extra.extend(["--init-image".into(), ppm.display().to_string()]);
                 extra.extend(["--strength".into(), c.strength.to_string()]);
                 extra.extend(["--rgba".into(), (k % 2).to_string()]);
             }
             if let Some(p) = &c.mask {
                 let pgm = inputs.join(p.file_name().unwrap()).with_extension("pgm");
-                write_pnm(p, &pgm, true);
+                common::write_pnm(p, &pgm, true);
                 extra.extend(["--mask".into(), pgm.display().to_string()]);
             }
             if c.guidance_rescale != 0.0 {
@@ -841,8 +802,8 @@ fn c_programs_under_clang_asan_and_ubsan() {
         .find(|c| c.base.name == "inp9_default_wide_6_s0.75")
         .unwrap();
     let (init, mask) = (inputs.join("init.ppm"), inputs.join("mask.pgm"));
-    write_pnm(case.init_image.as_ref().unwrap(), &init, false);
-    write_pnm(case.mask.as_ref().unwrap(), &mask, true);
+    common::write_pnm(case.init_image.as_ref().unwrap(), &init, false);
+    common::write_pnm(case.mask.as_ref().unwrap(), &mask, true);
     let extra: Vec<String> = [
         "--init-image",
         init.to_str().unwrap(),

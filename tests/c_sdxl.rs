@@ -11,53 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use common::cbuild::{assert_success, build_dir, compile, program, text, Lang};
-use common::{read_ppm, ImageCase};
+use common::read_ppm;
 use serde_json::Value;
-
-/// Writes a PNG input as binary PPM (RGB) or PGM (gray) for the C example.
-fn write_pnm(png: &Path, out: &Path, gray: bool) {
-    let img = image::open(png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
-    let (magic, w, h, data) = if gray {
-        let g = img.to_luma8();
-        ("P5", g.width(), g.height(), g.into_raw())
-    } else {
-        let c = img.to_rgb8();
-        ("P6", c.width(), c.height(), c.into_raw())
-    };
-    let mut bytes = format!("{magic}\n{w} {h}\n255\n").into_bytes();
-    bytes.extend_from_slice(&data);
-    std::fs::write(out, bytes).unwrap();
-}
-
-/// The common arguments of a case (its `images.json`-schema fields).
-fn base_args(case: &ImageCase, prefix: &Path) -> Vec<String> {
-    let mut args = vec![
-        case.model.display().to_string(),
-        prefix.display().to_string(),
-        "--prompt".into(),
-        case.prompt.clone(),
-        "--width".into(),
-        case.width.to_string(),
-        "--height".into(),
-        case.height.to_string(),
-        "--steps".into(),
-        case.steps.to_string(),
-        "--guidance".into(),
-        case.guidance.to_string(),
-        "--seed".into(),
-        case.seed.to_string(),
-        "--count".into(),
-        case.count.to_string(),
-        "--generator".into(),
-        case.generator.clone(),
-        "--scheduler".into(),
-        case.scheduler.clone().unwrap_or_else(|| "default".into()),
-    ];
-    if let Some(n) = &case.negative_prompt {
-        args.extend(["--negative-prompt".into(), n.clone()]);
-    }
-    args
-}
 
 /// The SDXL arguments of a case: diffusers' `(height, width)` sizes as `WxH`, its
 /// `(top, left)` crops as `X,Y`.
@@ -101,7 +56,7 @@ fn sdxl_args(c: &Value, inputs: &Path) -> Vec<String> {
         if let Some(png) = c[key].as_str() {
             let png = common::goldens().join(png);
             let pnm = inputs.join(png.file_name().unwrap()).with_extension(ext);
-            write_pnm(&png, &pnm, gray);
+            common::write_pnm(&png, &pnm, gray);
             opt(flag, Some(pnm.display().to_string()));
         }
     }
@@ -136,7 +91,7 @@ fn c_example_reproduces_every_sdxl_golden_with_the_refiner_hand_off() {
             let mut b = base.clone();
             b["files"] = c["files"].clone();
             let base_case = common::image_cases_from(&Value::Array(vec![b])).remove(0);
-            args = base_args(&base_case, &prefix);
+            args = common::c_example_args(&base_case, &prefix);
             args.extend(sdxl_args(base, &inputs));
             args.extend([
                 "--refiner".into(),
@@ -146,7 +101,7 @@ fn c_example_reproduces_every_sdxl_golden_with_the_refiner_hand_off() {
             ]);
             handoffs += 1;
         } else {
-            args = base_args(&this, &prefix);
+            args = common::c_example_args(&this, &prefix);
             args.extend(sdxl_args(c, &inputs));
         }
         runs.push((name, args, this.files));

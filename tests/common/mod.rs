@@ -308,6 +308,52 @@ pub fn edit_params(case: &EditCase) -> sdrt::GenerateParams {
     }
 }
 
+/// Writes a PNG input as binary PPM (RGB) or PGM (gray) for the C example.
+pub fn write_pnm(png: &Path, out: &Path, gray: bool) {
+    let img = image::open(png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
+    let (magic, w, h, data) = if gray {
+        let g = img.to_luma8();
+        ("P5", g.width(), g.height(), g.into_raw())
+    } else {
+        let c = img.to_rgb8();
+        ("P6", c.width(), c.height(), c.into_raw())
+    };
+    let mut bytes = format!("{magic}\n{w} {h}\n255\n").into_bytes();
+    bytes.extend_from_slice(&data);
+    std::fs::write(out, bytes).unwrap();
+}
+
+/// `examples/c/txt2img.c`'s arguments for a case's `images.json`-schema fields (model,
+/// output prefix, prompt, size, steps, guidance, seed, count, generator, scheduler, negative).
+pub fn c_example_args(case: &ImageCase, prefix: &Path) -> Vec<String> {
+    let mut args = vec![
+        case.model.display().to_string(),
+        prefix.display().to_string(),
+        "--prompt".into(),
+        case.prompt.clone(),
+        "--width".into(),
+        case.width.to_string(),
+        "--height".into(),
+        case.height.to_string(),
+        "--steps".into(),
+        case.steps.to_string(),
+        "--guidance".into(),
+        case.guidance.to_string(),
+        "--seed".into(),
+        case.seed.to_string(),
+        "--count".into(),
+        case.count.to_string(),
+        "--generator".into(),
+        case.generator.clone(),
+        "--scheduler".into(),
+        case.scheduler.clone().unwrap_or_else(|| "default".into()),
+    ];
+    if let Some(n) = &case.negative_prompt {
+        args.extend(["--negative-prompt".into(), n.clone()]);
+    }
+    args
+}
+
 /// Reads a binary PPM (P6, maxval 255).
 pub fn read_ppm(path: &Path) -> (usize, usize, Vec<u8>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
