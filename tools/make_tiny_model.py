@@ -937,10 +937,13 @@ def make_lcm_fixture(pipe, workdir: Path):
        "--lcm-only")
 
 
-def build_taesd():
+def build_taesd(seed=TAESD_SEED):
+    """A random-weight TAESD (TAESDXL has the same config), its convolutions but the last
+    scaled by TAESD_GAIN and the last calibrated so the output before `* 2 - 1` has mean 0.5
+    and std TAESD_TARGET_STD on RandomState(0) latents."""
     from diffusers import AutoencoderTiny
 
-    torch.manual_seed(TAESD_SEED)
+    torch.manual_seed(seed)
     vae = AutoencoderTiny(**TAESD_CONFIG).eval()
     layers = vae.decoder.layers
     last = layers[-1]
@@ -966,10 +969,27 @@ class TaesdDecoder(torch.nn.Module):
         return self.vae.decode(latent_sample).sample
 
 
+def export_taesd(vae, dst: Path) -> Path:
+    """dst/model.onnx: the TAESD decoder in the form sdrt's `vae_preview` takes (inputs
+    `latent_sample`, output `sample`, free batch and size), weights inline."""
+    import onnx
+
+    dummy = torch.from_numpy(np.random.RandomState(0).randn(1, 4, 8, 8).astype(np.float32))
+    onnx_path = dst / "model.onnx"
+    torch.onnx.export(
+        TaesdDecoder(vae), (dummy,), str(onnx_path),
+        input_names=["latent_sample"], output_names=["sample"],
+        dynamic_axes={"latent_sample": {0: "batch_size", 2: "latent_height", 3: "latent_width"},
+                      "sample": {0: "batch_size", 2: "latent_height * 8", 3: "latent_width * 8"}},
+        do_constant_folding=True, opset_version=18, dynamo=False)
+    onnx.checker.check_model(onnx.load(str(onnx_path)))
+    inline_external_data(dst)
+    return onnx_path
+
+
 def make_preview_fixture():
     """tests/fixtures/tiny-sd2-preview: tiny-sd2 (links) plus a Tiny AutoEncoder (TAESD) decoder
     in vae_preview/, for cheap previews of the UNet-space latents."""
-    import onnx
     import onnxruntime
 
     vae = build_taesd()
@@ -981,17 +1001,7 @@ def make_preview_fixture():
     dst = PREVIEW_OUT / "vae_preview"
     dst.mkdir()
     vae.save_config(dst)
-    dummy = torch.from_numpy(np.random.RandomState(0).randn(1, 4, 8, 8).astype(np.float32))
-    onnx_path = dst / "model.onnx"
-    torch.onnx.export(
-        TaesdDecoder(vae), (dummy,), str(onnx_path),
-        input_names=["latent_sample"], output_names=["sample"],
-        dynamic_axes={"latent_sample": {0: "batch_size", 2: "latent_height", 3: "latent_width"},
-                      "sample": {0: "batch_size", 2: "latent_height * 8", 3: "latent_width * 8"}},
-        do_constant_folding=True, opset_version=18, dynamo=False)
-    m = onnx.load(str(onnx_path))
-    onnx.checker.check_model(m)
-    inline_external_data(dst)
+    onnx_path = export_taesd(vae, dst)
     info = describe_onnx(dst)
 
     sess = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])

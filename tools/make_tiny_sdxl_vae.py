@@ -47,11 +47,11 @@ from make_tiny_model import (  # noqa: E402
     TAESD_CONFIG,
     TAESD_GAIN,
     TAESD_TARGET_STD,
-    TaesdDecoder,
+    build_taesd,
+    export_taesd,
     describe_onnx,
     fmt_stat,
     img_u8,
-    inline_external_data,
 )
 from make_tiny_sdxl import BASE, SEED, onnx_sections, ort_io, size_lines, versions  # noqa: E402
 
@@ -127,33 +127,11 @@ def write_readme(dst: Path, intro, stats, stats_title, flag):
 # --------------------------------------------------------------------------
 # TAESDXL: tiny-sdxl-preview
 # --------------------------------------------------------------------------
-def build_taesdxl():
-    """A random-weight TAESDXL, calibrated as make_tiny_model.build_taesd calibrates TAESD."""
-    from diffusers import AutoencoderTiny
-
-    torch.manual_seed(TAESDXL_SEED)
-    vae = AutoencoderTiny(**TAESDXL_CONFIG).eval()
-    layers = vae.decoder.layers
-    last = layers[-1]
-    with torch.no_grad():
-        for mod in layers.modules():
-            if isinstance(mod, torch.nn.Conv2d) and mod is not last:
-                mod.weight.mul_(TAESD_GAIN)
-        cal = torch.from_numpy(calibration_latents())
-        y = last(layers[:-1](torch.tanh(cal / 3) * 3))
-        mean, std = y.mean(dim=(0, 2, 3)), y.std(dim=(0, 2, 3))
-        s = TAESD_TARGET_STD / std
-        last.weight.mul_(s[:, None, None, None])
-        last.bias.copy_(last.bias * s + (0.5 - mean * s))
-    return vae
-
-
 @torch.no_grad()
 def make_preview():
-    import onnx
     import onnxruntime
 
-    vae = build_taesdxl()
+    vae = build_taesd(TAESDXL_SEED)  # make_tiny_model's recipe, TAESDXL's seed
     new_fixture(PREVIEW, own=[])
     dst = PREVIEW / "vae_preview"
     dst.mkdir()
@@ -162,16 +140,7 @@ def make_preview():
     cfg["_name_or_path"] = f"{PREVIEW.name}/vae_preview"
     (dst / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     # Exported exactly as make_tiny_model.make_preview_fixture exports SD's TAESD.
-    dummy = torch.from_numpy(np.random.RandomState(0).randn(1, 4, 8, 8).astype(np.float32))
-    onnx_path = dst / "model.onnx"
-    torch.onnx.export(
-        TaesdDecoder(vae), (dummy,), str(onnx_path),
-        input_names=["latent_sample"], output_names=["sample"],
-        dynamic_axes={"latent_sample": {0: "batch_size", 2: "latent_height", 3: "latent_width"},
-                      "sample": {0: "batch_size", 2: "latent_height * 8", 3: "latent_width * 8"}},
-        do_constant_folding=True, opset_version=18, dynamo=False)
-    onnx.checker.check_model(onnx.load(str(onnx_path)))
-    inline_external_data(dst)
+    onnx_path = export_taesd(vae, dst)
     describe_onnx(dst)
 
     sess = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
