@@ -142,12 +142,13 @@ def mean32(z):
     return np.float32(z.astype(np.float64).mean())
 
 
-def encode(session, tok, text, rescale="chunk"):
-    """`[1, chunks * 77, hidden]` float32. `rescale`: "chunk" (A1111), "none" or "whole"
-    (the wrong variants)."""
+def weight_and_concat(states, rescale):
+    """A1111's emphasis over one encoder's chunks: `states` is `[(z [77, hidden], weights)]`;
+    each z multiplied by its token weights and, for `rescale` "chunk" (A1111), scaled back to
+    its unweighted mean; "none" and "whole" (one rescale over the concatenation) are the wrong
+    variants. Returns `[chunks * 77, hidden]`."""
     zs, befores = [], []
-    for ids, ws in chunks(tok, text):
-        z = session.run(["last_hidden_state"], {"input_ids": np.array([ids], dtype=np.int64)})[0][0]
+    for z, ws in states:
         before = mean32(z)
         z = z * np.array(ws, dtype=np.float32)[:, None]
         after = mean32(z)
@@ -161,7 +162,14 @@ def encode(session, tok, text, rescale="chunk"):
         before = np.float32(np.mean(np.array(befores, dtype=np.float64)))
         if after != 0:
             z = z * (before / after)
-    return z[None]
+    return z
+
+
+def encode(session, tok, text, rescale="chunk"):
+    """`[1, chunks * 77, hidden]` float32. `rescale`: as `weight_and_concat`."""
+    states = [(session.run(["last_hidden_state"], {"input_ids": np.array([ids], dtype=np.int64)})[0][0], ws)
+              for ids, ws in chunks(tok, text)]
+    return weight_and_concat(states, rescale)[None]
 
 
 def encode_sdxl(sessions, toks, text, rescale="chunk"):
@@ -171,27 +179,14 @@ def encode_sdxl(sessions, toks, text, rescale="chunk"):
     Returns `([1, chunks * 77, h1 + h2], [1, projection])`."""
     parts, pooled = [], None
     for (session, layers), tok in zip(sessions, toks):
-        zs, befores = [], []
+        states = []
         for k, (ids, ws) in enumerate(chunks(tok, text)):
             names = [f"hidden_states.{layers - 1}"] + (["text_embeds"] if k == 0 and layers_has_pooled(session) else [])
             out = session.run(names, {"input_ids": np.array([ids], dtype=np.int64)})
-            z = out[0][0]
             if len(out) > 1:
                 pooled = out[1]
-            before = mean32(z)
-            z = z * np.array(ws, dtype=np.float32)[:, None]
-            after = mean32(z)
-            if rescale == "chunk" and after != 0:
-                z = z * (before / after)
-            zs.append(z)
-            befores.append(before)
-        z = np.concatenate(zs, axis=0)
-        if rescale == "whole":
-            after = mean32(z)
-            before = np.float32(np.mean(np.array(befores, dtype=np.float64)))
-            if after != 0:
-                z = z * (before / after)
-        parts.append(z)
+            states.append((out[0][0], ws))
+        parts.append(weight_and_concat(states, rescale))
     return np.concatenate(parts, axis=-1)[None], pooled
 
 
