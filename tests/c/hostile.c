@@ -77,20 +77,10 @@ static sdrt_generate_params *grown(sdrt_generate_params *gp) {
     return (sdrt_generate_params *)(void *)grown_params;
 }
 
-/* Latents lent through params->latents: 8x8 cells (a 64x64 image), up to 2 images. */
-static float lat[2 * 4 * 8 * 8];
-static sdrt_latents lat_view;
+/* Latents lent through params->latents (hostile_check.h), halfway into 4 steps. */
 static void set_latents(sdrt_generate_params *gp, const char *family, uint32_t count,
                         uint32_t channels) {
-    memset(&lat_view, 0, sizeof lat_view);
-    lat_view.struct_size = (uint32_t)sizeof lat_view;
-    lat_view.count = count;
-    lat_view.channels = channels;
-    lat_view.height = 8;
-    lat_view.width = 8;
-    lat_view.data = lat;
-    lat_view.family = family;
-    gp->latents = &lat_view;
+    lend_latents(gp, family, count, channels);
     gp->denoising_start = 0.5f;
     gp->steps = 4;
 }

@@ -59,4 +59,21 @@ static void check_value(const char *desc, int ok) {
     printf("ok   value    %s\n", desc);
 }
 
+/* Latents lent through params->latents: 8x8 cells (a 64x64 image), up to 2 images, of
+   `family` with `channels` channels. The caller sets denoising_start. */
+static float lat[2 * 4 * 8 * 8];
+static sdrt_latents lat_view;
+static void lend_latents(sdrt_generate_params *gp, const char *family, uint32_t count,
+                         uint32_t channels) {
+    memset(&lat_view, 0, sizeof lat_view);
+    lat_view.struct_size = (uint32_t)sizeof lat_view;
+    lat_view.count = count;
+    lat_view.channels = channels;
+    lat_view.height = 8;
+    lat_view.width = 8;
+    lat_view.data = lat;
+    lat_view.family = family;
+    gp->latents = &lat_view;
+}
+
 #endif /* SDRT_TEST_HOSTILE_CHECK_H */

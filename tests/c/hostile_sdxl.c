@@ -30,8 +30,6 @@ static sdrt_images *handoff_ = NULL;   /* the base's latents: 1x4x8x8, to 0.8 of
 static sdrt_latents handoff_view;      /* sdrt_images_latents of handoff_ */
 
 static uint8_t rgb[64 * 64 * 3];
-static float lat[2 * 4 * 8 * 8];
-static sdrt_latents lat_view;
 
 static int images_sentinel_storage;
 #define IMAGES_SENTINEL ((sdrt_images *)(void *)&images_sentinel_storage)
@@ -49,15 +47,7 @@ static void base_params(sdrt_generate_params *gp) {
 
 static void set_latents(sdrt_generate_params *gp, const char *family, uint32_t count,
                         uint32_t channels) {
-    memset(&lat_view, 0, sizeof lat_view);
-    lat_view.struct_size = (uint32_t)sizeof lat_view;
-    lat_view.count = count;
-    lat_view.channels = channels;
-    lat_view.height = 8;
-    lat_view.width = 8;
-    lat_view.data = lat;
-    lat_view.family = family;
-    gp->latents = &lat_view;
+    lend_latents(gp, family, count, channels);
     gp->denoising_start = 0.8f;
 }
 
