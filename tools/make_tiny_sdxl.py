@@ -281,8 +281,8 @@ def make_full(dst: Path):
     architecture with random weights, exported by optimum as users export SDXL (about 14 GB of
     float32: 13,878,230,181 bytes). The export holds the 10.3 GB UNet more than once (torch's
     module and the ONNX graph being written): on this project's 2-core, 23 GB machine it took
-    13 min 44 s with a peak resident set of 22.4 GB and about 6 GB of swap in use (measured
-    with `/usr/bin/time -v`), so add swap first on such a machine."""
+    13 min 44 s with a peak resident set of 22.4 GB (`/usr/bin/time -v`) and 6 GB of swap in
+    use at one reading of `free -g` during it, so add swap first on such a machine."""
     from diffusers import StableDiffusionXLPipeline
     from optimum.exporters.onnx import onnx_export_from_model
 
