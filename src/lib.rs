@@ -13,6 +13,8 @@ pub mod error;
 mod family;
 pub mod ffi;
 /// cbindgen:ignore
+pub mod lora;
+/// cbindgen:ignore
 pub mod memory;
 /// cbindgen:ignore
 pub mod model;
@@ -31,9 +33,9 @@ pub mod tokenizer;
 
 pub use error::{Error, ErrorKind, Result};
 pub use pipeline::{
-    CacheDir, GenerateParams, GrayImage, Images, Latents, MicroConditioning, Pipeline,
-    PipelineInfo, PipelineOptions, Preview, PreviewKind, PromptWeighting, RgbImage, StepInfo,
-    Timings,
+    CacheDir, GenerateParams, GrayImage, Images, Latents, LoraId, LoraWeight, MicroConditioning,
+    Pipeline, PipelineInfo, PipelineOptions, Preview, PreviewKind, PromptWeighting, RgbImage,
+    StepInfo, Timings,
 };
 pub use rng::Generator;
 pub use runtime::{Provider, RuntimeOptions};

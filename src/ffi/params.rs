@@ -562,6 +562,7 @@ pub(crate) unsafe fn read_generate_params(
             "params->prompt_weighting",
             "value",
         )?,
+        loras: Vec::new(),
     };
     let callbacks = Callbacks {
         progress: c.progress,

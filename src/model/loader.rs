@@ -3,6 +3,7 @@
 //! providers, the graph cache (CPU) and CoreML's compiled-model cache, both keyed by
 //! [`cache_settings`].
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::cache::CacheDir;
@@ -79,6 +80,8 @@ pub(crate) struct Loader {
     tokens: usize,
     /// Pixels per latent cell (pinned latent sizes for static shapes).
     factor: usize,
+    /// The layers of each part that carry a LoRA branch (`lora::graph`); empty: the stock graph.
+    branches: parking_lot::Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Loader {
@@ -100,7 +103,58 @@ impl Loader {
             placements: Default::default(),
             tokens,
             factor,
+            branches: Default::default(),
         }
+    }
+
+    /// The layers of `part` that carry a LoRA branch.
+    pub(crate) fn branches(&self, part: &str) -> BTreeSet<String> {
+        self.branches.lock().get(part).cloned().unwrap_or_default()
+    }
+
+    /// Sets the layers of `part` that carry a LoRA branch in the sessions loaded from now on.
+    pub(crate) fn set_branches(&self, part: &str, modules: BTreeSet<String>) {
+        self.branches.lock().insert(part.to_string(), modules);
+    }
+
+    /// What the cache key of `part` adds for its LoRA branches (nothing without them).
+    fn branch_settings(&self, part: &str) -> String {
+        let b = self.branches(part);
+        if b.is_empty() {
+            return String::new();
+        }
+        let list: Vec<&str> = b.iter().map(String::as_str).collect();
+        format!("; lora branches {}", list.join(","))
+    }
+
+    /// Commits `part`'s session from `path`: the file as it is, or with the LoRA branches
+    /// of `part` added (the edited graph is built in memory; its external data stays where
+    /// it is, next to `path`).
+    fn commit(
+        &self,
+        part: &str,
+        builder: ort::session::builder::SessionBuilder,
+        path: &Path,
+    ) -> Result<ort::session::Session> {
+        let branches = self.branches(part);
+        if branches.is_empty() {
+            return load_session(builder, path);
+        }
+        let graph = super::onnx_file::read_graph(path)?;
+        super::onnx_file::check_external_data(path, &graph)?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+        let edited = crate::lora::graph::with_branches(&bytes, &branches)
+            .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
+        drop(bytes);
+        let folder = path.parent().unwrap_or(Path::new("."));
+        let mut builder = builder.with_config_entry(
+            "session.model_external_initializers_file_folder_path",
+            folder.to_string_lossy(),
+        )?;
+        builder
+            .commit_from_memory(&edited)
+            .map_err(|e| Error::model(format!("{} with LoRA branches: {e}", path.display())))
     }
 
     /// The provider the sessions run on.
@@ -127,7 +181,8 @@ impl Loader {
     /// setting that changes the graph ONNX Runtime or CoreML builds from them.
     fn cache_settings(&self, part: &str, pinned: &[(&'static str, usize)]) -> Result<String> {
         let rt = runtime::get_or_init()?;
-        Ok(cache_settings(rt.version(), &self.settings, part, pinned))
+        let s = cache_settings(rt.version(), &self.settings, part, pinned);
+        Ok(s + &self.branch_settings(part))
     }
 
     /// The cache settings of `part` on the CPU provider (a plugin's graph that fell back).
@@ -138,7 +193,7 @@ impl Loader {
             plugin: None,
             ..self.settings.clone()
         };
-        Ok(cache_settings(rt.version(), &cpu, part, &[]))
+        Ok(cache_settings(rt.version(), &cpu, part, &[]) + &self.branch_settings(part))
     }
 
     /// CoreML's `ModelCacheDirectory` for `part`: one folder per graph and key under the
@@ -292,7 +347,7 @@ impl Loader {
             Some(m) => Ok(m),
             None => OnnxModel::new(
                 part,
-                load_session(self.builder(part, path, pinned, provider)?, path)?,
+                self.commit(part, self.builder(part, path, pinned, provider)?, path)?,
             ),
         }
     }
@@ -345,7 +400,7 @@ impl Loader {
                             "session.optimized_model_external_initializers_min_size_in_bytes",
                             "1024",
                         )?;
-                    let session = load_session(b, path);
+                    let session = self.commit(part, b, path);
                     let session = match session {
                         Ok(s) => s,
                         Err(e) => {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use half::f16;
-use ort::session::{RunOptions, Session};
+use ort::session::{RunOptions, Session, SessionInputValue};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -30,6 +30,8 @@ pub struct OnnxModel {
     last_run: std::time::Duration,
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
+    /// Inputs every run feeds besides the stage's own (a call's LoRA branches).
+    extra: Vec<(String, DynValue)>,
 }
 
 fn io_info(name: &str, dtype: &ValueType) -> Option<IoInfo> {
@@ -68,7 +70,13 @@ impl OnnxModel {
             last_run: std::time::Duration::ZERO,
             inputs,
             outputs,
+            extra: Vec::new(),
         })
+    }
+
+    /// Sets the inputs every following run feeds besides its own (replacing the last set).
+    pub fn set_extra_inputs(&mut self, extra: Vec<(String, DynValue)>) {
+        self.extra = extra;
     }
 
     /// How long the last `run` spent inside ONNX Runtime.
@@ -110,9 +118,17 @@ impl OnnxModel {
         options: &'a RunOptions,
     ) -> Result<ort::session::SessionOutputs<'a>> {
         let started = std::time::Instant::now();
+        let mut all: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> =
+            Vec::with_capacity(inputs.len() + self.extra.len());
+        all.extend(inputs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        all.extend(
+            self.extra
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.into())),
+        );
         let result = self
             .session
-            .run_with_options(inputs, options)
+            .run_with_options(all, options)
             .map_err(|e| Error::new(ErrorKind::Inference, format!("{}: {e}", self.name)))?;
         self.last_run = started.elapsed();
         Ok(result)

@@ -11,6 +11,7 @@ mod decode;
 mod denoise;
 mod estimate;
 mod latents;
+mod lora;
 mod options;
 mod plan;
 mod preview;
@@ -44,6 +45,7 @@ pub use call::CallStart;
 pub use decode::to_rgb8;
 pub use denoise::{guidance_embedding, rescale_noise_cfg};
 pub use estimate::{estimate_peak, human_bytes, PeakEstimate};
+pub use lora::{LoraId, LoraWeight};
 pub use options::{PipelineInfo, PipelineOptions, Preview, StepInfo, StepObserver};
 pub use plan::get_timesteps;
 pub use preview::latent_rgb;
@@ -95,6 +97,8 @@ pub struct Pipeline {
     dims: GraphDims,
     io: Bindings,
     cancellation: Cancellation,
+    /// The LoRAs loaded into this pipeline.
+    loras: Mutex<lora::Registry>,
     /// Test hook: panic after this UNet evaluation (0 = never).
     #[cfg(feature = "test-hooks")]
     debug_panic_step: AtomicUsize,
@@ -258,6 +262,7 @@ impl Pipeline {
             dims,
             io: bindings,
             cancellation: Cancellation::default(),
+            loras: Mutex::new(lora::Registry::new()),
             #[cfg(feature = "test-hooks")]
             debug_panic_step: AtomicUsize::new(0),
         })
@@ -372,6 +377,7 @@ impl Pipeline {
         };
         let plan = plan::plan(params, &model)?;
         self.family.check_request(params)?;
+        self.check_loras(params)?;
         let mut graphs = self.graphs.lock();
         // Registered until the stages end, however they end (a panic included).
         let registered = self.cancellation.register(start, &self.log)?;

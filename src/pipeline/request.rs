@@ -82,6 +82,9 @@ pub struct GenerateParams {
     /// How the prompts' emphasis syntax is read; [`PromptWeighting::None`] (the default)
     /// keeps parentheses literal and truncates at 77 tokens, as diffusers.
     pub prompt_weighting: PromptWeighting,
+    /// The loaded LoRAs this call applies ([`crate::Pipeline::load_lora`]), each with its
+    /// scale (diffusers' `fuse_lora(lora_scale=...)`, or its adapter weight); none by default.
+    pub loras: Vec<crate::pipeline::LoraWeight>,
 }
 
 /// How prompts are read.
@@ -238,6 +241,7 @@ impl Default for GenerateParams {
             latents: None,
             output_latents: false,
             prompt_weighting: PromptWeighting::None,
+            loras: Vec::new(),
         }
     }
 }

@@ -64,7 +64,8 @@ impl Pipeline {
         self.ensure_graphs(g, params, &mut timings)?;
         let parts = self.text_parts;
         for (slot, part) in g.text.iter_mut().zip(parts) {
-            self.stage(slot, part, &mut timings)?;
+            let model = self.stage(slot, part, &mut timings)?;
+            self.bind_loras(model, part, params)?;
         }
         let mut encoders: Vec<&mut OnnxModel> = g.text.iter_mut().flatten().collect();
         if encoders.len() != parts.len() {
@@ -136,7 +137,8 @@ impl Pipeline {
         if params.preview == PreviewKind::Full && params.preview_every > 0 {
             self.stage(&mut g.vae_decoder, "vae_decoder", &mut timings)?;
         }
-        self.stage(&mut g.unet, "unet", &mut timings)?;
+        let model = self.stage(&mut g.unet, "unet", &mut timings)?;
+        self.bind_loras(model, "unet", params)?;
         let Graphs {
             unet,
             vae_decoder,
