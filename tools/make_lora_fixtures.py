@@ -391,6 +391,61 @@ def describe(path: Path, n=4):
             print("    metadata:", {k: v for k, v in m.items() if k.split(".", 1)[1] in ("r", "lora_alpha", "target_modules")})
 
 
+def onnx_node_name(comp, module):
+    """The name optimum's export (torch.onnx, TorchScript scopes) gives the MatMul of a Linear:
+    one `/` segment per attribute, a ModuleList index joined to its list's name by a dot:
+    unet `down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj` ->
+    `/down_blocks.0/attentions.0/transformer_blocks.0/ff/net.0/proj/MatMul`; text encoder
+    `text_model.encoder.layers.0.self_attn.q_proj` -> `/text_model/encoder/layers.0/self_attn/q_proj/MatMul`."""
+    import re
+
+    path = re.sub(r"\.(\d+)(?=\.|$)", r"#\1", module)  # keep list indices with their list
+    return "/" + "/".join(seg.replace("#", ".") for seg in path.split(".")) + "/MatMul"
+
+
+def check_onnx_targets(pipes):
+    """Every module the good files target is, in the committed fixture's ONNX graph, one MatMul
+    named as onnx_node_name() says, whose second input is an initializer holding the torch
+    weight transposed ([in, out]); prints the layout and any initializer used by more than one
+    node (the exporter merges equal initializers)."""
+    import onnx
+    from onnx import numpy_helper
+
+    fixture = {"sd2": REPO / "tests" / "fixtures" / "tiny-sd2", "sdxl": REPO / "tests" / "fixtures" / "tiny-sdxl"}
+    graphs = {}
+    for name, (kind, comps, _, _) in SPECS.items():
+        pipe = pipes[kind]
+        for comp, mods in read_lora(OUT / f"{name}.safetensors").items():
+            key = (kind, comp)
+            if key not in graphs:
+                g = onnx.load(str(fixture[kind] / comp / "model.onnx")).graph
+                inits = {i.name: i for i in g.initializer}
+                uses = {}
+                for n in g.node:
+                    for x in n.input:
+                        uses[x] = uses.get(x, 0) + 1
+                graphs[key] = ({n.name: n for n in g.node}, inits, uses)
+            nodes, inits, uses = graphs[key]
+            model = getattr(pipe, comp)
+            shown = 0
+            for mod in sorted(mods):
+                if "." not in mod:
+                    mod = kohya_module(comp, model, mod)
+                node = nodes.get(onnx_node_name(comp, mod))
+                assert node is not None and node.op_type == "MatMul", (kind, comp, mod)
+                w = node.input[1]
+                assert w in inits, (kind, comp, mod, w)
+                arr = numpy_helper.to_array(inits[w])
+                ref = model.get_submodule(mod).weight.detach().numpy().T
+                assert arr.shape == ref.shape and np.array_equal(arr, ref), (kind, comp, mod)
+                if uses[w] != 1:
+                    print(f"    NOTE {kind} {comp} {mod}: initializer {w} is used by {uses[w]} nodes")
+                if shown < 2:
+                    print(f"    {kind} {comp} {mod} -> {node.name} weight {w} {list(arr.shape)} (W^T)")
+                    shown += 1
+    print("every targeted module is one MatMul of the committed graphs with W^T as an initializer")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as td:
@@ -400,6 +455,7 @@ def main():
             make_file(name, pipes)
         make_bad_files(pipes["sd2"])
         verify(lambda kind: build(kind, td / f"v-{kind}"))
+        check_onnx_targets(pipes)
     for p in sorted(OUT.iterdir()):
         if p.suffix == ".safetensors" and p.name != "not_safetensors.safetensors":
             describe(p)
