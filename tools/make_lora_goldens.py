@@ -5,6 +5,9 @@ Run from the repository root, after tools/make_lora_fixtures.py:
 
     /work/venv/bin/python tools/make_lora_goldens.py
 
+(`... make_lora_goldens.py CASE...` makes only the named cases, without writing lora.json.) It
+also writes the "## LoRA" section of tests/goldens/README.md. About a minute on 2 cores.
+
 For each case the reference is diffusers' own LoRA path on the tiny torch pipeline, rebuilt in
 memory exactly as tools/make_tiny_model.py (tiny-sd2) and tools/make_tiny_sdxl.py (tiny-sdxl)
 build it: `load_lora_weights` (one adapter per file), `set_adapters` when there are two,
@@ -256,6 +259,59 @@ def write_json(path, obj):
         f.write("\n")
 
 
+README_HEADING = "## LoRA"
+README = """## LoRA
+
+Written by `python tools/make_lora_goldens.py` (this section too) after
+`python tools/make_lora_fixtures.py`, from the repository root with the venv of
+`tools/requirements.txt` (peft and safetensors included):
+
+    /work/venv/bin/python tools/make_lora_fixtures.py    # tests/fixtures/loras/*.safetensors
+    /work/venv/bin/python tools/make_lora_goldens.py     # tests/goldens/lora.json, lora/*.png
+
+Both are deterministic (byte for byte) and take about a minute on 2 cores; no fixture is
+rebuilt (the tiny torch pipelines are rebuilt in memory). `make_lora_goldens.py CASE...` makes
+only the named cases (into lora/, without writing lora.json).
+
+- `tests/fixtures/loras/`: random-weight LoRA files (A = randn(r, in) / sqrt(in), B = randn(out,
+  r) / sqrt(r), numpy RandomState per file; B is not zero): `sd2_unet` (PEFT keys
+  `unet.<module>.lora_A.weight` [r, in] / `.lora_B.weight` [out, r], rank 4, to_q/to_k/to_v/
+  to_out.0, no adapter metadata), `sd2_te_unet` (PEFT, rank 8, text encoder q/k/v/out_proj and
+  UNet to_q/k/v/out.0, ff.net.0.proj, ff.net.2, proj_in, proj_out; safetensors
+  `__metadata__["lora_adapter_metadata"]` with `unet.lora_alpha` 4 and `text_encoder.lora_alpha`
+  16, so diffusers scales the UNet by 0.5 and the text encoder by 2.0), `sd2_kohya` (kohya
+  `lora_unet_*` / `lora_te_*` with `.lora_down.weight`, `.lora_up.weight`, `.alpha`; rank 4,
+  alpha 2: scale 0.5), `sdxl` (PEFT `unet.`, `text_encoder.`, `text_encoder_2.`, rank 4, no
+  metadata), and the broken `not_safetensors`, `nothing_matches`, `bad_rank`. See
+  tools/make_lora_fixtures.py's docstring.
+- `lora.json`: `images` and `wrong`, each entry the `images.json` schema (`scheduler: null`:
+  the fixture's own, PNDM / Euler) plus `loras: [{"file", "scale"}]` (paths relative to
+  tests/fixtures), `max_abs_diff_vs_torch` and `mean_abs_diff_vs_none` (0..255, for
+  information). The reference: diffusers' `load_lora_weights` (one adapter per file),
+  `set_adapters(names, adapter_weights=scales)` for two files, `fuse_lora(lora_scale)`,
+  `unload_lora_weights`; the fused weights checked to be W + scale * (alpha / r) * B @ A; then
+  `save_pretrained` + optimum `main_export(task="text-to-image")` and optimum's
+  `ORTStableDiffusionPipeline` / `ORTStableDiffusionXLPipeline` with numpy latents as in
+  `images.json`. The unfused rebuilt pipelines exported the same way are checked to have the
+  committed fixtures' nodes and initializers and to give `images/pndm_numpy_5.png` and
+  `sdxl/base_euler_numpy_5.png` byte for byte (`sd2_none` is that image).
+  `wrong` (each with `wrong_of` and `how`): `sd2_kohya_alpha_ignored`, `sd2_unet_s1_qk_only`
+  (to_v/to_out.0 missed), `sd2_te_unet_te_missed` (text encoder LoRA missed),
+  `sd2_te_unet_metadata_ignored` (lora_alpha = r); `mean_abs_diff_vs_right` says how far each is
+  from its right image.
+"""
+
+
+def write_readme():
+    path = GOLDENS / "README.md"
+    old = path.read_text(encoding="utf-8")
+    if README_HEADING + "\n" in old:
+        start = old.index(README_HEADING + "\n")
+        nxt = old.find("\n## ", start + len(README_HEADING))
+        old = old[:start].rstrip("\n") + ("\n" + old[nxt:] if nxt != -1 else "")
+    path.write_text(old.rstrip("\n") + "\n\n" + README, encoding="utf-8")
+
+
 def main():
     only = sys.argv[1:]  # case names, to make a few while developing (writes nothing then)
     out_dir = GOLDENS / "lora"
@@ -311,7 +367,8 @@ def main():
         print("(partial run: lora.json not written)")
         return
     write_json(GOLDENS / "lora.json", {"images": images, "wrong": wrong})
-    print("wrote", (GOLDENS / "lora.json").relative_to(REPO))
+    write_readme()
+    print("wrote", (GOLDENS / "lora.json").relative_to(REPO), "and README.md's LoRA section")
 
 
 if __name__ == "__main__":
