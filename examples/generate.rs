@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use sdrt::runtime::{EpDeviceChoice, EpOptions, EpPrecision};
 use sdrt::scheduler::TimestepSpacing;
 use sdrt::{
-    CacheDir, ErrorKind, GenerateParams, Generator, GrayImage, Pipeline, PipelineOptions,
-    PredictionType, PreviewKind, PromptWeighting, Provider, RgbImage, RuntimeOptions,
-    SchedulerKind, StepInfo,
+    CacheDir, ErrorKind, GenerateParams, Generator, GrayImage, LoraWeight, Pipeline,
+    PipelineOptions, PredictionType, PreviewKind, PromptWeighting, Provider, RgbImage,
+    RuntimeOptions, SchedulerKind, StepInfo,
 };
 
 const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-prompt TEXT]
@@ -37,7 +37,7 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                 [--guidance-rescale F] [--preview latent_rgb|taesd|full]
                 [--preview-every N] [--preview-dir DIR] [--preview-decoder ONNX]
                 [--cancel-after N] [--no-safety-checker] [--graph-cache DIR]
-                [--prompt-weighting none|a1111]
+                [--prompt-weighting none|a1111] [--lora PATH[:SCALE]]...
                 [--prompt-2 TEXT] [--negative-prompt-2 TEXT] [--original-size WxH]
                 [--crop X,Y] [--target-size WxH] [--aesthetic-score F]
                 [--negative-aesthetic-score F] [--refiner DIR] [--denoising-end F]
@@ -87,6 +87,8 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                      a1111: read AUTOMATIC1111's emphasis, (word:1.3), (word), [word], \\(,
                      and encode prompts over 75 tokens in chunks (default none: diffusers'
                      literal text, truncated at 75 tokens)
+  --lora PATH[:SCALE] apply a LoRA (safetensors, diffusers/PEFT or kohya form) at SCALE
+                     (default 1.0); repeatable, several add up
   --cancel-after N   cancel after N steps (demonstrates cancellation; exits non-zero)
   --no-safety-checker  do not run the folder's safety_checker/ (SD 1.x exports)
   --graph-cache DIR  where to cache the graphs ONNX Runtime optimized (CPU) and CoreML's compiled
@@ -122,6 +124,22 @@ struct Args {
     low_memory: bool,
     refiner: Option<PathBuf>,
     list_devices: bool,
+    /// `--lora PATH[:SCALE]`, in order.
+    loras: Vec<(PathBuf, f32)>,
+}
+
+/// `PATH[:SCALE]`: a trailing `:number` is the scale (default 1.0); any other colon is the
+/// path's.
+fn lora(v: &str) -> Result<(PathBuf, f32), String> {
+    if let Some((path, scale)) = v.rsplit_once(':') {
+        if let Ok(s) = scale.parse::<f32>() {
+            if !s.is_finite() {
+                return Err(format!("--lora: scale '{scale}' is not a finite number"));
+            }
+            return Ok((PathBuf::from(path), s));
+        }
+    }
+    Ok((PathBuf::from(v), 1.0))
 }
 
 /// `WxH` in pixels.
@@ -176,6 +194,7 @@ fn parse_args() -> Result<Args, String> {
     let mut graph_cache = CacheDir::Default;
     let mut low_memory = false;
     let mut list_devices = false;
+    let mut loras = Vec::new();
     let mut refiner = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -270,6 +289,7 @@ fn parse_args() -> Result<Args, String> {
                 params.prompt_weighting = PromptWeighting::parse(&v)
                     .ok_or_else(|| format!("--prompt-weighting: '{v}' is not none or a1111"))?;
             }
+            "--lora" => loras.push(lora(&value()?)?),
             "--preview-every" => params.preview_every = num(&flag, value()?)?,
             "--preview-dir" => preview_dir = Some(PathBuf::from(value()?)),
             "--preview-decoder" => preview_decoder = Some(PathBuf::from(value()?)),
@@ -316,6 +336,7 @@ fn parse_args() -> Result<Args, String> {
         low_memory,
         refiner,
         list_devices,
+        loras,
     })
 }
 
@@ -464,6 +485,11 @@ fn run() -> Result<(), String> {
         ..PipelineOptions::default()
     };
     let pipeline = Pipeline::load(&args.model, &options).map_err(|e| e.to_string())?;
+    let mut params = args.params.clone();
+    for (path, scale) in &args.loras {
+        let id = pipeline.load_lora(path).map_err(|e| e.to_string())?;
+        params.loras.push(LoraWeight { id, scale: *scale });
+    }
     let loaded = started.elapsed();
     let info = pipeline.info();
     eprintln!(
@@ -557,7 +583,6 @@ fn run() -> Result<(), String> {
         Some(dir) => Some(Pipeline::load(dir, &options).map_err(|e| e.to_string())?),
         None => None,
     };
-    let mut params = args.params.clone();
     if refiner.is_some() {
         // The base model runs to `denoising_end` and hands its latents over.
         params.denoising_end = Some(params.denoising_end.unwrap_or(0.8));

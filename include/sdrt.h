@@ -97,6 +97,11 @@
 #include <stdint.h>
 
 /**
+ * At most this many LoRAs per call.
+ */
+#define SDRT_MAX_LORAS_PER_CALL 64
+
+/**
  * Major version of the sdrt library (semantic versioning).
  */
 #define SDRT_VERSION_MAJOR 0
@@ -104,7 +109,7 @@
 /**
  * Minor version of the sdrt library.
  */
-#define SDRT_VERSION_MINOR 4
+#define SDRT_VERSION_MINOR 5
 
 /**
  * Patch version of the sdrt library.
@@ -695,6 +700,12 @@ typedef uint32_t sdrt_prompt_weighting;
 typedef struct sdrt_images sdrt_images;
 
 /**
+ * A LoRA loaded into one pipeline (opaque). Load with `sdrt_lora_load`, free with
+ * `sdrt_lora_free` or with its pipeline. Since 0.5.
+ */
+typedef struct sdrt_lora sdrt_lora;
+
+/**
  * A loaded model (opaque). Create with `sdrt_pipeline_create`, free with `sdrt_pipeline_free`.
  */
 typedef struct sdrt_pipeline sdrt_pipeline;
@@ -1031,6 +1042,22 @@ typedef struct sdrt_step_info {
 typedef int32_t (*sdrt_step_callback)(void *user_data, const struct sdrt_step_info *info);
 
 /**
+ * One LoRA a call applies (`sdrt_generate_params.loras`): a handle from `sdrt_lora_load` on
+ * the same pipeline, and its scale (1.0: as trained; diffusers' `lora_scale`, or its adapter
+ * weight; finite, any sign). The layout is fixed. Since 0.5.
+ */
+typedef struct sdrt_lora_weight {
+    /**
+     * The LoRA. Not NULL.
+     */
+    const struct sdrt_lora *lora;
+    /**
+     * Its scale.
+     */
+    float scale;
+} sdrt_lora_weight;
+
+/**
  * One text-to-image request. Fill with `sdrt_generate_params_init`, then set fields. The
  * struct only grows at the end, guarded by `struct_size`.
  */
@@ -1307,6 +1334,20 @@ typedef struct sdrt_generate_params {
      * gets the default.
      */
     uint32_t prompt_weighting;
+    /**
+     * The loaded LoRAs this call applies, with their scales (`sdrt_lora_weight`, handles from
+     * `sdrt_lora_load` on this pipeline); NULL with `lora_count` 0 (default) = none. The array
+     * is borrowed for the call and copied. Several at once add up, as diffusers' adapters
+     * with weights. A NULL array with a nonzero count, a NULL handle, a handle freed or
+     * another pipeline's, a non-finite scale, or more than `SDRT_MAX_LORAS_PER_CALL` are
+     * `SDRT_ERROR_INVALID_ARGUMENT` naming `loras`. Since 0.5: a caller whose `struct_size`
+     * ends before them gets none.
+     */
+    const struct sdrt_lora_weight *loras;
+    /**
+     * Entries in `loras`.
+     */
+    uint32_t lora_count;
 } sdrt_generate_params;
 
 /**
@@ -1495,6 +1536,45 @@ int32_t sdrt_images_safety_checked(const struct sdrt_images *images);
  * `sdrt_pipeline_free`.
  */
 void sdrt_images_free(struct sdrt_images *images);
+
+/**
+ * Loads the LoRA at `path` (NUL-terminated UTF-8) into `pipeline` for its calls to choose
+ * (`sdrt_generate_params.loras`), and writes its handle to `*out`. Files: safetensors in the
+ * diffusers/PEFT form (`save_lora_weights`: `unet.…lora_A.weight`, `text_encoder.…`,
+ * `text_encoder_2.…`) or kohya's (`lora_unet_…lora_down.weight`, `lora_up`, `alpha`;
+ * `lora_te_`, `lora_te1_`, `lora_te2_`), on the UNet's and text encoders' linear layers.
+ *
+ * Cost: the first LoRA that targets a layer adds a low-rank branch to it, so the graphs it
+ * touches are rebuilt once here (through the graph cache: seconds for a cached graph, a
+ * create's time for a new one); a LoRA on layers that already have branches loads without
+ * touching a graph. Choosing or switching LoRAs between calls rebuilds nothing. A loaded LoRA
+ * holds its matrices as 32-bit floats (a float16 file: twice its size).
+ *
+ * Ownership: the pipeline owns the LoRA; `sdrt_lora_free` frees it early, and
+ * `sdrt_pipeline_free` frees every LoRA still loaded (their handles are then invalid).
+ * `*out` is written only on success. Threads: like `sdrt_pipeline_generate`, it waits for a
+ * call in progress on the pipeline; from that call's callbacks it is
+ * `SDRT_ERROR_INVALID_ARGUMENT` (it would wait for itself).
+ * Errors: `SDRT_ERROR_INVALID_ARGUMENT` (NULL or non-UTF-8 argument, a file that is not
+ * safetensors, a key of neither form, a layer without its down or up matrix, a rank
+ * mismatch between them, a key that matches no linear layer of the model or a layer of other
+ * dimensions (the message names the first such key: e.g. an SDXL LoRA on an SD 2 model),
+ * non-finite values), `SDRT_ERROR_MODEL_NOT_FOUND` (no such file), `SDRT_ERROR_IO`,
+ * `SDRT_ERROR_UNSUPPORTED` (DoRA, LoHa, LoKr keys), `SDRT_ERROR_MODEL_INVALID` (a graph
+ * that cannot take the branch). On failure the pipeline is as it was and keeps working.
+ * Since 0.5.
+ */
+sdrt_status sdrt_lora_load(struct sdrt_pipeline *pipeline,
+                           const char *path,
+                           struct sdrt_lora **out);
+
+/**
+ * Frees a LoRA loaded into `pipeline`: its matrices are released (the branches it added to
+ * the graphs stay, so a later LoRA on the same layers loads without a rebuild). Waits for a
+ * call in progress. Errors: `SDRT_ERROR_INVALID_ARGUMENT` for NULL, a handle already freed
+ * or another pipeline's (the pipeline is unchanged). Since 0.5.
+ */
+sdrt_status sdrt_lora_free(struct sdrt_pipeline *pipeline, struct sdrt_lora *lora);
 
 /**
  * Fills the first published layout of `options` with defaults and sets `struct_size` to that

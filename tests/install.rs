@@ -180,7 +180,7 @@ fn install_lays_out_headers_libraries_and_package_files() {
             "{f} carries the forced-panic test hook"
         );
     }
-    // libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.4.0, each link to the next name down.
+    // libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.5.0, each link to the next name down.
     let mut target = real.clone();
     for link in &links {
         let to = std::fs::read_link(lib.join(link)).unwrap_or_else(|e| panic!("{link}: {e}"));

@@ -2,8 +2,8 @@
 # Installs sdrt like a native C library:
 #
 #   PREFIX/include/sdrt.h, sdrt.hpp         the C header and the C++ wrapper
-#   PREFIX/lib/libsdrt.so.0.4.0             the shared library, soname libsdrt.so.0 (build.rs),
-#   PREFIX/lib/libsdrt.so.0 -> ...          with the usual symlinks (macOS: libsdrt.0.4.0.dylib,
+#   PREFIX/lib/libsdrt.so.0.5.0             the shared library, soname libsdrt.so.0 (build.rs),
+#   PREFIX/lib/libsdrt.so.0 -> ...          with the usual symlinks (macOS: libsdrt.0.5.0.dylib,
 #   PREFIX/lib/libsdrt.so -> ...            install name PREFIX/lib/libsdrt.0.dylib)
 #   PREFIX/lib/libsdrt.a                    the static library
 #   PREFIX/lib/pkgconfig/sdrt.pc            pkg-config, Libs.private for static linking
@@ -116,7 +116,7 @@ if [ "$(uname -s)" = Darwin ]; then
   install_name_tool -id "$prefix/$libdir_name/$soname" "$libdir/$shared_real"
   codesign --force --sign - "$libdir/$shared_real"
 fi
-# The links point at the next name down: libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.4.0.
+# The links point at the next name down: libsdrt.so -> libsdrt.so.0 -> libsdrt.so.0.5.0.
 target="$shared_real"
 for link in "${shared_links[@]}"; do
   ln -sfn "$target" "$libdir/$link"

@@ -13,6 +13,7 @@ pub mod ep;
 pub mod image_view;
 pub mod images;
 pub mod latents;
+pub mod lora;
 pub mod options;
 pub mod params;
 pub mod pipeline;

@@ -7,6 +7,7 @@ use super::enums::{
 };
 use super::image_view::{read_gray, read_rgb, sdrt_image_view};
 use super::latents::{read_latents, sdrt_latents};
+use super::lora::{read_loras, sdrt_lora_weight};
 use super::read_versioned;
 use super::step::sdrt_step_callback;
 use crate::error::{Error, Result};
@@ -362,6 +363,16 @@ pub struct sdrt_generate_params {
     /// `SDRT_ERROR_INVALID_ARGUMENT`. Since 0.4: a caller whose `struct_size` ends before it
     /// gets the default.
     pub prompt_weighting: u32,
+    /// The loaded LoRAs this call applies, with their scales (`sdrt_lora_weight`, handles from
+    /// `sdrt_lora_load` on this pipeline); NULL with `lora_count` 0 (default) = none. The array
+    /// is borrowed for the call and copied. Several at once add up, as diffusers' adapters
+    /// with weights. A NULL array with a nonzero count, a NULL handle, a handle freed or
+    /// another pipeline's, a non-finite scale, or more than `SDRT_MAX_LORAS_PER_CALL` are
+    /// `SDRT_ERROR_INVALID_ARGUMENT` naming `loras`. Since 0.5: a caller whose `struct_size`
+    /// ends before them gets none.
+    pub loras: *const sdrt_lora_weight,
+    /// Entries in `loras`.
+    pub lora_count: u32,
 }
 
 /// Size of the first published layout: the smallest `struct_size` accepted. Fixed at the end of
@@ -419,6 +430,8 @@ impl Default for sdrt_generate_params {
             output_latents: 0,
             latents: std::ptr::null(),
             prompt_weighting: sdrt_prompt_weighting::SDRT_PROMPT_WEIGHTING_NONE as u32,
+            loras: std::ptr::null(),
+            lora_count: 0,
         }
     }
 }
@@ -562,7 +575,8 @@ pub(crate) unsafe fn read_generate_params(
             "params->prompt_weighting",
             "value",
         )?,
-        loras: Vec::new(),
+        // SAFETY: NULL or `lora_count` borrowed pairs, documented.
+        loras: unsafe { read_loras(c.loras, c.lora_count)? },
     };
     let callbacks = Callbacks {
         progress: c.progress,

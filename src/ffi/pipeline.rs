@@ -22,8 +22,8 @@ pub struct sdrt_pipeline {
     _private: [u8; 0],
 }
 
-struct Handle {
-    pipeline: Pipeline,
+pub(crate) struct Handle {
+    pub(crate) pipeline: Pipeline,
     scheduler_class: CString,
     /// Test hook: runs after a generate call copied its params.
     #[cfg(feature = "test-hooks")]
@@ -144,7 +144,7 @@ pub unsafe fn debug_after_params_copied(
     }
 }
 
-unsafe fn handle<'a>(p: *const sdrt_pipeline) -> Result<&'a Handle> {
+pub(crate) unsafe fn handle<'a>(p: *const sdrt_pipeline) -> Result<&'a Handle> {
     non_null(p, "pipeline")?;
     // SAFETY: a live pipeline from sdrt_pipeline_create (contract).
     Ok(unsafe { &*(p as *const Handle) })

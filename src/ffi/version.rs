@@ -16,7 +16,7 @@ const fn parse_u32(s: &str) -> u32 {
 /// Major version of the sdrt library (semantic versioning).
 pub const SDRT_VERSION_MAJOR: u32 = 0;
 /// Minor version of the sdrt library.
-pub const SDRT_VERSION_MINOR: u32 = 4;
+pub const SDRT_VERSION_MINOR: u32 = 5;
 /// Patch version of the sdrt library.
 pub const SDRT_VERSION_PATCH: u32 = 0;
 /// ABI version: bumped only when an existing function, struct field or constant changes

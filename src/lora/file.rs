@@ -41,8 +41,54 @@ pub struct Layer {
     pub inputs: usize,
     /// Output features.
     pub outputs: usize,
-    /// kohya's `alpha` (the layer's scale is alpha / rank); `None`: scale 1.
-    pub alpha: Option<f32>,
+    /// The layer's own scale: kohya's alpha / rank, PEFT's `lora_alpha / r` from the file's
+    /// adapter metadata (`alpha / sqrt(r)` with rsLoRA), else 1.
+    pub scale: f32,
+}
+
+/// PEFT's adapter configs, as diffusers writes them into the file's metadata
+/// (`lora_adapter_metadata`: a JSON object of `<part>.<field>` keys).
+struct AdapterMetadata(serde_json::Map<String, serde_json::Value>);
+
+impl AdapterMetadata {
+    fn read(
+        st_meta: Option<&std::collections::HashMap<String, String>>,
+        shown: &str,
+    ) -> Result<Self> {
+        let Some(text) = st_meta.and_then(|m| m.get("lora_adapter_metadata")) else {
+            return Ok(AdapterMetadata(Default::default()));
+        };
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => Ok(AdapterMetadata(map)),
+            _ => Err(Error::invalid(format!(
+                "lora: {shown}: its lora_adapter_metadata is not a JSON object"
+            ))),
+        }
+    }
+
+    /// `pattern`'s value for `module` (PEFT's `rank_pattern`/`alpha_pattern`: a key matches
+    /// the module path or its tail after a `.`).
+    fn pattern(&self, part: &str, field: &str, module: &str) -> Option<f64> {
+        let map = self.0.get(&format!("{part}.{field}"))?.as_object()?;
+        map.iter()
+            .find(|(k, _)| module == k.as_str() || module.ends_with(&format!(".{k}")))
+            .and_then(|(_, v)| v.as_f64())
+    }
+
+    /// The scale PEFT gives `module` of `part`: `lora_alpha / r` (or over `sqrt(r)`); `None`
+    /// without metadata for the part.
+    fn scale(&self, part: &str, module: &str) -> Option<f32> {
+        let get = |f: &str| self.0.get(&format!("{part}.{f}"));
+        let r = self
+            .pattern(part, "rank_pattern", module)
+            .or_else(|| get("r")?.as_f64())?;
+        let alpha = self
+            .pattern(part, "alpha_pattern", module)
+            .or_else(|| get("lora_alpha")?.as_f64())
+            .unwrap_or(r);
+        let rs = get("use_rslora").and_then(|v| v.as_bool()).unwrap_or(false);
+        Some((alpha / if rs { r.sqrt() } else { r }) as f32)
+    }
 }
 
 /// Which part a key's prefix names, and the rest of the key.
@@ -147,6 +193,9 @@ pub fn read(path: &Path) -> Result<Vec<Layer>> {
     })?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| Error::invalid(format!("lora: {shown} is not a safetensors file: {e}")))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::invalid(format!("lora: {shown} is not a safetensors file: {e}")))?;
+    let adapters = AdapterMetadata::read(header.metadata().as_ref(), &shown.to_string())?;
     let mut layers: BTreeMap<(&'static str, Name), Parts> = BTreeMap::new();
     let mut names: Vec<_> = st.names().into_iter().map(str::to_string).collect();
     names.sort();
@@ -209,6 +258,16 @@ pub fn read(path: &Path) -> Result<Vec<Layer>> {
                  rank {up_rank}"
             )));
         }
+        let scale = match (&name, p.alpha) {
+            (_, Some(alpha)) => alpha / rank as f32,
+            (Name::Path(module), None) => adapters.scale(part, module).unwrap_or(1.0),
+            (Name::Kohya(_), None) => 1.0,
+        };
+        if !scale.is_finite() {
+            return Err(Error::invalid(format!(
+                "lora: {shown}: '{key}' has a non-finite scale (alpha / rank)"
+            )));
+        }
         out.push(Layer {
             part,
             name,
@@ -218,7 +277,7 @@ pub fn read(path: &Path) -> Result<Vec<Layer>> {
             rank,
             inputs,
             outputs,
-            alpha: p.alpha,
+            scale,
         });
     }
     if out.is_empty() {

@@ -117,19 +117,12 @@ pub fn resolve(
                 target.outputs
             )));
         }
-        let scale = layer.alpha.map_or(1.0, |a| a / layer.rank as f32);
-        if !scale.is_finite() {
-            return Err(Error::invalid(format!(
-                "lora: {shown}: '{}' has a non-finite alpha",
-                layer.key
-            )));
-        }
         let pair = Pair {
             rank: layer.rank,
             inputs: layer.inputs,
             outputs: layer.outputs,
             down: transpose(&layer.down, layer.rank, layer.inputs, 1.0),
-            up: transpose(&layer.up, layer.outputs, layer.rank, scale),
+            up: transpose(&layer.up, layer.outputs, layer.rank, layer.scale),
         };
         parts
             .entry(layer.part)

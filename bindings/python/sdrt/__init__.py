@@ -56,7 +56,7 @@ from .pipeline import (
 
 # The binding's version, its one source (pyproject.toml reads it): the version of the libsdrt
 # it is released with, Cargo.toml's (tests/test_version.py checks the three agree).
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 __all__ = [
     "AlreadyInitializedError", "CancelledError", "GENERATORS", "Image", "InferenceError",
