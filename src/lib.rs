@@ -31,7 +31,7 @@ pub mod tokenizer;
 
 pub use error::{Error, ErrorKind, Result};
 pub use pipeline::{
-    CacheDir, GenerateParams, GrayImage, Images, Latents, MicroConditioning, Pipeline,
+    CacheDir, ControlNet, GenerateParams, GrayImage, Images, Latents, MicroConditioning, Pipeline,
     PipelineInfo, PipelineOptions, Preview, PreviewKind, PromptWeighting, RgbImage, StepInfo,
     Timings,
 };

@@ -2,6 +2,7 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::controlnet::{read_controlnets, sdrt_controlnet};
 use super::enums::{
     GENERATOR, PREDICTION_TYPE, PREVIEW_KIND, PROMPT_WEIGHTING, SCHEDULER, TIMESTEP_SPACING,
 };
@@ -362,6 +363,12 @@ pub struct sdrt_generate_params {
     /// `SDRT_ERROR_INVALID_ARGUMENT`. Since 0.4: a caller whose `struct_size` ends before it
     /// gets the default.
     pub prompt_weighting: u32,
+    /// ControlNets (see `sdrt_controlnet`): an array of `controlnet_count` structs, borrowed
+    /// for the duration of the call and copied; NULL with a count of 0 (default) = none, at
+    /// most 16. Since 0.5: a caller whose `struct_size` ends before these gets none.
+    pub controlnets: *const sdrt_controlnet,
+    /// The number of structs at `controlnets`.
+    pub controlnet_count: u32,
 }
 
 /// Size of the first published layout: the smallest `struct_size` accepted. Fixed at the end of
@@ -419,6 +426,8 @@ impl Default for sdrt_generate_params {
             output_latents: 0,
             latents: std::ptr::null(),
             prompt_weighting: sdrt_prompt_weighting::SDRT_PROMPT_WEIGHTING_NONE as u32,
+            controlnets: std::ptr::null(),
+            controlnet_count: 0,
         }
     }
 }
@@ -562,6 +571,8 @@ pub(crate) unsafe fn read_generate_params(
             "params->prompt_weighting",
             "value",
         )?,
+        // SAFETY: NULL or a borrowed array, documented.
+        controlnets: unsafe { read_controlnets(c.controlnets, c.controlnet_count)? },
     };
     let callbacks = Callbacks {
         progress: c.progress,

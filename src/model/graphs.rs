@@ -5,8 +5,9 @@
 //!   `last_hidden_state` `[batch, tokens, hidden]`;
 //! - UNet: inputs `sample` `[batch, C_in, h, w]`, `timestep` (rank 0 or 1),
 //!   `encoder_hidden_states` `[batch, tokens, cross]`, optionally `timestep_cond`
-//!   `[batch, dim]` (LCM) and nothing else; an output `out_sample` `[batch, C, h, w]` where
-//!   `C_in` is `C`, or `2 * C + 1` for inpainting UNets;
+//!   `[batch, dim]` (LCM) and ControlNet residuals ([`super::controlnet`]), nothing else; an
+//!   output `out_sample` `[batch, C, h, w]` where `C_in` is `C`, or `2 * C + 1` for inpainting
+//!   UNets;
 //! - VAE decoder: `latent_sample` `[batch, C, h, w]` in, `sample` `[batch, 3, H, W]` out;
 //! - VAE encoder (when present): `sample` `[batch, 3, H, W]` in, `latent_parameters`
 //!   `[batch, 2 * C, h, w]` (or `latent_sample` `[batch, C, h, w]`) out.
@@ -71,7 +72,7 @@ pub struct TokenizerFacts {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Elem {
+pub(super) enum Elem {
     Float,
     FloatOrInteger,
 }
@@ -88,7 +89,7 @@ fn is_integer(t: TensorElementType) -> bool {
 }
 
 impl Elem {
-    fn accepts(self, t: TensorElementType) -> bool {
+    pub(super) fn accepts(self, t: TensorElementType) -> bool {
         match self {
             Elem::Float => is_float(t),
             Elem::FloatOrInteger => is_float(t) || is_integer(t),
@@ -160,24 +161,29 @@ pub(super) fn fixed(i: &IoInfo, k: usize) -> Option<usize> {
     i.shape.get(k).and_then(|&d| (d > 0).then_some(d as usize))
 }
 
-struct Role {
-    name: &'static str,
+pub(super) struct Role {
+    pub name: &'static str,
     /// The position the pipeline falls back to when no input has the name.
-    index: Option<usize>,
-    ranks: &'static [usize],
-    elem: Elem,
+    pub index: Option<usize>,
+    pub ranks: &'static [usize],
+    pub elem: Elem,
     /// The expected shape, for messages.
-    shape: &'static str,
+    pub shape: &'static str,
 }
 
-fn find_role<'a>(list: &'a [IoInfo], role: &Role) -> Option<&'a IoInfo> {
+pub(super) fn find_role<'a>(list: &'a [IoInfo], role: &Role) -> Option<&'a IoInfo> {
     list.iter()
         .find(|i| i.name == role.name)
         .or_else(|| role.index.and_then(|k| list.get(k)))
 }
 
 /// The input or output playing `role`, with its rank and element type checked.
-fn check_role<'a>(p: &Part<'a>, outputs: bool, role: &Role, part: &str) -> Result<&'a IoInfo> {
+pub(super) fn check_role<'a>(
+    p: &Part<'a>,
+    outputs: bool,
+    role: &Role,
+    part: &str,
+) -> Result<&'a IoInfo> {
     let (list, kind) = if outputs {
         (p.outputs, "output")
     } else {
@@ -211,7 +217,12 @@ fn check_role<'a>(p: &Part<'a>, outputs: bool, role: &Role, part: &str) -> Resul
     Ok(io)
 }
 
-fn unexpected_inputs(p: &Part<'_>, used: &[&IoInfo], fed: &str, part: &str) -> Result<()> {
+pub(super) fn unexpected_inputs(
+    p: &Part<'_>,
+    used: &[&IoInfo],
+    fed: &str,
+    part: &str,
+) -> Result<()> {
     let extra: Vec<&IoInfo> = p
         .inputs
         .iter()
@@ -435,6 +446,12 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>, added: bool) -> Resu
     } else {
         None
     };
+    let residuals = super::controlnet::unet_residuals(p)?;
+    used.extend(
+        p.inputs
+            .iter()
+            .filter(|i| super::controlnet::is_residual(&i.name)),
+    );
     let distinct = used
         .iter()
         .enumerate()
@@ -451,10 +468,11 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>, added: bool) -> Resu
         p,
         &used,
         if added {
-            "sample, timestep, encoder_hidden_states, text_embeds, time_ids and (LCM) \
-             timestep_cond"
+            "sample, timestep, encoder_hidden_states, text_embeds, time_ids, (LCM) \
+             timestep_cond and (ControlNet) *_additional_residual*"
         } else {
-            "sample, timestep, encoder_hidden_states and (LCM) timestep_cond"
+            "sample, timestep, encoder_hidden_states, (LCM) timestep_cond and (ControlNet) \
+             *_additional_residual*"
         },
         part,
     )?;
@@ -467,6 +485,7 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>, added: bool) -> Resu
             hidden_states: states.clone(),
             timestep_cond: cond_io,
             added: added_io,
+            residuals,
             out_sample: out.clone(),
         },
         in_channels: fixed(sample, 1),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::controlnet::ControlNet;
 use crate::rng::Generator;
 use crate::scheduler::{PredictionType, SchedulerKind, TimestepSpacing};
 
@@ -82,6 +83,9 @@ pub struct GenerateParams {
     /// How the prompts' emphasis syntax is read; [`PromptWeighting::None`] (the default)
     /// keeps parentheses literal and truncates at 77 tokens, as diffusers.
     pub prompt_weighting: PromptWeighting,
+    /// ControlNets, applied together (their residuals summed); empty = none. The model's UNet
+    /// must take ControlNet residuals (see [`ControlNet`]).
+    pub controlnets: Vec<ControlNet>,
 }
 
 /// How prompts are read.
@@ -238,6 +242,7 @@ impl Default for GenerateParams {
             latents: None,
             output_latents: false,
             prompt_weighting: PromptWeighting::None,
+            controlnets: Vec::new(),
         }
     }
 }
@@ -285,6 +290,8 @@ pub struct Timings {
     pub preview: Duration,
     /// Inside the safety checker.
     pub safety_checker: Duration,
+    /// Inside the ControlNets, all steps.
+    pub controlnet: Duration,
     /// Loading graphs during the call and handing their memory back after each stage (the
     /// low-memory mode loads each stage's graph when the stage starts and frees it when it
     /// ends; otherwise only first uses of the VAE encoder or preview decoder load).
@@ -298,7 +305,12 @@ pub struct Timings {
 impl Timings {
     /// Time spent inside ONNX Runtime for the images (previews not included).
     pub fn onnx_runtime(&self) -> Duration {
-        self.text_encoder + self.unet + self.vae_decoder + self.vae_encoder + self.safety_checker
+        self.text_encoder
+            + self.unet
+            + self.vae_decoder
+            + self.vae_encoder
+            + self.safety_checker
+            + self.controlnet
     }
 }
 
