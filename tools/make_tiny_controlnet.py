@@ -6,7 +6,10 @@ and tiny-sdxl's parts (symbolic links), their UNet exported again to take Contro
 
 Run from the repository root, after tools/make_tiny_model.py and tools/make_tiny_sdxl.py:
 
-    /work/venv/bin/python tools/make_tiny_controlnet.py [--sd2-only | --sdxl-only]
+    /work/venv/bin/python tools/make_tiny_controlnet.py [--sd2-only | --sdxl-only | --mismatched-only]
+
+tiny-sd2-controlnet also gets `mismatched/model.onnx` (make_mismatched): a ControlNet made for
+another UNet architecture, for the test that sdrt refuses it.
 
 The UNets are rebuilt from their fixtures' seeds (make_tiny_model.build_pipeline,
 make_tiny_sdxl.build_base) and checked against the committed graphs. Each ControlNet is
@@ -201,9 +204,36 @@ def write_readme(folder: Path, plain: Path, stats, sdxl: bool):
     (folder / "README.md").write_text("\n".join(lines))
 
 
+MISMATCHED = SD2_CN / "mismatched"
+
+
+@torch.no_grad()
+def make_mismatched():
+    """tiny-sd2-controlnet/mismatched/model.onnx: a ControlNet for another UNet architecture
+    (layers_per_block 2, narrower blocks: 10 residuals, not 7), which sdrt must refuse."""
+    from diffusers import UNet2DConditionModel
+
+    with tempfile.TemporaryDirectory() as td:
+        pipe = make_tiny_model.build_pipeline(Path(td))
+    cfg = dict(pipe.unet.config, layers_per_block=2, block_out_channels=(8, 8, 16),
+               norm_num_groups=4)
+    torch.manual_seed(SEED + 20)
+    unet = UNet2DConditionModel.from_config(cfg).eval()
+    cn = build_controlnet(unet, SEED + 20)
+    if MISMATCHED.exists():
+        shutil.rmtree(MISMATCHED)
+    n = export_controlnet.export_controlnet(cn, MISMATCHED / "model.onnx")
+    make_tiny_model.normalize_configs(MISMATCHED, f"{SD2_CN.name}/mismatched")
+    print(f"[mismatched] {n} down residuals")
+
+
 def main():
+    if "--mismatched-only" in sys.argv:
+        make_mismatched()
+        return
     if "--sdxl-only" not in sys.argv:
         make(SD2_CN, SD2, sd2_parts, False)
+        make_mismatched()
     if "--sd2-only" not in sys.argv:
         make(SDXL_CN, SDXL, sdxl_parts, True)
 
