@@ -651,3 +651,20 @@ fn the_c_api_reads_sdrt_controlnet_arrays_and_refuses_bad_ones() {
     // SAFETY: the live pipeline, freed once.
     unsafe { sdrt::ffi::pipeline::sdrt_pipeline_free(p) };
 }
+
+#[test]
+fn the_low_memory_mode_loads_controlnets_per_call() {
+    common::init_runtime();
+    let all = cases("images");
+    let case = find(&all, "sdxl_multi");
+    let options = PipelineOptions {
+        low_memory: true,
+        ..PipelineOptions::default()
+    };
+    let p = Pipeline::load(&case.base.model, &options).unwrap();
+    for _ in 0..2 {
+        let images = p.generate(&params(case), None).unwrap();
+        let (_, _, want) = common::read_png(&case.base.files[0]);
+        common::assert_close("low memory sdxl_multi", &images.images[0], &want);
+    }
+}
