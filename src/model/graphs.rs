@@ -5,7 +5,7 @@
 //!   `last_hidden_state` `[batch, tokens, hidden]`;
 //! - UNet: inputs `sample` `[batch, C_in, h, w]`, `timestep` (rank 0 or 1),
 //!   `encoder_hidden_states` `[batch, tokens, cross]`, optionally `timestep_cond`
-//!   `[batch, dim]` (LCM) and ControlNet residuals ([`super::controlnet`]), nothing else; an
+//!   `[batch, dim]` (LCM) and ControlNet residuals ([`controlnet`]), nothing else; an
 //!   output `out_sample` `[batch, C, h, w]` where `C_in` is `C`, or `2 * C + 1` for inpainting
 //!   UNets;
 //! - VAE decoder: `latent_sample` `[batch, C, h, w]` in, `sample` `[batch, 3, H, W]` out;
@@ -16,6 +16,8 @@
 //!
 //! A name the graph lacks falls back to the input or output at the position the pipeline
 //! would use, as the pipeline does; the rank and type checks then decide.
+
+pub mod controlnet;
 
 use std::path::Path;
 
@@ -72,7 +74,7 @@ pub struct TokenizerFacts {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Elem {
+enum Elem {
     Float,
     FloatOrInteger,
 }
@@ -89,7 +91,7 @@ fn is_integer(t: TensorElementType) -> bool {
 }
 
 impl Elem {
-    pub(super) fn accepts(self, t: TensorElementType) -> bool {
+    fn accepts(self, t: TensorElementType) -> bool {
         match self {
             Elem::Float => is_float(t),
             Elem::FloatOrInteger => is_float(t) || is_integer(t),
@@ -161,29 +163,24 @@ pub(super) fn fixed(i: &IoInfo, k: usize) -> Option<usize> {
     i.shape.get(k).and_then(|&d| (d > 0).then_some(d as usize))
 }
 
-pub(super) struct Role {
-    pub name: &'static str,
+struct Role {
+    name: &'static str,
     /// The position the pipeline falls back to when no input has the name.
-    pub index: Option<usize>,
-    pub ranks: &'static [usize],
-    pub elem: Elem,
+    index: Option<usize>,
+    ranks: &'static [usize],
+    elem: Elem,
     /// The expected shape, for messages.
-    pub shape: &'static str,
+    shape: &'static str,
 }
 
-pub(super) fn find_role<'a>(list: &'a [IoInfo], role: &Role) -> Option<&'a IoInfo> {
+fn find_role<'a>(list: &'a [IoInfo], role: &Role) -> Option<&'a IoInfo> {
     list.iter()
         .find(|i| i.name == role.name)
         .or_else(|| role.index.and_then(|k| list.get(k)))
 }
 
 /// The input or output playing `role`, with its rank and element type checked.
-pub(super) fn check_role<'a>(
-    p: &Part<'a>,
-    outputs: bool,
-    role: &Role,
-    part: &str,
-) -> Result<&'a IoInfo> {
+fn check_role<'a>(p: &Part<'a>, outputs: bool, role: &Role, part: &str) -> Result<&'a IoInfo> {
     let (list, kind) = if outputs {
         (p.outputs, "output")
     } else {
@@ -217,12 +214,7 @@ pub(super) fn check_role<'a>(
     Ok(io)
 }
 
-pub(super) fn unexpected_inputs(
-    p: &Part<'_>,
-    used: &[&IoInfo],
-    fed: &str,
-    part: &str,
-) -> Result<()> {
+fn unexpected_inputs(p: &Part<'_>, used: &[&IoInfo], fed: &str, part: &str) -> Result<()> {
     let extra: Vec<&IoInfo> = p
         .inputs
         .iter()
@@ -446,12 +438,8 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>, added: bool) -> Resu
     } else {
         None
     };
-    let residuals = super::controlnet::unet_residuals(p)?;
-    used.extend(
-        p.inputs
-            .iter()
-            .filter(|i| super::controlnet::is_residual(&i.name)),
-    );
+    let residuals = controlnet::unet_residuals(p)?;
+    used.extend(p.inputs.iter().filter(|i| controlnet::is_residual(&i.name)));
     let distinct = used
         .iter()
         .enumerate()

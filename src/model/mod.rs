@@ -3,11 +3,12 @@
 pub mod agreement;
 pub mod bindings;
 pub mod cache;
-pub mod controlnet;
 pub mod graphs;
 pub(crate) mod loader;
 pub mod onnx_file;
 pub mod session;
+
+pub use graphs::controlnet;
 
 use std::path::{Path, PathBuf};
 

@@ -14,11 +14,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::bindings::{AddedIo, ControlNetIo, ResidualIo};
-use super::graphs::{check_role, describe, find_role, fixed, unexpected_inputs, Elem, Part, Role};
-use super::session::IoInfo;
-use super::UnetConfig;
+use super::{check_role, describe, find_role, fixed, unexpected_inputs, Elem, Part, Role};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::bindings::{AddedIo, ControlNetIo, ResidualIo};
+use crate::model::session::IoInfo;
+use crate::model::UnetConfig;
 
 const DOWN: &str = "down_block_additional_residual_";
 const MID: &str = "mid_block_additional_residual";
@@ -45,7 +45,7 @@ fn check_residual(p: &Part<'_>, io: &IoInfo) -> Result<()> {
 }
 
 /// The UNet's residual inputs, `None` when it has none.
-pub(super) fn unet_residuals(p: &Part<'_>) -> Result<Option<ResidualIo>> {
+pub(crate) fn unet_residuals(p: &Part<'_>) -> Result<Option<ResidualIo>> {
     let mut down: Vec<(usize, &IoInfo)> = p
         .inputs
         .iter()
