@@ -103,6 +103,10 @@ def cases():
         case("sd2_guess", SD2, P_ASTRO, 42, nets=[("canny", "edges", 1.0, 0.0, 1.0)],
              guess_mode=True, **sd),
         case("sd2_start_end", SD2, P_HARBOUR, 11, nets=[("depth", "depth", 1.0, 0.2, 0.7)], **sd),
+        # No classifier-free guidance: guess mode keeps its ramp, the batch is not halved.
+        case("sd2_guess_no_cfg", SD2, P_HARBOUR, 5, nets=[("canny", "edges", 0.7, 0.0, 1.0),
+                                                        ("depth", "depth", 0.5, 0.0, 0.8)],
+             guess_mode=True, steps=6, guidance=1.0),
         case("sdxl_canny", SDXL, P_ASTRO, 42, nets=[("canny", "edges", 1.0, 0.0, 1.0)], **xl),
         case("sdxl_canny_scale", SDXL, P_HARBOUR, 7, nets=[("canny", "edges", 0.45, 0.0, 1.0)],
              negative="blurry", **xl),
