@@ -741,8 +741,9 @@ typedef struct sdrt_image_view {
  * have their residuals summed, as diffusers' `MultiControlNetModel`.
  *
  * Ownership: the struct, `model` and the image's pixels are the caller's, borrowed for the
- * duration of `sdrt_pipeline_generate` only (sdrt copies them before running any graph).
- * Since 0.5.
+ * duration of `sdrt_pipeline_generate` only (sdrt copies them before running any graph; they
+ * may be freed or reused when it returns). Threads: sdrt only reads them, so one array may
+ * be passed to calls running at the same time (on different pipelines). Since 0.5.
  */
 typedef struct sdrt_controlnet {
     /**
@@ -1368,9 +1369,11 @@ typedef struct sdrt_generate_params {
      */
     uint32_t prompt_weighting;
     /**
-     * ControlNets (see `sdrt_controlnet`): an array of `controlnet_count` structs, borrowed
-     * for the duration of the call and copied; NULL with a count of 0 (default) = none, at
-     * most 16. Since 0.5: a caller whose `struct_size` ends before these gets none.
+     * ControlNets (see `sdrt_controlnet`): an array of `controlnet_count` structs, each
+     * filled by `sdrt_controlnet_init`, borrowed for the duration of the call and copied;
+     * NULL with a count of 0 (default) = none. More than 16, or NULL with a count, is
+     * `SDRT_ERROR_INVALID_ARGUMENT`. Since 0.5: a caller whose `struct_size` ends before
+     * these gets none.
      */
     const struct sdrt_controlnet *controlnets;
     /**

@@ -21,8 +21,9 @@ pub(crate) const MAX_CONTROLNETS: usize = 16;
 /// have their residuals summed, as diffusers' `MultiControlNetModel`.
 ///
 /// Ownership: the struct, `model` and the image's pixels are the caller's, borrowed for the
-/// duration of `sdrt_pipeline_generate` only (sdrt copies them before running any graph).
-/// Since 0.5.
+/// duration of `sdrt_pipeline_generate` only (sdrt copies them before running any graph; they
+/// may be freed or reused when it returns). Threads: sdrt only reads them, so one array may
+/// be passed to calls running at the same time (on different pipelines). Since 0.5.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct sdrt_controlnet {

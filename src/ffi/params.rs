@@ -363,9 +363,11 @@ pub struct sdrt_generate_params {
     /// `SDRT_ERROR_INVALID_ARGUMENT`. Since 0.4: a caller whose `struct_size` ends before it
     /// gets the default.
     pub prompt_weighting: u32,
-    /// ControlNets (see `sdrt_controlnet`): an array of `controlnet_count` structs, borrowed
-    /// for the duration of the call and copied; NULL with a count of 0 (default) = none, at
-    /// most 16. Since 0.5: a caller whose `struct_size` ends before these gets none.
+    /// ControlNets (see `sdrt_controlnet`): an array of `controlnet_count` structs, each
+    /// filled by `sdrt_controlnet_init`, borrowed for the duration of the call and copied;
+    /// NULL with a count of 0 (default) = none. More than 16, or NULL with a count, is
+    /// `SDRT_ERROR_INVALID_ARGUMENT`. Since 0.5: a caller whose `struct_size` ends before
+    /// these gets none.
     pub controlnets: *const sdrt_controlnet,
     /// The number of structs at `controlnets`.
     pub controlnet_count: u32,
