@@ -668,3 +668,27 @@ fn the_low_memory_mode_loads_controlnets_per_call() {
         common::assert_close("low memory sdxl_multi", &images.images[0], &want);
     }
 }
+
+#[test]
+fn an_init_image_and_a_controlnet_go_together() {
+    // No golden (diffusers' ControlNet image-to-image pipeline is not reproduced here): the
+    // call runs, its start/end count over the steps that run, and the ControlNet changes it.
+    let all = cases("images");
+    let case = find(&all, "sd2_start_end");
+    let p = load(&case.base.model);
+    let init = rgb(&common::goldens().join("inputs/init_64.png"));
+    let with = GenerateParams {
+        init_image: Some(init.clone()),
+        strength: 0.5,
+        ..params(case)
+    };
+    let without = GenerateParams {
+        controlnets: Vec::new(),
+        ..with.clone()
+    };
+    let a = p.generate(&with, None).unwrap();
+    let b = p.generate(&without, None).unwrap();
+    assert!(a.timings.controlnet > std::time::Duration::ZERO);
+    let (max, mean) = common::diff_stats(&a.images[0], &b.images[0]);
+    assert!(max > 2 || mean > 0.15, "max {max}, mean {mean:.4}");
+}
