@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use sdrt::runtime::{EpDeviceChoice, EpOptions, EpPrecision};
 use sdrt::scheduler::TimestepSpacing;
 use sdrt::{
-    CacheDir, ErrorKind, GenerateParams, Generator, GrayImage, LoraWeight, Pipeline,
+    CacheDir, ControlNet, ErrorKind, GenerateParams, Generator, GrayImage, LoraWeight, Pipeline,
     PipelineOptions, PredictionType, PreviewKind, PromptWeighting, Provider, RgbImage,
     RuntimeOptions, SchedulerKind, StepInfo,
 };
@@ -41,6 +41,8 @@ const USAGE: &str = "usage: generate [--model DIR] [--prompt TEXT] [--negative-p
                 [--prompt-2 TEXT] [--negative-prompt-2 TEXT] [--original-size WxH]
                 [--crop X,Y] [--target-size WxH] [--aesthetic-score F]
                 [--negative-aesthetic-score F] [--refiner DIR] [--denoising-end F]
+                [--controlnet NAME|PATH --control-image FILE [--control-scale S]
+                 [--control-start F] [--control-end F] [--guess-mode]]...
 
   --model DIR        model folder from `optimum-cli export onnx` (default: bundled tiny fixture)
   --prompt TEXT      what to draw (default: empty)
@@ -107,7 +109,17 @@ SDXL:
                      a refiner's aesthetic scores (defaults 6.0 and 2.5)
   --refiner DIR      ensemble of experts: the model runs the first part of the schedule (to
                      --denoising-end, default 0.8) and this refiner finishes it from its latents
-  --denoising-end F  stop the model at this fraction of the schedule (with --refiner)";
+  --denoising-end F  stop the model at this fraction of the schedule (with --refiner)
+
+ControlNet (the model's UNet must take residuals: tools/export_controlnet.py):
+  --controlnet NAME|PATH  a ControlNet: <model>/controlnet/NAME, or a path with a '/' to its
+                     folder or .onnx file; repeat for several (their residuals add up). The
+                     flags below apply to the last --controlnet:
+  --control-image FILE  its control image (PNG or JPEG, the output size), required
+  --control-scale S  controlnet_conditioning_scale (default 1.0)
+  --control-start F, --control-end F
+                     the fraction of the steps it applies in (defaults 0 and 1)
+  --guess-mode       diffusers' guess mode (the conditional half only, the residual ramp)";
 
 struct Args {
     model: PathBuf,
@@ -180,6 +192,17 @@ fn read_gray(path: &str) -> Result<GrayImage, String> {
     })
 }
 
+/// The ControlNet the last `--controlnet` added, which `flag` modifies.
+fn last_controlnet<'a>(
+    params: &'a mut GenerateParams,
+    flag: &str,
+) -> Result<&'a mut ControlNet, String> {
+    params
+        .controlnets
+        .last_mut()
+        .ok_or_else(|| format!("{flag} applies to a --controlnet given before it"))
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-sd2");
     let mut params = GenerateParams::default();
@@ -212,6 +235,10 @@ fn parse_args() -> Result<Args, String> {
         }
         if flag == "--low-memory" {
             low_memory = true;
+            continue;
+        }
+        if flag == "--guess-mode" {
+            last_controlnet(&mut params, &flag)?.guess_mode = true;
             continue;
         }
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -318,8 +345,35 @@ fn parse_args() -> Result<Args, String> {
             }
             "--refiner" => refiner = Some(PathBuf::from(value()?)),
             "--denoising-end" => params.denoising_end = Some(num(&flag, value()?)?),
+            "--controlnet" => {
+                let empty = RgbImage {
+                    width: 0,
+                    height: 0,
+                    data: Vec::new(),
+                };
+                params.controlnets.push(ControlNet::new(value()?, empty));
+            }
+            "--control-image" => {
+                let image = read_rgb(&value()?)?;
+                last_controlnet(&mut params, &flag)?.image = image;
+            }
+            "--control-scale" => {
+                let v = num(&flag, value()?)?;
+                last_controlnet(&mut params, &flag)?.scale = v;
+            }
+            "--control-start" => {
+                let v = num(&flag, value()?)?;
+                last_controlnet(&mut params, &flag)?.start = v;
+            }
+            "--control-end" => {
+                let v = num(&flag, value()?)?;
+                last_controlnet(&mut params, &flag)?.end = v;
+            }
             other => return Err(format!("unknown flag '{other}'\n\n{USAGE}")),
         }
+    }
+    if let Some(c) = params.controlnets.iter().find(|c| c.image.data.is_empty()) {
+        return Err(format!("--controlnet {} needs a --control-image", c.model));
     }
     Ok(Args {
         model,

@@ -711,6 +711,96 @@ typedef struct sdrt_lora sdrt_lora;
 typedef struct sdrt_pipeline sdrt_pipeline;
 
 /**
+ * Pixels lent to one call: `height` rows of `width` pixels, row `y` starting at
+ * `data + y * stride`. Borrowed for the duration of the call only (sdrt copies them).
+ * All zero (the `*_init` default) means "no image". `stride` 0 means rows are packed
+ * (`width` times the bytes per pixel).
+ */
+typedef struct sdrt_image_view {
+    /**
+     * The first row's first byte, or NULL for no image (then width and height must be 0).
+     */
+    const uint8_t *data;
+    /**
+     * Width in pixels.
+     */
+    uint32_t width;
+    /**
+     * Height in pixels.
+     */
+    uint32_t height;
+    /**
+     * Bytes from one row to the next; 0 = packed. At least `width` times the bytes per pixel.
+     */
+    uint32_t stride;
+    /**
+     * `sdrt_pixel_format`.
+     */
+    uint32_t format;
+} sdrt_image_view;
+
+/**
+ * One ControlNet of a call, as diffusers' `StableDiffusionControlNetPipeline` (and its SDXL
+ * twin) takes it: the graph, its control image, `controlnet_conditioning_scale`,
+ * `control_guidance_start`/`end` and `guess_mode`. Fill with `sdrt_controlnet_init`, then set
+ * `model` and `image`. The struct only grows at the end, guarded by `struct_size`.
+ *
+ * The model folder's UNet must take ControlNet residuals (`unet/model.onnx` exported by
+ * `tools/export_controlnet.py`); a UNet without them is `SDRT_ERROR_INVALID_ARGUMENT` naming
+ * `controlnets`. Each ControlNet is loaded by the first call that uses it and kept by the
+ * pipeline (the low-memory mode frees it after each call). Several ControlNets in one call
+ * have their residuals summed, as diffusers' `MultiControlNetModel`.
+ *
+ * Ownership: the struct, `model` and the image's pixels are the caller's, borrowed for the
+ * duration of `sdrt_pipeline_generate` only (sdrt copies them before running any graph; they
+ * may be freed or reused when it returns). Threads: sdrt only reads them, so one array may
+ * be passed to calls running at the same time (on different pipelines). Since 0.5.
+ */
+typedef struct sdrt_controlnet {
+    /**
+     * `sizeof(sdrt_controlnet)`, set by `sdrt_controlnet_init`. Every element of an array
+     * must carry the same value: it is the array's stride.
+     */
+    uint32_t struct_size;
+    /**
+     * The ControlNet, NUL-terminated UTF-8, not NULL: a name without `/`, the folder
+     * `controlnet/<name>/` of the model folder (its `model.onnx`); or a path with a `/` to
+     * such a folder or to a `.onnx` file. One that does not exist is
+     * `SDRT_ERROR_MODEL_NOT_FOUND` naming the folder searched and the names it holds.
+     */
+    const char *model;
+    /**
+     * The control image, RGB8 or RGBA8 (alpha ignored), of the output's size (sdrt does not
+     * resize; another size, an empty view or NULL pixels are `SDRT_ERROR_INVALID_ARGUMENT`
+     * naming `controlnets[i].image`). It is used as diffusers' `prepare_image` does: each
+     * byte / 255, no normalisation to [-1, 1].
+     */
+    struct sdrt_image_view image;
+    /**
+     * `controlnet_conditioning_scale` (default 1.0), finite: the residuals are multiplied by
+     * it; 0 skips the ControlNet.
+     */
+    float scale;
+    /**
+     * `control_guidance_start` (default 0.0), in [0, 1]: the ControlNet applies at step `i`
+     * of `n` unless `i / n < start` or `(i + 1) / n > end`. Must be below `end`.
+     */
+    float start;
+    /**
+     * `control_guidance_end` (default 1.0), in [0, 1].
+     */
+    float end;
+    /**
+     * 1: diffusers' `guess_mode` (the ControlNet sees only the conditional half of the
+     * batch, the unconditional half gets no residuals, and residual `k` of `N` is scaled by
+     * `10^(k / (N - 1) - 1)` times `scale`); 0 (default): off. Other values are
+     * `SDRT_ERROR_INVALID_ARGUMENT`. diffusers has one flag per call: give every ControlNet
+     * of a call the same value to match it.
+     */
+    uint32_t guess_mode;
+} sdrt_controlnet;
+
+/**
  * A view of latents in a model's UNet space: `count * channels * height * width` floats,
  * row-major (`[count, channels, height, width]`), and the name of the latent space they are
  * in (`"sd"`, `"sdxl"`): a model refuses latents of another family's space. Set `struct_size`
@@ -952,35 +1042,6 @@ typedef struct sdrt_pipeline_options {
  * pipeline is ignored with a logged error.
  */
 typedef int32_t (*sdrt_progress_callback)(void *user_data, uint32_t step, uint32_t total_steps);
-
-/**
- * Pixels lent to one call: `height` rows of `width` pixels, row `y` starting at
- * `data + y * stride`. Borrowed for the duration of the call only (sdrt copies them).
- * All zero (the `*_init` default) means "no image". `stride` 0 means rows are packed
- * (`width` times the bytes per pixel).
- */
-typedef struct sdrt_image_view {
-    /**
-     * The first row's first byte, or NULL for no image (then width and height must be 0).
-     */
-    const uint8_t *data;
-    /**
-     * Width in pixels.
-     */
-    uint32_t width;
-    /**
-     * Height in pixels.
-     */
-    uint32_t height;
-    /**
-     * Bytes from one row to the next; 0 = packed. At least `width` times the bytes per pixel.
-     */
-    uint32_t stride;
-    /**
-     * `sdrt_pixel_format`.
-     */
-    uint32_t format;
-} sdrt_image_view;
 
 /**
  * What `sdrt_step_callback` receives after each UNet evaluation. Owned by sdrt and valid only
@@ -1348,6 +1409,18 @@ typedef struct sdrt_generate_params {
      * Entries in `loras`.
      */
     uint32_t lora_count;
+    /**
+     * ControlNets (see `sdrt_controlnet`): an array of `controlnet_count` structs, each
+     * filled by `sdrt_controlnet_init`, borrowed for the duration of the call and copied;
+     * NULL with a count of 0 (default) = none. More than 16, or NULL with a count, is
+     * `SDRT_ERROR_INVALID_ARGUMENT`. Since 0.5: a caller whose `struct_size` ends before
+     * these gets none.
+     */
+    const struct sdrt_controlnet *controlnets;
+    /**
+     * The number of structs at `controlnets`.
+     */
+    uint32_t controlnet_count;
 } sdrt_generate_params;
 
 /**
@@ -1453,6 +1526,20 @@ extern "C" {
  * `SDRT_ERROR_INVALID_ARGUMENT` (NULL or non-UTF-8 `dir`), `SDRT_ERROR_IO`. Since 0.2.
  */
 sdrt_status sdrt_graph_cache_clear(const char *dir, uint64_t *freed);
+
+/**
+ * Fills the first published layout of `controlnet` with defaults (see `sdrt_controlnet`) and
+ * sets `struct_size`. C and C++ callers reach `sdrt_controlnet_init_sized` through the macro
+ * of the same name. NULL is ignored. Any thread. Since 0.5.
+ */
+void sdrt_controlnet_init(struct sdrt_controlnet *controlnet);
+
+/**
+ * Fills the first `size` bytes of `controlnet` with defaults and sets `struct_size` to the
+ * bytes written; nothing past `size` is touched. NULL, or a size below 4, is ignored. Any
+ * thread. Since 0.5.
+ */
+void sdrt_controlnet_init_sized(struct sdrt_controlnet *controlnet, uint32_t size);
 
 /**
  * Lists every device of every execution provider the runtime's ONNX Runtime knows (its
@@ -1846,4 +1933,5 @@ uint32_t sdrt_abi_version(void);
 #define sdrt_pipeline_options_init(p) sdrt_pipeline_options_init_sized((p), (uint32_t)sizeof *(p))
 #define sdrt_pipeline_info_init(p) sdrt_pipeline_info_init_sized((p), (uint32_t)sizeof *(p))
 #define sdrt_generate_params_init(p) sdrt_generate_params_init_sized((p), (uint32_t)sizeof *(p))
+#define sdrt_controlnet_init(p) sdrt_controlnet_init_sized((p), (uint32_t)sizeof *(p))
 #endif  /* SDRT_INIT_MACROS */

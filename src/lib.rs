@@ -33,9 +33,9 @@ pub mod tokenizer;
 
 pub use error::{Error, ErrorKind, Result};
 pub use pipeline::{
-    CacheDir, GenerateParams, GrayImage, Images, Latents, LoraId, LoraWeight, MicroConditioning,
-    Pipeline, PipelineInfo, PipelineOptions, Preview, PreviewKind, PromptWeighting, RgbImage,
-    StepInfo, Timings,
+    CacheDir, ControlNet, GenerateParams, GrayImage, Images, Latents, LoraId, LoraWeight,
+    MicroConditioning, Pipeline, PipelineInfo, PipelineOptions, Preview, PreviewKind,
+    PromptWeighting, RgbImage, StepInfo, Timings,
 };
 pub use rng::Generator;
 pub use runtime::{Provider, RuntimeOptions};

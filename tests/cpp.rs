@@ -290,6 +290,48 @@ fn callback_exceptions_cancel_the_run_and_are_rethrown() {
 }
 
 #[test]
+fn params_controlnet_reproduces_the_multi_controlnet_golden() {
+    let doc = common::read_json(&common::goldens().join("controlnet.json"));
+    let case = doc["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sd2_multi")
+        .unwrap()
+        .clone();
+    // bindings_sdxl.cpp's controlnet() makes this case with these parameters.
+    assert_eq!((&case["seed"], &case["steps"]), (&3.into(), &6.into()));
+    assert_eq!(case["controlnets"][1]["scale"], 0.8);
+    let model = common::root().join("tests/fixtures/tiny-sd2-controlnet");
+    for compiler in compilers() {
+        let dir = build_dir().join(format!("cpp-controlnet-{}", compiler.replace('+', "x")));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ppms = Vec::new();
+        for k in 0..2 {
+            let png = common::goldens().join(case["controlnets"][k]["image"].as_str().unwrap());
+            let ppm = dir.join(format!("control-{k}.ppm"));
+            common::write_pnm(&png, &ppm, false);
+            ppms.push(ppm.display().to_string());
+        }
+        run_bindings(
+            compiler,
+            &[
+                "controlnet",
+                model.to_str().unwrap(),
+                &ppms[0],
+                &ppms[1],
+                dir.to_str().unwrap(),
+            ],
+        );
+        let (_, _, got) = read_ppm(&dir.join("controlnet.ppm"));
+        let (_, _, want) =
+            common::read_png(&common::goldens().join(case["files"][0].as_str().unwrap()));
+        common::assert_close(&format!("{compiler} sd2_multi"), &got, &want);
+    }
+}
+
+#[test]
 fn sdxl_fields_and_the_refiner_hand_off_reproduce_the_sdxl_goldens() {
     let doc = common::read_json(&common::goldens().join("sdxl.json"));
     let row = |name: &str| {

@@ -561,6 +561,21 @@ int32_t raw_progress_trampoline(void *user_data, uint32_t step, uint32_t total) 
 // ---------------------------------------------------------------------------------------------
 // Builders
 
+/// One ControlNet of a call (see sdrt_controlnet): `model` is a folder name under the model's
+/// controlnet/ or a path with a '/'; `image` a view of the output's size whose pixels must stay
+/// valid until generate() returns. Since 0.5.
+struct ControlNet {
+    std::string model;
+    ImageView image;
+    /// controlnet_conditioning_scale.
+    float scale = 1.0f;
+    /// control_guidance_start / control_guidance_end, fractions of the steps.
+    float start = 0.0f;
+    float end = 1.0f;
+    /// diffusers' guess_mode.
+    bool guess_mode = false;
+};
+
 /// One generate request, starting from sdrt_generate_params_init's defaults. Setters return
 /// *this; each getter of the same name reads the field. Strings are copied in; the init image
 /// and mask are views whose pixels must stay valid until generate() returns.
@@ -723,6 +738,19 @@ class Params {
         return *this;
     }
     const LatentsView &latents() const noexcept { return latents_; }
+    /// Adds a ControlNet (several add their residuals); the model's UNet must take them.
+    Params &controlnet(ControlNet c) {
+        controlnets_.push_back(std::move(c));
+        c_controlnets_.resize(controlnets_.size());
+        return *this;
+    }
+    const std::vector<ControlNet> &controlnets() const noexcept { return controlnets_; }
+    /// Removes every ControlNet.
+    Params &clear_controlnets() noexcept {
+        controlnets_.clear();
+        c_controlnets_.clear();
+        return *this;
+    }
 
     /// `f(step, total_steps)` after each step; returning false cancels, void continues.
     template <typename F>
@@ -750,6 +778,19 @@ class Params {
         p.prompt_2 = prompt_2_ ? prompt_2_->c_str() : nullptr;
         p.negative_prompt_2 = negative_2_ ? negative_2_->c_str() : nullptr;
         p.latents = latents_.empty() ? nullptr : &c_latents_;
+        // c_controlnets_ has controlnets_'s size (the setters keep it): filled, not grown.
+        for (size_t i = 0; i < controlnets_.size() && i < c_controlnets_.size(); ++i) {
+            sdrt_controlnet &c = c_controlnets_[i];
+            sdrt_controlnet_init(&c);
+            c.model = controlnets_[i].model.c_str();
+            c.image = controlnets_[i].image.c_view();
+            c.scale = controlnets_[i].scale;
+            c.start = controlnets_[i].start;
+            c.end = controlnets_[i].end;
+            c.guess_mode = controlnets_[i].guess_mode ? 1u : 0u;
+        }
+        p.controlnets = controlnets_.empty() ? nullptr : c_controlnets_.data();
+        p.controlnet_count = static_cast<uint32_t>(controlnets_.size());
         return p;
     }
 
@@ -774,6 +815,9 @@ class Params {
     ImageView mask_;
     LatentsView latents_;
     sdrt_latents c_latents_{}; // latents_ as C, what c_params() points `latents` at
+    std::vector<ControlNet> controlnets_;
+    // controlnets_ as C, refilled by c_params() (the C struct points into controlnets_).
+    mutable std::vector<sdrt_controlnet> c_controlnets_;
     ProgressFn progress_;
     StepFn step_;
 };

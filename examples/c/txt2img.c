@@ -15,6 +15,12 @@
  *           [--negative-target-size WxH] [--aesthetic-score F]
  *           [--negative-aesthetic-score F] [--refiner DIR] [--denoising-end F]
  *           [--prompt-weighting none|a1111]
+ *           [--controlnet NAME|PATH --control-image PPM [--control-scale S]
+ *            [--control-start F] [--control-end F] [--guess-mode 0|1]]...
+ *
+ * --controlnet adds a ControlNet (a name under MODEL_DIR/controlnet/, or a path with a '/'),
+ * at most 4; the --control-* options and --guess-mode set the last one's sdrt_controlnet
+ * fields (image: a binary PPM of the output size).
  *
  * The SDXL options set the sdrt_generate_params fields of the same names (sizes as width x
  * height, crops as x,y). With --refiner, MODEL_DIR runs the schedule up to --denoising-end
@@ -64,7 +70,9 @@ static void usage(FILE *to) {
             "               [--negative-original-size WxH] [--negative-crop X,Y]\n"
             "               [--negative-target-size WxH] [--aesthetic-score F]\n"
             "               [--negative-aesthetic-score F] [--refiner DIR]\n"
-            "               [--denoising-end F] [--prompt-weighting none|a1111]\n");
+            "               [--denoising-end F] [--prompt-weighting none|a1111]\n"
+            "               [--controlnet NAME|PATH --control-image PPM [--control-scale S]\n"
+            "                [--control-start F] [--control-end F] [--guess-mode 0|1]]...\n");
 }
 
 /* Scheduler names in sdrt_scheduler order (SDRT_SCHEDULER_DEFAULT = 0, PNDM = 1, ...). */
@@ -249,6 +257,10 @@ int main(int argc, char **argv) {
     sdrt_pipeline *refiner = NULL;
     sdrt_images *base_images = NULL;
     sdrt_latents handoff;
+    sdrt_controlnet nets[4];
+    const char *net_images[4] = {NULL, NULL, NULL, NULL};
+    uint8_t *net_pixels[4] = {NULL, NULL, NULL, NULL};
+    uint32_t net_count = 0;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
@@ -275,7 +287,34 @@ int main(int argc, char **argv) {
             return 2;
         }
         value = argv[++arg];
-        if (strcmp(name, "--prompt") == 0) {
+        if (strcmp(name, "--controlnet") == 0) {
+            if (net_count == 4) {
+                fprintf(stderr, "txt2img: at most 4 --controlnet\n");
+                return 2;
+            }
+            sdrt_controlnet_init(&nets[net_count]);
+            nets[net_count++].model = value;
+        } else if (strncmp(name, "--control-", 10) == 0 || strcmp(name, "--guess-mode") == 0) {
+            sdrt_controlnet *c = &nets[net_count > 0 ? net_count - 1 : 0];
+            if (net_count == 0) {
+                fprintf(stderr, "txt2img: %s needs a --controlnet before it\n", name);
+                return 2;
+            }
+            if (strcmp(name, "--control-image") == 0) {
+                net_images[net_count - 1] = value;
+            } else if (strcmp(name, "--control-scale") == 0) {
+                c->scale = strtof(value, NULL);
+            } else if (strcmp(name, "--control-start") == 0) {
+                c->start = strtof(value, NULL);
+            } else if (strcmp(name, "--control-end") == 0) {
+                c->end = strtof(value, NULL);
+            } else if (strcmp(name, "--guess-mode") == 0) {
+                c->guess_mode = (uint32_t)strtoul(value, NULL, 10);
+            } else {
+                fprintf(stderr, "txt2img: unknown option %s\n", name);
+                return 2;
+            }
+        } else if (strcmp(name, "--prompt") == 0) {
             params.prompt = value;
         } else if (strcmp(name, "--negative-prompt") == 0) {
             params.negative_prompt = value;
@@ -479,6 +518,30 @@ int main(int argc, char **argv) {
         params.mask.format = SDRT_PIXEL_FORMAT_GRAY8;
     }
 
+    for (i = 0; i < net_count; i++) {
+        /* The control images: RGB8, the output's size, borrowed by the call. */
+        if (net_images[i] == NULL) {
+            fprintf(stderr, "txt2img: --controlnet %s needs a --control-image\n", nets[i].model);
+            exit_code = 2;
+        } else if (!read_pnm(net_images[i], 3, &net_pixels[i], &nets[i].image.width,
+                             &nets[i].image.height)) {
+            exit_code = 1;
+        }
+        nets[i].image.data = net_pixels[i];
+        nets[i].image.format = SDRT_PIXEL_FORMAT_RGB8;
+    }
+    if (exit_code != 0) {
+        for (i = 0; i < net_count; i++) {
+            free(net_pixels[i]);
+        }
+        free(init_rgb);
+        free(init_rgba);
+        free(mask_pixels);
+        sdrt_pipeline_free(pipeline);
+        return exit_code;
+    }
+    params.controlnets = net_count > 0 ? nets : NULL;
+    params.controlnet_count = net_count;
     params.progress = on_progress;
     params.progress_user_data = &loaded;
     params.step_callback = on_step;
@@ -499,6 +562,11 @@ int main(int argc, char **argv) {
     }
     status = sdrt_pipeline_generate(pipeline, &params, refiner != NULL ? &base_images : &images);
     /* sdrt copied the pixels: they may go now. */
+    for (i = 0; i < net_count; i++) {
+        free(net_pixels[i]);
+    }
+    params.controlnets = NULL;
+    params.controlnet_count = 0;
     free(init_rgb);
     free(init_rgba);
     free(mask_pixels);

@@ -8,6 +8,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod cache;
+pub mod controlnet;
 pub(crate) mod enums;
 pub mod ep;
 pub mod image_view;

@@ -2,6 +2,7 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::controlnet::{read_controlnets, sdrt_controlnet};
 use super::enums::{
     GENERATOR, PREDICTION_TYPE, PREVIEW_KIND, PROMPT_WEIGHTING, SCHEDULER, TIMESTEP_SPACING,
 };
@@ -373,6 +374,14 @@ pub struct sdrt_generate_params {
     pub loras: *const sdrt_lora_weight,
     /// Entries in `loras`.
     pub lora_count: u32,
+    /// ControlNets (see `sdrt_controlnet`): an array of `controlnet_count` structs, each
+    /// filled by `sdrt_controlnet_init`, borrowed for the duration of the call and copied;
+    /// NULL with a count of 0 (default) = none. More than 16, or NULL with a count, is
+    /// `SDRT_ERROR_INVALID_ARGUMENT`. Since 0.5: a caller whose `struct_size` ends before
+    /// these gets none.
+    pub controlnets: *const sdrt_controlnet,
+    /// The number of structs at `controlnets`.
+    pub controlnet_count: u32,
 }
 
 /// Size of the first published layout: the smallest `struct_size` accepted. Fixed at the end of
@@ -432,6 +441,8 @@ impl Default for sdrt_generate_params {
             prompt_weighting: sdrt_prompt_weighting::SDRT_PROMPT_WEIGHTING_NONE as u32,
             loras: std::ptr::null(),
             lora_count: 0,
+            controlnets: std::ptr::null(),
+            controlnet_count: 0,
         }
     }
 }
@@ -577,6 +588,8 @@ pub(crate) unsafe fn read_generate_params(
         )?,
         // SAFETY: NULL or `lora_count` borrowed pairs, documented.
         loras: unsafe { read_loras(c.loras, c.lora_count)? },
+        // SAFETY: NULL or a borrowed array, documented.
+        controlnets: unsafe { read_controlnets(c.controlnets, c.controlnet_count)? },
     };
     let callbacks = Callbacks {
         progress: c.progress,

@@ -43,8 +43,46 @@ pub struct UnetIo {
     /// SDXL's added conditioning: `text_embeds` `[batch, projection]` (the pooled prompt
     /// embedding) and `time_ids` `[batch, n]` (the micro-conditioning).
     pub added: Option<AddedIo>,
+    /// The ControlNet residual inputs of a UNet exported to take them
+    /// (`tools/export_controlnet.py`).
+    pub residuals: Option<ResidualIo>,
     /// `out_sample` `[batch, C, h, w]`: the model output.
     pub out_sample: IoInfo,
+}
+
+/// A UNet's ControlNet residual inputs, each `[batch, channels, h_k, w_k]`.
+#[derive(Debug, Clone)]
+pub struct ResidualIo {
+    /// `down_block_additional_residual_0..N-1`, in order.
+    pub down: Vec<IoInfo>,
+    /// `mid_block_additional_residual`.
+    pub mid: IoInfo,
+}
+
+impl ResidualIo {
+    /// The down residuals, then the mid one: the order ControlNets return them in.
+    pub fn all(&self) -> impl Iterator<Item = &IoInfo> {
+        self.down.iter().chain(std::iter::once(&self.mid))
+    }
+}
+
+/// A ControlNet's inputs and outputs.
+#[derive(Debug, Clone)]
+pub struct ControlNetIo {
+    /// `sample` `[batch, C, h, w]`: the scaled latents.
+    pub sample: IoInfo,
+    /// `timestep`, rank 0 or 1.
+    pub timestep: IoInfo,
+    /// `encoder_hidden_states` `[batch, tokens, cross]`.
+    pub hidden_states: IoInfo,
+    /// `controlnet_cond` `[batch, 3, H, W]`: the control image in [0, 1].
+    pub cond: IoInfo,
+    /// `conditioning_scale` (rank 0 or `[1]`).
+    pub scale: IoInfo,
+    /// SDXL's `text_embeds` and `time_ids`.
+    pub added: Option<AddedIo>,
+    /// `down_block_res_sample_0..N-1` then `mid_block_res_sample`.
+    pub outputs: Vec<IoInfo>,
 }
 
 /// SDXL's added UNet inputs.

@@ -5,8 +5,9 @@
 //!   `last_hidden_state` `[batch, tokens, hidden]`;
 //! - UNet: inputs `sample` `[batch, C_in, h, w]`, `timestep` (rank 0 or 1),
 //!   `encoder_hidden_states` `[batch, tokens, cross]`, optionally `timestep_cond`
-//!   `[batch, dim]` (LCM) and nothing else; an output `out_sample` `[batch, C, h, w]` where
-//!   `C_in` is `C`, or `2 * C + 1` for inpainting UNets;
+//!   `[batch, dim]` (LCM) and ControlNet residuals ([`controlnet`]), nothing else; an
+//!   output `out_sample` `[batch, C, h, w]` where `C_in` is `C`, or `2 * C + 1` for inpainting
+//!   UNets;
 //! - VAE decoder: `latent_sample` `[batch, C, h, w]` in, `sample` `[batch, 3, H, W]` out;
 //! - VAE encoder (when present): `sample` `[batch, 3, H, W]` in, `latent_parameters`
 //!   `[batch, 2 * C, h, w]` (or `latent_sample` `[batch, C, h, w]`) out.
@@ -15,6 +16,8 @@
 //!
 //! A name the graph lacks falls back to the input or output at the position the pipeline
 //! would use, as the pipeline does; the rank and type checks then decide.
+
+pub mod controlnet;
 
 use std::path::Path;
 
@@ -435,6 +438,8 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>, added: bool) -> Resu
     } else {
         None
     };
+    let residuals = controlnet::unet_residuals(p)?;
+    used.extend(p.inputs.iter().filter(|i| controlnet::is_residual(&i.name)));
     let distinct = used
         .iter()
         .enumerate()
@@ -451,10 +456,11 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>, added: bool) -> Resu
         p,
         &used,
         if added {
-            "sample, timestep, encoder_hidden_states, text_embeds, time_ids and (LCM) \
-             timestep_cond"
+            "sample, timestep, encoder_hidden_states, text_embeds, time_ids, (LCM) \
+             timestep_cond and (ControlNet) *_additional_residual*"
         } else {
-            "sample, timestep, encoder_hidden_states and (LCM) timestep_cond"
+            "sample, timestep, encoder_hidden_states, (LCM) timestep_cond and (ControlNet) \
+             *_additional_residual*"
         },
         part,
     )?;
@@ -467,6 +473,7 @@ pub(super) fn unet(p: &Part<'_>, max_length: Option<usize>, added: bool) -> Resu
             hidden_states: states.clone(),
             timestep_cond: cond_io,
             added: added_io,
+            residuals,
             out_sample: out.clone(),
         },
         in_channels: fixed(sample, 1),

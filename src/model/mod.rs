@@ -8,6 +8,8 @@ pub(crate) mod loader;
 pub mod onnx_file;
 pub mod session;
 
+pub use graphs::controlnet;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -61,6 +63,9 @@ pub struct UnetConfig {
     pub out_channels: Option<usize>,
     /// `cross_attention_dim`, when given as one number.
     pub cross_attention_dim: Option<usize>,
+    /// `layers_per_block` of each down block (2 when absent): with `block_out_channels` it
+    /// fixes the shapes of the ControlNet residuals the UNet takes.
+    pub layers_per_block: Vec<usize>,
 }
 
 impl UnetConfig {
@@ -80,6 +85,7 @@ impl Default for UnetConfig {
             in_channels: None,
             out_channels: None,
             cross_attention_dim: None,
+            layers_per_block: vec![2; 4],
         }
     }
 }
@@ -378,6 +384,7 @@ fn unet_config(v: &Value) -> Result<UnetConfig> {
         in_channels: opt_count(v, "in_channels", 4096)?,
         out_channels: opt_count(v, "out_channels", 4096)?,
         cross_attention_dim,
+        layers_per_block: opt_counts(v, "layers_per_block", n, 64)?.unwrap_or_else(|| vec![2; n]),
     })
 }
 

@@ -10,6 +10,7 @@ use crate::rng::NoiseSource;
 use crate::scheduler::Scheduler;
 
 use super::call::Call;
+use super::controlnet::Control;
 use super::pyfloat::decimal_f64;
 use super::request::Timings;
 
@@ -97,6 +98,7 @@ pub(crate) fn denoise(
     latents: &mut [f32],
     rng: &mut dyn NoiseSource,
     hooks: &mut dyn StepHooks,
+    mut control: Option<&mut Control<'_>>,
     on_step: OnStep<'_>,
     timings: &mut Timings,
 ) -> Result<()> {
@@ -209,6 +211,9 @@ pub(crate) fn denoise(
                 inputs.push((info.name.clone(), float_value(info, shape, values)?));
             }
         }
+        if let Some(c) = control.as_mut() {
+            inputs.extend(c.unet_inputs(call, i, t, &scaled, spec, text, timings)?);
+        }
         let last = i + 1 == spec.end.min(timesteps.len());
         let noise = call.first(unet.run(inputs, &[out_name], call.options(last)))?;
         timings.unet += unet.last_run();
@@ -298,7 +303,7 @@ pub fn guidance_embedding(w: f32, dim: usize) -> Vec<f32> {
 }
 
 /// The timestep in the dtype and rank the UNet declares (rank 0, or `[n]`).
-fn timestep_value(info: &IoInfo, t: f64) -> Result<ort::value::DynValue> {
+pub(crate) fn timestep_value(info: &IoInfo, t: f64) -> Result<ort::value::DynValue> {
     let shape: Vec<usize> = if info.shape.is_empty() {
         Vec::new()
     } else {

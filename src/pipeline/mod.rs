@@ -7,6 +7,7 @@
 //! the graphs and runs the stages.
 
 mod call;
+mod controlnet;
 mod decode;
 mod denoise;
 mod estimate;
@@ -42,6 +43,7 @@ pub use crate::family::SD_LATENT_RGB as LATENT_RGB;
 pub use crate::model::cache::CacheDir;
 pub(crate) use call::Call;
 pub use call::CallStart;
+pub use controlnet::{guess_ramp, ControlNet};
 pub use decode::to_rgb8;
 pub use denoise::{guidance_embedding, rescale_noise_cfg};
 pub use estimate::{estimate_peak, human_bytes, PeakEstimate};
@@ -76,6 +78,8 @@ struct Graphs {
     preview_io: Option<VaeDecoderIo>,
     /// The safety checker's image processing; `Some` when every call runs the checker.
     safety_pre: Option<safety::ClipPreprocess>,
+    /// The ControlNets calls have used, by graph file (loaded on first use).
+    controlnets: std::collections::HashMap<PathBuf, controlnet::Loaded>,
 }
 
 /// A loaded model, ready to generate. `Send + Sync`; generate calls are serialized.
@@ -96,6 +100,8 @@ pub struct Pipeline {
     has_safety_checker: bool,
     dims: GraphDims,
     io: Bindings,
+    /// The ControlNet residuals the UNet takes (channels, times halved), when it takes them.
+    residual_levels: Option<Vec<(usize, usize)>>,
     cancellation: Cancellation,
     /// The LoRAs loaded into this pipeline.
     loras: Mutex<lora::Registry>,
@@ -191,6 +197,7 @@ impl Pipeline {
             vae_encoder_io: None,
             preview_io: None,
             safety_pre: None,
+            controlnets: Default::default(),
         };
         let n = io.len();
         let (Some(un), Some(vd)) = (io.get(n.wrapping_sub(2)), io.get(n.wrapping_sub(1))) else {
@@ -208,6 +215,14 @@ impl Pipeline {
             [(&un.0, &un.1), (&vd.0, &vd.1)],
         )?;
         family.check_bindings(&folder, &bindings)?;
+        let residual_levels = match &bindings.unet.residuals {
+            Some(r) => Some(crate::model::controlnet::check_unet_residuals(
+                &folder.onnx("unet"),
+                r,
+                &config.unet,
+            )?),
+            None => None,
+        };
         let checker_path = folder.onnx("safety_checker");
         if !options.disable_safety_checker && checker_path.is_file() {
             let pre_path = dir
@@ -261,6 +276,7 @@ impl Pipeline {
             has_safety_checker,
             dims,
             io: bindings,
+            residual_levels,
             cancellation: Cancellation::default(),
             loras: Mutex::new(lora::Registry::new()),
             #[cfg(feature = "test-hooks")]
@@ -378,11 +394,23 @@ impl Pipeline {
         let plan = plan::plan(params, &model)?;
         self.family.check_request(params)?;
         self.check_loras(params)?;
+        let controlnets = controlnet::check(
+            params,
+            &self.root,
+            (plan.width, plan.height),
+            self.io.unet.residuals.as_ref(),
+            &self.folder.onnx("unet"),
+        )?;
         let mut graphs = self.graphs.lock();
         // Registered until the stages end, however they end (a panic included).
         let registered = self.cancellation.register(start, &self.log)?;
         let call = registered.call();
-        let result = self.run_stages(&call, &mut graphs, params, plan, started, observer);
+        let stages = stages::Stages {
+            plan,
+            controlnets,
+            started,
+        };
+        let result = self.run_stages(&call, &mut graphs, params, stages, observer);
         result.map(|mut images| {
             images.timings.total = started.elapsed();
             images

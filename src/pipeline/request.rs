@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::controlnet::ControlNet;
 use crate::rng::Generator;
 use crate::scheduler::{PredictionType, SchedulerKind, TimestepSpacing};
 
@@ -85,6 +86,9 @@ pub struct GenerateParams {
     /// The loaded LoRAs this call applies ([`crate::Pipeline::load_lora`]), each with its
     /// scale (diffusers' `fuse_lora(lora_scale=...)`, or its adapter weight); none by default.
     pub loras: Vec<crate::pipeline::LoraWeight>,
+    /// ControlNets, applied together (their residuals summed); empty = none. The model's UNet
+    /// must take ControlNet residuals (see [`ControlNet`]).
+    pub controlnets: Vec<ControlNet>,
 }
 
 /// How prompts are read.
@@ -242,6 +246,7 @@ impl Default for GenerateParams {
             output_latents: false,
             prompt_weighting: PromptWeighting::None,
             loras: Vec::new(),
+            controlnets: Vec::new(),
         }
     }
 }
@@ -289,6 +294,8 @@ pub struct Timings {
     pub preview: Duration,
     /// Inside the safety checker.
     pub safety_checker: Duration,
+    /// Inside the ControlNets, all steps.
+    pub controlnet: Duration,
     /// Loading graphs during the call and handing their memory back after each stage (the
     /// low-memory mode loads each stage's graph when the stage starts and frees it when it
     /// ends; otherwise only first uses of the VAE encoder or preview decoder load).
@@ -302,7 +309,12 @@ pub struct Timings {
 impl Timings {
     /// Time spent inside ONNX Runtime for the images (previews not included).
     pub fn onnx_runtime(&self) -> Duration {
-        self.text_encoder + self.unet + self.vae_decoder + self.vae_encoder + self.safety_checker
+        self.text_encoder
+            + self.unet
+            + self.vae_decoder
+            + self.vae_encoder
+            + self.safety_checker
+            + self.controlnet
     }
 }
 

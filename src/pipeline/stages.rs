@@ -13,6 +13,7 @@ use crate::model::agreement;
 use crate::model::session::OnnxModel;
 
 use super::call::Call;
+use super::controlnet;
 use super::denoise::{self, guidance_embedding};
 use super::latents::{self, ModeInput};
 use super::options::{Preview, StepInfo, StepObserver};
@@ -23,6 +24,16 @@ use super::request::{GenerateParams, Images, Latents, PreviewKind, Timings};
 use super::safety;
 use super::{Graphs, Pipeline};
 
+/// What the checks before the stages decided of a call.
+pub(super) struct Stages {
+    /// The plan.
+    pub plan: Plan,
+    /// The ControlNets' graph files, in request order.
+    pub controlnets: Vec<std::path::PathBuf>,
+    /// When the call started.
+    pub started: Instant,
+}
+
 impl Pipeline {
     /// The stages of one call, under the graphs' lock.
     pub(super) fn run_stages(
@@ -30,10 +41,14 @@ impl Pipeline {
         call: &Call<'_>,
         g: &mut Graphs,
         params: &GenerateParams,
-        plan: Plan,
-        started: Instant,
+        stages: Stages,
         mut observer: Option<StepObserver<'_>>,
     ) -> Result<Images> {
+        let Stages {
+            plan,
+            controlnets,
+            started,
+        } = stages;
         call.check_cancel()?;
         let profile = self.profile_memory;
         let mut timings = Timings::default();
@@ -139,13 +154,35 @@ impl Pipeline {
         }
         let model = self.stage(&mut g.unet, "unet", &mut timings)?;
         self.bind_loras(model, "unet", params)?;
+        if !controlnets.is_empty() {
+            let t0 = Instant::now();
+            let levels = self.residual_levels.as_deref().unwrap_or_default();
+            let (path, added) = (self.folder.onnx("unet"), self.io.unet.added.is_some());
+            let ld = &self.loader;
+            if controlnet::ensure(ld, &mut g.controlnets, &controlnets, added, &path, levels)? {
+                timings.load += t0.elapsed();
+            }
+        }
         let Graphs {
             unet,
             vae_decoder,
             preview_decoder,
             preview_io,
+            controlnets: loaded,
             ..
         } = &mut *g;
+        let mut control = match (&self.io.unet.residuals, &self.residual_levels) {
+            (Some(r), Some(levels)) => Some(controlnet::Control::new(
+                params,
+                controlnets,
+                loaded,
+                r,
+                levels,
+                &spec,
+                sched.timesteps().len(),
+            )),
+            _ => None,
+        };
         let unet = unet
             .as_mut()
             .ok_or_else(|| Error::internal("unet not loaded"))?;
@@ -206,10 +243,15 @@ impl Pipeline {
             &mut lat,
             rng.as_mut(),
             hooks.as_mut(),
+            control.as_mut(),
             &mut on_step,
             &mut timings,
         )?;
+        drop(control);
         timings.preview = previews.time;
+        if self.low_memory {
+            g.controlnets.clear();
+        }
         self.release(&mut g.unet, &mut timings);
         stage_end("unet", &mut timings);
 

@@ -32,6 +32,8 @@ int print_defaults();                                         // bindings_b.cpp
 int callbacks(const std::string &model, const std::string &out); // bindings_b.cpp
 int sdxl(const std::string &base_dir, const std::string &refiner_dir,
          const std::string &out); // bindings_sdxl.cpp
+int controlnet(const std::string &model, const std::string &edges, const std::string &depth,
+               const std::string &out); // bindings_sdxl.cpp
 
 namespace {
 
@@ -152,9 +154,11 @@ int main(int argc, char **argv) {
         failed = plugin(argv[2]);
     } else if (cmd == "sdxl" && argc == 5) {
         failed = sdxl(argv[2], argv[3], argv[4]);
+    } else if (cmd == "controlnet" && argc == 6) {
+        failed = controlnet(argv[2], argv[3], argv[4], argv[5]);
     } else {
         std::fprintf(stderr, "usage: bindings defaults | bad-model DIR | callbacks MODEL OUT | "
-                             "plugin MODEL | sdxl BASE REFINER OUT\n");
+                             "plugin MODEL | sdxl BASE REFINER OUT | controlnet MODEL EDGES DEPTH OUT\n");
         return 2;
     }
     if (failed == 0) {

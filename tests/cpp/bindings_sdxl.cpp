@@ -9,6 +9,9 @@
 //
 // and checks the errors: latents() of images without latents, another family's latents, a
 // crop outside the original size, a NaN aesthetic score.
+//
+// `bindings controlnet MODEL EDGES_PPM DEPTH_PPM OUT` writes OUT/controlnet.ppm: the
+// controlnet.json case sd2_multi through Params::controlnet(), and checks a refusal.
 
 #include <sdrt.hpp>
 
@@ -20,6 +23,8 @@
 #include <vector>
 
 int sdxl(const std::string &base_dir, const std::string &refiner_dir, const std::string &out);
+int controlnet(const std::string &model, const std::string &edges, const std::string &depth,
+               const std::string &out);
 
 namespace {
 
@@ -143,5 +148,53 @@ int sdxl(const std::string &base_dir, const std::string &refiner_dir, const std:
     refused(refiner, sdrt::Params(params).latents(latents).denoising_start(0.8f)
                          .aesthetic_score(std::nanf("")),
             "aesthetic NaN", "aesthetic_score");
+    return failures;
+}
+
+namespace {
+
+/// A binary PPM (P6, maxval 255) as packed RGB rows.
+std::vector<uint8_t> read_ppm(const std::string &path, uint32_t &w, uint32_t &h) {
+    std::ifstream in(path, std::ios::binary);
+    std::string magic;
+    unsigned maxval = 0;
+    in >> magic >> w >> h >> maxval;
+    in.get();
+    std::vector<uint8_t> px(static_cast<size_t>(w) * h * 3u);
+    in.read(reinterpret_cast<char *>(px.data()), static_cast<std::streamsize>(px.size()));
+    check(magic == "P6" && maxval == 255 && static_cast<bool>(in), path + ": a P6 PPM");
+    return px;
+}
+
+} // namespace
+
+int controlnet(const std::string &model, const std::string &edges, const std::string &depth,
+               const std::string &out) {
+    sdrt::Pipeline pipe = sdrt::Pipeline::create(model).value();
+    uint32_t w = 0, h = 0, w2 = 0, h2 = 0;
+    const std::vector<uint8_t> e = read_ppm(edges, w, h);
+    const std::vector<uint8_t> d = read_ppm(depth, w2, h2);
+    sdrt::Params params = sdrt::Params()
+                              .prompt("a photo of an astronaut riding a horse on mars")
+                              .size(64, 64)
+                              .steps(6)
+                              .guidance(7.5f)
+                              .seed(3);
+    sdrt::Params multi = sdrt::Params(params)
+                             .controlnet({"canny", sdrt::ImageView::rgb8(e.data(), w, h)})
+                             .controlnet({"depth", sdrt::ImageView::rgb8(d.data(), w2, h2),
+                                          0.8f});
+    check(multi.controlnets().size() == 2 && multi.c_params().controlnet_count == 2,
+          "two ControlNets");
+    const sdrt_generate_params raw = multi.c_params();
+    check(std::strcmp(raw.controlnets[1].model, "depth") == 0 &&
+              raw.controlnets[1].scale == 0.8f && raw.controlnets[1].end == 1.0f &&
+              raw.controlnets[1].guess_mode == 0,
+          "c_params() carries the ControlNets");
+    save(pipe, multi, out + "/controlnet.ppm");
+    const sdrt::ControlNet nan{"canny", sdrt::ImageView::rgb8(e.data(), w, h), std::nanf("")};
+    refused(pipe, sdrt::Params(params).controlnet(nan), "NaN scale", "controlnets[0].scale");
+    check(sdrt::Params(multi).clear_controlnets().c_params().controlnets == nullptr,
+          "clear_controlnets()");
     return failures;
 }

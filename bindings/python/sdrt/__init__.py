@@ -36,6 +36,7 @@ from .errors import (
     SdrtIOError,
     UnsupportedError,
 )
+from .controlnet import ControlNet
 from .image import Image
 from .pipeline import (
     GENERATORS,
@@ -59,7 +60,7 @@ from .pipeline import (
 __version__ = "0.5.0"
 
 __all__ = [
-    "AlreadyInitializedError", "CancelledError", "GENERATORS", "Image", "InferenceError",
+    "AlreadyInitializedError", "CancelledError", "ControlNet", "GENERATORS", "Image", "InferenceError",
     "InternalError", "InvalidArgumentError", "Latents", "LibraryNotFoundError",
     "ModelInvalidError",
     "ModelNotFoundError", "PREVIEWS", "PROVIDERS", "Pipeline", "PipelineInfo",

@@ -162,6 +162,18 @@ class sdrt_latents(Structure):
     ]
 
 
+class sdrt_controlnet(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("model", c_char_p),
+        ("image", sdrt_image_view),
+        ("scale", c_float),
+        ("start", c_float),
+        ("end", c_float),
+        ("guess_mode", c_uint32),
+    ]
+
+
 class sdrt_generate_params(Structure):
     _fields_ = [
         ("struct_size", c_uint32),
@@ -211,6 +223,9 @@ class sdrt_generate_params(Structure):
         ("output_latents", c_uint32),
         ("latents", POINTER(sdrt_latents)),
         ("prompt_weighting", c_uint32),
+        # 0.5: ControlNet
+        ("controlnets", POINTER(sdrt_controlnet)),
+        ("controlnet_count", c_uint32),
     ]
 
 
@@ -276,6 +291,7 @@ STRUCTS = (
     sdrt_step_info,
     sdrt_image_view,
     sdrt_latents,
+    sdrt_controlnet,
     sdrt_generate_params,
     sdrt_pipeline_options,
     sdrt_pipeline_info,
@@ -303,6 +319,7 @@ _PROTOTYPES = [
     ("sdrt_pipeline_info_init_sized", None, [POINTER(sdrt_pipeline_info), c_uint32]),
     ("sdrt_pipeline_get_info", c_uint32, [pipeline_p, POINTER(sdrt_pipeline_info)]),
     ("sdrt_generate_params_init_sized", None, [POINTER(sdrt_generate_params), c_uint32]),
+    ("sdrt_controlnet_init_sized", None, [POINTER(sdrt_controlnet), c_uint32]),
     ("sdrt_pipeline_generate", c_uint32,
      [pipeline_p, POINTER(sdrt_generate_params), POINTER(images_p)]),
     ("sdrt_pipeline_cancel", None, [pipeline_p]),
@@ -326,6 +343,7 @@ UNBOUND = {
     "sdrt_pipeline_options_init",
     "sdrt_pipeline_info_init",
     "sdrt_generate_params_init",
+    "sdrt_controlnet_init",
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from . import _native as n
 from ._args import _enum, _float, _name_of, _uint, _utf8
 from .errors import CancelledError, check, invalid
 from .image import Image, as_image, view_of
+from .controlnet import set_controlnet_fields
 from .sdxl import Latents, read_latents, set_sdxl_fields
 
 # ---------------------------------------------------------------------------------------------
@@ -506,7 +507,7 @@ class Pipeline:
                  negative_crops_coords_top_left=None, negative_target_size=None,
                  aesthetic_score=None, negative_aesthetic_score=None, denoising_start=None,
                  denoising_end=None, latents=None, output_latents=False,
-                 prompt_weighting=None):
+                 prompt_weighting=None, controlnets=None):
         """Generates `count` images (default 1) and returns them as a list of `Image`
         (RGB, width x height). Arguments left None keep sdrt's defaults (steps 50,
         guidance 7.5, seed 0, the model's native size and scheduler, numpy generator).
@@ -521,7 +522,8 @@ class Pipeline:
         sdrt has returned. `preview` ("latent_rgb", "taesd", "full") adds previews to
         `StepInfo.previews` every `preview_every` evaluations. `prompt_weighting`: "none"
         (default: literal text, truncated to 75 tokens) or "a1111" (A1111's emphasis syntax,
-        `(word:1.3)`, and long prompts in chunks; SD 1.x/2.x).
+        `(word:1.3)`, and long prompts in chunks; SD 1.x/2.x). `controlnets`: a list of
+        `sdrt.ControlNet` (see there); the model's UNet must take ControlNet residuals.
 
         SDXL (see sdrt.sdxl; other models refuse the first eight): `prompt_2`,
         `negative_prompt_2`, and diffusers' micro-conditioning in diffusers' order:
@@ -552,14 +554,14 @@ class Pipeline:
                                   height, count, scheduler, generator, eta, prediction_type,
                                   timestep_spacing, init_image, mask, strength,
                                   guidance_rescale, on_step, preview, preview_every,
-                                  memory_limit, sdxl, prompt_weighting)
+                                  memory_limit, sdxl, prompt_weighting, controlnets)
         finally:
             h.leave()
 
     def _generate(self, h, prompt, negative_prompt, steps, guidance, seed, width, height,
                   count, scheduler, generator, eta, prediction_type, timestep_spacing,
                   init_image, mask, strength, guidance_rescale, on_step, preview,
-                  preview_every, memory_limit, sdxl, prompt_weighting=None):
+                  preview_every, memory_limit, sdxl, prompt_weighting=None, controlnets=None):
         lib = n.lib()
         p = n.sdrt_generate_params()
         lib.sdrt_generate_params_init_sized(byref(p), sizeof(p))
@@ -602,6 +604,7 @@ class Pipeline:
             keep.append(buf)
             p.mask = view
         set_sdxl_fields(p, keep, sdxl)
+        set_controlnet_fields(p, keep, controlnets)
 
         raised = []
         if on_step is not None:

@@ -359,8 +359,10 @@ public final class Pipeline: @unchecked Sendable {
                             params.init_image = initImage
                             params.mask = mask
                             try c.withSDXLFields(&params) { params in
-                                try SdrtError.check(
-                                    sdrt_pipeline_generate(handle, &params, &images))
+                                try c.withControlNets(&params) { params in
+                                    try SdrtError.check(
+                                        sdrt_pipeline_generate(handle, &params, &images))
+                                }
                             }
                         }
                     }
