@@ -449,6 +449,38 @@ fn c_txt2img_reproduces_the_weighted_prompt_goldens() {
 }
 
 #[test]
+fn c_txt2img_reproduces_the_lora_goldens() {
+    // tests/goldens/lora.json (tools/make_lora_goldens.py): through sdrt_lora_load and
+    // sdrt_generate_params.loras, SD 2 and SDXL.
+    let exe = compile("txt2img", Lang::C, &["examples/c/txt2img.c"], &[]);
+    let g = common::read_json(&common::goldens().join("lora.json"));
+    let raw = g["images"].as_array().unwrap();
+    let fixtures = common::root().join("tests/fixtures");
+    let cases: Vec<_> = common::image_cases_from(&g["images"])
+        .into_iter()
+        .zip(raw)
+        .map(|(c, r)| {
+            let mut flags = Vec::new();
+            for l in r["loras"].as_array().unwrap() {
+                let file = fixtures.join(l["file"].as_str().unwrap());
+                flags.push("--lora".to_string());
+                flags.push(format!(
+                    "{}:{}",
+                    file.display(),
+                    l["scale"].as_f64().unwrap()
+                ));
+            }
+            (c, flags)
+        })
+        .collect();
+    assert!(cases.len() >= 7);
+    assert_eq!(
+        check_goldens_with(&exe, "txt2img_lora", &cases, &[]),
+        cases.len()
+    );
+}
+
+#[test]
 fn c_txt2img_reproduces_the_torch_cuda_goldens() {
     // SDRT_GENERATOR_TORCH_CUDA through the C API (tests/goldens/cuda_images.json).
     let exe = compile("txt2img", Lang::C, &["examples/c/txt2img.c"], &[]);

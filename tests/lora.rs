@@ -243,3 +243,201 @@ fn low_memory_pipelines_apply_loras_too() {
     let got = run(&p, &mut Vec::new(), &case);
     common::assert_close(&case.image.name, &got, &want(&case));
 }
+
+#[test]
+fn generate_takes_lora_flags() {
+    let all = cases("images");
+    let dir = common::target_dir().join("lora-cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["sd2_two", "sd2_kohya", "sdxl"] {
+        let case = all.iter().find(|c| c.image.name == name).unwrap();
+        let c = &case.image;
+        let out = dir.join(format!("{name}.png"));
+        let mut cmd = std::process::Command::new(common::generate_bin());
+        cmd.env("SDRT_ORT_LIBRARY", common::ort_library())
+            .args(["--model", c.model.to_str().unwrap()])
+            .args(["--prompt", &c.prompt])
+            .args(["--width", &c.width.to_string()])
+            .args(["--height", &c.height.to_string()])
+            .args(["--steps", &c.steps.to_string()])
+            .args(["--guidance", &c.guidance.to_string()])
+            .args(["--seed", &c.seed.to_string()])
+            .arg("--output")
+            .arg(&out);
+        if let Some(n) = &c.negative_prompt {
+            cmd.args(["--negative-prompt", n]);
+        }
+        for (file, scale) in &case.loras {
+            // The scale 1.0 is the default: given without one.
+            let arg = if *scale == 1.0 {
+                file.display().to_string()
+            } else {
+                format!("{}:{scale}", file.display())
+            };
+            cmd.args(["--lora", &arg]);
+        }
+        let run = cmd.output().unwrap();
+        assert!(
+            run.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let got = common::read_png(&out).2;
+        common::assert_close(&format!("generate {name}"), &got, &want(case));
+    }
+    let bad = std::process::Command::new(common::generate_bin())
+        .env("SDRT_ORT_LIBRARY", common::ort_library())
+        .args(["--steps", "1", "--lora"])
+        .arg(fixtures().join("loras/bad_rank.safetensors"))
+        .arg("--output")
+        .arg(dir.join("bad.png"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("rank mismatch"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
+
+#[test]
+fn the_c_api_refuses_bad_handles_and_arrays_by_name() {
+    use sdrt::ffi::lora::{sdrt_lora, sdrt_lora_free, sdrt_lora_load, sdrt_lora_weight};
+    use sdrt::ffi::params::{sdrt_generate_params, sdrt_generate_params_init_sized};
+    use sdrt::ffi::pipeline::sdrt_pipeline_generate;
+    use sdrt::ffi::pipeline::{sdrt_pipeline, sdrt_pipeline_create, sdrt_pipeline_free};
+    use sdrt::ffi::status::{sdrt_last_error_message, sdrt_status};
+    use std::ffi::{CStr, CString};
+    common::init_runtime();
+    let message = || {
+        // SAFETY: a NUL-terminated thread-local message.
+        unsafe { CStr::from_ptr(sdrt_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let dir = CString::new(fixtures().join("tiny-sd2").to_str().unwrap()).unwrap();
+    let (mut a, mut b): (*mut sdrt_pipeline, *mut sdrt_pipeline) =
+        (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: valid C strings and out-pointers.
+    unsafe {
+        assert_eq!(
+            sdrt_pipeline_create(dir.as_ptr(), std::ptr::null(), &mut a),
+            sdrt_status::SDRT_OK
+        );
+        assert_eq!(
+            sdrt_pipeline_create(dir.as_ptr(), std::ptr::null(), &mut b),
+            sdrt_status::SDRT_OK
+        );
+    }
+    let file = CString::new(
+        fixtures()
+            .join("loras/sd2_unet.safetensors")
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let (mut la, mut lb): (*mut sdrt_lora, *mut sdrt_lora) =
+        (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: live pipelines, a C string, out-pointers; NULLs where the row says.
+    unsafe {
+        assert_eq!(
+            sdrt_lora_load(a, file.as_ptr(), &mut la),
+            sdrt_status::SDRT_OK
+        );
+        assert_eq!(
+            sdrt_lora_load(b, file.as_ptr(), &mut lb),
+            sdrt_status::SDRT_OK
+        );
+        assert_eq!(
+            sdrt_lora_load(a, std::ptr::null(), &mut la),
+            sdrt_status::SDRT_ERROR_INVALID_ARGUMENT
+        );
+        assert!(message().contains("path"), "{}", message());
+        assert_eq!(
+            sdrt_lora_load(a, file.as_ptr(), std::ptr::null_mut()),
+            sdrt_status::SDRT_ERROR_INVALID_ARGUMENT
+        );
+        assert!(message().contains("out"), "{}", message());
+        assert_eq!(
+            sdrt_lora_free(a, std::ptr::null_mut()),
+            sdrt_status::SDRT_ERROR_INVALID_ARGUMENT
+        );
+        assert!(message().contains("lora"), "{}", message());
+    }
+    let mut gp = std::mem::MaybeUninit::<sdrt_generate_params>::uninit();
+    // SAFETY: init writes the whole struct.
+    let mut gp = unsafe {
+        sdrt_generate_params_init_sized(
+            gp.as_mut_ptr(),
+            std::mem::size_of::<sdrt_generate_params>() as u32,
+        );
+        gp.assume_init()
+    };
+    assert!(gp.loras.is_null() && gp.lora_count == 0, "none by default");
+    gp.width = 64;
+    gp.height = 64;
+    gp.steps = 1;
+    let generate = |gp: &sdrt_generate_params| {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: a live pipeline, filled params (their arrays as each row sets them).
+        let st = unsafe { sdrt_pipeline_generate(a, gp, &mut out) };
+        if st == sdrt_status::SDRT_OK {
+            // SAFETY: from the call above.
+            unsafe { sdrt::ffi::images::sdrt_images_free(out) };
+        }
+        st
+    };
+    let weights = |l: *mut sdrt_lora, scale: f32| vec![sdrt_lora_weight { lora: l, scale }];
+    let ok = weights(la, 0.8);
+    gp.loras = ok.as_ptr();
+    gp.lora_count = 1;
+    assert_eq!(generate(&gp), sdrt_status::SDRT_OK);
+    let rows: Vec<(Vec<sdrt_lora_weight>, u32, bool, &str)> = vec![
+        (weights(lb, 1.0), 1, false, "another pipeline's"),
+        (
+            weights(std::ptr::null_mut(), 1.0),
+            1,
+            false,
+            "loras[0].lora is NULL",
+        ),
+        (weights(la, f32::NAN), 1, false, "loras[0].scale"),
+        (weights(la, 1.0), 65, false, "lora_count"),
+        (Vec::new(), 2, true, "params->loras is NULL"),
+    ];
+    for (w, count, null, words) in &rows {
+        gp.loras = if *null { std::ptr::null() } else { w.as_ptr() };
+        gp.lora_count = *count;
+        assert_eq!(
+            generate(&gp),
+            sdrt_status::SDRT_ERROR_INVALID_ARGUMENT,
+            "{words}"
+        );
+        assert!(message().contains(words), "{words}: {}", message());
+    }
+    // Freed: refused by the call and by a second free; the pipeline keeps working.
+    // SAFETY: live pipeline and its handle.
+    unsafe {
+        assert_eq!(sdrt_lora_free(a, la), sdrt_status::SDRT_OK);
+        assert_eq!(
+            sdrt_lora_free(a, la),
+            sdrt_status::SDRT_ERROR_INVALID_ARGUMENT
+        );
+    }
+    assert!(
+        message().contains("not loaded in this pipeline"),
+        "{}",
+        message()
+    );
+    gp.loras = ok.as_ptr();
+    gp.lora_count = 1;
+    assert_eq!(generate(&gp), sdrt_status::SDRT_ERROR_INVALID_ARGUMENT);
+    gp.lora_count = 0;
+    assert_eq!(generate(&gp), sdrt_status::SDRT_OK);
+    // The pipelines free the LoRAs still loaded.
+    // SAFETY: live pipelines, freed once.
+    unsafe {
+        sdrt_pipeline_free(a);
+        sdrt_pipeline_free(b);
+    }
+}

@@ -17,6 +17,11 @@
  *           [--prompt-weighting none|a1111]
  *           [--controlnet NAME|PATH --control-image PPM [--control-scale S]
  *            [--control-start F] [--control-end F] [--guess-mode 0|1]]...
+ *           [--lora PATH[:SCALE]]...
+ *
+ * --lora loads a LoRA (safetensors) into the pipeline with sdrt_lora_load and applies it at
+ * SCALE (default 1) through sdrt_generate_params.loras; at most 8. With --refiner the LoRAs
+ * apply to MODEL_DIR's call only (they are loaded into that pipeline).
  *
  * --controlnet adds a ControlNet (a name under MODEL_DIR/controlnet/, or a path with a '/'),
  * at most 4; the --control-* options and --guess-mode set the last one's sdrt_controlnet
@@ -72,7 +77,8 @@ static void usage(FILE *to) {
             "               [--negative-aesthetic-score F] [--refiner DIR]\n"
             "               [--denoising-end F] [--prompt-weighting none|a1111]\n"
             "               [--controlnet NAME|PATH --control-image PPM [--control-scale S]\n"
-            "                [--control-start F] [--control-end F] [--guess-mode 0|1]]...\n");
+            "                [--control-start F] [--control-end F] [--guess-mode 0|1]]...\n"
+            "               [--lora PATH[:SCALE]]...\n");
 }
 
 /* Scheduler names in sdrt_scheduler order (SDRT_SCHEDULER_DEFAULT = 0, PNDM = 1, ...). */
@@ -261,6 +267,9 @@ int main(int argc, char **argv) {
     const char *net_images[4] = {NULL, NULL, NULL, NULL};
     uint8_t *net_pixels[4] = {NULL, NULL, NULL, NULL};
     uint32_t net_count = 0;
+    const char *lora_paths[8];
+    sdrt_lora_weight loras[8];
+    uint32_t lora_count = 0;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
@@ -287,7 +296,21 @@ int main(int argc, char **argv) {
             return 2;
         }
         value = argv[++arg];
-        if (strcmp(name, "--controlnet") == 0) {
+        if (strcmp(name, "--lora") == 0) {
+            /* PATH[:SCALE]: a trailing ":number" is the scale (argv's strings are ours to cut). */
+            char *colon = strrchr(argv[arg], ':');
+            if (lora_count == 8) {
+                fprintf(stderr, "txt2img: at most 8 --lora\n");
+                return 2;
+            }
+            loras[lora_count].scale = 1.0f;
+            if (colon != NULL && parse_float(colon + 1, &loras[lora_count].scale)) {
+                *colon = '\0';
+            } else {
+                loras[lora_count].scale = 1.0f;
+            }
+            lora_paths[lora_count++] = argv[arg];
+        } else if (strcmp(name, "--controlnet") == 0) {
             if (net_count == 4) {
                 fprintf(stderr, "txt2img: at most 4 --controlnet\n");
                 return 2;
@@ -518,6 +541,21 @@ int main(int argc, char **argv) {
         params.mask.format = SDRT_PIXEL_FORMAT_GRAY8;
     }
 
+    for (i = 0; i < lora_count; i++) {
+        /* The pipeline owns the LoRA: sdrt_pipeline_free frees it. */
+        sdrt_lora *lora = NULL;
+        status = sdrt_lora_load(pipeline, lora_paths[i], &lora);
+        if (status != SDRT_OK) {
+            free(init_rgb);
+            free(init_rgba);
+            free(mask_pixels);
+            sdrt_pipeline_free(pipeline);
+            return fail("loading a LoRA", status);
+        }
+        loras[i].lora = lora;
+    }
+    params.loras = lora_count > 0 ? loras : NULL;
+    params.lora_count = lora_count;
     for (i = 0; i < net_count; i++) {
         /* The control images: RGB8, the output's size, borrowed by the call. */
         if (net_images[i] == NULL) {
@@ -586,6 +624,9 @@ int main(int argc, char **argv) {
             params.denoising_start = params.denoising_end;
             params.denoising_end = 0.0f;
             params.output_latents = 0;
+            /* The LoRA handles are the base pipeline's. */
+            params.loras = NULL;
+            params.lora_count = 0;
             status = sdrt_pipeline_generate(refiner, &params, &images);
         }
         sdrt_images_free(base_images);

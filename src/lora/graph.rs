@@ -237,7 +237,7 @@ fn module_of(node_name: &str) -> Option<String> {
 
 /// The linear layer a node computes, if it is one: a `MatMul` or `Gemm` (no `transA`) of an
 /// activation by a rank-2 float or float16 initializer.
-fn linear_of(n: &Node, inits: &HashMap<String, (Vec<i64>, i32)>) -> Option<Linear> {
+fn linear_of(n: &Node, inits: &Initializers) -> Option<Linear> {
     if !n.domain.is_empty() || n.outputs.is_empty() || n.inputs.len() < 2 {
         return None;
     }
@@ -263,8 +263,11 @@ fn linear_of(n: &Node, inits: &HashMap<String, (Vec<i64>, i32)>) -> Option<Linea
     })
 }
 
+/// Initializers' dimensions and element types, by name.
+type Initializers = HashMap<String, (Vec<i64>, i32)>;
+
 /// The graph's nodes and its initializers' heads.
-fn scan(graph: &[u8]) -> Result<(Vec<Node>, HashMap<String, (Vec<i64>, i32)>)> {
+fn scan(graph: &[u8]) -> Result<(Vec<Node>, Initializers)> {
     let mut nodes = Vec::new();
     let mut inits = HashMap::new();
     for f in fields(graph)? {

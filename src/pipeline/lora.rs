@@ -169,7 +169,7 @@ impl Pipeline {
         let reg = self.loras.lock();
         for (i, w) in params.loras.iter().enumerate() {
             reg.get(w.id)
-                .map_err(|e| e.context(&format!("loras[{i}]")))?;
+                .map_err(|e| e.context(format!("loras[{i}]")))?;
             if !w.scale.is_finite() {
                 return Err(Error::invalid(format!(
                     "loras[{i}].scale: {} is not a finite number",
