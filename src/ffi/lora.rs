@@ -40,7 +40,8 @@ pub const SDRT_MAX_LORAS_PER_CALL: u32 = 64;
 /// touches are rebuilt once here (through the graph cache: seconds for a cached graph, a
 /// create's time for a new one); a LoRA on layers that already have branches loads without
 /// touching a graph. Choosing or switching LoRAs between calls rebuilds nothing. A loaded LoRA
-/// holds its matrices as 32-bit floats (a float16 file: twice its size).
+/// holds its matrices as the file stores them (float16 or float32; bfloat16 as float32), about
+/// the file's size.
 ///
 /// Ownership: the pipeline owns the LoRA; `sdrt_lora_free` frees it early, and
 /// `sdrt_pipeline_free` frees every LoRA still loaded (their handles are then invalid).

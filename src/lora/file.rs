@@ -32,9 +32,9 @@ pub struct Layer {
     /// The key of its down matrix, for messages.
     pub key: String,
     /// Down (`A`): `[rank, in]`, row-major.
-    pub down: Vec<f32>,
+    pub down: Values,
     /// Up (`B`): `[out, rank]`, row-major.
-    pub up: Vec<f32>,
+    pub up: Values,
     /// Its rank.
     pub rank: usize,
     /// Input features.
@@ -131,29 +131,90 @@ fn split_part(key: &str) -> Option<(&'static str, Name, &str)> {
     None
 }
 
-/// The tensor's values as `f32` (F32, F16, BF16).
-fn floats(key: &str, t: &safetensors::tensor::TensorView) -> Result<Vec<f32>> {
+/// A matrix's values as the file stores them: float32, or float16 kept as it is (so a loaded
+/// LoRA holds about its file's size); bfloat16 is widened to float32.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// 32-bit floats.
+    F32(Vec<f32>),
+    /// 16-bit floats.
+    F16(Vec<half::f16>),
+}
+
+impl Values {
+    /// Elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::F16(v) => v.len(),
+        }
+    }
+
+    /// Whether it holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element `i` as `f32`.
+    pub fn get(&self, i: usize) -> f32 {
+        match self {
+            Values::F32(v) => v[i],
+            Values::F16(v) => v[i].to_f32(),
+        }
+    }
+
+    /// The bytes its elements hold.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len() * 4,
+            Values::F16(v) => v.len() * 2,
+        }
+    }
+
+    /// The `[rows, cols]` matrix transposed.
+    pub fn transposed(&self, rows: usize, cols: usize) -> Values {
+        fn t<T: Copy + Default>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+            let mut out = vec![T::default(); m.len()];
+            for r in 0..rows {
+                for c in 0..cols {
+                    out[c * rows + r] = m[r * cols + c];
+                }
+            }
+            out
+        }
+        match self {
+            Values::F32(v) => Values::F32(t(v, rows, cols)),
+            Values::F16(v) => Values::F16(t(v, rows, cols)),
+        }
+    }
+}
+
+/// The tensor's values (F32, F16 kept; BF16 as F32); a non-finite value is an error.
+fn floats(key: &str, t: &safetensors::tensor::TensorView) -> Result<Values> {
     let data = t.data();
-    let values: Vec<f32> = match t.dtype() {
-        Dtype::F32 => data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Dtype::F16 => data
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => data
-            .chunks_exact(2)
-            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
+    let values = match t.dtype() {
+        Dtype::F32 => Values::F32(
+            data.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        ),
+        Dtype::F16 => Values::F16(
+            data.chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]))
+                .collect(),
+        ),
+        Dtype::BF16 => Values::F32(
+            data.chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+        ),
         other => {
             return Err(Error::invalid(format!(
                 "lora: {key} is {other:?}; LoRA matrices must be F32, F16 or BF16"
             )))
         }
     };
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+    if let Some(i) = (0..values.len()).find(|&i| !values.get(i).is_finite()) {
         return Err(Error::invalid(format!(
             "lora: {key} holds a non-finite value at {i}"
         )));
@@ -173,8 +234,8 @@ fn matrix(key: &str, shape: &[usize]) -> Result<(usize, usize)> {
 
 #[derive(Default)]
 struct Parts {
-    down: Option<(String, Vec<f32>, (usize, usize))>,
-    up: Option<(String, Vec<f32>, (usize, usize))>,
+    down: Option<(String, Values, (usize, usize))>,
+    up: Option<(String, Values, (usize, usize))>,
     alpha: Option<f32>,
 }
 
@@ -227,7 +288,7 @@ pub fn read(path: &Path) -> Result<Vec<Layer>> {
                         v.len()
                     )));
                 }
-                entry.alpha = Some(v[0]);
+                entry.alpha = Some(v.get(0));
             }
             _ => {
                 return Err(Error::new(

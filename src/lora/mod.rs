@@ -4,9 +4,10 @@
 //! The mechanism (ARCHITECTURE.md): the first LoRA that targets a layer gives that layer of the
 //! stock optimum graph a low-rank branch whose matrices are graph inputs ([`graph`]); the part's
 //! session is rebuilt once, then (through the graph cache) loads like any other. Each run feeds
-//! every branch the concatenation of the call's active LoRAs on that layer (scale folded into
-//! the up matrix), or rank 0 when none of them touches it; so a switch between calls costs the
-//! copy of the chosen matrices, and a loaded LoRA holds its matrices in `f32` ([`Lora::bytes`]).
+//! every branch the concatenation of the call's active LoRAs on that layer (each up matrix times
+//! its layer's and the call's scale), or rank 0 when none of them touches it; so a switch between
+//! calls costs the copy of the chosen matrices, and a loaded LoRA holds its matrices as its file
+//! stores them ([`Lora::bytes`]: float16 or float32).
 
 pub mod file;
 pub mod graph;
@@ -27,9 +28,11 @@ pub struct Pair {
     /// The layer's output features.
     pub outputs: usize,
     /// `[in, rank]`, row-major (the file's `A` transposed).
-    pub down: Vec<f32>,
-    /// `[rank, out]`, row-major (the file's `B` transposed, times alpha / rank).
-    pub up: Vec<f32>,
+    pub down: file::Values,
+    /// `[rank, out]`, row-major (the file's `B` transposed).
+    pub up: file::Values,
+    /// The layer's own scale (alpha / rank, or PEFT's metadata), times the call's.
+    pub scale: f32,
 }
 
 /// A loaded LoRA: its layers by graph part and module path.
@@ -47,19 +50,9 @@ impl Lora {
         self.parts
             .values()
             .flat_map(|m| m.values())
-            .map(|p| (p.down.len() + p.up.len()) * 4)
+            .map(|p| p.down.bytes() + p.up.bytes())
             .sum()
     }
-}
-
-fn transpose(m: &[f32], rows: usize, cols: usize, scale: f32) -> Vec<f32> {
-    let mut t = vec![0f32; m.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            t[c * rows + r] = m[r * cols + c] * scale;
-        }
-    }
-    t
 }
 
 /// Resolves the layers of the file at `path` against the linear layers of each part of the
@@ -121,8 +114,9 @@ pub fn resolve(
             rank: layer.rank,
             inputs: layer.inputs,
             outputs: layer.outputs,
-            down: transpose(&layer.down, layer.rank, layer.inputs, 1.0),
-            up: transpose(&layer.up, layer.outputs, layer.rank, layer.scale),
+            down: layer.down.transposed(layer.rank, layer.inputs),
+            up: layer.up.transposed(layer.outputs, layer.rank),
+            scale: layer.scale,
         };
         parts
             .entry(layer.part)
@@ -161,10 +155,12 @@ pub fn feeds(part: &str, layers: &[Linear], active: &[(&Lora, f32)]) -> Vec<Feed
         let mut col = 0;
         for (p, s) in &pairs {
             for row in 0..l.inputs {
-                down[row * rank + col..row * rank + col + p.rank]
-                    .copy_from_slice(&p.down[row * p.rank..(row + 1) * p.rank]);
+                for k in 0..p.rank {
+                    down[row * rank + col + k] = p.down.get(row * p.rank + k);
+                }
             }
-            up.extend(p.up.iter().map(|v| v * s));
+            let scale = p.scale * s;
+            up.extend((0..p.up.len()).map(|i| p.up.get(i) * scale));
             col += p.rank;
         }
         out.push(Feed {
@@ -208,8 +204,9 @@ mod tests {
             rank,
             inputs: 2,
             outputs: 3,
-            down: (0..2 * rank).map(|i| v + i as f32).collect(),
-            up: vec![v; rank * 3],
+            down: file::Values::F32((0..2 * rank).map(|i| v + i as f32).collect()),
+            up: file::Values::F16(vec![half::f16::from_f32(v); rank * 3]),
+            scale: 1.0,
         };
         let a = Lora {
             path: "a".into(),
@@ -222,7 +219,7 @@ mod tests {
         let layers = [lin("m", 2, 3), lin("n", 2, 3)];
         let f = feeds("unet", &layers, &[(&a, 0.5), (&b, 2.0)]);
         assert_eq!(f[0].shape, [2, 3]);
-        // Row r of down: a's row r, then b's row r.
+        // Row r of down: a's row r, then b's row r (float16 values read as float32).
         assert_eq!(f[0].data, vec![10.0, 20.0, 21.0, 11.0, 22.0, 23.0]);
         assert_eq!(f[1].shape, [3, 3]);
         assert_eq!(
