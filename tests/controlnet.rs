@@ -402,21 +402,8 @@ fn generate_takes_controlnet_flags() {
         let case = find(&all, name);
         let b = &case.base;
         let out = dir.join(format!("{name}.png"));
-        let mut cmd = std::process::Command::new(common::generate_bin());
-        cmd.env("SDRT_ORT_LIBRARY", common::ort_library())
-            .args(["--model", b.model.to_str().unwrap()])
-            .args(["--prompt", &b.prompt])
-            .args(["--width", &b.width.to_string()])
-            .args(["--height", &b.height.to_string()])
-            .args(["--steps", &b.steps.to_string()])
-            .args(["--guidance", &b.guidance.to_string()])
-            .args(["--seed", &b.seed.to_string()])
-            .args(["--graph-cache", "off"])
-            .arg("--output")
-            .arg(&out);
-        if let Some(n) = &b.negative_prompt {
-            cmd.args(["--negative-prompt", n]);
-        }
+        let mut cmd = common::generate_command(b, &out);
+        cmd.args(["--graph-cache", "off"]);
         for (c, raw) in case
             .nets
             .iter()

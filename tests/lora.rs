@@ -253,20 +253,7 @@ fn generate_takes_lora_flags() {
         let case = all.iter().find(|c| c.image.name == name).unwrap();
         let c = &case.image;
         let out = dir.join(format!("{name}.png"));
-        let mut cmd = std::process::Command::new(common::generate_bin());
-        cmd.env("SDRT_ORT_LIBRARY", common::ort_library())
-            .args(["--model", c.model.to_str().unwrap()])
-            .args(["--prompt", &c.prompt])
-            .args(["--width", &c.width.to_string()])
-            .args(["--height", &c.height.to_string()])
-            .args(["--steps", &c.steps.to_string()])
-            .args(["--guidance", &c.guidance.to_string()])
-            .args(["--seed", &c.seed.to_string()])
-            .arg("--output")
-            .arg(&out);
-        if let Some(n) = &c.negative_prompt {
-            cmd.args(["--negative-prompt", n]);
-        }
+        let mut cmd = common::generate_command(c, &out);
         for (file, scale) in &case.loras {
             // The scale 1.0 is the default: given without one.
             let arg = if *scale == 1.0 {

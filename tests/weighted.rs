@@ -238,22 +238,9 @@ fn generate_takes_prompt_weighting() {
     for name in ["weighted_long", "sdxl_weighted_long", "sdxl_weighted_zeros"] {
         let case = sd.iter().chain(&sdxl).find(|c| c.name == name).unwrap();
         let out = dir.join(format!("{name}.png"));
-        let mut cmd = std::process::Command::new(common::generate_bin());
-        cmd.env("SDRT_ORT_LIBRARY", common::ort_library())
-            .args(["--model", case.model.to_str().unwrap()])
-            .args(["--prompt", &case.prompt])
-            .args(["--width", &case.width.to_string()])
-            .args(["--height", &case.height.to_string()])
-            .args(["--steps", &case.steps.to_string()])
-            .args(["--guidance", &case.guidance.to_string()])
-            .args(["--seed", &case.seed.to_string()])
-            .args(["--prompt-weighting", "a1111"])
-            .args(["--graph-cache", "off"])
-            .arg("--output")
-            .arg(&out);
-        if let Some(n) = &case.negative_prompt {
-            cmd.args(["--negative-prompt", n]);
-        }
+        let mut cmd = common::generate_command(case, &out);
+        cmd.args(["--prompt-weighting", "a1111"])
+            .args(["--graph-cache", "off"]);
         let run = cmd.output().unwrap();
         assert!(
             run.status.success(),

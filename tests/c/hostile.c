@@ -406,7 +406,26 @@ static const char TRUNCATED[] = {'x', (char)0xE2, (char)0x82, '\0'};
     X(g_latents_with_init, "latents and init_image", (set_init(gp), set_latents(gp, "sd", 1, 4)), \
       SDRT_ERROR_INVALID_ARGUMENT, "latents or an init image")                                 \
     X(g_latents_other_size, "8x8 latents with width 128", (set_latents(gp, "sd", 1, 4), gp->width = 128), \
-      SDRT_ERROR_INVALID_ARGUMENT, "differs from the latents'")
+      SDRT_ERROR_INVALID_ARGUMENT, "differs from the latents'")                                \
+    X(g_loras_null, "lora_count 1 with loras NULL", gp->lora_count = 1,                        \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->loras is NULL")                                    \
+    X(g_loras_handle_null, "a NULL LoRA handle", set_loras(gp, NULL, 1.0f, 1),                 \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->loras[0].lora is NULL")                            \
+    X(g_loras_bogus, "a LoRA handle never loaded (not dereferenced)",                          \
+      set_loras(gp, (sdrt_lora *)(uintptr_t)0xdeadbeef, 1.0f, 1), SDRT_ERROR_INVALID_ARGUMENT, \
+      "not loaded in this pipeline")                                                           \
+    X(g_loras_count_max, "lora_count UINT32_MAX (no read past the array)",                     \
+      set_loras(gp, (sdrt_lora *)(uintptr_t)0xdeadbeef, 1.0f, UINT32_MAX),                     \
+      SDRT_ERROR_INVALID_ARGUMENT, "params->lora_count")
+
+/* One {lora, scale} pair lent as the call's loras, with `count` as lora_count. */
+static sdrt_lora_weight lora_pair[1];
+static void set_loras(sdrt_generate_params *gp, sdrt_lora *lora, float scale, uint32_t count) {
+    lora_pair[0].lora = lora;
+    lora_pair[0].scale = scale;
+    gp->loras = lora_pair;
+    gp->lora_count = count;
+}
 
 typedef struct {
     const char *desc;

@@ -393,6 +393,26 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// The example binary `cargo test` built; fails clearly when it is missing or stale (a single
 /// `cargo test --test cli` does not rebuild examples).
+/// The `generate` command for a case's image params (model, prompts, size, steps, guidance,
+/// seed), writing `out`; the caller adds its feature's flags.
+pub fn generate_command(case: &ImageCase, out: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(generate_bin());
+    cmd.env("SDRT_ORT_LIBRARY", ort_library())
+        .args(["--model", case.model.to_str().unwrap()])
+        .args(["--prompt", &case.prompt])
+        .args(["--width", &case.width.to_string()])
+        .args(["--height", &case.height.to_string()])
+        .args(["--steps", &case.steps.to_string()])
+        .args(["--guidance", &case.guidance.to_string()])
+        .args(["--seed", &case.seed.to_string()])
+        .arg("--output")
+        .arg(out);
+    if let Some(n) = &case.negative_prompt {
+        cmd.args(["--negative-prompt", n]);
+    }
+    cmd
+}
+
 pub fn generate_bin() -> PathBuf {
     let p = target_dir()
         .join("examples")
