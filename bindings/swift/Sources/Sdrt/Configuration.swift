@@ -58,6 +58,9 @@ extension Pipeline {
         public var memoryLimit: UInt64 = 0
         /// `prompt_weighting`: `.a1111` reads A1111's emphasis syntax and long prompts.
         public var promptWeighting: PromptWeighting = .none
+        /// `loras`: the LoRAs this request applies, loaded into this pipeline
+        /// (`Pipeline.loadLoRA(url:)`), with their scales; several add up. [] = none.
+        public var loras: [LoRAWeight] = []
 
         // SDXL (see SDXL.swift). Other models refuse `prompt2`, `negativePrompt2` and the
         // micro-conditioning unless they keep these defaults. Where Apple's SDXL defaults
