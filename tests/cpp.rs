@@ -3,7 +3,9 @@
 //! exceptions); the builders start from the C defaults; the throwing layer reports a missing
 //! model; an exception thrown in a callback cancels the run and is rethrown after
 //! `sdrt_pipeline_generate` returns; previews, logging and strided image views work; SDXL's
-//! fields and the base-to-refiner hand-off reproduce the SDXL goldens; and the SDL2 texture tool (examples/cpp/sdl_texture_tool) runs headless and puts the generated
+//! fields and the base-to-refiner hand-off reproduce the SDXL goldens; LoRAs chosen per call
+//! (`Pipeline::load_lora`, `Params::lora`) reproduce the LoRA goldens, with their refusals and
+//! lifetimes; and the SDL2 texture tool (examples/cpp/sdl_texture_tool) runs headless and puts the generated
 //! image on screen pixel for pixel.
 //!
 //! Needs g++ (clang++ is used when installed). The SDL test needs cmake and SDL2's
@@ -33,6 +35,7 @@ const BINDINGS: &[&str] = &[
     "tests/cpp/bindings_a.cpp",
     "tests/cpp/bindings_b.cpp",
     "tests/cpp/bindings_sdxl.cpp",
+    "tests/cpp/bindings_lora.cpp",
 ];
 
 fn have(tool: &str) -> bool {
@@ -388,6 +391,105 @@ fn sdxl_fields_and_the_refiner_hand_off_reproduce_the_sdxl_goldens() {
             assert_eq!((w, h), (gw, gh), "{compiler} {name}");
             common::assert_close(&format!("{compiler} {name}"), &got, &want);
         }
+    }
+}
+
+#[test]
+fn loras_chosen_per_call_reproduce_the_lora_goldens() {
+    let doc = common::read_json(&common::goldens().join("lora.json"));
+    let row = |name: &str| {
+        doc["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in lora.json"))
+            .clone()
+    };
+    // bindings_lora.cpp makes these rows with these parameters.
+    let two = row("sd2_two");
+    for name in ["sd2_two", "sd2_none", "sd2_unet_s1"] {
+        let r = row(name);
+        assert_eq!(
+            (
+                &r["model"],
+                &r["prompt"],
+                &r["negative_prompt"],
+                &r["seed"],
+                &r["steps"],
+                &r["guidance"],
+                &r["width"],
+                &r["generator"],
+                &r["scheduler"]
+            ),
+            (
+                &"tiny-sd2".into(),
+                &"a snowy mountain village".into(),
+                &"blurry".into(),
+                &200.into(),
+                &5.into(),
+                &7.5.into(),
+                &64.into(),
+                &"numpy".into(),
+                &serde_json::Value::Null
+            ),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        two["loras"],
+        serde_json::json!([
+            {"file": "loras/sd2_unet.safetensors", "scale": 0.7},
+            {"file": "loras/sd2_te_unet.safetensors", "scale": 0.6}
+        ])
+    );
+    assert_eq!(
+        row("sd2_unet_s1")["loras"],
+        serde_json::json!([{"file": "loras/sd2_unet.safetensors", "scale": 1.0}])
+    );
+    let fixtures = common::root().join("tests/fixtures");
+    for compiler in compilers() {
+        let dir = build_dir().join(format!("cpp-lora-{}", compiler.replace('+', "x")));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = run_bindings(
+            compiler,
+            &[
+                "lora",
+                fixtures.join("tiny-sd2").to_str().unwrap(),
+                fixtures.join("loras").to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        for want in [
+            "bad_rank: thrown SDRT_ERROR_INVALID_ARGUMENT: ",
+            "rank mismatch",
+            "freed: SDRT_ERROR_INVALID_ARGUMENT",
+        ] {
+            assert!(
+                stdout.contains(want),
+                "{compiler}: no '{want}' in\n{stdout}"
+            );
+        }
+        for (file, name) in [
+            ("sd2_two.ppm", "sd2_two"),
+            ("sd2_none.ppm", "sd2_none"),
+            ("sd2_unet_s1.ppm", "sd2_unet_s1"),
+            ("again.ppm", "sd2_two"),
+        ] {
+            let golden = row(name)["files"][0].as_str().unwrap().to_string();
+            let (w, h, got) = read_ppm(&dir.join(file));
+            let (gw, gh, want) = common::read_png(&common::goldens().join(golden));
+            assert_eq!((w, h), (gw, gh), "{compiler} {file}");
+            common::assert_close(&format!("{compiler} {file}"), &got, &want);
+        }
+        // Switched back, the same bytes.
+        assert_eq!(
+            read_ppm(&dir.join("again.ppm")),
+            read_ppm(&dir.join("sd2_two.ppm")),
+            "{compiler}: sd2_two after the other calls"
+        );
     }
 }
 

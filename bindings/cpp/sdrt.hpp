@@ -41,6 +41,17 @@
 //     sdrt::LatentsView latents = base.latents().value();
 //     sdrt::Images images = refiner.generate(sdrt::Params(params).latents(latents)
 //                                                .denoising_start(0.8f)).value();
+// - LoRAs chosen per call: Pipeline::load_lora(path) gives an sdrt::Lora (move-only, freed
+//   with sdrt_lora_free when destroyed), and Params::lora(handle, scale) adds it to a call
+//   (several add up; the next call chooses its own):
+//
+//     sdrt::Lora style = pipe.load_lora("loras/style.safetensors").value();
+//     sdrt::Images images = pipe.generate(sdrt::Params(params).lora(style, 0.7f)).value();
+//
+//   The pipeline owns its LoRAs: destroying (or move-assigning over) the Pipeline frees every
+//   one still loaded, and a Lora that outlives its Pipeline is then inert (its destructor
+//   does nothing; a call given it is refused). Destroy a Lora only when no other thread is
+//   destroying its Pipeline.
 // - Callbacks as std::function. Params::on_progress, Params::on_step (previews included) and
 //   PipelineOptions::log take any callable. An exception thrown by a progress or step
 //   callback never unwinds through sdrt: the trampoline catches it, returns 0 so the call is
@@ -408,6 +419,72 @@ class Images {
     ImagesPtr raw_;
 };
 
+namespace detail {
+/// What a Pipeline's Loras share with it: its C pipeline while it lives. The Pipeline holds
+/// the only strong reference, and drops it when it frees the C pipeline; a Lora holds a weak
+/// one, so that it frees itself only while its pipeline lives.
+struct LoraOwner {
+    sdrt_pipeline *pipeline = nullptr;
+};
+} // namespace detail
+
+/// A LoRA loaded into one Pipeline (Pipeline::load_lora); move-only, freed on destruction
+/// (sdrt_lora_free) while its Pipeline lives, else already freed with it. Give it to that
+/// pipeline's calls with Params::lora(lora, scale).
+class Lora {
+  public:
+    /// An empty handle (a call given it is refused: a NULL LoRA).
+    Lora() noexcept = default;
+    Lora(Lora &&other) noexcept
+        : owner_(std::move(other.owner_)), raw_(std::exchange(other.raw_, nullptr)) {}
+    Lora &operator=(Lora &&other) noexcept {
+        if (this != &other) {
+            static_cast<void>(drop());
+            owner_ = std::move(other.owner_);
+            raw_ = std::exchange(other.raw_, nullptr);
+        }
+        return *this;
+    }
+    Lora(const Lora &) = delete;
+    Lora &operator=(const Lora &) = delete;
+    ~Lora() { static_cast<void>(drop()); }
+
+    /// Frees it now (sdrt_lora_free; waits for a call in progress on the pipeline) and empties
+    /// this handle. Nothing to do (ok) when empty or when the pipeline is gone (it freed it).
+    Status free() {
+        sdrt_status status = drop();
+        if (status != SDRT_OK) {
+            return last_error(status);
+        }
+        return std::monostate{};
+    }
+
+    /// Whether it holds a LoRA whose pipeline still lives.
+    bool loaded() const noexcept { return raw_ != nullptr && !owner_.expired(); }
+    explicit operator bool() const noexcept { return loaded(); }
+    /// The C handle (null when empty), for sdrt_generate_params.loras yourself.
+    const sdrt_lora *get() const noexcept { return raw_; }
+
+  private:
+    friend class Pipeline;
+    Lora(std::weak_ptr<detail::LoraOwner> owner, sdrt_lora *raw) noexcept
+        : owner_(std::move(owner)), raw_(raw) {}
+
+    /// free() without the message: what the destructor and move-assignment call.
+    sdrt_status drop() noexcept {
+        sdrt_lora *raw = std::exchange(raw_, nullptr);
+        std::shared_ptr<detail::LoraOwner> owner = owner_.lock();
+        owner_.reset();
+        if (raw == nullptr || !owner || owner->pipeline == nullptr) {
+            return SDRT_OK;
+        }
+        return sdrt_lora_free(owner->pipeline, raw);
+    }
+
+    std::weak_ptr<detail::LoraOwner> owner_;
+    sdrt_lora *raw_ = nullptr;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Callbacks
 
@@ -666,6 +743,27 @@ class Params {
     sdrt_prompt_weighting prompt_weighting() const noexcept {
         return static_cast<sdrt_prompt_weighting>(raw_.prompt_weighting);
     }
+    /// Applies `lora` (loaded into the pipeline this call runs on) at `scale` (1 = as
+    /// trained; diffusers' adapter weight or lora_scale); each call appends one, and several
+    /// add up. The handle is copied: keep the Lora loaded until generate() returns (a freed
+    /// one is refused).
+    Params &lora(const Lora &handle, float scale = 1.0f) {
+        return lora(handle.get(), scale);
+    }
+    /// The same with a C handle from sdrt_lora_load.
+    Params &lora(const sdrt_lora *handle, float scale = 1.0f) {
+        sdrt_lora_weight w;
+        w.lora = handle;
+        w.scale = scale;
+        loras_.push_back(w);
+        return *this;
+    }
+    /// Removes every LoRA from the request.
+    Params &clear_loras() noexcept {
+        loras_.clear();
+        return *this;
+    }
+    const std::vector<sdrt_lora_weight> &loras() const noexcept { return loras_; }
 
     // SDXL (see sdrt_generate_params): sizes are (width, height), crops (x, y); 0 x 0 sizes
     // are the output size.
@@ -767,8 +865,8 @@ class Params {
     const ProgressFn &progress_callback() const noexcept { return progress_; }
     const StepFn &step_callback() const noexcept { return step_; }
 
-    /// The C struct, for calling sdrt_pipeline_generate yourself: its strings and latents
-    /// point into this object (valid while it lives unchanged); no callbacks are set.
+    /// The C struct, for calling sdrt_pipeline_generate yourself: its strings, latents and
+    /// LoRA array point into this object (valid while it lives unchanged); no callbacks are set.
     sdrt_generate_params c_params() const noexcept {
         sdrt_generate_params p = raw_;
         p.prompt = prompt_.c_str();
@@ -791,6 +889,8 @@ class Params {
         }
         p.controlnets = controlnets_.empty() ? nullptr : c_controlnets_.data();
         p.controlnet_count = static_cast<uint32_t>(controlnets_.size());
+        p.loras = loras_.empty() ? nullptr : loras_.data();
+        p.lora_count = static_cast<uint32_t>(loras_.size());
         return p;
     }
 
@@ -818,6 +918,7 @@ class Params {
     std::vector<ControlNet> controlnets_;
     // controlnets_ as C, refilled by c_params() (the C struct points into controlnets_).
     mutable std::vector<sdrt_controlnet> c_controlnets_;
+    std::vector<sdrt_lora_weight> loras_;
     ProgressFn progress_;
     StepFn step_;
 };
@@ -996,13 +1097,20 @@ class Pipeline {
 
     Pipeline(Pipeline &&) noexcept = default;
     Pipeline &operator=(Pipeline &&other) noexcept {
-        raw_ = std::move(other.raw_); // frees ours while its log callback is still alive
-        log_ = std::move(other.log_);
+        if (this != &other) {
+            owner_.reset();               // our Loras go inert: sdrt frees them with ours
+            raw_ = std::move(other.raw_); // frees ours while its log callback is still alive
+            log_ = std::move(other.log_);
+            owner_ = std::move(other.owner_);
+        }
         return *this;
     }
     Pipeline(const Pipeline &) = delete;
     Pipeline &operator=(const Pipeline &) = delete;
-    ~Pipeline() { raw_.reset(); } // before log_, which sdrt_pipeline_free may still call
+    ~Pipeline() {
+        owner_.reset(); // the Loras go inert: sdrt_pipeline_free frees them
+        raw_.reset();   // before log_, which sdrt_pipeline_free may still call
+    }
 
     Result<sdrt_pipeline_info> info() const {
         sdrt_pipeline_info out;
@@ -1050,6 +1158,27 @@ class Pipeline {
         return finish(params, state);
     }
 
+    /// Loads the LoRA file at `path` into this pipeline (sdrt_lora_load: diffusers/PEFT or
+    /// kohya safetensors; the first LoRA on a layer rebuilds the graphs it touches), for
+    /// Params::lora to choose per call. The pipeline owns it: see Lora. Waits for a call in
+    /// progress; from this pipeline's callbacks it is SDRT_ERROR_INVALID_ARGUMENT. Errors
+    /// (the message names the file's first bad key): SDRT_ERROR_INVALID_ARGUMENT (not
+    /// safetensors, a rank mismatch, a key matching no layer of this model, ...),
+    /// SDRT_ERROR_MODEL_NOT_FOUND, SDRT_ERROR_IO, SDRT_ERROR_UNSUPPORTED; the pipeline keeps
+    /// working.
+    Result<Lora> load_lora(const std::string &path) {
+        if (!owner_) {
+            owner_ = std::make_shared<detail::LoraOwner>();
+            owner_->pipeline = raw_.get();
+        }
+        sdrt_lora *out = nullptr;
+        sdrt_status status = sdrt_lora_load(raw_.get(), path.c_str(), &out);
+        if (status != SDRT_OK) {
+            return last_error(status);
+        }
+        return Lora(owner_, out);
+    }
+
     /// Cancels running and waiting generate() calls (see sdrt_pipeline_cancel).
     void cancel() noexcept { sdrt_pipeline_cancel(raw_.get()); }
 
@@ -1072,6 +1201,8 @@ class Pipeline {
     // Declared first so it is destroyed last (the destructor frees raw_ explicitly anyway).
     std::unique_ptr<LogFn> log_;
     PipelinePtr raw_;
+    // Shared with this pipeline's Loras (weakly), made by the first load_lora.
+    std::shared_ptr<detail::LoraOwner> owner_;
 };
 
 } // namespace sdrt

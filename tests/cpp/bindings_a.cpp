@@ -1,11 +1,14 @@
-// The C++ binding's test program, first of three translation units linked together (the others
-// are bindings_b.cpp and bindings_sdxl.cpp): sdrt.hpp's inline functions and templates must
+// The C++ binding's test program, first of four translation units linked together (the others
+// are bindings_b.cpp, bindings_sdxl.cpp and bindings_lora.cpp): sdrt.hpp's inline functions
+// and templates must
 // not clash. tests/cpp.rs runs its subcommands and checks what they print:
 //
 //   bindings defaults             the builders' defaults and the C *_init defaults
 //   bindings bad-model DIR        the throwing layer and Result on a missing model folder
 //   bindings callbacks MODEL OUT  exceptions in callbacks, previews, logging, image views
 //   bindings plugin MODEL         the plugin provider options: a missing OpenVINO plugin
+//   bindings sdxl BASE REFINER OUT  SDXL's fields and the refiner hand-off (bindings_sdxl.cpp)
+//   bindings lora MODEL LORAS OUT   LoRAs chosen per call (bindings_lora.cpp)
 //
 // Exit status: 0 when every check of the subcommand passed, 1 otherwise (with FAIL lines).
 
@@ -34,6 +37,8 @@ int sdxl(const std::string &base_dir, const std::string &refiner_dir,
          const std::string &out); // bindings_sdxl.cpp
 int controlnet(const std::string &model, const std::string &edges, const std::string &depth,
                const std::string &out); // bindings_sdxl.cpp
+int lora(const std::string &model, const std::string &loras,
+         const std::string &out); // bindings_lora.cpp
 
 namespace {
 
@@ -156,9 +161,12 @@ int main(int argc, char **argv) {
         failed = sdxl(argv[2], argv[3], argv[4]);
     } else if (cmd == "controlnet" && argc == 6) {
         failed = controlnet(argv[2], argv[3], argv[4], argv[5]);
+    } else if (cmd == "lora" && argc == 5) {
+        failed = lora(argv[2], argv[3], argv[4]);
     } else {
         std::fprintf(stderr, "usage: bindings defaults | bad-model DIR | callbacks MODEL OUT | "
-                             "plugin MODEL | sdxl BASE REFINER OUT | controlnet MODEL EDGES DEPTH OUT\n");
+                             "plugin MODEL | sdxl BASE REFINER OUT | "
+                             "controlnet MODEL EDGES DEPTH OUT | lora MODEL LORAS OUT\n");
         return 2;
     }
     if (failed == 0) {

@@ -79,10 +79,13 @@ int print_defaults() {
     SAME_FIELD(mask.height)
     SAME_FIELD(mask.stride)
     SAME_FIELD(mask.format)
+    SAME_FIELD(loras)
+    SAME_FIELD(lora_count)
 #undef SAME_FIELD
     check(built.prompt != nullptr && built.prompt[0] == '\0', "c_params() prompt is \"\"");
     check(!params.negative_prompt().has_value(), "no negative prompt by default");
     check(params.init_image().empty() && params.mask().empty(), "no init image or mask");
+    check(params.loras().empty(), "no LoRAs by default");
     check(!params.progress_callback() && !params.step_callback(), "no callbacks");
     bool (*no_fn)(uint32_t, uint32_t) = nullptr;
     const sdrt::Params cleared = sdrt::Params()

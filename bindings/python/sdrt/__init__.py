@@ -44,6 +44,7 @@ from .pipeline import (
     PROVIDERS,
     SCHEDULERS,
     Latents,
+    Lora,
     Pipeline,
     PipelineInfo,
     StepInfo,
@@ -61,7 +62,7 @@ __version__ = "0.5.0"
 
 __all__ = [
     "AlreadyInitializedError", "CancelledError", "ControlNet", "GENERATORS", "Image", "InferenceError",
-    "InternalError", "InvalidArgumentError", "Latents", "LibraryNotFoundError",
+    "InternalError", "InvalidArgumentError", "Latents", "LibraryNotFoundError", "Lora",
     "ModelInvalidError",
     "ModelNotFoundError", "PREVIEWS", "PROVIDERS", "Pipeline", "PipelineInfo",
     "ProviderUnavailableError", "RuntimeUnavailableError", "SCHEDULERS", "SdrtError",

@@ -115,6 +115,8 @@ SDRT_PROMPT_WEIGHTING_NONE = 0
 SDRT_PROMPT_WEIGHTING_A1111 = 1
 
 SDRT_ABI_VERSION = 1
+#: At most this many LoRAs per generate call (a #define of the header, since 0.5).
+SDRT_MAX_LORAS_PER_CALL = 64
 
 # ---------------------------------------------------------------------------------------------
 # Callback types and structs, field for field as in sdrt.h
@@ -159,6 +161,13 @@ class sdrt_latents(Structure):
         ("width", c_uint32),
         ("data", POINTER(c_float)),
         ("family", c_char_p),
+    ]
+
+
+class sdrt_lora_weight(Structure):
+    _fields_ = [
+        ("lora", c_void_p),
+        ("scale", c_float),
     ]
 
 
@@ -223,6 +232,9 @@ class sdrt_generate_params(Structure):
         ("output_latents", c_uint32),
         ("latents", POINTER(sdrt_latents)),
         ("prompt_weighting", c_uint32),
+        # 0.5: LoRAs chosen per call
+        ("loras", POINTER(sdrt_lora_weight)),
+        ("lora_count", c_uint32),
         # 0.5: ControlNet
         ("controlnets", POINTER(sdrt_controlnet)),
         ("controlnet_count", c_uint32),
@@ -291,6 +303,7 @@ STRUCTS = (
     sdrt_step_info,
     sdrt_image_view,
     sdrt_latents,
+    sdrt_lora_weight,
     sdrt_controlnet,
     sdrt_generate_params,
     sdrt_pipeline_options,
@@ -301,6 +314,7 @@ STRUCTS = (
 #: Opaque handles.
 pipeline_p = c_void_p
 images_p = c_void_p
+lora_p = c_void_p
 
 # (name, restype, argtypes) of every function the binding calls.
 _PROTOTYPES = [
@@ -332,6 +346,8 @@ _PROTOTYPES = [
     ("sdrt_images_safety_checked", c_int32, [images_p]),
     ("sdrt_images_latents", c_uint32, [images_p, POINTER(sdrt_latents)]),
     ("sdrt_images_free", None, [images_p]),
+    ("sdrt_lora_load", c_uint32, [pipeline_p, c_char_p, POINTER(lora_p)]),
+    ("sdrt_lora_free", c_uint32, [pipeline_p, lora_p]),
     ("sdrt_graph_cache_clear", c_uint32, [c_char_p, POINTER(c_uint64)]),
     ("sdrt_ep_devices", c_uint32, [c_char_p, c_char_p, c_size_t, POINTER(c_size_t)]),
 ]

@@ -24,6 +24,7 @@ from ._args import _enum, _float, _name_of, _uint, _utf8
 from .errors import CancelledError, check, invalid
 from .image import Image, as_image, view_of
 from .controlnet import set_controlnet_fields
+from .lora import Lora, set_loras
 from .sdxl import Latents, read_latents, set_sdxl_fields
 
 # ---------------------------------------------------------------------------------------------
@@ -472,6 +473,36 @@ class Pipeline:
         state = "closed" if self.closed else "open"
         return f"<sdrt.Pipeline {self.path!r} {state}>"
 
+    # -- LoRAs ---------------------------------------------------------------------------------
+
+    def load_lora(self, path) -> Lora:
+        """Loads the LoRA file at `path` into this pipeline (`sdrt_lora_load`) and returns it
+        as an `sdrt.Lora`, for `generate(loras=[(lora, scale)])` to apply per call. Files:
+        safetensors in diffusers/PEFT form (`save_lora_weights`) or kohya's, on the UNet's and
+        text encoders' linear layers. The first LoRA on a layer rebuilds the graphs it touches
+        (through the graph cache); choosing LoRAs between calls rebuilds nothing.
+
+        The pipeline owns it: `lora.free()` frees it early, `close()` frees every one still
+        loaded. Errors: `InvalidArgumentError` (not safetensors, a rank mismatch, keys that
+        match no layer of this model, ...: the message names the key), `ModelNotFoundError`
+        (no such file), `UnsupportedError` (DoRA, LoHa, LoKr); the pipeline keeps working.
+        Waits for a call in progress; not from this pipeline's callbacks (RuntimeError) or a
+        log callback (RuntimeError). Releases the GIL while sdrt runs."""
+        _not_from_a_log_callback("Pipeline.load_lora()")
+        h = self._h
+        if h.inside():
+            raise RuntimeError("Pipeline.load_lora() from one of its own callbacks; load it "
+                               "after generate returns")
+        raw_path = _utf8("path", path)
+        h.enter()
+        try:
+            out = n.lora_p()
+            check(n.lib().sdrt_lora_load(h.ptr, raw_path, byref(out)))
+            return Lora(h, out.value, os.fspath(path) if isinstance(path, os.PathLike)
+                        else path)
+        finally:
+            h.leave()
+
     # -- calls ---------------------------------------------------------------------------------
 
     def cancel(self) -> None:
@@ -507,7 +538,7 @@ class Pipeline:
                  negative_crops_coords_top_left=None, negative_target_size=None,
                  aesthetic_score=None, negative_aesthetic_score=None, denoising_start=None,
                  denoising_end=None, latents=None, output_latents=False,
-                 prompt_weighting=None, controlnets=None):
+                 prompt_weighting=None, controlnets=None, loras=None):
         """Generates `count` images (default 1) and returns them as a list of `Image`
         (RGB, width x height). Arguments left None keep sdrt's defaults (steps 50,
         guidance 7.5, seed 0, the model's native size and scheduler, numpy generator).
@@ -524,6 +555,10 @@ class Pipeline:
         (default: literal text, truncated to 75 tokens) or "a1111" (A1111's emphasis syntax,
         `(word:1.3)`, and long prompts in chunks; SD 1.x/2.x). `controlnets`: a list of
         `sdrt.ControlNet` (see there); the model's UNet must take ControlNet residuals.
+        `loras`: the LoRAs this call applies, from this pipeline's `load_lora`: a list of
+        `(lora, scale)` pairs (scale 1.0: as trained; diffusers' `adapter_weights` /
+        `lora_scale`) or bare `Lora`s (scale 1.0); several add up. Only this call uses them:
+        the next call chooses its own.
 
         SDXL (see sdrt.sdxl; other models refuse the first eight): `prompt_2`,
         `negative_prompt_2`, and diffusers' micro-conditioning in diffusers' order:
@@ -554,14 +589,15 @@ class Pipeline:
                                   height, count, scheduler, generator, eta, prediction_type,
                                   timestep_spacing, init_image, mask, strength,
                                   guidance_rescale, on_step, preview, preview_every,
-                                  memory_limit, sdxl, prompt_weighting, controlnets)
+                                  memory_limit, sdxl, prompt_weighting, controlnets, loras)
         finally:
             h.leave()
 
     def _generate(self, h, prompt, negative_prompt, steps, guidance, seed, width, height,
                   count, scheduler, generator, eta, prediction_type, timestep_spacing,
                   init_image, mask, strength, guidance_rescale, on_step, preview,
-                  preview_every, memory_limit, sdxl, prompt_weighting=None, controlnets=None):
+                  preview_every, memory_limit, sdxl, prompt_weighting=None, controlnets=None,
+                  loras=None):
         lib = n.lib()
         p = n.sdrt_generate_params()
         lib.sdrt_generate_params_init_sized(byref(p), sizeof(p))
@@ -605,6 +641,8 @@ class Pipeline:
             p.mask = view
         set_sdxl_fields(p, keep, sdxl)
         set_controlnet_fields(p, keep, controlnets)
+        if loras is not None:
+            set_loras(p, keep, loras)
 
         raised = []
         if on_step is not None:
@@ -633,6 +671,7 @@ class Pipeline:
         return images
 
 
-__all__ = ["Pipeline", "PipelineInfo", "StepInfo", "Image", "Latents", "CancelledError",
+__all__ = ["Pipeline", "PipelineInfo", "StepInfo", "Image", "Latents", "Lora",
+           "CancelledError",
            "init_runtime",
            "shutdown_runtime", "ort_version", "version", "clear_graph_cache"]

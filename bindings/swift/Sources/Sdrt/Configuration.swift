@@ -60,6 +60,9 @@ extension Pipeline {
         public var promptWeighting: PromptWeighting = .none
         /// `controlnets` (see ControlNet.swift): applied together; empty = none.
         public var controlNets: [ControlNet] = []
+        /// `loras`: the LoRAs this request applies, loaded into this pipeline
+        /// (`Pipeline.loadLoRA(url:)`), with their scales; several add up. [] = none.
+        public var loras: [LoRAWeight] = []
 
         // SDXL (see SDXL.swift). Other models refuse `prompt2`, `negativePrompt2` and the
         // micro-conditioning unless they keep these defaults. Where Apple's SDXL defaults

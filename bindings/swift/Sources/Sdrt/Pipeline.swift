@@ -21,7 +21,7 @@ import Foundation
 /// `sdrt_pipeline_free`, runs in `deinit`, when no other reference exists. Hence
 /// `@unchecked`: the compiler cannot see the C API's thread rules.
 public final class Pipeline: @unchecked Sendable {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     /// The log handler, retained for C until `sdrt_pipeline_free` returns.
     private let logBox: Unmanaged<LogBox>?
     /// Runs the blocking `sdrt_pipeline_generate` calls off the caller's thread, one at a
@@ -360,8 +360,10 @@ public final class Pipeline: @unchecked Sendable {
                             params.mask = mask
                             try c.withSDXLFields(&params) { params in
                                 try c.withControlNets(&params) { params in
-                                    try SdrtError.check(
-                                        sdrt_pipeline_generate(handle, &params, &images))
+                                    try c.withLoRAs(&params) { params in
+                                        try SdrtError.check(
+                                            sdrt_pipeline_generate(handle, &params, &images))
+                                    }
                                 }
                             }
                         }
