@@ -10,8 +10,9 @@
 
 use super::ep::{sdrt_ep_device, sdrt_ep_precision};
 use super::image_view::sdrt_pixel_format;
+use super::options::sdrt_provider;
 use super::params::{
-    sdrt_generator, sdrt_prediction_type, sdrt_prompt_weighting, sdrt_provider, sdrt_scheduler,
+    sdrt_generator, sdrt_prediction_type, sdrt_prompt_weighting, sdrt_scheduler,
     sdrt_timestep_spacing,
 };
 use super::pipeline::sdrt_coreml_compute_units;

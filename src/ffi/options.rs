@@ -5,12 +5,36 @@ use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 
 use super::enums::{COREML_COMPUTE_UNITS, PROVIDER};
-use super::params::sdrt_provider;
 use super::runtime::{log_level_from_c, sdrt_log_callback, sdrt_log_level, CLogger};
 use super::{opt_str, read_versioned};
 use crate::error::{Error, Result};
 use crate::pipeline::PipelineOptions;
 use crate::runtime::{self, CoreMlOptions};
+
+/// Execution providers (`sdrt_pipeline_options.provider`, `sdrt_pipeline_info.provider`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sdrt_provider {
+    /// CoreML if the loaded ONNX Runtime has it, else CUDA if it has it, else CPU.
+    SDRT_PROVIDER_AUTO = 0,
+    /// ONNX Runtime's CPU provider.
+    SDRT_PROVIDER_CPU = 1,
+    /// Apple CoreML (Neural Engine / GPU / CPU).
+    SDRT_PROVIDER_COREML = 2,
+    /// NVIDIA CUDA.
+    SDRT_PROVIDER_CUDA = 3,
+    /// Intel OpenVINO through ONNX Runtime's plugin EP ABI (the `onnxruntime-ep-openvino`
+    /// plugin; see `sdrt_pipeline_options.ep_library_path`, `ep_device`, `ep_precision`).
+    /// Its devices are Intel's: on a machine where the plugin offers no device of the kind
+    /// asked for (an AMD CPU, no Intel GPU), or without the plugin library, the pipeline
+    /// falls back to the CPU provider with a warning (`strict_provider`: an error). A graph
+    /// the plugin cannot build runs on the CPU provider the same way; `sdrt_pipeline_info`
+    /// reports where the graphs run. Since 0.4.
+    SDRT_PROVIDER_OPENVINO = 4,
+    /// Any plugin execution provider: `sdrt_pipeline_options.ep_library_path` and `ep_name`
+    /// (required), `ep_device`, and its options; the same fallback as OpenVINO. Since 0.4.
+    SDRT_PROVIDER_PLUGIN = 5,
+}
 
 /// CoreML compute units (`sdrt_pipeline_options.coreml_compute_units`).
 #[repr(u32)]

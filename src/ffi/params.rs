@@ -9,35 +9,12 @@ use super::enums::{
 use super::image_view::{read_gray, read_rgb, sdrt_image_view};
 use super::latents::{read_latents, sdrt_latents};
 use super::lora::{read_loras, sdrt_lora_weight};
+// Its Rust path before it moved to options.rs, where the pipeline options that take it are.
+pub use super::options::sdrt_provider;
 use super::read_versioned;
 use super::step::sdrt_step_callback;
 use crate::error::{Error, Result};
 pub(crate) use crate::pipeline::{GenerateParams, GrayImage, MicroConditioning, RgbImage};
-
-/// Execution providers (`sdrt_pipeline_options.provider`, `sdrt_pipeline_info.provider`).
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum sdrt_provider {
-    /// CoreML if the loaded ONNX Runtime has it, else CUDA if it has it, else CPU.
-    SDRT_PROVIDER_AUTO = 0,
-    /// ONNX Runtime's CPU provider.
-    SDRT_PROVIDER_CPU = 1,
-    /// Apple CoreML (Neural Engine / GPU / CPU).
-    SDRT_PROVIDER_COREML = 2,
-    /// NVIDIA CUDA.
-    SDRT_PROVIDER_CUDA = 3,
-    /// Intel OpenVINO through ONNX Runtime's plugin EP ABI (the `onnxruntime-ep-openvino`
-    /// plugin; see `sdrt_pipeline_options.ep_library_path`, `ep_device`, `ep_precision`).
-    /// Its devices are Intel's: on a machine where the plugin offers no device of the kind
-    /// asked for (an AMD CPU, no Intel GPU), or without the plugin library, the pipeline
-    /// falls back to the CPU provider with a warning (`strict_provider`: an error). A graph
-    /// the plugin cannot build runs on the CPU provider the same way; `sdrt_pipeline_info`
-    /// reports where the graphs run. Since 0.4.
-    SDRT_PROVIDER_OPENVINO = 4,
-    /// Any plugin execution provider: `sdrt_pipeline_options.ep_library_path` and `ep_name`
-    /// (required), `ep_device`, and its options; the same fallback as OpenVINO. Since 0.4.
-    SDRT_PROVIDER_PLUGIN = 5,
-}
 
 /// Schedulers (`sdrt_generate_params.scheduler`), each reproducing the diffusers class named.
 /// The numbers are stable. A scheduler a library version does not build returns
