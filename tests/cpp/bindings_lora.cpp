@@ -13,6 +13,8 @@
 
 #include <sdrt.hpp>
 
+#include "bindings_check.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -27,48 +29,6 @@ static_assert(std::is_nothrow_move_assignable_v<sdrt::Lora>);
 static_assert(std::is_nothrow_destructible_v<sdrt::Lora>);
 
 int lora(const std::string &model, const std::string &loras, const std::string &out);
-
-namespace {
-
-int failures = 0;
-
-void check(bool ok, const std::string &what) {
-    if (!ok) {
-        std::printf("FAIL: %s\n", what.c_str());
-        failures++;
-    }
-}
-
-bool write_ppm(const std::string &path, const sdrt::ImageView &img) {
-    std::ofstream file(path, std::ios::binary);
-    file << "P6\n" << img.width << " " << img.height << "\n255\n";
-    for (uint32_t y = 0; y < img.height; y++) {
-        file.write(reinterpret_cast<const char *>(img.row(y)),
-                   static_cast<std::streamsize>(img.width * 3u));
-    }
-    return static_cast<bool>(file);
-}
-
-void save(sdrt::Pipeline &pipe, const sdrt::Params &params, const std::string &path) {
-    auto images = pipe.generate(params);
-    check(images.ok(), path + ": " + (images.ok() ? "" : images.error().describe()));
-    if (images.ok()) {
-        check(images.value().count() == 1, path + ": one image");
-        check(write_ppm(path, images.value().view(0)), path + ": written");
-    }
-}
-
-/// The call is refused with SDRT_ERROR_INVALID_ARGUMENT naming `needle`.
-void refused(sdrt::Pipeline &pipe, const sdrt::Params &params, const char *what,
-             const char *needle) {
-    auto r = pipe.generate(params);
-    std::printf("%s: %s\n", what, r.ok() ? "ok" : r.error().describe().c_str());
-    check(!r.ok() && r.status() == SDRT_ERROR_INVALID_ARGUMENT &&
-              r.error().message.find(needle) != std::string::npos,
-          std::string(what) + " refused naming " + needle);
-}
-
-} // namespace
 
 int lora(const std::string &model, const std::string &loras, const std::string &out) {
     sdrt::Pipeline pipe = sdrt::Pipeline::create(model).value();
