@@ -28,7 +28,6 @@ int sdxl(const std::string &base_dir, const std::string &refiner_dir, const std:
 int controlnet(const std::string &model, const std::string &edges, const std::string &depth,
                const std::string &out);
 
-
 int sdxl(const std::string &base_dir, const std::string &refiner_dir, const std::string &out) {
     sdrt::Pipeline base = sdrt::Pipeline::create(base_dir).value();
     sdrt::Pipeline refiner = sdrt::Pipeline::create(refiner_dir).value();
