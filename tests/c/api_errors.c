@@ -147,13 +147,19 @@ static int32_t on_progress(void *user_data, uint32_t step, uint32_t total_steps)
     return (p->cancel_at != 0 && step >= p->cancel_at) ? 0 : 1;
 }
 
-/* A generate on another thread that signals once its first step is done. */
+/* A generate on another thread that signals once its first step is done. With
+ * `hold_for_cancel`, its first step's callback then waits until the main thread says it has
+ * called sdrt_pipeline_cancel (`cancel_sent`): the cancel lands during the call whatever the
+ * scheduler does (under valgrind, which runs one thread at a time, the worker could otherwise
+ * finish all its steps before the main thread ran again). */
 typedef struct {
     sdrt_pipeline *pipeline;
     uint32_t steps;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int started;
+    int hold_for_cancel;
+    int cancel_sent;
     uint32_t last_step;
     sdrt_status status;
     char message[512];
@@ -168,6 +174,9 @@ static int32_t worker_progress(void *user_data, uint32_t step, uint32_t total_st
     if (!w->started) {
         w->started = 1;
         pthread_cond_broadcast(&w->cond);
+    }
+    while (w->hold_for_cancel && !w->cancel_sent) {
+        pthread_cond_wait(&w->cond, &w->lock);
     }
     pthread_mutex_unlock(&w->lock);
     return 1;
@@ -736,9 +745,14 @@ static void check_cancel_from_thread(sdrt_pipeline *p) {
     EXPECT(sdrt_pipeline_generate(p, &gp, &out), SDRT_ERROR_INVALID_ARGUMENT, "steps");
 
     worker_init(&w, p, 500);
+    w.hold_for_cancel = 1;
     CHECK(pthread_create(&thread, NULL, worker_main, &w) == 0);
     worker_wait_started(&w);
     sdrt_pipeline_cancel(p);
+    pthread_mutex_lock(&w.lock);
+    w.cancel_sent = 1;
+    pthread_cond_broadcast(&w.cond);
+    pthread_mutex_unlock(&w.lock);
     pthread_join(thread, NULL);
     CHECK(w.status == SDRT_ERROR_CANCELLED);
     CHECK(w.message[0] != '\0' && strstr(w.message, "cancel") != NULL);
