@@ -266,11 +266,19 @@ fn linear_of(n: &Node, inits: &Initializers) -> Option<Linear> {
 /// Initializers' dimensions and element types, by name.
 type Initializers = HashMap<String, (Vec<i64>, i32)>;
 
-/// The graph's nodes and its initializers' heads.
-fn scan(graph: &[u8]) -> Result<(Vec<Node>, Initializers)> {
+/// A graph message read once: its fields (for copying), its nodes (in field order) and its
+/// initializers' heads.
+struct Graph<'a> {
+    fields: Vec<Field<'a>>,
+    nodes: Vec<Node>,
+    inits: Initializers,
+}
+
+fn parse(graph: &[u8]) -> Result<Graph<'_>> {
+    let fields = fields(graph)?;
     let mut nodes = Vec::new();
     let mut inits = HashMap::new();
-    for f in fields(graph)? {
+    for f in &fields {
         match (f.num, f.wire) {
             (1, LEN) => nodes.push(node(f.payload)?),
             (5, LEN) => {
@@ -280,21 +288,34 @@ fn scan(graph: &[u8]) -> Result<(Vec<Node>, Initializers)> {
             _ => {}
         }
     }
-    Ok((nodes, inits))
+    Ok(Graph {
+        fields,
+        nodes,
+        inits,
+    })
 }
 
-/// The linear layers of the ONNX model in `model` a LoRA can target, by module path. A module
-/// that names more than one linear node is left out (it is not one layer).
-pub fn linears(model: &[u8]) -> Result<Vec<Linear>> {
-    let (nodes, inits) = scan(graph_of(model)?)?;
-    let mut found: Vec<Linear> = nodes.iter().filter_map(|n| linear_of(n, &inits)).collect();
+/// The graph's linear layers by module path; a module that names more than one linear node is
+/// left out (it is not one layer).
+fn single_linears(g: &Graph) -> Vec<Linear> {
+    let mut found: Vec<Linear> = g
+        .nodes
+        .iter()
+        .filter_map(|n| linear_of(n, &g.inits))
+        .collect();
     let mut count: HashMap<String, usize> = HashMap::new();
     for l in &found {
         *count.entry(l.module.clone()).or_default() += 1;
     }
     found.retain(|l| count[&l.module] == 1);
     found.sort_by(|a, b| a.module.cmp(&b.module));
-    Ok(found)
+    found
+}
+
+/// The linear layers of the ONNX model in `model` a LoRA can target, by module path. A module
+/// that names more than one linear node is left out (it is not one layer).
+pub fn linears(model: &[u8]) -> Result<Vec<Linear>> {
+    Ok(single_linears(&parse(graph_of(model)?)?))
 }
 
 /// A dimension of a declared input.
@@ -355,8 +376,8 @@ fn renamed_output(buf: &[u8], to: &str) -> Result<Vec<u8>> {
 /// is an error naming it.
 pub fn with_branches(model: &[u8], modules: &BTreeSet<String>) -> Result<Vec<u8>> {
     let graph = graph_of(model)?;
-    let (nodes, inits) = scan(graph)?;
-    let layers: HashMap<String, Linear> = linears(model)?
+    let g = parse(graph)?;
+    let layers: HashMap<String, Linear> = single_linears(&g)
         .into_iter()
         .map(|l| (l.module.clone(), l))
         .collect();
@@ -365,14 +386,14 @@ pub fn with_branches(model: &[u8], modules: &BTreeSet<String>) -> Result<Vec<u8>
     }
     let mut new_graph = Vec::with_capacity(graph.len() + modules.len() * 256);
     let mut index = 0;
-    for f in fields(graph)? {
+    for f in &g.fields {
         if f.num != 1 || f.wire != LEN {
             new_graph.extend_from_slice(f.raw);
             continue;
         }
-        let n = &nodes[index];
+        let n = &g.nodes[index];
         index += 1;
-        let layer = linear_of(n, &inits).filter(|l| modules.contains(&l.module));
+        let layer = linear_of(n, &g.inits).filter(|l| modules.contains(&l.module));
         let Some(layer) = layer else {
             new_graph.extend_from_slice(f.raw);
             continue;

@@ -140,8 +140,7 @@ impl Loader {
         if branches.is_empty() {
             return load_session(builder, path);
         }
-        let graph = super::onnx_file::read_graph(path)?;
-        super::onnx_file::check_external_data(path, &graph)?;
+        super::session::preflight(path)?;
         let bytes = std::fs::read(path)
             .map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
         let edited = crate::lora::graph::with_branches(&bytes, &branches)

@@ -288,6 +288,13 @@ pub fn read_float(v: &DynValue) -> Result<FloatTensor> {
     Ok(FloatTensor { shape, data })
 }
 
+/// The checks of a `model.onnx` file before ONNX Runtime reads it: an ONNX graph whose
+/// external data files are there and long enough; errors name the file.
+pub fn preflight(path: &Path) -> Result<()> {
+    let graph = super::onnx_file::read_graph(path)?;
+    super::onnx_file::check_external_data(path, &graph)
+}
+
 /// Commits a session from a `model.onnx` file (external data next to it is found by ORT).
 /// The file is read first (see [`super::onnx_file`]): one that is not an ONNX graph, or whose
 /// external data files are missing or short, fails here, naming the file, before ONNX Runtime
@@ -296,8 +303,7 @@ pub fn load_session(
     builder: ort::session::builder::SessionBuilder,
     path: &Path,
 ) -> Result<Session> {
-    let graph = super::onnx_file::read_graph(path)?;
-    super::onnx_file::check_external_data(path, &graph)?;
+    preflight(path)?;
     let mut builder = builder;
     builder
         .commit_from_file(path)

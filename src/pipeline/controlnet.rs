@@ -191,9 +191,20 @@ pub fn guess_ramp(n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The rows of the batch a ControlNet runs on: both halves under classifier-free guidance,
+/// the conditional half only in guess mode (or without guidance).
+fn batch_rows(guess: bool, spec: &LoopSpec) -> usize {
+    if spec.cfg && !guess {
+        2 * spec.count
+    } else {
+        spec.count
+    }
+}
+
 struct Net {
     file: PathBuf,
-    /// The control image, `[3, H, W]` in [0, 1], and its `(W, H)`.
+    /// The control image in [0, 1], once per row of its batch (`[rows, 3, H, W]`, made once
+    /// per call), and its `(W, H)`.
     image: Vec<f32>,
     size: (usize, usize),
     scale: f32,
@@ -232,15 +243,16 @@ impl<'a> Control<'a> {
             .zip(files)
             .map(|(c, file)| {
                 let plane = c.image.width * c.image.height;
-                let mut image = vec![0f32; 3 * plane];
+                let mut one = vec![0f32; 3 * plane];
                 for (p, px) in c.image.data.chunks_exact(3).enumerate() {
                     for ch in 0..3 {
-                        image[ch * plane + p] = px[ch] as f32 / 255.0;
+                        one[ch * plane + p] = px[ch] as f32 / 255.0;
                     }
                 }
+                let rows = batch_rows(c.guess_mode, spec);
                 Net {
                     file,
-                    image,
+                    image: one.repeat(rows),
                     size: (c.image.width, c.image.height),
                     scale: c.scale,
                     start: decimal_f64(c.start),
@@ -343,11 +355,7 @@ fn run(
 ) -> Result<Vec<Vec<f32>>> {
     let io = &loaded.io;
     let half = net.guess && spec.cfg;
-    let rows = if spec.cfg && !half {
-        2 * spec.count
-    } else {
-        spec.count
-    };
+    let rows = batch_rows(net.guess, spec);
     let lat = spec.count * spec.channels * spec.height * spec.width;
     let sample = if half { &scaled[lat..] } else { scaled };
     let tail = |v: &[f32], total_rows: usize| -> Vec<f32> {
@@ -356,7 +364,6 @@ fn run(
     };
     let [b, tokens, cross] = text.shape;
     let states = tail(&text.hidden_states, b);
-    let image_rows: Vec<f32> = (0..rows).flat_map(|_| net.image.iter().copied()).collect();
     let scale = if net.guess { 1.0 } else { net.scale };
     let (h, w) = (spec.height, spec.width);
     let scale_shape: Vec<usize> = if io.scale.shape.is_empty() {
@@ -376,7 +383,7 @@ fn run(
         ),
         (
             io.cond.name.clone(),
-            float_value(&io.cond, &[rows, 3, net.size.1, net.size.0], &image_rows)?,
+            float_value(&io.cond, &[rows, 3, net.size.1, net.size.0], &net.image)?,
         ),
         (
             io.scale.name.clone(),
