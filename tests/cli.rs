@@ -15,50 +15,13 @@ fn run(args: &[String]) -> Output {
         .expect("run generate")
 }
 
-fn args_for(case: &common::ImageCase, out: &Path) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "--model".into(),
-        case.model.display().to_string(),
-        "--prompt".into(),
-        case.prompt.clone(),
-        "--width".into(),
-        case.width.to_string(),
-        "--height".into(),
-        case.height.to_string(),
-        "--steps".into(),
-        case.steps.to_string(),
-        "--guidance".into(),
-        case.guidance.to_string(),
-        "--seed".into(),
-        case.seed.to_string(),
-        "--count".into(),
-        case.count.to_string(),
-        "--rng".into(),
-        case.generator.clone(),
-        "--provider".into(),
-        "cpu".into(),
-        "--output".into(),
-        out.display().to_string(),
-    ];
-    if case.eta != 0.0 {
-        a.extend(["--eta".into(), case.eta.to_string()]);
-    }
-    if let Some(s) = &case.scheduler {
-        a.extend(["--scheduler".into(), s.clone()]);
-    }
-    if let Some(neg) = &case.negative_prompt {
-        a.extend(["--negative-prompt".into(), neg.clone()]);
-    }
-    a
-}
-
 fn check_case(case: &common::ImageCase, dir: &Path) {
     check_case_with(case, dir, &[]);
 }
 
 fn check_case_with(case: &common::ImageCase, dir: &Path, extra: &[String]) {
     let out = dir.join(format!("{}.png", case.name));
-    let mut args = args_for(case, &out);
+    let mut args = common::generate_args(case, &out);
     args.extend(extra.iter().cloned());
     let o = run(&args);
     let stderr = String::from_utf8_lossy(&o.stderr);

@@ -420,15 +420,7 @@ fn generate_takes_controlnet_flags() {
                 cmd.arg("--guess-mode");
             }
         }
-        let run = cmd.output().unwrap();
-        assert!(
-            run.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let (_, _, got) = common::read_png(&out);
-        let (_, _, want) = common::read_png(&b.files[0]);
-        common::assert_close(&format!("generate {name}"), &got, &want);
+        common::check_generated(name, &mut cmd, &out, &b.files[0]);
     }
     for (args, needle) in [
         (vec!["--control-scale", "2"], "--controlnet"),

@@ -263,14 +263,7 @@ fn generate_takes_lora_flags() {
             };
             cmd.args(["--lora", &arg]);
         }
-        let run = cmd.output().unwrap();
-        assert!(
-            run.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let got = common::read_png(&out).2;
-        common::assert_close(&format!("generate {name}"), &got, &want(case));
+        common::check_generated(name, &mut cmd, &out, &c.files[0]);
     }
     let bad = std::process::Command::new(common::generate_bin())
         .env("SDRT_ORT_LIBRARY", common::ort_library())

@@ -241,15 +241,7 @@ fn generate_takes_prompt_weighting() {
         let mut cmd = common::generate_command(case, &out);
         cmd.args(["--prompt-weighting", "a1111"])
             .args(["--graph-cache", "off"]);
-        let run = cmd.output().unwrap();
-        assert!(
-            run.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let (_, _, got) = common::read_png(&out);
-        let (_, _, want) = common::read_png(&case.files[0]);
-        common::assert_close(&format!("generate {name}"), &got, &want);
+        common::check_generated(name, &mut cmd, &out, &case.files[0]);
     }
 
     let bad = std::process::Command::new(common::generate_bin())

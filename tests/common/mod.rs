@@ -393,24 +393,65 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// The example binary `cargo test` built; fails clearly when it is missing or stale (a single
 /// `cargo test --test cli` does not rebuild examples).
-/// The `generate` command for a case's image params (model, prompts, size, steps, guidance,
-/// seed), writing `out`; the caller adds its feature's flags.
+/// `generate`'s arguments for a case's image params (model, prompts, size, steps, guidance,
+/// seed, count, generator, eta, scheduler, the CPU provider), writing `out`.
+pub fn generate_args(case: &ImageCase, out: &Path) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--model".into(),
+        case.model.display().to_string(),
+        "--prompt".into(),
+        case.prompt.clone(),
+        "--width".into(),
+        case.width.to_string(),
+        "--height".into(),
+        case.height.to_string(),
+        "--steps".into(),
+        case.steps.to_string(),
+        "--guidance".into(),
+        case.guidance.to_string(),
+        "--seed".into(),
+        case.seed.to_string(),
+        "--count".into(),
+        case.count.to_string(),
+        "--rng".into(),
+        case.generator.clone(),
+        "--provider".into(),
+        "cpu".into(),
+        "--output".into(),
+        out.display().to_string(),
+    ];
+    if case.eta != 0.0 {
+        a.extend(["--eta".into(), case.eta.to_string()]);
+    }
+    if let Some(s) = &case.scheduler {
+        a.extend(["--scheduler".into(), s.clone()]);
+    }
+    if let Some(neg) = &case.negative_prompt {
+        a.extend(["--negative-prompt".into(), neg.clone()]);
+    }
+    a
+}
+
+/// The `generate` command for a case (`generate_args`); the caller adds its feature's flags.
 pub fn generate_command(case: &ImageCase, out: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(generate_bin());
     cmd.env("SDRT_ORT_LIBRARY", ort_library())
-        .args(["--model", case.model.to_str().unwrap()])
-        .args(["--prompt", &case.prompt])
-        .args(["--width", &case.width.to_string()])
-        .args(["--height", &case.height.to_string()])
-        .args(["--steps", &case.steps.to_string()])
-        .args(["--guidance", &case.guidance.to_string()])
-        .args(["--seed", &case.seed.to_string()])
-        .arg("--output")
-        .arg(out);
-    if let Some(n) = &case.negative_prompt {
-        cmd.args(["--negative-prompt", n]);
-    }
+        .args(generate_args(case, out));
     cmd
+}
+
+/// Runs a `generate` command that writes one image to `out` and compares it with the golden
+/// PNG `want` at the project's tolerance.
+pub fn check_generated(name: &str, cmd: &mut std::process::Command, out: &Path, want: &Path) {
+    let run = cmd.output().unwrap();
+    assert!(
+        run.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (_, _, got) = read_png(out);
+    let (_, _, want) = read_png(want);
+    assert_close(&format!("generate {name}"), &got, &want);
 }
 
 pub fn generate_bin() -> PathBuf {

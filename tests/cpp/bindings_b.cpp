@@ -2,6 +2,8 @@
 
 #include <sdrt.hpp>
 
+#include "bindings_check.hpp"
+
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -16,15 +18,6 @@ int callbacks(const std::string &model, const std::string &out);
 
 namespace {
 
-int failures = 0;
-
-void check(bool ok, const std::string &what) {
-    if (!ok) {
-        std::printf("FAIL: %s\n", what.c_str());
-        failures++;
-    }
-}
-
 void field(const char *who, const char *name, double value) {
     std::printf("%s %s %.9g\n", who, name, value);
 }
@@ -34,16 +27,6 @@ void field(const char *who, const char *name, double value) {
     X(eta) X(prediction_type) X(timestep_spacing) X(strength) X(guidance_rescale)          \
     X(preview_kind) X(preview_every) X(memory_limit) X(aesthetic_score)                    \
     X(negative_aesthetic_score) X(denoising_start) X(denoising_end) X(output_latents)
-
-bool write_ppm(const std::string &path, const sdrt::ImageView &img) {
-    std::ofstream out(path, std::ios::binary);
-    out << "P6\n" << img.width << " " << img.height << "\n255\n";
-    for (uint32_t y = 0; y < img.height; y++) {
-        out.write(reinterpret_cast<const char *>(img.row(y)),
-                  static_cast<std::streamsize>(img.width * 3u));
-    }
-    return static_cast<bool>(out);
-}
 
 struct Custom {
     int code;

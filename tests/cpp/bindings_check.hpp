@@ -1,7 +1,8 @@
-// Checks shared by bindings_sdxl.cpp and bindings_lora.cpp: a failure counter, writing an
+// Checks shared by bindings_b.cpp, bindings_sdxl.cpp and bindings_lora.cpp: a failure counter, writing an
 // image as PPM, generating one image to a file, and a refusal naming a field. In an unnamed
 // namespace on purpose: each file that includes it counts its own failures (its command
-// returns them).
+// returns them). The functions are inline so a file that uses only some of them compiles
+// without unused-function warnings.
 #pragma once
 
 #include <sdrt.hpp>
@@ -14,14 +15,14 @@ namespace {
 
 int failures = 0;
 
-void check(bool ok, const std::string &what) {
+inline void check(bool ok, const std::string &what) {
     if (!ok) {
         std::printf("FAIL: %s\n", what.c_str());
         failures++;
     }
 }
 
-bool write_ppm(const std::string &path, const sdrt::ImageView &img) {
+inline bool write_ppm(const std::string &path, const sdrt::ImageView &img) {
     std::ofstream out(path, std::ios::binary);
     out << "P6\n" << img.width << " " << img.height << "\n255\n";
     for (uint32_t y = 0; y < img.height; y++) {
@@ -32,7 +33,7 @@ bool write_ppm(const std::string &path, const sdrt::ImageView &img) {
 }
 
 /// Generates `params` (one image) on `pipe` into the PPM file `path`.
-void save(sdrt::Pipeline &pipe, const sdrt::Params &params, const std::string &path) {
+inline void save(sdrt::Pipeline &pipe, const sdrt::Params &params, const std::string &path) {
     auto images = pipe.generate(params);
     check(images.ok(), path + ": " + (images.ok() ? "" : images.error().describe()));
     if (images.ok()) {
@@ -42,7 +43,7 @@ void save(sdrt::Pipeline &pipe, const sdrt::Params &params, const std::string &p
 }
 
 /// The call is refused with SDRT_ERROR_INVALID_ARGUMENT naming `needle`.
-void refused(sdrt::Pipeline &pipe, const sdrt::Params &params, const char *what,
+inline void refused(sdrt::Pipeline &pipe, const sdrt::Params &params, const char *what,
              const char *needle) {
     auto r = pipe.generate(params);
     std::printf("%s: %s\n", what, r.ok() ? "ok" : r.error().describe().c_str());
