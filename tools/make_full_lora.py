@@ -9,7 +9,7 @@ named after the module path, their weight initializers [in, out]); weights are n
     /work/venv/bin/python tools/make_full_lora.py /work/full-sdxl target/bench/lora-a.safetensors \
         --rank 32 --seed 1
 
-An SDXL LoRA of rank 32 on these layers is about 0.2 GB, as published ones are.
+For /work/full-sdxl at rank 32 it writes 560 layers, 93,063,064 bytes (the size it prints).
 """
 
 import argparse
