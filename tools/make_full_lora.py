@@ -2,11 +2,11 @@
 """A random-weight LoRA for a full-size model folder, for benchmarks (not for git): PEFT keys as
 diffusers' `save_lora_weights` writes them (`unet.<module>.lora_A.weight` [r, in],
 `.lora_B.weight` [out, r]) on every attention projection of the UNet (to_q, to_k, to_v,
-to_out.0: what diffusers' training scripts target by default), float16 like most published
-LoRAs. The layers and their sizes come from the folder's `unet/model.onnx` (its MatMul nodes
-named after the module path, their weight initializers [in, out]); weights are not read.
+to_out.0: what diffusers' training scripts target by default), in float16. The layers and
+their sizes come from the folder's `unet/model.onnx` (its MatMul nodes named after the module
+path, their weight initializers [in, out]); weights are not read.
 
-    /work/venv/bin/python tools/make_full_lora.py /work/full-sdxl target/bench/lora-a.safetensors \
+    /work/venv/bin/python tools/make_full_lora.py /work/full-sdxl target/bench/lora-1.safetensors \
         --rank 32 --seed 1
 
 For /work/full-sdxl at rank 32 it writes 560 layers, 93,063,064 bytes (the size it prints).
